@@ -1,0 +1,51 @@
+# The README's two commands are `make run` and `make test`; everything else is a step of theirs.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CTEST_JOBS ?= 2
+RUN_DIR := $(CURDIR)/.run
+
+.PHONY: all setup configure build test unit integration run stop format check-format clean help
+
+all: build
+
+help:
+	@echo "make run    - build, start the local stack on sample data, print a summary"
+	@echo "make test   - install what is missing, build, run the whole test suite"
+	@echo "make stop   - stop everything 'make run' started"
+	@echo "make format - clang-format every C++ file"
+
+setup:
+	@scripts/setup
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: setup $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR)
+
+check-format: setup
+	@scripts/check-format
+
+test: build check-format
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) -L unit
+
+integration: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) -L integration
+
+run: build
+	@scripts/run-local "$(RUN_DIR)" "$(BUILD_DIR)"
+
+stop:
+	@scripts/kafka-local stop --dir "$(RUN_DIR)/kafka"
+
+format:
+	@git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | xargs -r clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,15 @@
+# Every dependency comes from a Debian 12 package (see scripts/setup).
+find_package(PkgConfig REQUIRED)
+# The C++ API plus the C API, which the kafka library uses where the C++ one lacks a call.
+pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++>=2.0 rdkafka>=2.0)
+find_package(prometheus-cpp CONFIG REQUIRED COMPONENTS core)
+find_package(civetweb CONFIG REQUIRED)
+find_package(simdjson CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(Threads REQUIRED)
+if(IW_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(IW_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

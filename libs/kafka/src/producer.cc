@@ -1,0 +1,174 @@
+#include "iw/kafka/producer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include "consumer_impl.h"
+#include "librdkafka_glue.h"
+
+namespace iw::kafka {
+namespace {
+
+using std::chrono::milliseconds;
+
+class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
+ public:
+  KafkaProducer(const ProducerOptions& options, DeliveryHandler& handler)
+      : options_(options), handler_(handler), events_(options.client, "producer") {}
+
+  base::Status init(const ProducerOptions& options) {
+    auto conf =
+        options.transactional_id
+            ? detail::build_conf(options.client,
+                                 {{"enable.idempotence", "true"},
+                                  {"acks", "all"},
+                                  {"transactional.id", *options.transactional_id}},
+                                 events_)
+            : detail::build_conf(options.client, {{"enable.idempotence", "true"}, {"acks", "all"}},
+                                 events_);
+    if (!conf) return std::unexpected(conf.error());
+    if (auto status =
+            detail::set_callback(**conf, "dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this));
+        !status) {
+      return status;
+    }
+    std::string errstr;
+    producer_.reset(RdKafka::Producer::create(conf->get(), errstr));
+    if (!producer_) return base::fail(base::ErrorCode::kInvalidInput, "kafka producer: " + errstr);
+    return {};
+  }
+
+  base::Status produce(const OutgoingRecord& record, std::uint64_t correlation) override {
+    if (fatal()) return base::fail(base::ErrorCode::kFailedPrecondition, fatal_reason());
+    // librdkafka wants a NUL-terminated topic name; reusing one buffer keeps this allocation
+    // out of the hot path (services produce to one or two topics).
+    if (topic_name_ != record.topic) topic_name_.assign(record.topic);
+    const std::int64_t timestamp_ms =
+        record.timestamp
+            ? std::chrono::duration_cast<milliseconds>(record.timestamp->time_since_epoch()).count()
+            : 0;
+    // The RD_KAFKA_V_* macros cast their arguments without parentheses; keep them plain.
+    const void* key_data = record.key ? record.key->data() : nullptr;
+    const std::size_t key_size = record.key ? record.key->size() : 0;
+    const auto deadline = std::chrono::steady_clock::now() + options_.queue_full_timeout;
+    while (true) {
+      // The C API: the C++ one would copy every header name into a std::string per record.
+      rd_kafka_headers_t* headers = nullptr;
+      if (!record.headers.empty()) {
+        headers = rd_kafka_headers_new(record.headers.size());
+        for (const HeaderView& h : record.headers) {
+          rd_kafka_header_add(headers, h.key.data(), static_cast<ssize_t>(h.key.size()),
+                              h.value.data(), static_cast<ssize_t>(h.value.size()));
+        }
+      }
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          handle(), RD_KAFKA_V_TOPIC(topic_name_.c_str()),
+          RD_KAFKA_V_PARTITION(record.partition.value_or(RD_KAFKA_PARTITION_UA)),
+          // F_COPY: librdkafka copies the bytes, so the caller's views may die on return.
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
+          RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(correlation)),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+      // On failure the headers were not taken over.
+      if (headers != nullptr) rd_kafka_headers_destroy(headers);
+      const auto code = static_cast<RdKafka::ErrorCode>(err);
+      if (code != RdKafka::ERR__QUEUE_FULL) {
+        return std::unexpected(detail::translate(code, "produce to " + topic_name_));
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return base::fail(base::ErrorCode::kUnavailable,
+                          "produce: local queue stayed full; is the broker reachable?");
+      }
+      // The queue drains only as delivery reports are served.
+      producer_->poll(100);
+    }
+  }
+
+  int poll(milliseconds timeout) override {
+    return producer_->poll(static_cast<int>(timeout.count()));
+  }
+
+  base::Status flush(milliseconds timeout) override {
+    const RdKafka::ErrorCode err = producer_->flush(static_cast<int>(timeout.count()));
+    if (err == RdKafka::ERR_NO_ERROR) return {};
+    return base::fail(detail::classify(err),
+                      "flush: " + std::to_string(producer_->outq_len()) +
+                          " records still undelivered: " + RdKafka::err2str(err));
+  }
+
+  std::size_t in_flight() const override { return static_cast<std::size_t>(producer_->outq_len()); }
+
+  bool fatal() const override { return events_.fatal(); }
+
+  base::Status init_transactions(milliseconds timeout) override {
+    return detail::translate_and_free(
+        producer_->init_transactions(static_cast<int>(timeout.count())), "init_transactions");
+  }
+  base::Status begin_transaction() override {
+    return detail::translate_and_free(producer_->begin_transaction(), "begin_transaction");
+  }
+  base::Status send_offsets_to_transaction(std::span<const TopicPartitionOffset> offsets,
+                                           const GroupMetadata& group,
+                                           milliseconds timeout) override {
+    const auto* metadata = dynamic_cast<const detail::KafkaGroupMetadata*>(&group);
+    if (metadata == nullptr) {
+      return base::fail(base::ErrorCode::kInternal,
+                        "send_offsets_to_transaction: group metadata is not from a KafkaConsumer");
+    }
+    detail::PartitionList list(detail::to_rdkafka(offsets));
+    return detail::translate_and_free(
+        producer_->send_offsets_to_transaction(list.get(), metadata->get(),
+                                               static_cast<int>(timeout.count())),
+        "send_offsets_to_transaction");
+  }
+  base::Status commit_transaction(milliseconds timeout) override {
+    return detail::translate_and_free(
+        producer_->commit_transaction(static_cast<int>(timeout.count())), "commit_transaction");
+  }
+  base::Status abort_transaction(milliseconds timeout) override {
+    return detail::translate_and_free(
+        producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
+  }
+
+  void dr_cb(RdKafka::Message& message) override {
+    const auto* raw = static_cast<const rd_kafka_message_t*>(message.c_ptr());
+    DeliveryReport report;
+    // The C accessor returns the topic's interned name; the C++ one would copy it per record.
+    report.topic = raw->rkt ? rd_kafka_topic_name(raw->rkt) : std::string_view();
+    report.partition = message.partition();
+    report.offset = message.offset();
+    report.correlation = reinterpret_cast<std::uint64_t>(message.msg_opaque());
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      report.error = detail::translate(message.err(), "delivery");
+    }
+    handler_.on_delivery(report);
+  }
+
+ private:
+  std::string fatal_reason() const {
+    std::string reason;
+    const RdKafka::ErrorCode code = producer_->fatal_error(reason);
+    return "producer hit a fatal error (" + std::string(RdKafka::err2str(code)) + "): " + reason;
+  }
+
+  rd_kafka_t* handle() const { return static_cast<rd_kafka_t*>(producer_->c_ptr()); }
+
+  ProducerOptions options_;
+  std::string topic_name_;
+  DeliveryHandler& handler_;
+  detail::ClientEvents events_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+}  // namespace
+
+base::Result<std::unique_ptr<Producer>> make_producer(const ProducerOptions& options,
+                                                      DeliveryHandler& handler) {
+  auto producer = std::make_unique<KafkaProducer>(options, handler);
+  if (auto status = producer->init(options); !status) return std::unexpected(status.error());
+  return producer;
+}
+
+}  // namespace iw::kafka

@@ -1,0 +1,365 @@
+// Against a real broker started by the CTest fixture `kafka` (scripts/kafka-local).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+
+#include "iw/kafka/admin.h"
+#include "iw/kafka/consumer.h"
+#include "iw/kafka/producer.h"
+
+namespace iw::kafka {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAreArray;
+
+std::string bootstrap_servers() {
+  const char* file = std::getenv("IW_TEST_KAFKA_BOOTSTRAP_FILE");
+  if (file == nullptr) return {};
+  std::ifstream in(file);
+  std::string address;
+  std::getline(in, address);
+  return address;
+}
+
+std::string random_name(std::string_view prefix) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
+  return std::string(prefix) + "-" + suffix;
+}
+
+struct Consumed {
+  std::string key;
+  std::string value;
+  std::int32_t partition;
+  std::int64_t offset;
+  std::map<std::string, std::string> headers;
+};
+
+class CollectingHandler : public DeliveryHandler {
+ public:
+  void on_delivery(const DeliveryReport& report) override {
+    if (report.error) {
+      failed.push_back(report.correlation);
+    } else {
+      delivered.push_back(report.correlation);
+    }
+  }
+  std::vector<std::uint64_t> delivered;
+  std::vector<std::uint64_t> failed;
+};
+
+class KafkaIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bootstrap_ = bootstrap_servers();
+    ASSERT_FALSE(bootstrap_.empty()) << "IW_TEST_KAFKA_BOOTSTRAP_FILE names no broker";
+    client_.bootstrap_servers = bootstrap_;
+    client_.logger = &logger_;
+    auto admin = make_admin(client_);
+    ASSERT_TRUE(admin.has_value()) << admin.error().to_string();
+    admin_ = std::move(*admin);
+  }
+
+  std::string create_topic(std::int32_t partitions) {
+    const std::string name = random_name("iwtest");
+    const TopicSpec spec{.name = name, .partitions = partitions};
+    auto status = admin_->create_topics(std::span(&spec, 1), 30s);
+    EXPECT_TRUE(status.has_value()) << status.error().to_string();
+    return name;
+  }
+
+  std::unique_ptr<Producer> producer(DeliveryHandler& handler,
+                                     std::optional<std::string> transactional_id = {}) {
+    ProducerOptions options{.client = client_, .transactional_id = std::move(transactional_id)};
+    auto made = make_producer(options, handler);
+    EXPECT_TRUE(made.has_value()) << made.error().to_string();
+    return made ? std::move(*made) : nullptr;
+  }
+
+  std::unique_ptr<Consumer> consumer(const std::string& group, const std::string& topic,
+                                     CommitMode mode = CommitMode::kStoredOffsets,
+                                     bool read_committed = true,
+                                     RebalanceListener* listener = nullptr) {
+    ConsumerOptions options{.client = client_,
+                            .group_id = group,
+                            .commit_mode = mode,
+                            .read_committed = read_committed,
+                            .listener = listener};
+    auto made = make_consumer(options);
+    EXPECT_TRUE(made.has_value()) << made.error().to_string();
+    if (!made) return nullptr;
+    EXPECT_TRUE((*made)->subscribe({topic}).has_value());
+    return std::move(*made);
+  }
+
+  // Produces `values` keyed by their index, waits for every delivery.
+  void produce_all(const std::string& topic, const std::vector<std::string>& values) {
+    CollectingHandler handler;
+    auto p = producer(handler);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const std::string key = "k" + std::to_string(i);
+      ASSERT_TRUE(p->produce({.topic = topic, .key = key, .value = values[i]}, i).has_value());
+    }
+    ASSERT_TRUE(p->flush(30s).has_value());
+    ASSERT_EQ(handler.delivered.size(), values.size());
+  }
+
+  // Polls until `count` records arrived or `limit` passed; stores nothing.
+  static std::vector<Consumed> poll_records(Consumer& c, std::size_t count,
+                                            std::chrono::milliseconds limit = 30s) {
+    std::vector<Consumed> out;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+      auto polled = c.poll(200ms);
+      if (!polled || !*polled) continue;
+      const Record& r = **polled;
+      Consumed item{
+          std::string(r.key().value_or("")), std::string(r.value()), r.partition(), r.offset(), {}};
+      for (std::size_t i = 0; i < r.header_count(); ++i) {
+        item.headers[std::string(r.header_at(i).key)] = std::string(r.header_at(i).value);
+      }
+      out.push_back(std::move(item));
+    }
+    return out;
+  }
+
+  log::MemorySink sink_;
+  log::Logger logger_{"kafka-it", sink_};
+  std::string bootstrap_;
+  ClientOptions client_;
+  std::unique_ptr<Admin> admin_;
+};
+
+TEST_F(KafkaIntegrationTest, CreatesTopicsIdempotentlyAndReportsTheirShape) {
+  const std::string name = random_name("iwtest");
+  const std::vector<TopicSpec> specs = {
+      {.name = name, .partitions = 3, .config = {{"retention.ms", "3600000"}}}};
+  ASSERT_TRUE(admin_->create_topics(specs, 30s).has_value());
+  ASSERT_TRUE(admin_->create_topics(specs, 30s).has_value()) << "second create must be a no-op";
+  auto count = admin_->partition_count(name, 10s);
+  ASSERT_TRUE(count.has_value()) << count.error().to_string();
+  EXPECT_EQ(*count, 3);
+
+  const std::vector<TopicSpec> bad = {
+      {.name = random_name("iwtest"), .partitions = 1, .config = {{"cleanup.policy", "shred"}}}};
+  auto rejected = admin_->create_topics(bad, 30s);
+  ASSERT_FALSE(rejected.has_value());
+  EXPECT_THAT(rejected.error().message(), ::testing::HasSubstr(bad[0].name));
+}
+
+TEST_F(KafkaIntegrationTest, ProducedRecordsComeBackWithKeyHeadersAndOrder) {
+  const std::string topic = create_topic(1);
+  CollectingHandler handler;
+  auto p = producer(handler);
+  const std::vector<HeaderView> headers = {{"execution_id", "run-1"},
+                                           {"traceparent", "00-abc-def-01"}};
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    const std::string value = "{\"n\":" + std::to_string(i) + "}";
+    ASSERT_TRUE(
+        p->produce({.topic = topic, .key = "PowerBI", .value = value, .headers = headers}, i + 100)
+            .has_value());
+  }
+  ASSERT_TRUE(p->flush(30s).has_value());
+  EXPECT_EQ(p->in_flight(), 0u);
+  ASSERT_EQ(handler.delivered.size(), 20u);
+  EXPECT_EQ(handler.delivered.front(), 100u) << "correlation ids come back in delivery reports";
+  EXPECT_TRUE(handler.failed.empty());
+
+  auto c = consumer(random_name("group"), topic);
+  const auto records = poll_records(*c, 20);
+  ASSERT_EQ(records.size(), 20u);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].key, "PowerBI");
+    EXPECT_EQ(records[i].value, "{\"n\":" + std::to_string(i) + "}");
+    EXPECT_EQ(records[i].offset, static_cast<std::int64_t>(i));
+    EXPECT_EQ(records[i].headers.at("execution_id"), "run-1");
+    EXPECT_EQ(records[i].headers.at("traceparent"), "00-abc-def-01");
+  }
+}
+
+class RecordingListener : public RebalanceListener {
+ public:
+  void on_assigned(std::vector<TopicPartitionOffset>& partitions) override {
+    for (const auto& p : partitions) owned.insert(p.partition);
+  }
+  void on_revoked(const std::vector<TopicPartition>& partitions) override {
+    for (const auto& p : partitions) owned.erase(p.partition);
+  }
+  std::set<std::int32_t> owned;
+};
+
+TEST_F(KafkaIntegrationTest, TwoGroupMembersSharePartitionsWithoutOverlap) {
+  const std::string topic = create_topic(4);
+  const std::string group = random_name("group");
+  RecordingListener first_listener;
+  RecordingListener second_listener;
+  auto first = consumer(group, topic, CommitMode::kStoredOffsets, true, &first_listener);
+  // Let the first member take everything before the second joins, so the cooperative
+  // protocol has to move partitions between live members.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (first_listener.owned.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    (void)first->poll(100ms);
+  }
+  ASSERT_EQ(first_listener.owned.size(), 4u);
+
+  auto second = consumer(group, topic, CommitMode::kStoredOffsets, true, &second_listener);
+  while ((second_listener.owned.empty() ||
+          first_listener.owned.size() + second_listener.owned.size() != 4) &&
+         std::chrono::steady_clock::now() < deadline) {
+    (void)first->poll(100ms);
+    (void)second->poll(100ms);
+  }
+  ASSERT_FALSE(first_listener.owned.empty());
+  ASSERT_FALSE(second_listener.owned.empty());
+  std::set<std::int32_t> all = first_listener.owned;
+  for (auto p : second_listener.owned)
+    EXPECT_TRUE(all.insert(p).second) << "partition " << p << " owned twice";
+  EXPECT_THAT(all, ElementsAre(0, 1, 2, 3));
+  EXPECT_EQ(first->assignment().size(), first_listener.owned.size());
+
+  // Records on every partition are split between the two members, none twice.
+  std::vector<std::string> values;
+  for (int i = 0; i < 40; ++i) values.push_back("v" + std::to_string(i));
+  produce_all(topic, values);
+  std::vector<std::string> seen;
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (seen.size() < values.size() && std::chrono::steady_clock::now() < until) {
+    for (Consumer* c : {first.get(), second.get()}) {
+      auto polled = c->poll(50ms);
+      if (polled && *polled) seen.emplace_back((**polled).value());
+    }
+  }
+  EXPECT_THAT(seen, UnorderedElementsAreArray(values));
+}
+
+TEST_F(KafkaIntegrationTest, OnlyStoredOffsetsAreCommitted) {
+  const std::string topic = create_topic(1);
+  produce_all(topic, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+  const std::string group = random_name("group");
+  {
+    auto c = consumer(group, topic);
+    const auto records = poll_records(*c, 10);
+    ASSERT_EQ(records.size(), 10u);
+    // All ten were read, but only the first five are "durable downstream".
+    const TopicPartitionOffset position{topic, 0, 5};
+    ASSERT_TRUE(c->store_offsets(std::span(&position, 1)).has_value());
+    ASSERT_TRUE(c->commit().has_value());
+    const TopicPartition tp{topic, 0};
+    auto committed = c->committed(std::span(&tp, 1), 10s);
+    ASSERT_TRUE(committed.has_value()) << committed.error().to_string();
+    EXPECT_EQ(committed->at(0).offset, 5);
+    c->close();
+  }
+  auto again = consumer(group, topic);
+  const auto rest = poll_records(*again, 5);
+  ASSERT_EQ(rest.size(), 5u);
+  EXPECT_EQ(rest.front().offset, 5);
+  EXPECT_EQ(rest.front().value, "5");
+}
+
+TEST_F(KafkaIntegrationTest, NothingStoredMeansNothingCommittedEvenOnClose) {
+  const std::string topic = create_topic(1);
+  produce_all(topic, {"a", "b", "c"});
+  const std::string group = random_name("group");
+  {
+    auto c = consumer(group, topic);
+    ASSERT_EQ(poll_records(*c, 3).size(), 3u);
+    c->close();  // kStoredOffsets commits on close — but nothing was stored
+  }
+  auto again = consumer(group, topic);
+  const auto all = poll_records(*again, 3);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.front().offset, 0);
+}
+
+TEST_F(KafkaIntegrationTest, TransactionCommitsOutputAndInputOffsetsTogether) {
+  const std::string input = create_topic(1);
+  const std::string output = create_topic(1);
+  produce_all(input, {"r0", "r1", "r2", "r3", "r4"});
+  const std::string group = random_name("group");
+
+  auto source = consumer(group, input, CommitMode::kTransactional);
+  const auto records = poll_records(*source, 5);
+  ASSERT_EQ(records.size(), 5u);
+
+  CollectingHandler handler;
+  auto txn = producer(handler, random_name("txn"));
+  ASSERT_TRUE(txn->init_transactions(30s).has_value());
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  for (const auto& r : records) {
+    const std::string value = r.value + "-enriched";
+    ASSERT_TRUE(txn->produce({.topic = output, .key = r.key, .value = value}, 0).has_value());
+  }
+  const TopicPartitionOffset position{input, 0, records.back().offset + 1};
+  auto metadata = source->group_metadata();
+  auto sent = txn->send_offsets_to_transaction(std::span(&position, 1), *metadata, 30s);
+  ASSERT_TRUE(sent.has_value()) << sent.error().to_string();
+  auto committed = txn->commit_transaction(30s);
+  ASSERT_TRUE(committed.has_value()) << committed.error().to_string();
+  EXPECT_EQ(handler.delivered.size(), 5u);
+
+  const TopicPartition tp{input, 0};
+  auto offsets = source->committed(std::span(&tp, 1), 10s);
+  ASSERT_TRUE(offsets.has_value());
+  EXPECT_EQ(offsets->at(0).offset, 5);
+
+  auto reader = consumer(random_name("group"), output);
+  const auto out = poll_records(*reader, 5);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out.front().value, "r0-enriched");
+}
+
+TEST_F(KafkaIntegrationTest, AbortedTransactionIsInvisibleToReadCommitted) {
+  const std::string topic = create_topic(1);
+  CollectingHandler handler;
+  auto txn = producer(handler, random_name("txn"));
+  ASSERT_TRUE(txn->init_transactions(30s).has_value());
+
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  for (const char* value : {"aborted-1", "aborted-2", "aborted-3"}) {
+    ASSERT_TRUE(txn->produce({.topic = topic, .value = value}, 0).has_value());
+  }
+  ASSERT_TRUE(txn->flush(30s).has_value());
+  ASSERT_TRUE(txn->abort_transaction(30s).has_value());
+
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  ASSERT_TRUE(txn->produce({.topic = topic, .value = "committed"}, 0).has_value());
+  ASSERT_TRUE(txn->commit_transaction(30s).has_value());
+
+  auto committed_reader = consumer(random_name("group"), topic);
+  const auto visible = poll_records(*committed_reader, 4, 5s);
+  ASSERT_EQ(visible.size(), 1u);
+  EXPECT_EQ(visible[0].value, "committed");
+
+  // The aborted records are in the log: an uncommitted reader sees them, proving the test
+  // would catch a read_committed consumer that leaked them.
+  auto uncommitted_reader =
+      consumer(random_name("group"), topic, CommitMode::kStoredOffsets, false);
+  const auto everything = poll_records(*uncommitted_reader, 4);
+  ASSERT_EQ(everything.size(), 4u);
+  EXPECT_EQ(everything[0].value, "aborted-1");
+}
+
+TEST_F(KafkaIntegrationTest, ProducingToAMissingPartitionFailsDelivery) {
+  const std::string topic = create_topic(1);
+  CollectingHandler handler;
+  auto p = producer(handler);
+  auto status = p->produce({.topic = topic, .partition = 7, .value = "x"}, 1);
+  if (status.has_value()) {
+    (void)p->flush(30s);
+    EXPECT_EQ(handler.failed.size(), 1u);
+  } else {
+    EXPECT_EQ(status.error().code(), base::ErrorCode::kNotFound);
+  }
+}
+
+}  // namespace
+}  // namespace iw::kafka

@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: all setup configure build test unit integration run stop format check-format clean help
+.PHONY: all setup configure build test unit integration run stop format lint clean help
 
 all: build
 
@@ -26,10 +26,10 @@ configure: setup $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR)
 
-check-format: setup
-	@scripts/check-format
+lint: setup
+	@scripts/lint
 
-test: build check-format
+test: build lint
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS)
 
 unit: build

@@ -149,6 +149,7 @@ std::string Config::dump() const {
     std::string comment;
     if (item.source == Source::kDefault) comment = "  # default";
     if (item.source == Source::kEnv) comment = "  # env " + item.env_var;
+    if (item.source == Source::kCommandLine) comment = "  # flag " + item.env_var;
 
     if (item.source == Source::kUnset) {
       out += " ~  # not set\n";

@@ -130,6 +130,7 @@ class Loader {
       file_diag(position_of(e.mark), "", e.msg);
     }
     for (Slot& slot : slots_) apply_env(slot);
+    apply_overrides();
     // When the file could not be read as a mapping, every key looks missing; saying so would
     // bury the real problem.
     if (readable) {
@@ -151,9 +152,10 @@ class Loader {
     const KeySpec* spec = nullptr;
     std::optional<Value> file_value;
     std::optional<Value> env_value;
-    std::string env_var;   // the variable that provided env_value
-    bool in_file = false;  // `key:` or `key_file:` seen, even if its value was bad
-    bool in_env = false;   // an env var was set, even if its value was bad
+    std::string env_var;             // the variable that provided env_value
+    bool in_file = false;            // `key:` or `key_file:` seen, even if its value was bad
+    bool in_env = false;             // an env var or override was set, even if its value was bad
+    bool from_command_line = false;  // env_value came from LoadOptions::overrides
     std::optional<Position> inline_position;
     std::optional<Position> file_ref_position;
     std::vector<PropertyEntry> properties;
@@ -447,6 +449,38 @@ class Loader {
     slot.env_var = source;
   }
 
+  // After the env vars, so a flag wins over both the file and the environment.
+  void apply_overrides() {
+    for (const LoadOptions::Override& override : options_.overrides) {
+      Slot* slot = find_slot(override.path);
+      if (slot == nullptr || slot->spec->type == Type::kProperties) {
+        env_diags_.push_back({override.origin, 0, 0, override.path,
+                              "not a key that can be set from the command line"});
+        continue;
+      }
+      const KeySpec& spec = *slot->spec;
+      if (spec.secret) {
+        // Command lines are visible to every user of the machine (ps, /proc).
+        env_diags_.push_back(
+            {override.origin, 0, 0, spec.path, "secrets cannot be given on the command line"});
+        continue;
+      }
+      slot->in_env = true;
+      auto parsed = parse_text(spec, override.text);
+      if (!parsed) {
+        env_diags_.push_back({override.origin, 0, 0, spec.path, std::move(parsed.error())});
+        continue;
+      }
+      for (Problem& problem : check_value(spec, *parsed)) {
+        env_diags_.push_back(
+            {override.origin, 0, 0, spec.path + problem.suffix, std::move(problem.message)});
+      }
+      slot->env_value = std::move(*parsed);
+      slot->env_var = override.origin;
+      slot->from_command_line = true;
+    }
+  }
+
   void check_required(const Slot& slot) {
     const KeySpec& spec = *slot.spec;
     if (slot.inline_position && slot.file_ref_position) {
@@ -510,7 +544,7 @@ class Loader {
       std::optional<Value> value;
       if (slot.env_value) {
         value = std::move(slot.env_value);
-        entry.source = Source::kEnv;
+        entry.source = slot.from_command_line ? Source::kCommandLine : Source::kEnv;
         entry.env_var = slot.env_var;
       } else if (slot.file_value) {
         value = std::move(slot.file_value);

@@ -10,6 +10,7 @@ namespace iw::config {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::env;
 using ::testing::IsEmpty;
 using testing::TempDir;
@@ -307,6 +308,35 @@ TEST(Load, EnvOverridesWinOverTheFile) {
   EXPECT_EQ(config->get_int("metrics.port"), 9300);
   EXPECT_EQ(config->get_duration("flush.interval"), std::chrono::minutes(2));
   EXPECT_EQ(config->source("metrics.port"), Source::kEnv);
+}
+
+TEST(Load, CommandLineOverridesWinOverEnvAndFile) {
+  const Schema schema = enricher_schema();
+  LoadOptions options = env({{"IW_METRICS_PORT", "9300"}});
+  options.overrides = {{"--port", "metrics.port", "9400"}, {"--topic", "kafka.topics", "x,y"}};
+  auto config = load_string(schema, std::string(kMinimal) + "metrics:\n  port: 9100\n",
+                            "enricher.yaml", options);
+  ASSERT_TRUE(config.has_value()) << ::testing::PrintToString(texts(config.error()));
+  EXPECT_EQ(config->get_int("metrics.port"), 9400);
+  EXPECT_EQ(config->source("metrics.port"), Source::kCommandLine);
+  EXPECT_THAT(config->get_string_list("kafka.topics"), ElementsAre("x", "y"));
+  EXPECT_THAT(config->dump(), HasSubstr("port: 9400  # flag --port"));
+}
+
+TEST(Load, CommandLineProblemsNameTheFlagAndSecretsAreRefused) {
+  const Schema schema = enricher_schema();
+  LoadOptions options = env();
+  options.overrides = {{"--port", "metrics.port", "many"},
+                       {"--ratio", "sampling.ratio", "2"},
+                       {"--password", "kafka.sasl_password", "hunter2"},
+                       {"--props", "kafka.properties", "a=b"}};
+  EXPECT_THAT(errors_of(schema, kMinimal, options),
+              ElementsAre("--port: metrics.port: expected an integer, got 'many'",
+                          "--ratio: sampling.ratio: must be at most 1, got 2",
+                          "--password: kafka.sasl_password: secrets cannot be given on the "
+                          "command line",
+                          "--props: kafka.properties: not a key that can be set from the command "
+                          "line"));
 }
 
 TEST(Load, EnvPrefixIsConfigurable) {

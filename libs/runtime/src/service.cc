@@ -1,5 +1,6 @@
 #include "iw/runtime/service.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -25,10 +26,32 @@ struct CommandLine {
   bool version = false;
   bool help = false;
   std::vector<std::string> args;
+  std::vector<config::LoadOptions::Override> overrides;
 };
 
-std::expected<CommandLine, std::string> parse_command_line(int argc, char** argv) {
+std::expected<CommandLine, std::string> parse_command_line(const ServiceInfo& info, int argc,
+                                                           char** argv) {
   CommandLine cli;
+  // A service flag: `--rate 5`, `--rate=5`, or a switch `--realtime`.
+  const auto service_flag = [&](std::string_view arg, int& i) -> std::optional<std::string> {
+    const std::size_t eq = arg.find('=');
+    const std::string_view name = arg.substr(0, eq);
+    for (const Flag& flag : info.flags) {
+      if (flag.name != name) continue;
+      if (flag.value_name.empty()) {
+        if (eq != std::string_view::npos) return flag.name + " takes no value";
+        cli.overrides.push_back({flag.name, flag.key, "true"});
+      } else if (eq != std::string_view::npos) {
+        cli.overrides.push_back({flag.name, flag.key, std::string(arg.substr(eq + 1))});
+      } else if (i + 1 < argc) {
+        cli.overrides.push_back({flag.name, flag.key, argv[++i]});
+      } else {
+        return flag.name + " needs a value (" + flag.value_name + ")";
+      }
+      return std::string();
+    }
+    return std::nullopt;
+  };
   bool only_positional = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -47,6 +70,8 @@ std::expected<CommandLine, std::string> parse_command_line(int argc, char** argv
       cli.config_path = argv[++i];
     } else if (arg.starts_with("--config=")) {
       cli.config_path = std::string(arg.substr(9));
+    } else if (auto problem = service_flag(arg, i)) {
+      if (!problem->empty()) return std::unexpected(*problem);
     } else {
       return std::unexpected("unknown option " + std::string(arg));
     }
@@ -85,6 +110,14 @@ std::string usage(const ServiceInfo& info) {
       "  --check-config   validate the configuration, print it with secrets redacted, exit\n"
       "  --version        print the version and exit\n"
       "  --help           print this help and exit\n";
+  if (!info.flags.empty()) {
+    text += "\nFlags (each sets a configuration key and wins over env and file):\n";
+    for (const Flag& flag : info.flags) {
+      std::string left = "  " + flag.name + (flag.value_name.empty() ? "" : " " + flag.value_name);
+      left.resize(std::max<std::size_t>(left.size() + 2, 22), ' ');
+      text += left + flag.help + "  [" + flag.key + "]\n";
+    }
+  }
   if (!info.usage_notes.empty()) text += "\n" + info.usage_notes + "\n";
   text +=
       "\nEvery key can be set by an environment variable (ENV column), which wins over the "
@@ -109,7 +142,7 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
   // Before any other thread exists, so every later thread inherits the blocked signals.
   ShutdownSignal shutdown;
 
-  auto cli = parse_command_line(argc, argv);
+  auto cli = parse_command_line(info, argc, argv);
   if (!cli) {
     std::cerr << info.binary << ": " << cli.error() << " (see --help)\n";
     return kExitUsage;
@@ -128,8 +161,10 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
     return kExitOk;
   }
 
-  auto loaded = cli->config_path ? config::load_file(schema, *cli->config_path)
-                                 : config::load_string(schema, "", "<defaults>");
+  config::LoadOptions load_options;
+  load_options.overrides = cli->overrides;
+  auto loaded = cli->config_path ? config::load_file(schema, *cli->config_path, load_options)
+                                 : config::load_string(schema, "", "<defaults>", load_options);
   if (!loaded) {
     std::cerr << config::format_diagnostics(loaded.error());
     std::cerr << info.binary << ": " << loaded.error().size() << " configuration problem"

@@ -12,6 +12,7 @@ class DemoService final : public iw::runtime::Service {
     schema.string("demo.greeting").describe("Said once at start-up.").required();
     schema.duration("demo.interval").describe("Pause between loop turns.").default_value("50ms");
     schema.string("demo.token").describe("A credential the demo never prints.").secret();
+    schema.boolean("demo.slow").describe("Pause 10 times longer.").default_value(false);
   }
 
   std::vector<std::string> readiness_checks() const override { return {"demo"}; }
@@ -45,10 +46,13 @@ class DemoService final : public iw::runtime::Service {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const iw::runtime::ServiceInfo info{.name = "demo",
-                                      .binary = "iw-demo-service",
-                                      .summary = "exercises the runtime in tests",
-                                      .default_http_port = 9999};
+  const iw::runtime::ServiceInfo info{
+      .name = "demo",
+      .binary = "iw-demo-service",
+      .summary = "exercises the runtime in tests",
+      .default_http_port = 9999,
+      .flags = {{"--greeting", "demo.greeting", "TEXT", "what to say at start-up"},
+                {"--slow", "demo.slow", "", "pause longer"}}};
   DemoService service;
   return iw::runtime::run_service(info, service, argc, argv);
 }

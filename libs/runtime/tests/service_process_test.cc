@@ -197,6 +197,19 @@ TEST_F(ServiceProcessTest, EveryConfigProblemIsReportedWithFileLineColumnAndKey)
   EXPECT_THAT(err + p.out(), Not(HasSubstr(kSecret)));
 }
 
+TEST_F(ServiceProcessTest, FlagsSetTheirKeysAndWinOverEnvAndFile) {
+  const fs::path config = write_config("good.yaml", good_config());
+  DemoProcess p(dir_, {"--config", config.string(), "--greeting=salut", "--slow", "--check-config"},
+                {"IW_DEMO_GREETING=hello"});
+  ASSERT_EQ(p.wait(), 0) << p.err();
+  EXPECT_THAT(p.out(), HasSubstr("greeting: \"salut\"  # flag --greeting"));
+  EXPECT_THAT(p.out(), HasSubstr("slow: true  # flag --slow"));
+
+  DemoProcess bad(dir_ / "", {"--greeting"});
+  EXPECT_EQ(bad.wait(), 2);
+  EXPECT_THAT(bad.err(), HasSubstr("--greeting needs a value (TEXT)"));
+}
+
 TEST_F(ServiceProcessTest, CheckConfigPrintsTheEffectiveConfigWithSecretsRedacted) {
   const fs::path config = write_config("good.yaml", good_config());
   DemoProcess p(dir_, {"--config", config.string(), "--check-config"});

@@ -44,7 +44,8 @@ class Secret {
 ///   - a missing key points at the mapping that should contain it (its nearest ancestor
 ///     present in the file), or 1:1 when there is none;
 ///   - a YAML syntax error points where yaml-cpp stopped.
-/// Problems in env vars have file "env:<VAR>" and line = column = 0. Problems with no key
+/// Problems in env vars have file "env:<VAR>" and line = column = 0; problems in command-line
+/// overrides have the flag as file ("--rate") and line = column = 0. Problems with no key
 /// (an unreadable config file) have an empty key_path.
 struct Diagnostic {
   std::string file;
@@ -66,7 +67,7 @@ struct Diagnostic {
 [[nodiscard]] std::string format_diagnostics(const std::vector<Diagnostic>& diagnostics);
 
 /// Where a key's effective value came from.
-enum class Source { kUnset, kDefault, kFile, kEnv };
+enum class Source { kUnset, kDefault, kFile, kEnv, kCommandLine };
 
 /// The loaded, validated values of a Schema. Independent of the Schema's lifetime.
 ///
@@ -131,6 +132,14 @@ struct LoadOptions {
   /// services.
   std::map<std::string, std::string> env = process_environment();
   std::string env_prefix = "IW_";
+  /// Values given on the command line (a service's flags), which win over everything else.
+  /// Parsed like env values; problems name `origin` (e.g. "--rate") in place of a file.
+  struct Override {
+    std::string origin;
+    std::string path;
+    std::string text;
+  };
+  std::vector<Override> overrides;
 };
 
 /// Loads and validates `path`. On failure returns every problem found, ordered by position in

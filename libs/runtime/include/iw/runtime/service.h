@@ -16,6 +16,15 @@
 
 namespace iw::runtime {
 
+/// A command-line flag that sets one configuration key, e.g. `--rate 500` for producer.rate.
+/// Flags win over the environment and the file; their problems are reported naming the flag.
+struct Flag {
+  std::string name;        ///< "--rate"
+  std::string key;         ///< "producer.rate"
+  std::string value_name;  ///< "N" for `--rate N`; empty for a switch that sets the key to true
+  std::string help;        ///< one line for --help
+};
+
 /// What a service is called and how it presents itself on the command line.
 struct ServiceInfo {
   std::string name;     ///< "enricher": the `service` field of logs and metrics
@@ -25,6 +34,8 @@ struct ServiceInfo {
   bool uses_kafka = true;  ///< declares the common kafka.* keys
   /// Extra --help text: positional arguments, subcommands, examples.
   std::string usage_notes;
+  /// Flags beyond the common ones; each maps to a declared configuration key.
+  std::vector<Flag> flags;
 };
 
 /// Everything the runtime has set up by the time Service::run is called.
@@ -59,7 +70,7 @@ class Service {
 [[nodiscard]] kafka::ClientOptions kafka_client_options(const Context& ctx);
 
 /// Runs a service as a process: parses the command line
-///   BINARY [--config FILE] [--check-config] [--version] [--help] [ARGS...]
+///   BINARY [--config FILE] [--check-config] [--version] [--help] [FLAGS...] [ARGS...]
 /// loads and validates the configuration (every problem printed, exit 2), serves /metrics,
 /// /healthz and /readyz, runs the service, and turns SIGTERM/SIGINT into an orderly drain
 /// (exit 0). Call it from main() and return its result.

@@ -6,6 +6,8 @@ find_package(prometheus-cpp CONFIG REQUIRED COMPONENTS core)
 find_package(civetweb CONFIG REQUIRED)
 find_package(simdjson CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
+# IANA time zones for naive timestamps; libstdc++ 12 has no std::chrono::locate_zone yet.
+find_package(date CONFIG REQUIRED)
 find_package(Threads REQUIRED)
 if(IW_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "iw/base/clock.h"
+#include "iw/events/defect.h"
+#include "iw/events/timestamp.h"
+
+namespace iw::events {
+
+/// Where a value stands in a record: byte offset and length, quotes included.
+struct TokenSpan {
+  std::size_t offset = 0;
+  std::size_t size = 0;
+  [[nodiscard]] std::string_view in(std::string_view record) const {
+    return record.substr(offset, size);
+  }
+  friend bool operator==(const TokenSpan&, const TokenSpan&) = default;
+};
+
+/// What the producer needs from a raw run record, found without decoding all of it.
+struct RawRecordPeek {
+  /// `Source`, unescaped: the Kafka key. Points into the peeker; valid until the next peek().
+  std::string_view source;
+  /// Where the `Debut` / `Fin` values stand in the record, for rewriting them in place.
+  /// Absent when the field is.
+  std::optional<TokenSpan> debut;
+  std::optional<TokenSpan> fin;
+};
+
+/// Checks that a raw record is a JSON object with a non-empty string `Source`. Defects:
+/// `invalid_json`, `not_an_object`, `missing_source`, `invalid_source`. Values other than
+/// Source, Debut and Fin are skipped by structure, not validated: the enricher judges them.
+/// One per thread; reuses its parser buffers, so peeking allocates nothing once warm.
+class RawRecordPeeker {
+ public:
+  RawRecordPeeker();
+  ~RawRecordPeeker();
+  RawRecordPeeker(RawRecordPeeker&&) noexcept;
+  RawRecordPeeker& operator=(RawRecordPeeker&&) noexcept;
+
+  /// `readable_padding`: how many bytes after `record` may be read (simdjson reads ahead up to
+  /// 64); with less, the record is copied into a padded buffer first.
+  [[nodiscard]] DecodeResult<RawRecordPeek> peek(std::string_view record,
+                                                 std::size_t readable_padding);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Writes `record` to `out` (replacing its content) with `Debut` set to `debut` and, when the
+/// record has `Fin`, `Fin` set to `debut` plus the record's own duration (Fin − Debut), both as
+/// RFC 3339 UTC with milliseconds. Everything else is kept byte for byte. Used to replay
+/// history as if it were happening now. Defects: `invalid_timestamp` when Debut or Fin cannot
+/// be read in `zone`.
+[[nodiscard]] DecodeResult<void> rewrite_times(std::string& out, std::string_view record,
+                                               const RawRecordPeek& peek, base::TimePoint debut,
+                                               const TimeZone& zone);
+
+/// The instant `Debut` of `record` denotes; nullopt when it has none. Defect when unreadable.
+[[nodiscard]] DecodeResult<std::optional<base::TimePoint>> peek_debut(std::string_view record,
+                                                                      const RawRecordPeek& peek,
+                                                                      const TimeZone& zone);
+
+}  // namespace iw::events

@@ -108,39 +108,31 @@ DecodeResult<RawRecordPeek> RawRecordPeeker::peek(std::string_view record,
   return peek;
 }
 
-DecodeResult<std::optional<base::TimePoint>> peek_debut(std::string_view record,
-                                                        const RawRecordPeek& peek,
-                                                        const TimeZone& zone) {
-  if (!peek.debut) return std::optional<base::TimePoint>();
-  auto parsed = parse_timestamp(unquoted(peek.debut->in(record)), zone);
-  if (!parsed) return std::unexpected(std::move(parsed.error()));
-  return std::optional<base::TimePoint>(*parsed);
+DecodeResult<RunTimes> read_times(std::string_view record, const RawRecordPeek& peek,
+                                  const TimeZone& zone) {
+  RunTimes times;
+  for (auto [span, slot] :
+       {std::pair{&peek.debut, &times.debut}, std::pair{&peek.fin, &times.fin}}) {
+    if (!*span) continue;
+    auto parsed = parse_timestamp(unquoted((*span)->in(record)), zone);
+    if (!parsed) return std::unexpected(std::move(parsed.error()));
+    *slot = *parsed;
+  }
+  return times;
 }
 
-DecodeResult<void> rewrite_times(std::string& out, std::string_view record,
-                                 const RawRecordPeek& peek, base::TimePoint debut,
-                                 const TimeZone& zone) {
+void shift_times(std::string& out, std::string_view record, const RawRecordPeek& peek,
+                 const RunTimes& times, std::chrono::nanoseconds shift) {
   out.clear();
-  if (!peek.debut) {
-    out.assign(record);
-    return {};
-  }
-  auto old_debut = parse_timestamp(unquoted(peek.debut->in(record)), zone);
-  if (!old_debut) return std::unexpected(std::move(old_debut.error()));
-  std::optional<base::TimePoint> fin;
-  if (peek.fin) {
-    auto old_fin = parse_timestamp(unquoted(peek.fin->in(record)), zone);
-    if (!old_fin) return std::unexpected(std::move(old_fin.error()));
-    fin = debut + (*old_fin - *old_debut);
-  }
   // Splice the new values in, in document order.
   struct Edit {
     TokenSpan span;
     base::TimePoint value;
   };
-  Edit edits[2] = {{*peek.debut, debut}, {}};
-  std::size_t count = 1;
-  if (fin) edits[count++] = {*peek.fin, *fin};
+  Edit edits[2];
+  std::size_t count = 0;
+  if (peek.debut && times.debut) edits[count++] = {*peek.debut, *times.debut + shift};
+  if (peek.fin && times.fin) edits[count++] = {*peek.fin, *times.fin + shift};
   if (count == 2 && edits[1].span.offset < edits[0].span.offset) std::swap(edits[0], edits[1]);
   std::size_t at = 0;
   for (std::size_t i = 0; i < count; ++i) {
@@ -151,7 +143,6 @@ DecodeResult<void> rewrite_times(std::string& out, std::string_view record,
     at = edits[i].span.offset + edits[i].span.size;
   }
   out.append(record.substr(at));
-  return {};
 }
 
 }  // namespace iw::events

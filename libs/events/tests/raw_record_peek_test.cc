@@ -54,50 +54,55 @@ TEST(RawRecordPeekerTest, NamesEachDefect) {
   EXPECT_EQ(reason(R"({"Source": "Zoho", "Debut": 12})"), "ok");
 }
 
-TEST(RewriteTimesTest, MovesTheRunToANewStartKeepingItsDurationAndEveryOtherByte) {
+TEST(ShiftTimesTest, MovesTheRunKeepingItsDurationAndEveryOtherByte) {
   RawRecordPeeker peeker;
   auto peek = peeker.peek(kRecord, 0);
   ASSERT_TRUE(peek.has_value());
+  auto times = read_times(kRecord, *peek, TimeZone::utc());
+  ASSERT_TRUE(times.has_value()) << times.error().message;
   using namespace std::chrono;
-  const base::TimePoint now = sys_days{2026y / November / 21} + 14h;
+  EXPECT_EQ(times->written(), times->fin);
+  // From 2025-09-15T10:30:01.154Z (Fin) to 2026-11-21T14:00:00.000Z.
+  const auto shift = (sys_days{2026y / November / 21} + 14h) - *times->fin;
   std::string out;
-  ASSERT_TRUE(rewrite_times(out, kRecord, *peek, now, TimeZone::utc()).has_value());
+  shift_times(out, kRecord, *peek, *times, shift);
   EXPECT_EQ(out, R"({"ID": 1224, "Source": "PowerBI", "Objet": "workspaces", "Etat": "SUCCESS",)"
-                 R"( "Debut": "2026-11-21T14:00:00.000Z", "Fin": "2026-11-21T14:00:01.154Z",)"
+                 R"( "Debut": "2026-11-21T13:59:58.846Z", "Fin": "2026-11-21T14:00:00.000Z",)"
                  R"( "Duree secondes": 1.154133, "Description": "a {brace} and \"quote\""})");
 }
 
-TEST(RewriteTimesTest, HandlesFinBeforeDebutInTheDocumentAndMissingFin) {
+TEST(ShiftTimesTest, HandlesFinBeforeDebutInTheDocumentAndMissingFin) {
   RawRecordPeeker peeker;
-  using namespace std::chrono;
-  const base::TimePoint now = sys_days{2026y / November / 21} + 14h;
   std::string out;
   const std::string_view reordered =
-      R"({"Fin":"2025-09-15 10:31:00","Source":"S","Debut":"2025-09-15 10:30:00"})";
+      R"({"Fin":"2025-09-15 10:31:00","Source":"S","Debut":"2025-09-15 10:30:00+01:00"})";
   auto peek = peeker.peek(reordered, 0);
   ASSERT_TRUE(peek.has_value());
-  ASSERT_TRUE(rewrite_times(out, reordered, *peek, now, TimeZone::utc()).has_value());
+  auto times = read_times(reordered, *peek, TimeZone::utc());
+  ASSERT_TRUE(times.has_value());
+  shift_times(out, reordered, *peek, *times, std::chrono::hours{1});
   EXPECT_EQ(
-      out, R"({"Fin":"2026-11-21T14:01:00.000Z","Source":"S","Debut":"2026-11-21T14:00:00.000Z"})");
+      out, R"({"Fin":"2025-09-15T11:31:00.000Z","Source":"S","Debut":"2025-09-15T10:30:00.000Z"})");
 
   const std::string_view no_fin = R"({"Source":"S","Debut":"2025-09-15 10:30:00"})";
   peek = peeker.peek(no_fin, 0);
   ASSERT_TRUE(peek.has_value());
-  ASSERT_TRUE(rewrite_times(out, no_fin, *peek, now, TimeZone::utc()).has_value());
-  EXPECT_EQ(out, R"({"Source":"S","Debut":"2026-11-21T14:00:00.000Z"})");
+  times = read_times(no_fin, *peek, TimeZone::utc());
+  ASSERT_TRUE(times.has_value());
+  EXPECT_EQ(times->written(), times->debut);
+  shift_times(out, no_fin, *peek, *times, std::chrono::minutes{1});
+  EXPECT_EQ(out, R"({"Source":"S","Debut":"2025-09-15T10:31:00.000Z"})");
 }
 
-TEST(RewriteTimesTest, UnreadableTimeIsADefect) {
+TEST(ReadTimesTest, UnreadableTimeIsADefect) {
   RawRecordPeeker peeker;
-  const std::string_view bad = R"({"Source":"S","Debut":"soon"})";
+  const std::string_view bad = R"({"Source":"S","Debut":"2025-09-15 10:30:00","Fin":"soon"})";
   auto peek = peeker.peek(bad, 0);
   ASSERT_TRUE(peek.has_value());
-  std::string out;
-  auto result = rewrite_times(out, bad, *peek, base::TimePoint{}, TimeZone::utc());
-  ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().reason, "invalid_timestamp");
-  auto debut = peek_debut(bad, *peek, TimeZone::utc());
-  ASSERT_FALSE(debut.has_value());
+  auto times = read_times(bad, *peek, TimeZone::utc());
+  ASSERT_FALSE(times.has_value());
+  EXPECT_EQ(times.error().reason, "invalid_timestamp");
+  EXPECT_THAT(times.error().message, HasSubstr("'soon'"));
 }
 
 }  // namespace

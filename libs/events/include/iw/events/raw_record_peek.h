@@ -52,18 +52,22 @@ class RawRecordPeeker {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Writes `record` to `out` (replacing its content) with `Debut` set to `debut` and, when the
-/// record has `Fin`, `Fin` set to `debut` plus the record's own duration (Fin − Debut), both as
-/// RFC 3339 UTC with milliseconds. Everything else is kept byte for byte. Used to replay
-/// history as if it were happening now. Defects: `invalid_timestamp` when Debut or Fin cannot
-/// be read in `zone`.
-[[nodiscard]] DecodeResult<void> rewrite_times(std::string& out, std::string_view record,
-                                               const RawRecordPeek& peek, base::TimePoint debut,
-                                               const TimeZone& zone);
+/// The instants a run record's Debut and Fin denote, each absent when the record has none.
+struct RunTimes {
+  std::optional<base::TimePoint> debut;
+  std::optional<base::TimePoint> fin;
+  /// When the job wrote the record: Fin, else Debut.
+  [[nodiscard]] std::optional<base::TimePoint> written() const { return fin ? fin : debut; }
+};
 
-/// The instant `Debut` of `record` denotes; nullopt when it has none. Defect when unreadable.
-[[nodiscard]] DecodeResult<std::optional<base::TimePoint>> peek_debut(std::string_view record,
-                                                                      const RawRecordPeek& peek,
-                                                                      const TimeZone& zone);
+/// Reads Debut and Fin of `record` in `zone`. Defect `invalid_timestamp` when one is unreadable.
+[[nodiscard]] DecodeResult<RunTimes> read_times(std::string_view record, const RawRecordPeek& peek,
+                                                const TimeZone& zone);
+
+/// Writes `record` to `out` (replacing its content) with Debut and Fin moved by `shift` and
+/// written as RFC 3339 UTC with milliseconds; every other byte is kept. Used to replay history
+/// as if it were happening now: durations are unchanged.
+void shift_times(std::string& out, std::string_view record, const RawRecordPeek& peek,
+                 const RunTimes& times, std::chrono::nanoseconds shift);
 
 }  // namespace iw::events

@@ -70,7 +70,10 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
           RD_KAFKA_V_KEY(key_data, key_size), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
           RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(correlation)),
           RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++in_flight_;
+        return {};
+      }
       // On failure the headers were not taken over.
       if (headers != nullptr) rd_kafka_headers_destroy(headers);
       const auto code = static_cast<RdKafka::ErrorCode>(err);
@@ -94,11 +97,15 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     const RdKafka::ErrorCode err = producer_->flush(static_cast<int>(timeout.count()));
     if (err == RdKafka::ERR_NO_ERROR) return {};
     return base::fail(detail::classify(err),
-                      "flush: " + std::to_string(producer_->outq_len()) +
+                      "flush: " + std::to_string(in_flight_) +
                           " records still undelivered: " + RdKafka::err2str(err));
   }
 
-  std::size_t in_flight() const override { return static_cast<std::size_t>(producer_->outq_len()); }
+  std::size_t in_flight() const override { return in_flight_; }
+
+  void purge() override {
+    rd_kafka_purge(handle(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  }
 
   bool fatal() const override { return events_.fatal(); }
 
@@ -142,7 +149,9 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     report.correlation = reinterpret_cast<std::uint64_t>(message.msg_opaque());
     if (message.err() != RdKafka::ERR_NO_ERROR) {
       report.error = detail::translate(message.err(), "delivery");
+      report.possibly_persisted = rd_kafka_message_status(raw) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
     }
+    --in_flight_;
     handler_.on_delivery(report);
   }
 
@@ -157,6 +166,10 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
 
   ProducerOptions options_;
   std::string topic_name_;
+  // Counted here rather than read from outq_len(), which also counts librdkafka's own
+  // requests. Delivery reports run inside poll()/flush() on the producing thread, so no
+  // synchronisation is needed.
+  std::size_t in_flight_ = 0;
   DeliveryHandler& handler_;
   detail::ClientEvents events_;
   std::unique_ptr<RdKafka::Producer> producer_;

@@ -79,5 +79,43 @@ TEST(FactoryTest, BadPropertyIsAConfigErrorNamingTheKey) {
   EXPECT_THAT(consumer.error().message(), HasSubstr("kafka.properties.linger.ms"));
 }
 
+class CountingHandler : public DeliveryHandler {
+ public:
+  void on_delivery(const DeliveryReport& report) override {
+    reports.push_back({report.correlation, report.error.has_value(), report.possibly_persisted});
+  }
+  struct Seen {
+    std::uint64_t correlation;
+    bool failed;
+    bool possibly_persisted;
+  };
+  std::vector<Seen> reports;
+};
+
+TEST(ProducerTest, PurgeReportsEveryQueuedRecordAsNotDelivered) {
+  log::MemorySink sink;
+  log::Logger logger("test", sink);
+  CountingHandler handler;
+  ProducerOptions options;
+  options.client.bootstrap_servers = "127.0.0.1:1";  // nothing listens there
+  options.client.logger = &logger;
+  auto producer = make_producer(options, handler);
+  ASSERT_TRUE(producer.has_value()) << producer.error().to_string();
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*producer)->produce({.topic = "t", .value = "v"}, i).has_value());
+  }
+  EXPECT_EQ((*producer)->in_flight(), 5u);
+  (*producer)->purge();
+  for (int i = 0; i < 50 && handler.reports.size() < 5; ++i) {
+    (*producer)->poll(std::chrono::milliseconds{20});
+  }
+  ASSERT_EQ(handler.reports.size(), 5u);
+  for (const auto& seen : handler.reports) {
+    EXPECT_TRUE(seen.failed);
+    EXPECT_FALSE(seen.possibly_persisted) << "never sent, so certainly not persisted";
+  }
+  EXPECT_EQ((*producer)->in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace iw::kafka

@@ -37,6 +37,9 @@ struct DeliveryReport {
   std::uint64_t correlation = 0;
   /// Set when the record was not delivered; librdkafka already retried what it could.
   std::optional<base::Error> error;
+  /// With an error: whether the broker may have written the record all the same (it timed out
+  /// in flight), so a reader may still see it. Accounting must not call it lost for certain.
+  bool possibly_persisted = false;
 };
 
 class DeliveryHandler {
@@ -70,6 +73,9 @@ class Producer {
   virtual base::Status flush(std::chrono::milliseconds timeout) = 0;
   /// Records queued or in flight, not yet reported.
   [[nodiscard]] virtual std::size_t in_flight() const = 0;
+  /// Gives up on everything queued or in flight: each such record is reported as failed on
+  /// the next poll(), so after a flush timeout every record still gets exactly one report.
+  virtual void purge() = 0;
   /// True once the client hit a fatal error; it must be recreated.
   [[nodiscard]] virtual bool fatal() const = 0;
 

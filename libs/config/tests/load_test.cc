@@ -10,8 +10,8 @@ namespace iw::config {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::env;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::TempDir;
 using testing::texts;

@@ -3,14 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
-#include <random>
 #include <set>
 
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/producer.h"
+#include "iw/testing/kafka_cluster.h"
 
 namespace iw::kafka {
 namespace {
@@ -19,21 +18,7 @@ using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAreArray;
 
-std::string bootstrap_servers() {
-  const char* file = std::getenv("IW_TEST_KAFKA_BOOTSTRAP_FILE");
-  if (file == nullptr) return {};
-  std::ifstream in(file);
-  std::string address;
-  std::getline(in, address);
-  return address;
-}
-
-std::string random_name(std::string_view prefix) {
-  static std::mt19937_64 rng{std::random_device{}()};
-  char suffix[17];
-  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
-  return std::string(prefix) + "-" + suffix;
-}
+using iw::testing::random_name;
 
 struct Consumed {
   std::string key;
@@ -59,7 +44,7 @@ class CollectingHandler : public DeliveryHandler {
 class KafkaIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bootstrap_ = bootstrap_servers();
+    bootstrap_ = iw::testing::fixture_bootstrap_servers();
     ASSERT_FALSE(bootstrap_.empty()) << "IW_TEST_KAFKA_BOOTSTRAP_FILE names no broker";
     client_.bootstrap_servers = bootstrap_;
     client_.logger = &logger_;

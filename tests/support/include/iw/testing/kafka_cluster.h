@@ -1,0 +1,57 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iw::testing {
+
+/// The broker CTest's `kafka` fixture started (scripts/kafka-local), found through
+/// IW_TEST_KAFKA_BOOTSTRAP_FILE; "" when the test runs without the fixture.
+[[nodiscard]] std::string fixture_bootstrap_servers();
+
+/// A name no other test uses: "<prefix>-<16 hex digits>".
+[[nodiscard]] std::string random_name(std::string_view prefix);
+
+/// One record as a test sees it: copies, so it outlives the consumer.
+struct ConsumedRecord {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::optional<std::string> key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+
+/// Reads `topic` from the beginning (read_committed) until `expected` records arrived, or until
+/// nothing new arrived for `quiet` after at least `expected` (to catch extra records), or
+/// `limit` passed. Uses a throw-away consumer group.
+[[nodiscard]] std::vector<ConsumedRecord> read_topic(
+    const std::string& bootstrap, const std::string& topic, std::size_t expected,
+    std::chrono::milliseconds limit = std::chrono::seconds{60},
+    std::chrono::milliseconds quiet = std::chrono::milliseconds{500});
+
+/// A broker of the test's own (scripts/kafka-local in a temp dir), for tests that stop or
+/// crash it. Stopped by the destructor; owned by the test process, so it also stops if the
+/// test dies.
+class OwnBroker {
+ public:
+  OwnBroker();
+  ~OwnBroker();
+  OwnBroker(const OwnBroker&) = delete;
+  OwnBroker& operator=(const OwnBroker&) = delete;
+  [[nodiscard]] const std::string& bootstrap() const { return bootstrap_; }
+  /// SIGKILL, keeping data and address.
+  void crash();
+  /// Back on the same address with its data.
+  void restart();
+
+ private:
+  std::string dir_;
+  std::string bootstrap_;
+};
+
+}  // namespace iw::testing

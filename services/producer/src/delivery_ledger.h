@@ -1,0 +1,60 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "iw/base/clock.h"
+
+namespace iw::producer {
+
+/// Exact accounting of what happened to every record handed to Kafka, fed by delivery
+/// reports. Each produced record gets a correlation id that says whether it went to the main
+/// topic or the dead-letter topic and where its send time is kept, so no lookup table grows
+/// with the number of records in flight.
+class DeliveryLedger {
+ public:
+  /// More records than this in flight at once would reuse a send-time slot; the producer waits
+  /// for reports before that can happen.
+  static constexpr std::size_t kMaxInFlight = std::size_t{1} << 18;
+
+  enum class Destination { kMain, kDeadLetter };
+
+  /// Books a record about to be produced; returns its correlation id.
+  [[nodiscard]] std::uint64_t book(Destination destination, base::MonotonicTime now);
+
+  struct Outcome {
+    Destination destination;
+    /// Time from produce() to the delivery report.
+    std::chrono::nanoseconds latency;
+  };
+  /// Settles a booked record; returns where it went and how long it took.
+  Outcome settle(std::uint64_t correlation, bool delivered, bool possibly_persisted,
+                 base::MonotonicTime now);
+
+  /// Withdraws a booking whose record produce() refused outright: it never reached Kafka and
+  /// will get no delivery report.
+  void cancel() { ++cancelled_; }
+
+  [[nodiscard]] std::uint64_t delivered(Destination d) const { return delivered_[index(d)]; }
+  [[nodiscard]] std::uint64_t failed(Destination d) const { return failed_[index(d)]; }
+  /// Failed records the broker may have written anyway (timed out in flight).
+  [[nodiscard]] std::uint64_t possibly_persisted() const { return possibly_persisted_; }
+  [[nodiscard]] std::uint64_t booked() const { return next_sequence_; }
+  [[nodiscard]] std::uint64_t outstanding() const;
+
+ private:
+  static constexpr std::uint64_t kDeadLetterBit = std::uint64_t{1} << 63;
+  static std::size_t index(Destination d) { return d == Destination::kMain ? 0 : 1; }
+
+  std::vector<base::MonotonicTime> sent_at_ = std::vector<base::MonotonicTime>(kMaxInFlight);
+  std::uint64_t next_sequence_ = 0;
+  std::array<std::uint64_t, 2> delivered_{};
+  std::array<std::uint64_t, 2> failed_{};
+  std::uint64_t possibly_persisted_ = 0;
+  std::uint64_t cancelled_ = 0;
+};
+
+}  // namespace iw::producer

@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: all setup configure build test unit integration run stop format lint clean help
+.PHONY: all setup configure build test unit integration run stop bench format lint clean help
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make run    - build, start the local stack on sample data, print a summary"
 	@echo "make test   - install what is missing, build, run the whole test suite"
 	@echo "make stop   - stop everything 'make run' started"
+	@echo "make bench  - benchmarks against in-run raw librdkafka baselines (bench/results/)"
 	@echo "make format - clang-format every C++ file"
 
 setup:
@@ -40,6 +41,9 @@ integration: build
 
 run: build
 	@scripts/run-local "$(RUN_DIR)" "$(BUILD_DIR)"
+
+bench: build
+	@bench/run "$(BUILD_DIR)"
 
 stop:
 	@scripts/kafka-local stop --dir "$(RUN_DIR)/kafka"

@@ -4,15 +4,17 @@
 
 namespace iw::producer {
 
-std::uint64_t DeliveryLedger::book(Destination destination, base::MonotonicTime now) {
+std::uint64_t DeliveryLedger::book(Destination destination) {
   IW_CHECK(outstanding() < kMaxInFlight, "more records in flight than the ledger can time");
   const std::uint64_t sequence = next_sequence_++;
-  sent_at_[sequence % kMaxInFlight] = now;
+  if (sequence % kTimedEvery == 0) {
+    sent_at_[(sequence / kTimedEvery) % sent_at_.size()] = clock_.monotonic_now();
+  }
   return destination == Destination::kDeadLetter ? (sequence | kDeadLetterBit) : sequence;
 }
 
 DeliveryLedger::Outcome DeliveryLedger::settle(std::uint64_t correlation, bool delivered,
-                                               bool possibly_persisted, base::MonotonicTime now) {
+                                               bool possibly_persisted) {
   const Destination destination =
       (correlation & kDeadLetterBit) != 0 ? Destination::kDeadLetter : Destination::kMain;
   const std::uint64_t sequence = correlation & ~kDeadLetterBit;
@@ -22,7 +24,9 @@ DeliveryLedger::Outcome DeliveryLedger::settle(std::uint64_t correlation, bool d
     ++failed_[index(destination)];
     if (possibly_persisted) ++possibly_persisted_;
   }
-  return {destination, now - sent_at_[sequence % kMaxInFlight]};
+  if (sequence % kTimedEvery != 0) return {destination, std::nullopt};
+  return {destination,
+          clock_.monotonic_now() - sent_at_[(sequence / kTimedEvery) % sent_at_.size()]};
 }
 
 std::uint64_t DeliveryLedger::outstanding() const {

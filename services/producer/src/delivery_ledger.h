@@ -13,9 +13,14 @@ namespace iw::producer {
 /// Exact accounting of what happened to every record handed to Kafka, fed by delivery
 /// reports. Each produced record gets a correlation id that says whether it went to the main
 /// topic or the dead-letter topic and where its send time is kept, so no lookup table grows
-/// with the number of records in flight.
+/// with the number of records in flight. Latency is timed on one record in kTimedEvery: a
+/// histogram needs a sample, not a clock read per record on the hot path.
 class DeliveryLedger {
  public:
+  static constexpr std::uint64_t kTimedEvery = 16;
+
+  explicit DeliveryLedger(const base::Clock& clock) : clock_(clock) {}
+
   /// More records than this in flight at once would reuse a send-time slot; the producer waits
   /// for reports before that can happen.
   static constexpr std::size_t kMaxInFlight = std::size_t{1} << 18;
@@ -23,16 +28,15 @@ class DeliveryLedger {
   enum class Destination { kMain, kDeadLetter };
 
   /// Books a record about to be produced; returns its correlation id.
-  [[nodiscard]] std::uint64_t book(Destination destination, base::MonotonicTime now);
+  [[nodiscard]] std::uint64_t book(Destination destination);
 
   struct Outcome {
     Destination destination;
-    /// Time from produce() to the delivery report.
-    std::chrono::nanoseconds latency;
+    /// Time from produce() to the delivery report, for the records that are timed.
+    std::optional<std::chrono::nanoseconds> latency;
   };
-  /// Settles a booked record; returns where it went and how long it took.
-  Outcome settle(std::uint64_t correlation, bool delivered, bool possibly_persisted,
-                 base::MonotonicTime now);
+  /// Settles a booked record; returns where it went and, if timed, how long it took.
+  Outcome settle(std::uint64_t correlation, bool delivered, bool possibly_persisted);
 
   /// Withdraws a booking whose record produce() refused outright: it never reached Kafka and
   /// will get no delivery report.
@@ -49,7 +53,10 @@ class DeliveryLedger {
   static constexpr std::uint64_t kDeadLetterBit = std::uint64_t{1} << 63;
   static std::size_t index(Destination d) { return d == Destination::kMain ? 0 : 1; }
 
-  std::vector<base::MonotonicTime> sent_at_ = std::vector<base::MonotonicTime>(kMaxInFlight);
+  const base::Clock& clock_;
+  // Send times of timed records, by sequence / kTimedEvery.
+  std::vector<base::MonotonicTime> sent_at_ =
+      std::vector<base::MonotonicTime>(kMaxInFlight / kTimedEvery);
   std::uint64_t next_sequence_ = 0;
   std::array<std::uint64_t, 2> delivered_{};
   std::array<std::uint64_t, 2> failed_{};

@@ -383,6 +383,16 @@ std::optional<RawRecord> RecordSplitter::scan_array() {
 
 // Counts raw newlines in strings too (invalid JSON, but they are lines of the file), and keeps a
 // backslash that ends the input pending in escape_.
+const char* RecordSplitter::finish_escape(const char* p, const char* e) {
+  // A chunk may end right after a backslash; the escaped byte is the first of the next one.
+  if (escape_ && p < e) {
+    if (*p == '\n') ++line_;
+    ++p;
+    escape_ = false;
+  }
+  return p;
+}
+
 const char* RecordSplitter::skip_string(const char* p, const char* e) {
   while (p < e) {
     while (p < e && kStringSpecial[u8(*p)] == 0) ++p;
@@ -408,11 +418,7 @@ std::optional<RawRecord> RecordSplitter::scan_value() {
   const char* const base = buf_.get();
   const char* p = base + pos_;
   const char* const e = base + end_;
-  if (escape_ && p < e) {
-    if (*p == '\n') ++line_;
-    ++p;
-    escape_ = false;
-  }
+  p = finish_escape(p, e);
   while (p < e) {
     if (in_string_) {
       p = skip_string(p, e);
@@ -450,11 +456,7 @@ std::optional<RawRecord> RecordSplitter::scan_stretch() {
   const char* const base = buf_.get();
   const char* p = base + pos_;
   const char* const e = base + end_;
-  if (escape_ && p < e) {
-    if (*p == '\n') ++line_;
-    ++p;
-    escape_ = false;
-  }
+  p = finish_escape(p, e);
   while (p < e) {
     if (in_string_) {
       p = skip_string(p, e);

@@ -116,6 +116,7 @@ class RecordSplitter {
   [[nodiscard]] std::optional<RawRecord> scan_stretch();
   // Through string content up to and including the closing quote, or to `e`.
   [[nodiscard]] const char* skip_string(const char* p, const char* e);
+  [[nodiscard]] const char* finish_escape(const char* p, const char* e);
   [[nodiscard]] std::optional<RawRecord> at_eof();
   [[nodiscard]] std::optional<RawRecord> bound_open_record();
   [[nodiscard]] std::optional<RawRecord> complete(std::size_t end, std::optional<Problem> problem,

@@ -46,7 +46,7 @@ bench: build
 	@bench/run "$(BUILD_DIR)"
 
 stop:
-	@scripts/kafka-local stop --dir "$(RUN_DIR)/kafka"
+	@scripts/run-local "$(RUN_DIR)" "$(BUILD_DIR)" stop
 
 format:
 	@git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | xargs -r clang-format -i

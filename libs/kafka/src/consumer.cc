@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
+
 #include "consumer_impl.h"
 #include "librdkafka_glue.h"
 
@@ -196,6 +198,28 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     consumer_->assignment(raw);
     detail::PartitionList list(std::move(raw));
     return partitions_of(list.get());
+  }
+
+  std::vector<PartitionLag> lag() override {
+    std::vector<RdKafka::TopicPartition*> raw;
+    consumer_->assignment(raw);
+    detail::PartitionList list(std::move(raw));
+    consumer_->position(list.get());
+    std::vector<PartitionLag> out;
+    out.reserve(list.get().size());
+    for (const auto* p : list.get()) {
+      PartitionLag entry{{p->topic(), p->partition()}, std::nullopt};
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      if (p->offset() >= 0 &&
+          consumer_->get_watermark_offsets(p->topic(), p->partition(), &low, &high) ==
+              RdKafka::ERR_NO_ERROR &&
+          high >= 0) {
+        entry.records = std::max<std::int64_t>(0, high - p->offset());
+      }
+      out.push_back(std::move(entry));
+    }
+    return out;
   }
 
   std::unique_ptr<GroupMetadata> group_metadata() override {

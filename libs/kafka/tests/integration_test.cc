@@ -250,6 +250,18 @@ TEST_F(KafkaIntegrationTest, OnlyStoredOffsetsAreCommitted) {
   EXPECT_EQ(rest.front().value, "5");
 }
 
+TEST_F(KafkaIntegrationTest, LagCountsRecordsBehindThePosition) {
+  const std::string topic = create_topic(1);
+  produce_all(topic, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+  auto c = consumer(random_name("group"), topic);
+  ASSERT_EQ(poll_records(*c, 4).size(), 4u);
+  const auto lag = c->lag();
+  ASSERT_EQ(lag.size(), 1u);
+  EXPECT_EQ(lag[0].partition, (TopicPartition{topic, 0}));
+  ASSERT_TRUE(lag[0].records.has_value());
+  EXPECT_EQ(*lag[0].records, 6);
+}
+
 TEST_F(KafkaIntegrationTest, NothingStoredMeansNothingCommittedEvenOnClose) {
   const std::string topic = create_topic(1);
   produce_all(topic, {"a", "b", "c"});

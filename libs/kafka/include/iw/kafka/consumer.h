@@ -83,6 +83,14 @@ class Consumer {
   virtual base::Status pause(std::span<const TopicPartition> partitions) = 0;
   virtual base::Status resume(std::span<const TopicPartition> partitions) = 0;
   [[nodiscard]] virtual std::vector<TopicPartition> assignment() = 0;
+  /// For each assigned partition, how many records are behind the consumer's position, from
+  /// the high watermark librdkafka last saw in a fetch response (no broker round trip, so it
+  /// is cheap enough to read every second). nullopt where either is not known yet.
+  struct PartitionLag {
+    TopicPartition partition;
+    std::optional<std::int64_t> records;
+  };
+  [[nodiscard]] virtual std::vector<PartitionLag> lag() = 0;
   [[nodiscard]] virtual std::unique_ptr<GroupMetadata> group_metadata() = 0;
   [[nodiscard]] virtual bool fatal() const = 0;
   /// Leaves the group (revoking partitions through the listener, committing stored offsets in

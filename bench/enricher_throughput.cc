@@ -1,0 +1,299 @@
+// ingest-enricher's throughput next to raw librdkafka consume -> produce passthroughs measured
+// in the same run, against the same broker, reported as ratios.
+//
+//   enricher_throughput BOOTSTRAP ENRICHER_BINARY [RECORDS] [ROUNDS]
+//
+// An input topic (3 partitions) is filled once with ~500-byte realistic run records. Each
+// round then drains it from the beginning, with fresh groups and output topics:
+//   - raw at-least-once: consume, produce the same bytes with the same key, store nothing
+//     per record (auto-commit), poll like librdkafka's examples;
+//   - raw exactly-once: the same inside transactions of 2000 records with the offsets sent to
+//     each transaction, as the enricher does;
+//   - ingest-enricher in each delivery mode, timed as a process from start until its metrics
+//     show every input record settled (enriched or dead-lettered).
+// Producer settings are the same everywhere (idempotent, acks=all, linger.ms=5, lz4).
+#include <librdkafka/rdkafka.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "iw/loggen/generator.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::string random_suffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(rng() % 1'000'000'000);
+}
+
+void set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    std::fprintf(stderr, "%s: %s\n", key, errstr);
+    std::exit(1);
+  }
+}
+
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof errstr);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30'000);
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_NewTopic_destroy(nt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+}
+
+void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<std::size_t*>(opaque);
+}
+
+rd_kafka_t* make_producer(const std::string& bootstrap, std::size_t* failures,
+                          const std::string& transactional_id) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "enable.idempotence", "true");
+  set(conf, "acks", "all");
+  set(conf, "linger.ms", "5");
+  set(conf, "compression.type", "lz4");
+  if (!transactional_id.empty()) set(conf, "transactional.id", transactional_id);
+  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
+  rd_kafka_conf_set_opaque(conf, failures);
+  return rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+}
+
+void fill(const std::string& bootstrap, const std::string& topic, std::size_t count) {
+  std::size_t failures = 0;
+  rd_kafka_t* rk = make_producer(bootstrap, &failures, "");
+  iw::loggen::Generator generator({.seed = 11, .runs = count, .target_record_bytes = 500});
+  std::string line;
+  while (generator.next(line)) {
+    const std::size_t at = line.find("\"Source\": \"") + 11;
+    const std::string key = line.substr(at, line.find('"', at) - at);
+    while (rd_kafka_producev(
+               rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+               RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(line.data(), line.size()),
+               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 10);
+    }
+    rd_kafka_poll(rk, 0);
+    line.clear();
+  }
+  rd_kafka_flush(rk, 120'000);
+  rd_kafka_destroy(rk);
+  if (failures > 0) std::exit(1);
+}
+
+rd_kafka_t* make_consumer(const std::string& bootstrap, const std::string& topic, bool txn) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "group.id", "bench-" + random_suffix());
+  set(conf, "auto.offset.reset", "earliest");
+  set(conf, "enable.auto.commit", txn ? "false" : "true");
+  set(conf, "isolation.level", "read_committed");
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  return rk;
+}
+
+// Sends the consumer's current positions to the open transaction and commits it.
+void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer) {
+  rd_kafka_topic_partition_list_t* positions = nullptr;
+  rd_kafka_assignment(consumer, &positions);
+  rd_kafka_position(consumer, positions);
+  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer);
+  rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(producer, positions, group, -1);
+  if (error == nullptr) error = rd_kafka_commit_transaction(producer, -1);
+  if (error != nullptr) {
+    std::fprintf(stderr, "transaction: %s\n", rd_kafka_error_string(error));
+    std::exit(1);
+  }
+  rd_kafka_consumer_group_metadata_destroy(group);
+  rd_kafka_topic_partition_list_destroy(positions);
+}
+
+double raw_passthrough(const std::string& bootstrap, const std::string& input, std::size_t count,
+                       bool transactional) {
+  const std::string output = "bench-raw-out-" + random_suffix();
+  create_topic(bootstrap, output, 3);
+  std::size_t failures = 0;
+  rd_kafka_t* producer =
+      make_producer(bootstrap, &failures, transactional ? "bench-" + random_suffix() : "");
+  if (transactional) rd_kafka_init_transactions(producer, 60'000);
+  rd_kafka_t* consumer = make_consumer(bootstrap, input, transactional);
+  const auto start = Clock::now();
+  std::size_t seen = 0;
+  std::size_t in_transaction = 0;
+  while (seen < count) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (transactional && in_transaction == 0) rd_kafka_begin_transaction(producer);
+      while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(output.c_str()),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_KEY(m->key, m->key_len),
+                               RD_KAFKA_V_VALUE(m->payload, m->len),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(producer, 10);
+      }
+      rd_kafka_poll(producer, 0);
+      ++seen;
+      if (transactional && ++in_transaction == 2000) {
+        rd_kafka_message_destroy(m);
+        commit_transaction(producer, consumer);
+        in_transaction = 0;
+        continue;
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  if (transactional && in_transaction > 0) commit_transaction(producer, consumer);
+  rd_kafka_flush(producer, 120'000);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  rd_kafka_destroy(producer);
+  if (failures > 0) std::exit(1);
+  return static_cast<double>(count) / seconds;
+}
+
+double scrape_settled(std::uint16_t port) {
+  // A tiny HTTP GET; the bench has no HTTP client library of its own.
+  const std::string command = "curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return 0;
+  double settled = 0;
+  char line[1024];
+  while (std::fgets(line, sizeof line, pipe) != nullptr) {
+    const std::string_view text(line);
+    if (text.starts_with("ingestwatch_records_out_total{") ||
+        text.starts_with("ingestwatch_records_dead_lettered_total{")) {
+      settled += std::strtod(std::string(text.substr(text.rfind(' ') + 1)).c_str(), nullptr);
+    }
+  }
+  pclose(pipe);
+  return settled;
+}
+
+double enricher(const std::string& bootstrap, const std::string& binary, const std::string& input,
+                std::size_t count, const char* delivery) {
+  const std::string suffix = random_suffix();
+  const std::string log =
+      (std::filesystem::temp_directory_path() / ("iw-bench-enricher-" + suffix)).string();
+  const auto start = Clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::freopen(log.c_str(), "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    setenv("IW_HTTP_LISTEN", "127.0.0.1:0", 1);
+    const std::string group = "bench-enricher-" + suffix;
+    const std::string output = "bench-enriched-" + suffix;
+    const std::string dlq = "bench-dlq-" + suffix;
+    const std::string txn = "bench-txn-" + suffix;
+    execl(binary.c_str(), binary.c_str(), "--bootstrap-servers", bootstrap.c_str(), "--input-topic",
+          input.c_str(), "--output-topic", output.c_str(), "--dlq-topic", dlq.c_str(), "--group",
+          group.c_str(), "--transactional-id", txn.c_str(), "--delivery", delivery,
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::uint16_t port = 0;
+  double seconds = 0;
+  while (true) {
+    std::this_thread::sleep_for(20ms);
+    if (port == 0) {
+      std::ifstream in(log);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::smatch match;
+      const std::string s = text.str();
+      if (std::regex_search(s, match, std::regex("\"http_port\":([0-9]+)"))) {
+        port = static_cast<std::uint16_t>(std::stoi(match[1]));
+      }
+      continue;
+    }
+    if (scrape_settled(port) >= static_cast<double>(count)) {
+      seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      break;
+    }
+    if (std::chrono::duration<double>(Clock::now() - start).count() > 600) {
+      std::fprintf(stderr, "ingest-enricher did not finish\n");
+      kill(pid, SIGKILL);
+      std::exit(1);
+    }
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  std::filesystem::remove(log);
+  return static_cast<double>(count) / seconds;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s BOOTSTRAP ENRICHER_BINARY [RECORDS] [ROUNDS]\n", argv[0]);
+    return 2;
+  }
+  const std::string bootstrap = argv[1];
+  const std::string binary = argv[2];
+  const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 300'000;
+  const int rounds = argc > 4 ? std::stoi(argv[4]) : 3;
+  const std::string input = "bench-raw-in-" + random_suffix();
+  create_topic(bootstrap, input, 3);
+  fill(bootstrap, input, count);
+
+  std::vector<double> raw_alo, raw_eos, ours_alo, ours_eos;
+  for (int round = 0; round < rounds; ++round) {
+    raw_alo.push_back(raw_passthrough(bootstrap, input, count, false));
+    ours_alo.push_back(enricher(bootstrap, binary, input, count, "at_least_once"));
+    raw_eos.push_back(raw_passthrough(bootstrap, input, count, true));
+    ours_eos.push_back(enricher(bootstrap, binary, input, count, "exactly_once"));
+    std::fprintf(stderr,
+                 "round %d: raw %.0f / enricher %.0f rec/s at least once; raw %.0f / enricher "
+                 "%.0f rec/s exactly once\n",
+                 round + 1, raw_alo.back(), ours_alo.back(), raw_eos.back(), ours_eos.back());
+  }
+  const double alo = median(ours_alo) / median(raw_alo);
+  const double eos = median(ours_eos) / median(raw_eos);
+  std::printf(
+      "| ingest-enricher records/s at least once (%zu x 500 B) vs raw consume->produce | %.0f | "
+      "%.0f | %.2f | >= 0.70 | %s |\n",
+      count, median(ours_alo), median(raw_alo), alo, alo >= 0.7 ? "met" : "MISSED");
+  std::printf(
+      "| ingest-enricher records/s exactly once vs raw transactional consume->produce | %.0f | "
+      "%.0f | %.2f | - | |\n",
+      median(ours_eos), median(raw_eos), eos);
+  return 0;
+}

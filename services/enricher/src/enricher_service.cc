@@ -1,0 +1,616 @@
+#include "enricher_service.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "business_metrics.h"
+#include "iw/base/check.h"
+#include "iw/base/time_format.h"
+#include "iw/events/enricher.h"
+#include "iw/kafka/admin.h"
+#include "iw/kafka/consumer.h"
+#include "iw/kafka/producer.h"
+#include "iw/runtime/version.h"
+#include "iw/trace/trace_context.h"
+#include "offset_tracker.h"
+
+namespace iw::enricher {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+enum class Delivery { kExactlyOnce, kAtLeastOnce };
+
+struct Settings {
+  std::string input_topic;
+  std::string output_topic;
+  std::string dlq_topic;
+  std::string group_id;
+  std::string transactional_id;
+  Delivery delivery = Delivery::kExactlyOnce;
+  events::EnrichOptions enrich;
+  std::size_t batch_max_records = 0;
+  milliseconds batch_max_latency{0};
+  bool create_topics = true;
+  std::int32_t partitions = 3;
+};
+
+std::string default_transactional_id() {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return std::string("ingest-enricher-") + host;
+}
+
+Settings read_settings(const runtime::Context& ctx) {
+  const config::Config& c = ctx.config;
+  Settings s;
+  s.input_topic = c.get_string("enricher.input_topic");
+  s.output_topic = c.get_string("enricher.output_topic");
+  s.dlq_topic = c.get_string("enricher.dlq_topic");
+  s.group_id = c.get_string("enricher.group_id");
+  s.transactional_id = c.has("enricher.transactional_id")
+                           ? c.get_string("enricher.transactional_id")
+                           : default_transactional_id();
+  s.delivery = c.get_string("enricher.delivery") == "at_least_once" ? Delivery::kAtLeastOnce
+                                                                    : Delivery::kExactlyOnce;
+  s.enrich.time_zone = *events::TimeZone::from_name(c.get_string("enricher.time_zone"));
+  s.enrich.high_memory_mb = c.get_number("enricher.high_memory_mb");
+  s.enrich.high_cpu_seconds = c.get_number("enricher.high_cpu_seconds");
+  s.enrich.max_record_bytes = static_cast<std::size_t>(c.get_int("enricher.max_record_bytes"));
+  s.enrich.enricher_version = std::string(runtime::version());
+  s.batch_max_records = static_cast<std::size_t>(c.get_int("enricher.batch_max_records"));
+  s.batch_max_latency = c.get_duration("enricher.batch_max_latency");
+  s.create_topics = c.get_bool("enricher.create_topics");
+  s.partitions = static_cast<std::int32_t>(c.get_int("enricher.partitions"));
+  return s;
+}
+
+// Why a record went to the dead-letter topic: every reason the enricher can give, plus the one
+// Kafka can (a record it refuses outright), so each metric child exists from the start.
+std::vector<std::string_view> dead_letter_reasons() {
+  const auto reasons = events::enrich_defect_reasons();
+  std::vector<std::string_view> all(reasons.begin(), reasons.end());
+  all.push_back("kafka_rejected");
+  return all;
+}
+
+struct PipelineMetrics {
+  PipelineMetrics(prometheus::Registry& registry, const Settings& s,
+                  const std::vector<std::string_view>& reasons)
+      : records_in(prometheus::BuildCounter()
+                       .Name("ingestwatch_records_in_total")
+                       .Help("Records taken from the service's input.")
+                       .Register(registry)
+                       .Add({})),
+        records_out(prometheus::BuildCounter()
+                        .Name("ingestwatch_records_out_total")
+                        .Help("Records delivered (acknowledged by Kafka), by topic.")
+                        .Register(registry)
+                        .Add({{"topic", s.output_topic}})),
+        latency(prometheus::BuildHistogram()
+                    .Name("ingestwatch_record_latency_seconds")
+                    .Help("From a record's arrival in the input topic to its outcome being "
+                          "durable downstream (committed).")
+                    .Register(registry)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                     0.25, 0.5, 1, 2.5, 5, 10, 30,
+                                                                     60, 300})),
+        transactions(prometheus::BuildCounter()
+                         .Name("ingestwatch_transactions_total")
+                         .Help("Kafka transactions ended, by outcome (committed, aborted).")
+                         .Register(registry)),
+        committed(transactions.Add({{"outcome", "committed"}})),
+        aborted(transactions.Add({{"outcome", "aborted"}})),
+        lag_records(prometheus::BuildGauge()
+                        .Name("ingestwatch_consumer_lag_records")
+                        .Help("Records in the input partition behind the service's position.")
+                        .Register(registry)),
+        lag_seconds(prometheus::BuildGauge()
+                        .Name("ingestwatch_consumer_lag_seconds")
+                        .Help("Age of the oldest unprocessed record of the input partition "
+                              "(0 when caught up).")
+                        .Register(registry)) {
+    auto& rejected = prometheus::BuildCounter()
+                         .Name("ingestwatch_records_rejected_total")
+                         .Help("Input records rejected as unusable, by reason.")
+                         .Register(registry);
+    auto& dead_lettered = prometheus::BuildCounter()
+                              .Name("ingestwatch_records_dead_lettered_total")
+                              .Help("Rejected records sent to the dead-letter topic, by reason.")
+                              .Register(registry);
+    for (std::string_view reason : reasons) {
+      rejected_by_reason.push_back(&rejected.Add({{"reason", std::string(reason)}}));
+      dead_lettered_by_reason.push_back(&dead_lettered.Add({{"reason", std::string(reason)}}));
+    }
+  }
+
+  prometheus::Counter& records_in;
+  prometheus::Counter& records_out;
+  prometheus::Histogram& latency;
+  prometheus::Family<prometheus::Counter>& transactions;
+  prometheus::Counter& committed;
+  prometheus::Counter& aborted;
+  prometheus::Family<prometheus::Gauge>& lag_records;
+  prometheus::Family<prometheus::Gauge>& lag_seconds;
+  std::vector<prometheus::Counter*> rejected_by_reason;
+  std::vector<prometheus::Counter*> dead_lettered_by_reason;
+};
+
+// Everything one transaction (or, at least once, one stretch between offset stores) did,
+// applied to the metrics only once it is durable.
+struct Staged {
+  std::uint64_t out = 0;
+  std::vector<std::uint64_t> dead_lettered;  // by reason index
+  std::vector<base::TimePoint> arrived;      // Kafka timestamps, for the latency histogram
+  void clear() {
+    out = 0;
+    std::fill(dead_lettered.begin(), dead_lettered.end(), 0);
+    arrived.clear();
+  }
+};
+
+class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceListener {
+ public:
+  Pipeline(runtime::Context& ctx, Settings settings)
+      : ctx_(ctx),
+        settings_(std::move(settings)),
+        reasons_(dead_letter_reasons()),
+        metrics_(ctx.metrics.registry(), settings_, reasons_),
+        business_(ctx.metrics.registry()),
+        enricher_(settings_.enrich),
+        problems_(ctx.logger, 20, 10s) {
+    staged_.dead_lettered.assign(reasons_.size(), 0);
+  }
+
+  base::Status run() {
+    if (auto status = connect(); !status) return status;
+    ctx_.logger.info("enriching", {{"input", settings_.input_topic},
+                                   {"output", settings_.output_topic},
+                                   {"delivery", exactly_once() ? "exactly_once" : "at_least_once"},
+                                   {"group", settings_.group_id}});
+    auto next_lag_update = ctx_.clock.monotonic_now();
+    while (!ctx_.shutdown.requested()) {
+      auto polled = consumer_->poll(100ms);
+      if (!polled) {
+        if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
+          return std::unexpected(polled.error());
+        }
+        problems_.warn("consume error", {{"detail", polled.error().message()}});
+      } else if (*polled) {
+        if (auto status = process(**polled); !status) return status;
+      }
+      producer_->poll(0ms);
+      if (auto status = settle(false); !status) return status;
+      if (ctx_.clock.monotonic_now() >= next_lag_update) {
+        update_lag();
+        next_lag_update = ctx_.clock.monotonic_now() + 1s;
+      }
+    }
+    ctx_.logger.info("draining", {{"open_records", batch_.records()}});
+    if (auto status = settle(true); !status) return status;
+    consumer_->close();
+    return {};
+  }
+
+  // Delivery reports. Exactly once, a failed record fails its transaction's commit, which is
+  // where it is handled; at least once, a delivered record's input offset may now be stored.
+  void on_delivery(const kafka::DeliveryReport& report) override {
+    if (report.error) {
+      if (!delivery_error_) delivery_error_ = *report.error;
+      return;
+    }
+    if (exactly_once()) return;
+    tracker_.finished(input_partition(static_cast<std::int32_t>(report.correlation >> 40)),
+                      static_cast<std::int64_t>(report.correlation & ((1ULL << 40) - 1)));
+  }
+
+  void on_assigned(std::vector<kafka::TopicPartitionOffset>& partitions) override {
+    ctx_.logger.info("partitions assigned", {{"count", partitions.size()}});
+  }
+
+  // Still the owner: finish the work for these partitions so the next owner starts after it.
+  void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override {
+    ctx_.logger.info("partitions revoked", {{"count", partitions.size()}});
+    if (auto status = settle(true); !status) {
+      ctx_.logger.error("could not settle before revocation",
+                        {{"detail", status.error().message()}});
+    }
+    for (const auto& p : partitions) tracker_.forget(p);
+  }
+
+  // Already taken away: the work for them will be redone by their new owner, so it must not
+  // be committed here.
+  void on_lost(const std::vector<kafka::TopicPartition>& partitions) override {
+    ctx_.logger.warn("partitions lost", {{"count", partitions.size()}});
+    if (exactly_once() && in_transaction_) abort_batch("partitions lost");
+    for (const auto& p : partitions) tracker_.forget(p);
+  }
+
+ private:
+  bool exactly_once() const { return settings_.delivery == Delivery::kExactlyOnce; }
+
+  base::Status connect() {
+    kafka::ClientOptions client = runtime::kafka_client_options(ctx_);
+    client.properties.try_emplace("linger.ms", "5");
+    client.properties.try_emplace("compression.type", "lz4");
+    if (settings_.create_topics) {
+      auto admin = kafka::make_admin(client);
+      if (!admin) return std::unexpected(admin.error());
+      const std::vector<kafka::TopicSpec> topics = {
+          {.name = settings_.output_topic, .partitions = settings_.partitions},
+          {.name = settings_.dlq_topic, .partitions = 1}};
+      if (auto status = (*admin)->create_topics(topics, 30s); !status) {
+        return std::unexpected(status.error().with_context("creating topics"));
+      }
+    }
+    kafka::ConsumerOptions consumer_options{.client = client,
+                                            .group_id = settings_.group_id,
+                                            .commit_mode = exactly_once()
+                                                               ? kafka::CommitMode::kTransactional
+                                                               : kafka::CommitMode::kStoredOffsets,
+                                            .listener = this};
+    auto consumer = kafka::make_consumer(consumer_options);
+    if (!consumer) return std::unexpected(consumer.error());
+    consumer_ = std::move(*consumer);
+
+    kafka::ProducerOptions producer_options{.client = client};
+    if (exactly_once()) producer_options.transactional_id = settings_.transactional_id;
+    auto producer = kafka::make_producer(producer_options, *this);
+    if (!producer) return std::unexpected(producer.error());
+    producer_ = std::move(*producer);
+    if (exactly_once()) {
+      // Also fences a previous instance with the same id and aborts what it left open, so
+      // read_committed readers are not held back until its transaction times out.
+      if (auto status = producer_->init_transactions(60s); !status) {
+        return std::unexpected(status.error().with_context("init_transactions"));
+      }
+    }
+    if (auto status = consumer_->subscribe({settings_.input_topic}); !status) {
+      return std::unexpected(status.error());
+    }
+    ctx_.readiness.set_ready("kafka");
+    return {};
+  }
+
+  base::Status process(const kafka::Record& record) {
+    metrics_.records_in.Increment();
+    if (exactly_once() && !in_transaction_) {
+      if (auto status = producer_->begin_transaction(); !status) return fatal_or_retry(status);
+      in_transaction_ = true;
+      batch_opened_ = ctx_.clock.monotonic_now();
+    }
+    const kafka::TopicPartition& tp = input_partition(record.partition());
+    if (exactly_once()) {
+      batch_.add(tp, record.offset());
+    } else {
+      tracker_.started(tp, record.offset());
+    }
+    last_arrival_[static_cast<std::size_t>(record.partition())] = record.timestamp();
+    staged_.arrived.push_back(record.timestamp());
+
+    const std::string_view execution_id = record.header("execution_id").value_or("");
+    const auto parent = record.header("traceparent");
+    const auto parsed = parent ? trace::TraceParent::parse(*parent) : std::nullopt;
+    const trace::TraceParent traceparent =
+        parsed ? parsed->child(ids_) : trace::TraceParent::start(ids_);
+    const std::uint64_t correlation = (static_cast<std::uint64_t>(record.partition()) << 40) |
+                                      static_cast<std::uint64_t>(record.offset());
+
+    auto facts = enricher_.enrich(record.value(), 0,
+                                  {.topic = record.topic(),
+                                   .partition = record.partition(),
+                                   .offset = record.offset(),
+                                   .execution_id = execution_id,
+                                   .processed_at = ctx_.clock.now()},
+                                  enriched_);
+    if (!facts) {
+      return dead_letter(record, facts.error().reason, facts.error().message, execution_id,
+                         traceparent, correlation);
+    }
+    const std::array<kafka::HeaderView, 3> headers = {{
+        {"execution_id", execution_id},
+        {"traceparent", traceparent.text()},
+        {"content-type", "application/json"},
+    }};
+    auto status = producer_->produce({.topic = settings_.output_topic,
+                                      .key = facts->source,
+                                      .value = enriched_,
+                                      .headers = headers},
+                                     correlation);
+    if (!status) {
+      if (status.error().code() == base::ErrorCode::kInvalidInput) {
+        return dead_letter(record, "kafka_rejected", status.error().message(), execution_id,
+                           traceparent, correlation);
+      }
+      return fatal_or_retry(status);
+    }
+    ++staged_.out;
+    business_.stage(*facts);
+    if (!exactly_once()) business_.commit();
+    return {};
+  }
+
+  base::Status dead_letter(const kafka::Record& record, std::string_view reason,
+                           std::string_view message, std::string_view execution_id,
+                           const trace::TraceParent& traceparent, std::uint64_t correlation) {
+    std::size_t index = 0;
+    while (index < reasons_.size() && reasons_[index] != reason) ++index;
+    IW_CHECK(index < reasons_.size(), "dead-letter reason missing from the declared set");
+    metrics_.rejected_by_reason[index]->Increment();
+    problems_.warn("record dead-lettered", {{"reason", reason},
+                                            {"error", message},
+                                            {"partition", record.partition()},
+                                            {"offset", record.offset()}});
+    const std::string partition = std::to_string(record.partition());
+    const std::string offset = std::to_string(record.offset());
+    const std::string now = base::format_rfc3339_millis(ctx_.clock.now());
+    const std::array<kafka::HeaderView, 9> headers = {{
+        {"dlq.reason", reason},
+        {"dlq.error", message},
+        {"dlq.stage", "enricher"},
+        {"dlq.topic", record.topic()},
+        {"dlq.partition", partition},
+        {"dlq.offset", offset},
+        {"dlq.ts", now},
+        {"execution_id", execution_id},
+        {"traceparent", traceparent.text()},
+    }};
+    auto status = producer_->produce({.topic = settings_.dlq_topic,
+                                      .key = record.key(),
+                                      .value = record.value(),
+                                      .headers = headers},
+                                     correlation);
+    if (!status) return fatal_or_retry(status);
+    ++staged_.dead_lettered[index];
+    return {};
+  }
+
+  // Makes finished work durable. Exactly once: commits the open transaction when it is full,
+  // old enough, or `force`d. At least once: stores the offsets whose records are delivered.
+  base::Status settle(bool force) {
+    if (delivery_error_ && !exactly_once()) {
+      // Kafka gave up on a record after its retries; restarting resumes from the last stored
+      // offset, which is before it.
+      return base::fail(base::ErrorCode::kUnavailable,
+                        "delivery failed: " + delivery_error_->message());
+    }
+    if (!exactly_once()) {
+      if (force) (void)producer_->flush(30s);
+      auto positions = tracker_.take_committable();
+      if (!positions.empty()) {
+        if (auto status = consumer_->store_offsets(positions); !status) {
+          problems_.warn("offset store failed", {{"detail", status.error().message()}});
+        }
+      }
+      if (force) (void)consumer_->commit();
+      apply_staged();
+      return {};
+    }
+    if (!in_transaction_) return {};
+    const bool full = batch_.records() >= settings_.batch_max_records;
+    const bool old = ctx_.clock.monotonic_now() - batch_opened_ >= settings_.batch_max_latency;
+    if (!force && !full && !old) return {};
+    return commit_batch();
+  }
+
+  base::Status commit_batch() {
+    const auto positions = batch_.commit_positions();
+    base::Status status;
+    if (!positions.empty()) {
+      auto group = consumer_->group_metadata();
+      status = producer_->send_offsets_to_transaction(positions, *group, 30s);
+    }
+    // A retriable commit error means "try the commit again", not "abort".
+    for (int attempt = 0; status && attempt < 5; ++attempt) {
+      status = producer_->commit_transaction(60s);
+      if (status || !status.error().retryable() ||
+          status.error().code() == base::ErrorCode::kAborted) {
+        break;
+      }
+    }
+    if (status) {
+      in_transaction_ = false;
+      batch_.clear();
+      metrics_.committed.Increment();
+      business_.commit();
+      apply_staged();
+      delivery_error_.reset();
+      return {};
+    }
+    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
+      return std::unexpected(status.error().with_context("transaction"));  // fenced: stop
+    }
+    abort_batch(status.error().message());
+    return {};
+  }
+
+  // Rolls the open transaction back and rewinds the consumer to its first record, so the same
+  // records are processed again into a new transaction.
+  void abort_batch(std::string_view why) {
+    ctx_.logger.warn("aborting transaction", {{"records", batch_.records()}, {"reason", why}});
+    if (auto status = producer_->abort_transaction(60s); !status) {
+      ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
+    }
+    for (const auto& position : batch_.rewind_positions()) {
+      if (auto status = consumer_->seek(position, 10s); !status) {
+        problems_.warn("rewind failed",
+                       {{"detail", status.error().message()}, {"partition", position.partition}});
+      }
+    }
+    in_transaction_ = false;
+    batch_.clear();
+    business_.discard();
+    staged_.clear();
+    delivery_error_.reset();
+    metrics_.aborted.Increment();
+  }
+
+  base::Status fatal_or_retry(const base::Status& status) {
+    if (exactly_once() && status.error().code() != base::ErrorCode::kFailedPrecondition) {
+      if (in_transaction_) abort_batch(status.error().message());
+      return {};
+    }
+    return std::unexpected(status.error());
+  }
+
+  void apply_staged() {
+    metrics_.records_out.Increment(static_cast<double>(staged_.out));
+    for (std::size_t i = 0; i < staged_.dead_lettered.size(); ++i) {
+      if (staged_.dead_lettered[i] > 0) {
+        metrics_.dead_lettered_by_reason[i]->Increment(
+            static_cast<double>(staged_.dead_lettered[i]));
+      }
+    }
+    const auto now = ctx_.clock.now();
+    for (const auto arrived : staged_.arrived) {
+      metrics_.latency.Observe(std::chrono::duration<double>(now - arrived).count());
+    }
+    staged_.clear();
+  }
+
+  // The input is one topic, so a partition number names a partition; building a
+  // TopicPartition (a heap-allocated topic name) per record would cost an allocation each.
+  const kafka::TopicPartition& input_partition(std::int32_t partition) {
+    const auto index = static_cast<std::size_t>(partition);
+    if (index >= input_partitions_.size()) {
+      for (std::size_t i = input_partitions_.size(); i <= index; ++i) {
+        input_partitions_.push_back({settings_.input_topic, static_cast<std::int32_t>(i)});
+      }
+      last_arrival_.resize(index + 1);
+    }
+    return input_partitions_[index];
+  }
+
+  void update_lag() {
+    const auto now = ctx_.clock.now();
+    for (const auto& entry : consumer_->lag()) {
+      if (!entry.records) continue;
+      auto [it, inserted] = lag_gauges_.try_emplace(entry.partition);
+      if (inserted) {
+        const prometheus::Labels labels = {
+            {"topic", entry.partition.topic},
+            {"partition", std::to_string(entry.partition.partition)}};
+        it->second = {&metrics_.lag_records.Add(labels), &metrics_.lag_seconds.Add(labels)};
+      }
+      it->second.first->Set(static_cast<double>(*entry.records));
+      const auto index = static_cast<std::size_t>(entry.partition.partition);
+      const double seconds =
+          *entry.records > 0 && index < last_arrival_.size() && last_arrival_[index]
+              ? std::chrono::duration<double>(now - *last_arrival_[index]).count()
+              : 0.0;
+      it->second.second->Set(std::max(0.0, seconds));
+    }
+  }
+
+  runtime::Context& ctx_;
+  Settings settings_;
+  std::vector<std::string_view> reasons_;
+  PipelineMetrics metrics_;
+  BusinessMetrics business_;
+  events::Enricher enricher_;
+  log::RateLimitedLog problems_;
+  trace::IdGenerator ids_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::string enriched_;
+  bool in_transaction_ = false;
+  base::MonotonicTime batch_opened_{};
+  BatchPositions batch_;
+  OffsetTracker tracker_;
+  Staged staged_;
+  std::optional<base::Error> delivery_error_;
+  std::vector<kafka::TopicPartition> input_partitions_;
+  // Kafka timestamp of the last record taken from each input partition, by partition number.
+  std::vector<std::optional<base::TimePoint>> last_arrival_;
+  std::map<kafka::TopicPartition, std::pair<prometheus::Gauge*, prometheus::Gauge*>> lag_gauges_;
+};
+
+}  // namespace
+
+runtime::ServiceInfo enricher_info() {
+  return {.name = "enricher",
+          .binary = "ingest-enricher",
+          .summary = "parses, validates and enriches run records; dead-letters bad ones",
+          .default_http_port = 9465,
+          .flags = {
+              {"--bootstrap-servers", "kafka.bootstrap_servers", "HOSTS", "Kafka brokers"},
+              {"--input-topic", "enricher.input_topic", "TOPIC", "raw run records"},
+              {"--output-topic", "enricher.output_topic", "TOPIC", "enriched run records"},
+              {"--dlq-topic", "enricher.dlq_topic", "TOPIC", "rejected records"},
+              {"--group", "enricher.group_id", "ID", "consumer group"},
+              {"--delivery", "enricher.delivery", "MODE", "exactly_once or at_least_once"},
+              {"--transactional-id", "enricher.transactional_id", "ID",
+               "stable, unique per instance (exactly once)"},
+          }};
+}
+
+void EnricherService::declare(config::Schema& schema) const {
+  schema.string("enricher.input_topic")
+      .describe("Raw run records.")
+      .default_value("ingestion-logs");
+  schema.string("enricher.output_topic")
+      .describe("Enriched run records (schema v1).")
+      .default_value("ingestion-logs-enriched");
+  schema.string("enricher.dlq_topic")
+      .describe("Records that cannot be enriched, unchanged, with dlq.* headers.")
+      .default_value("ingestion-logs-dlq");
+  schema.string("enricher.group_id").describe("Consumer group.").default_value("ingest-enricher");
+  schema.string("enricher.delivery")
+      .describe(
+          "exactly_once: each input record's outcome is written and its offset committed in one "
+          "Kafka transaction. at_least_once: idempotent producer, offsets stored after delivery; "
+          "a crash can repeat records (event.id tells them apart).")
+      .default_value("exactly_once")
+      .one_of({"exactly_once", "at_least_once"});
+  schema.string("enricher.transactional_id")
+      .describe(
+          "Transactional id (exactly once). Must be unique per running instance and stable across "
+          "its restarts; default ingest-enricher-<hostname>.");
+  schema.string("enricher.time_zone")
+      .describe("Zone of timestamps without an offset: UTC, +02:00 or an IANA name.")
+      .default_value("UTC")
+      .validate([](const config::Value& value) -> std::optional<std::string> {
+        auto zone = events::TimeZone::from_name(std::get<std::string>(value));
+        if (!zone) return zone.error().message();
+        return std::nullopt;
+      });
+  schema.number("enricher.high_memory_mb")
+      .describe("metrics.high_memory_usage is 1 above this many MB (2^20 bytes).")
+      .default_value(150.0)
+      .min(0.0);
+  schema.number("enricher.high_cpu_seconds")
+      .describe("metrics.high_cpu_usage is 1 above this many seconds of CPU.")
+      .default_value(60.0)
+      .min(0.0);
+  schema.integer("enricher.max_record_bytes")
+      .describe("Raw records larger than this are dead-lettered as oversized_record.")
+      .default_value(std::int64_t{1 << 20})
+      .min(std::int64_t{1024});
+  schema.integer("enricher.batch_max_records")
+      .describe("Records per transaction at most (exactly once).")
+      .default_value(std::int64_t{2000})
+      .min(std::int64_t{1});
+  schema.duration("enricher.batch_max_latency")
+      .describe("A transaction commits at least this often while records flow (exactly once).")
+      .default_value("100ms")
+      .min("1ms");
+  schema.boolean("enricher.create_topics")
+      .describe("Create the output and dead-letter topics when missing.")
+      .default_value(true);
+  schema.integer("enricher.partitions")
+      .describe("Partitions of the output topic when the enricher creates it.")
+      .default_value(std::int64_t{3})
+      .min(std::int64_t{1});
+}
+
+base::Status EnricherService::run(runtime::Context& ctx) {
+  Pipeline pipeline(ctx, read_settings(ctx));
+  return pipeline.run();
+}
+
+}  // namespace iw::enricher

@@ -1,0 +1,71 @@
+#include "offset_tracker.h"
+
+#include "iw/base/check.h"
+
+namespace iw::enricher {
+
+void OffsetTracker::started(const kafka::TopicPartition& partition, std::int64_t offset) {
+  partitions_[partition].pending.emplace_back(offset, false);
+}
+
+void OffsetTracker::finished(const kafka::TopicPartition& partition, std::int64_t offset) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;  // revoked meanwhile: its new owner redoes the work
+  auto& pending = it->second.pending;
+  for (auto& entry : pending) {
+    if (entry.first == offset) {
+      entry.second = true;
+      break;
+    }
+  }
+  while (!pending.empty() && pending.front().second) {
+    it->second.committable = pending.front().first + 1;
+    pending.pop_front();
+  }
+}
+
+std::vector<kafka::TopicPartitionOffset> OffsetTracker::take_committable() {
+  std::vector<kafka::TopicPartitionOffset> out;
+  for (auto& [tp, partition] : partitions_) {
+    if (!partition.committable) continue;
+    out.push_back({tp.topic, tp.partition, *partition.committable});
+    partition.committable.reset();
+  }
+  return out;
+}
+
+void OffsetTracker::forget(const kafka::TopicPartition& partition) { partitions_.erase(partition); }
+
+std::size_t OffsetTracker::in_flight() const {
+  std::size_t count = 0;
+  for (const auto& [tp, partition] : partitions_) count += partition.pending.size();
+  return count;
+}
+
+void BatchPositions::add(const kafka::TopicPartition& partition, std::int64_t offset) {
+  auto [it, inserted] = partitions_.try_emplace(partition, Span{offset, offset});
+  if (!inserted) {
+    IW_CHECK(offset > it->second.last, "records of a partition arrive in offset order");
+    it->second.last = offset;
+  }
+  ++records_;
+}
+
+std::vector<kafka::TopicPartitionOffset> BatchPositions::commit_positions() const {
+  std::vector<kafka::TopicPartitionOffset> out;
+  for (const auto& [tp, span] : partitions_) out.push_back({tp.topic, tp.partition, span.last + 1});
+  return out;
+}
+
+std::vector<kafka::TopicPartitionOffset> BatchPositions::rewind_positions() const {
+  std::vector<kafka::TopicPartitionOffset> out;
+  for (const auto& [tp, span] : partitions_) out.push_back({tp.topic, tp.partition, span.first});
+  return out;
+}
+
+void BatchPositions::clear() {
+  partitions_.clear();
+  records_ = 0;
+}
+
+}  // namespace iw::enricher

@@ -13,13 +13,17 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Holds the librdkafka message the Record's views point into; headers are read in place.
+// Holds the librdkafka message the Record's views point into; headers are read in place. It
+// owns the C message directly: the C++ API would heap-allocate a wrapper per message on top.
 class MessageBacking final : public Record::Backing {
  public:
-  explicit MessageBacking(std::unique_ptr<RdKafka::Message> message)
-      : message_(std::move(message)) {
-    rd_kafka_message_headers(raw(), &headers_);
+  explicit MessageBacking(rd_kafka_message_t* message) : message_(message) {
+    rd_kafka_message_headers(message_, &headers_);
   }
+  ~MessageBacking() override { rd_kafka_message_destroy(message_); }
+  MessageBacking(const MessageBacking&) = delete;
+  MessageBacking& operator=(const MessageBacking&) = delete;
+
   std::size_t header_count() const override {
     return headers_ == nullptr ? 0 : rd_kafka_header_cnt(headers_);
   }
@@ -38,29 +42,28 @@ class MessageBacking final : public Record::Backing {
     if (headers_ == nullptr) return std::nullopt;
     return Record::Backing::header(name);
   }
-  rd_kafka_message_t* raw() const { return static_cast<rd_kafka_message_t*>(message_->c_ptr()); }
-  const RdKafka::Message& message() const { return *message_; }
+  const rd_kafka_message_t* raw() const { return message_; }
 
  private:
-  std::unique_ptr<RdKafka::Message> message_;
+  rd_kafka_message_t* message_;
   rd_kafka_headers_t* headers_ = nullptr;
 };
 
-Record to_record(std::unique_ptr<RdKafka::Message> message) {
-  auto backing = std::make_unique<MessageBacking>(std::move(message));
+Record to_record(rd_kafka_message_t* message) {
+  auto backing = std::make_unique<MessageBacking>(message);
   const rd_kafka_message_t* raw = backing->raw();
-  const RdKafka::MessageTimestamp ts = backing->message().timestamp();
-  Record::Fields fields{
-      .topic = rd_kafka_topic_name(raw->rkt),
-      .partition = raw->partition,
-      .offset = raw->offset,
-      .key = raw->key ? std::optional<std::string_view>(
-                            std::string_view(static_cast<const char*>(raw->key), raw->key_len))
-                      : std::nullopt,
-      .value =
-          std::string_view(static_cast<const char*>(raw->payload), raw->payload ? raw->len : 0),
-      .timestamp = base::TimePoint{std::chrono::milliseconds{
-          ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? 0 : ts.timestamp}}};
+  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const std::int64_t timestamp_ms = rd_kafka_message_timestamp(raw, &type);
+  Record::Fields fields{.topic = rd_kafka_topic_name(raw->rkt),
+                        .partition = raw->partition,
+                        .offset = raw->offset,
+                        .key = raw->key ? std::optional<std::string_view>(std::string_view(
+                                              static_cast<const char*>(raw->key), raw->key_len))
+                                        : std::nullopt,
+                        .value = std::string_view(static_cast<const char*>(raw->payload),
+                                                  raw->payload ? raw->len : 0),
+                        .timestamp = base::TimePoint{std::chrono::milliseconds{
+                            type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? 0 : timestamp_ms}}};
   return Record(std::move(backing), fields);
 }
 
@@ -114,23 +117,22 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   }
 
   base::Result<std::optional<Record>> poll(milliseconds timeout) override {
-    std::unique_ptr<RdKafka::Message> message(
-        consumer_->consume(static_cast<int>(timeout.count())));
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        return to_record(std::move(message));
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF:
-        return std::nullopt;
-      default: {
-        base::Error error = detail::translate(message->err(), "consume: " + message->errstr());
-        if (message->err() == RdKafka::ERR__FATAL || events_.fatal()) {
-          events_.mark_fatal();
-          return base::fail(base::ErrorCode::kFailedPrecondition, error.message());
-        }
-        return std::unexpected(std::move(error));
-      }
+    rd_kafka_message_t* message =
+        rd_kafka_consumer_poll(consumer_->c_ptr(), static_cast<int>(timeout.count()));
+    if (message == nullptr) return std::nullopt;  // nothing within the timeout
+    const auto err = static_cast<RdKafka::ErrorCode>(message->err);
+    if (err == RdKafka::ERR_NO_ERROR) return to_record(message);
+    std::string detail = rd_kafka_message_errstr(message);
+    rd_kafka_message_destroy(message);
+    if (err == RdKafka::ERR__PARTITION_EOF || err == RdKafka::ERR__TIMED_OUT) {
+      return std::nullopt;
     }
+    base::Error error = detail::translate(err, "consume: " + detail);
+    if (err == RdKafka::ERR__FATAL || events_.fatal()) {
+      events_.mark_fatal();
+      return base::fail(base::ErrorCode::kFailedPrecondition, error.message());
+    }
+    return std::unexpected(std::move(error));
   }
 
   base::Status store_offsets(std::span<const TopicPartitionOffset> positions) override {

@@ -174,8 +174,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                    {"delivery", exactly_once() ? "exactly_once" : "at_least_once"},
                                    {"group", settings_.group_id}});
     auto next_lag_update = ctx_.clock.monotonic_now();
+    int since_housekeeping = 0;
+    processed_at_ = ctx_.clock.now();
     while (!ctx_.shutdown.requested()) {
       auto polled = consumer_->poll(100ms);
+      bool idle = false;
       if (!polled) {
         if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
           return std::unexpected(polled.error());
@@ -183,7 +186,15 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         problems_.warn("consume error", {{"detail", polled.error().message()}});
       } else if (*polled) {
         if (auto status = process(**polled); !status) return status;
+      } else {
+        idle = true;
       }
+      // Delivery reports, commits and offset stores every few records rather than every one:
+      // each takes locks and builds partition lists in librdkafka, and a batch boundary a few
+      // records later changes nothing.
+      if (!idle && ++since_housekeeping < kHousekeepingEvery) continue;
+      since_housekeeping = 0;
+      processed_at_ = ctx_.clock.now();
       producer_->poll(0ms);
       if (auto status = settle(false); !status) return status;
       if (ctx_.clock.monotonic_now() >= next_lag_update) {
@@ -291,7 +302,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       tracker_.started(tp, record.offset());
     }
     last_arrival_[static_cast<std::size_t>(record.partition())] = record.timestamp();
-    staged_.arrived.push_back(record.timestamp());
+    // The latency histogram needs a sample, not every record.
+    if (++records_seen_ % kTimedEvery == 0) staged_.arrived.push_back(record.timestamp());
 
     const std::string_view execution_id = record.header("execution_id").value_or("");
     const auto parent = record.header("traceparent");
@@ -507,9 +519,16 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
   }
 
+  static constexpr int kHousekeepingEvery = 64;
+  static constexpr std::uint64_t kTimedEvery = 16;
+
   runtime::Context& ctx_;
   Settings settings_;
   std::vector<std::string_view> reasons_;
+  std::uint64_t records_seen_ = 0;
+  // pipeline.processed_at of the records being enriched: read from the clock every few records
+  // (at most a millisecond or so stale) rather than once per record.
+  base::TimePoint processed_at_{};
   PipelineMetrics metrics_;
   BusinessMetrics business_;
   events::Enricher enricher_;

@@ -1,0 +1,3 @@
+#include "dlq_tool.h"
+
+int main(int argc, char** argv) { return iw::dlq::run_tool(argc, argv); }

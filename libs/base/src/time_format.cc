@@ -23,7 +23,7 @@ void append_rfc3339_millis(std::string& out, TimePoint t) {
   const auto day = floor<days>(ms);
   const year_month_day ymd{day};
   const auto in_day = static_cast<unsigned>((ms - day).count());  // ms since midnight
-  char buf[24];  // "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  char buf[24];                                                   // "YYYY-MM-DDTHH:MM:SS.mmmZ"
   char* p = put_digits(buf, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
   *p++ = '-';
   p = put_digits(p, static_cast<unsigned>(ymd.month()), 2);

@@ -112,6 +112,9 @@ DecodeResult<base::TimePoint> parse_timestamp(std::string_view text, const TimeZ
   const year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)},
                            day{static_cast<unsigned>(*d)}};
   if (!ymd.ok()) return invalid(text, "no such date");
+  // A TimePoint counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11); further out the
+  // arithmetic below would overflow.
+  if (*y < 1678 || *y > 2261) return invalid(text, "year out of range");
   if (!(consume(text, pos, 'T') || consume(text, pos, 't') || consume(text, pos, ' '))) {
     return invalid(text, "expected 'T' or a space before the time");
   }

@@ -46,8 +46,9 @@ class TimeZone {
 ///   2025-09-15T10:30:00Z         UTC
 ///   2025-09-15T10:30:00.154133+02:00, ...+0200, ...+02
 /// `T` or a space between date and time; seconds optional; any number of fraction digits
-/// (kept to the nanosecond). Anything else, or an impossible date, is an `invalid_timestamp`
-/// defect whose message quotes the text.
+/// (kept to the nanosecond). Anything else, an impossible date, or a year outside 1678-2261
+/// (what a nanosecond TimePoint holds) is an `invalid_timestamp` defect whose message quotes
+/// the text.
 [[nodiscard]] DecodeResult<base::TimePoint> parse_timestamp(std::string_view text,
                                                             const TimeZone& zone);
 

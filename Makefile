@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: all setup configure build test unit integration run stop bench format lint clean help
+.PHONY: all setup configure build test unit integration run stop bench fuzz format lint clean help
 
 all: build
 
@@ -14,6 +14,7 @@ help:
 	@echo "make test   - install what is missing, build, run the whole test suite"
 	@echo "make stop   - stop everything 'make run' started"
 	@echo "make bench  - benchmarks against in-run raw librdkafka baselines (bench/results/)"
+	@echo "make fuzz   - libFuzzer with sanitizers on the enricher's decoder (60 s)"
 	@echo "make format - clang-format every C++ file"
 
 setup:
@@ -44,6 +45,9 @@ run: build
 
 bench: build
 	@bench/run "$(BUILD_DIR)"
+
+fuzz:
+	@scripts/fuzz
 
 stop:
 	@scripts/run-local "$(RUN_DIR)" "$(BUILD_DIR)" stop

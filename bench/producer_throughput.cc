@@ -24,9 +24,16 @@
 #include <string>
 #include <vector>
 
+#include "bench_kafka.h"
 #include "iw/loggen/generator.h"
 
 namespace {
+
+using iw::bench::count_failures;
+using iw::bench::create_topic;
+using iw::bench::median;
+using iw::bench::random_suffix;
+using iw::bench::set;
 
 using Clock = std::chrono::steady_clock;
 
@@ -42,49 +49,21 @@ const char* compression() {
   return chosen != nullptr ? chosen : "lz4";
 }
 
-std::string random_suffix() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  return std::to_string(rng() % 1'000'000'000);
-}
-
-void create_topic(const std::string& bootstrap, const std::string& topic) {
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof errstr);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), 3, 1, errstr, sizeof errstr);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30'000);
-  if (ev != nullptr) rd_kafka_event_destroy(ev);
-  rd_kafka_NewTopic_destroy(nt);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_destroy(rk);
-}
-
-// Counts what the broker did not take; a produce loop that never hears about failures is not a
-// correct producer, so the baseline has one too (as librdkafka's examples/producer.c does).
-void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<std::size_t*>(opaque);
-}
-
 // The baseline: the loop librdkafka's own examples/producer.c runs, with the same settings.
 // With `headers`, it stamps the three headers every ingestwatch record carries.
 double raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& records,
                       bool headers) {
   const std::string topic = "bench-raw-" + random_suffix();
-  create_topic(bootstrap, topic);
+  create_topic(bootstrap, topic, 3);
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (auto [k, v] :
-       {std::pair{"bootstrap.servers", bootstrap.c_str()}, std::pair{"enable.idempotence", "true"},
-        std::pair{"acks", "all"}, std::pair{"linger.ms", "5"},
-        std::pair{"queue.buffering.max.kbytes", "16384"}}) {
-    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      std::fprintf(stderr, "%s\n", errstr);
-      std::exit(1);
-    }
-  }
+  // Exactly the client settings ingest-producer uses.
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "enable.idempotence", "true");
+  set(conf, "acks", "all");
+  set(conf, "linger.ms", "5");
+  set(conf, "queue.buffering.max.kbytes", "16384");
+  set(conf, "compression.type", compression());
   std::size_t failures = 0;
   rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
   rd_kafka_conf_set_opaque(conf, &failures);
@@ -127,7 +106,7 @@ double raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& r
 double ingest_producer(const std::string& bootstrap, const std::string& binary,
                        const std::string& file, std::size_t count) {
   const std::string topic = "bench-producer-" + random_suffix();
-  create_topic(bootstrap, topic);
+  create_topic(bootstrap, topic, 3);
   const auto start = Clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -151,11 +130,6 @@ double ingest_producer(const std::string& bootstrap, const std::string& binary,
     std::exit(1);
   }
   return static_cast<double>(count) / seconds;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 }  // namespace

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <set>
 
-#include "alloc_counter.h"
 #include "iw/base/time_format.h"
 #include "iw/loggen/generator.h"
+#include "iw/testing/alloc_counter.h"
 
 namespace iw::events {
 namespace {
@@ -411,12 +411,20 @@ TEST(EnricherTest, AllocatesNothingOnceWarm) {
   };
   ASSERT_EQ(pass(true), records.size());
   ASSERT_EQ(pass(false), records.size());
-  testing::start_counting_allocations();
+  iw::testing::start_counting_allocations();
   const std::size_t in_place = pass(true);
   const std::size_t copied = pass(false);
-  const std::size_t allocations = testing::stop_counting_allocations();
+  const std::size_t allocations = iw::testing::stop_counting_allocations();
   EXPECT_EQ(in_place + copied, 2 * records.size());
   EXPECT_EQ(allocations, 0u);
+}
+
+// The control for the test above: the counter must see allocations, or "0" would prove nothing.
+TEST(AllocCounterTest, SeesAllocationsInThisBinary) {
+  iw::testing::start_counting_allocations();
+  std::vector<int>* volatile escaped = new std::vector<int>(100);
+  delete escaped;
+  EXPECT_GE(iw::testing::stop_counting_allocations(), 2u);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "alloc_counter.h"
+#include "iw/testing/alloc_counter.h"
 #include "record_parse.h"
 
 namespace iw::loggen {
@@ -216,12 +216,12 @@ TEST(Generator, AppendsToTheCallersBufferAndStopsAllocatingOnceWarm) {
     out.clear();
     generator.next(out);
   }
-  testing::start_counting_allocations();
+  iw::testing::start_counting_allocations();
   for (int i = 0; i < 5000; ++i) {
     out.clear();
     generator.next(out);
   }
-  EXPECT_EQ(testing::stop_counting_allocations(), 0u);
+  EXPECT_EQ(iw::testing::stop_counting_allocations(), 0u);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "alloc_counter.h"
+#include "iw/testing/alloc_counter.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -16,10 +16,22 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc{};
 }
+void* operator new[](std::size_t size) { return operator new(size); }
+// simdjson allocates its buffers with new (std::nothrow).
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) ++g_allocations;
+  return std::malloc(size == 0 ? 1 : size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+  return operator new(size, tag);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// The array forms too, so that sanitizers see every new matched by its own delete.
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
-namespace iw::loggen::testing {
+namespace iw::testing {
 
 void start_counting_allocations() {
   g_allocations = 0;
@@ -31,4 +43,4 @@ std::size_t stop_counting_allocations() {
   return g_allocations.load();
 }
 
-}  // namespace iw::loggen::testing
+}  // namespace iw::testing

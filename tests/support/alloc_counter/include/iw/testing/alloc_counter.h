@@ -2,11 +2,11 @@
 
 #include <cstddef>
 
-namespace iw::loggen::testing {
+namespace iw::testing {
 
 /// Counts calls to the global operator new of this test binary between start and stop.
 void start_counting_allocations();
 /// Stops counting and returns the number of allocations since start.
 std::size_t stop_counting_allocations();
 
-}  // namespace iw::loggen::testing
+}  // namespace iw::testing

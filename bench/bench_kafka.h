@@ -1,0 +1,29 @@
+#pragma once
+
+// Helpers shared by the benchmark programs: plain librdkafka (the baselines must be raw), no
+// ingestwatch library in the way.
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace iw::bench {
+
+/// A number to make topic and group names unique per run.
+[[nodiscard]] std::string random_suffix();
+
+/// Sets a librdkafka setting or exits with librdkafka's reason.
+void set(rd_kafka_conf_t* conf, const char* key, const std::string& value);
+
+/// Creates a topic (replication 1) and waits for the answer.
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions);
+
+/// A delivery-report callback that counts failures into the size_t its opaque points to. A
+/// baseline without one would free messages on librdkafka's broker thread and measure that.
+void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
+
+[[nodiscard]] double median(std::vector<double> values);
+
+}  // namespace iw::bench

@@ -1,5 +1,7 @@
 #include "offset_tracker.h"
 
+#include <algorithm>
+
 #include "iw/base/check.h"
 
 namespace iw::enricher {
@@ -12,12 +14,11 @@ void OffsetTracker::finished(const kafka::TopicPartition& partition, std::int64_
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) return;  // revoked meanwhile: its new owner redoes the work
   auto& pending = it->second.pending;
-  for (auto& entry : pending) {
-    if (entry.first == offset) {
-      entry.second = true;
-      break;
-    }
-  }
+  // Offsets are pending in read order, so increasing: a binary search keeps each report
+  // O(log n) even with many thousands of records of a partition in flight.
+  const auto entry = std::lower_bound(pending.begin(), pending.end(), offset,
+                                      [](const auto& e, std::int64_t o) { return e.first < o; });
+  if (entry != pending.end() && entry->first == offset) entry->second = true;
   while (!pending.empty() && pending.front().second) {
     it->second.committable = pending.front().first + 1;
     pending.pop_front();

@@ -42,3 +42,32 @@ function(iw_test name)
   endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST TEST_PREFIX "${name}." PROPERTIES ${props})
 endfunction()
+
+# iw_service(BINARY PARTS_SOURCES ... DEPS ...)
+# A service or tool: its own code as the static library BINARY_parts (what its unit tests link),
+# and the executable BINARY built from src/main.cc.
+function(iw_service binary)
+  cmake_parse_arguments(ARG "" "" "PARTS_SOURCES;DEPS" ${ARGN})
+  string(REPLACE "-" "_" parts "${binary}_parts")
+  add_library(${parts} STATIC ${ARG_PARTS_SOURCES})
+  target_include_directories(${parts} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_compile_options(${parts} PRIVATE ${IW_WARNINGS})
+  target_link_libraries(${parts} PUBLIC ${ARG_DEPS})
+  add_executable(${binary} src/main.cc)
+  target_compile_options(${binary} PRIVATE ${IW_WARNINGS})
+  target_link_libraries(${binary} PRIVATE ${parts})
+endfunction()
+
+# iw_process_test(NAME BINARY target PATH_DEFINE MACRO SOURCES ... DEPS ... [TIMEOUT s])
+# An integration test that runs the executable `target` as a process against the CTest Kafka
+# broker; the test finds it through the compile definition MACRO.
+function(iw_process_test name)
+  cmake_parse_arguments(ARG "" "BINARY;PATH_DEFINE;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  iw_test(${name} SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS} LABELS integration FIXTURES kafka
+          ENVIRONMENT ${IW_KAFKA_TEST_ENV} TIMEOUT ${ARG_TIMEOUT})
+  target_compile_definitions(${name} PRIVATE ${ARG_PATH_DEFINE}="$<TARGET_FILE:${ARG_BINARY}>")
+  add_dependencies(${name} ${ARG_BINARY})
+endfunction()

@@ -29,14 +29,28 @@ struct CommandLine {
   std::vector<config::LoadOptions::Override> overrides;
 };
 
+}  // namespace
+
+std::vector<Flag> flags_of(const ServiceInfo& info) {
+  std::vector<Flag> flags;
+  if (info.uses_kafka) {
+    flags.push_back({"--bootstrap-servers", "kafka.bootstrap_servers", "HOSTS", "Kafka brokers"});
+  }
+  flags.insert(flags.end(), info.flags.begin(), info.flags.end());
+  return flags;
+}
+
+namespace {
+
 std::expected<CommandLine, std::string> parse_command_line(const ServiceInfo& info, int argc,
                                                            char** argv) {
   CommandLine cli;
+  const std::vector<Flag> flags = flags_of(info);
   // A service flag: `--rate 5`, `--rate=5`, or a switch `--realtime`.
   const auto service_flag = [&](std::string_view arg, int& i) -> std::optional<std::string> {
     const std::size_t eq = arg.find('=');
     const std::string_view name = arg.substr(0, eq);
-    for (const Flag& flag : info.flags) {
+    for (const Flag& flag : flags) {
       if (flag.name != name) continue;
       if (flag.value_name.empty()) {
         if (eq != std::string_view::npos) return flag.name + " takes no value";
@@ -110,9 +124,9 @@ std::string usage(const ServiceInfo& info) {
       "  --check-config   validate the configuration, print it with secrets redacted, exit\n"
       "  --version        print the version and exit\n"
       "  --help           print this help and exit\n";
-  if (!info.flags.empty()) {
+  if (const std::vector<Flag> flags = flags_of(info); !flags.empty()) {
     text += "\nFlags (each sets a configuration key and wins over env and file):\n";
-    for (const Flag& flag : info.flags) {
+    for (const Flag& flag : flags) {
       std::string left = "  " + flag.name + (flag.value_name.empty() ? "" : " " + flag.value_name);
       left.resize(std::max<std::size_t>(left.size() + 2, 22), ' ');
       text += left + flag.help + "  [" + flag.key + "]\n";

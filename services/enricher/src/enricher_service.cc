@@ -557,7 +557,6 @@ runtime::ServiceInfo enricher_info() {
           .summary = "parses, validates and enriches run records; dead-letters bad ones",
           .default_http_port = 9465,
           .flags = {
-              {"--bootstrap-servers", "kafka.bootstrap_servers", "HOSTS", "Kafka brokers"},
               {"--input-topic", "enricher.input_topic", "TOPIC", "raw run records"},
               {"--output-topic", "enricher.output_topic", "TOPIC", "enriched run records"},
               {"--dlq-topic", "enricher.dlq_topic", "TOPIC", "rejected records"},
@@ -593,10 +592,8 @@ void EnricherService::declare(config::Schema& schema) const {
   schema.string("enricher.time_zone")
       .describe("Zone of timestamps without an offset: UTC, +02:00 or an IANA name.")
       .default_value("UTC")
-      .validate([](const config::Value& value) -> std::optional<std::string> {
-        auto zone = events::TimeZone::from_name(std::get<std::string>(value));
-        if (!zone) return zone.error().message();
-        return std::nullopt;
+      .validate([](const config::Value& value) {
+        return events::time_zone_problem(std::get<std::string>(value));
       });
   schema.number("enricher.high_memory_mb")
       .describe("metrics.high_memory_usage is 1 above this many MB (2^20 bytes).")

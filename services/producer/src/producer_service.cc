@@ -522,7 +522,6 @@ runtime::ServiceInfo producer_info() {
       .flags = {
           {"--input", "producer.input", "FILE", "the logs file (or give it as FILE)"},
           {"--format", "producer.format", "FORMAT", "auto, ndjson or json_array"},
-          {"--bootstrap-servers", "kafka.bootstrap_servers", "HOSTS", "Kafka brokers"},
           {"--topic", "producer.topic", "TOPIC", "where records go"},
           {"--dlq-topic", "producer.dlq_topic", "TOPIC", "where rejected records go"},
           {"--rate", "producer.rate", "N", "at most N records per second (0: as fast as possible)"},
@@ -583,10 +582,8 @@ void ProducerService::declare(config::Schema& schema) const {
   schema.string("producer.time_zone")
       .describe("Zone of timestamps without an offset (UTC, +02:00, Europe/Paris): realtime only.")
       .default_value("UTC")
-      .validate([](const config::Value& value) -> std::optional<std::string> {
-        auto zone = events::TimeZone::from_name(std::get<std::string>(value));
-        if (!zone) return zone.error().message();
-        return std::nullopt;
+      .validate([](const config::Value& value) {
+        return events::time_zone_problem(std::get<std::string>(value));
       });
   schema.duration("producer.progress_interval")
       .describe("How often a progress line is logged when stderr is not a terminal.")

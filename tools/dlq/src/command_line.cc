@@ -51,9 +51,9 @@ CommandLineScan scan_command_line(const runtime::ServiceInfo& info,
     } else if (arg == "--config" || arg == "-c") {
       ++i;
     } else if (!arg.contains('=')) {
-      const bool takes_value = std::ranges::any_of(info.flags, [&](const runtime::Flag& flag) {
-        return flag.name == arg && !flag.value_name.empty();
-      });
+      const bool takes_value = std::ranges::any_of(
+          runtime::flags_of(info),
+          [&](const runtime::Flag& flag) { return flag.name == arg && !flag.value_name.empty(); });
       if (takes_value) ++i;
     }
   }

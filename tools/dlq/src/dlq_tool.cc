@@ -457,7 +457,6 @@ runtime::ServiceInfo dlq_info() {
           {"--dry-run", "dlq.dry_run", "", "replay: show what would be sent, send nothing"},
           {"--topic", "dlq.topic", "TOPIC", "the dead-letter topic to read"},
           {"--idle-timeout", "dlq.idle_timeout", "D", "end the read after D without a record"},
-          {"--bootstrap-servers", "kafka.bootstrap_servers", "HOSTS", "Kafka brokers"},
       }};
 }
 

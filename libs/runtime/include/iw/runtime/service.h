@@ -34,7 +34,8 @@ struct ServiceInfo {
   bool uses_kafka = true;  ///< declares the common kafka.* keys
   /// Extra --help text: positional arguments, subcommands, examples.
   std::string usage_notes;
-  /// Flags beyond the common ones; each maps to a declared configuration key.
+  /// Flags beyond the common ones (--bootstrap-servers comes with uses_kafka); each maps to a
+  /// declared configuration key.
   std::vector<Flag> flags;
 };
 
@@ -64,6 +65,10 @@ class Service {
   /// returns. An error ends the process with a non-zero status after it is logged.
   virtual base::Status run(Context& ctx) = 0;
 };
+
+/// Every flag the command line accepts: the ones every Kafka-using service shares (declared by
+/// the runtime, next to the kafka.* keys they set), then ServiceInfo::flags.
+[[nodiscard]] std::vector<Flag> flags_of(const ServiceInfo& info);
 
 /// The keys every Kafka-using service shares, declared by the runtime when
 /// ServiceInfo::uses_kafka: kafka.bootstrap_servers, kafka.client_id, kafka.properties.

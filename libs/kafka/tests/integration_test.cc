@@ -262,6 +262,21 @@ TEST_F(KafkaIntegrationTest, LagCountsRecordsBehindThePosition) {
   EXPECT_EQ(*lag[0].records, 6);
 }
 
+TEST_F(KafkaIntegrationTest, PausedPartitionsDeliverNothingUntilResumed) {
+  const std::string topic = create_topic(1);
+  produce_all(topic, {"a", "b"});
+  auto c = consumer(random_name("group"), topic);
+  ASSERT_EQ(poll_records(*c, 2).size(), 2u);
+  const TopicPartition tp{topic, 0};
+  ASSERT_TRUE(c->pause(std::span(&tp, 1)).has_value());
+  produce_all(topic, {"c", "d"});
+  EXPECT_TRUE(poll_records(*c, 1, 2s).empty()) << "a paused partition delivered records";
+  ASSERT_TRUE(c->resume(std::span(&tp, 1)).has_value());
+  const auto rest = poll_records(*c, 2);
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].value, "c");
+}
+
 TEST_F(KafkaIntegrationTest, NothingStoredMeansNothingCommittedEvenOnClose) {
   const std::string topic = create_topic(1);
   produce_all(topic, {"a", "b", "c"});

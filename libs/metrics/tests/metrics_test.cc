@@ -10,6 +10,7 @@
 
 #include "iw/metrics/http_server.h"
 #include "iw/metrics/readiness.h"
+#include "iw/metrics/record_flow.h"
 #include "iw/testing/http_get.h"
 #include "prometheus/counter.h"
 #include "prometheus/text_serializer.h"
@@ -88,6 +89,23 @@ TEST(MetricsTest, ServesRegistryMetricsAndProcessMetricsOverHttp) {
   EXPECT_GE(values.at("process_max_fds"), values.at("process_open_fds"));
   // The main thread plus the server's threads.
   EXPECT_GE(values.at("process_threads"), 3);
+}
+
+TEST(RecordFlowMetricsTest, DeclaresTheSharedCountersWithAChildPerReason) {
+  prometheus::Registry registry;
+  const std::vector<std::string_view> reasons = {"invalid_json", "missing_field"};
+  RecordFlowMetrics flow(registry, "out", reasons);
+  flow.records_in.Increment(3);
+  flow.records_out.Increment(2);
+  flow.rejected(1).Increment();
+  flow.dead_lettered(1).Increment();
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("ingestwatch_records_in_total 3"));
+  EXPECT_THAT(text, HasSubstr("ingestwatch_records_out_total{topic=\"out\"} 2"));
+  EXPECT_THAT(text, HasSubstr("ingestwatch_records_rejected_total{reason=\"invalid_json\"} 0"));
+  EXPECT_THAT(text, HasSubstr("ingestwatch_records_rejected_total{reason=\"missing_field\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("ingestwatch_records_dead_lettered_total{reason=\"missing_field\"} 1"));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/producer.h"
+#include "iw/metrics/record_flow.h"
 #include "iw/runtime/version.h"
 #include "iw/trace/trace_context.h"
 #include "offset_tracker.h"
@@ -82,16 +83,7 @@ std::vector<std::string_view> dead_letter_reasons() {
 struct PipelineMetrics {
   PipelineMetrics(prometheus::Registry& registry, const Settings& s,
                   const std::vector<std::string_view>& reasons)
-      : records_in(prometheus::BuildCounter()
-                       .Name("ingestwatch_records_in_total")
-                       .Help("Records taken from the service's input.")
-                       .Register(registry)
-                       .Add({})),
-        records_out(prometheus::BuildCounter()
-                        .Name("ingestwatch_records_out_total")
-                        .Help("Records delivered (acknowledged by Kafka), by topic.")
-                        .Register(registry)
-                        .Add({{"topic", s.output_topic}})),
+      : flow(registry, s.output_topic, reasons),
         latency(prometheus::BuildHistogram()
                     .Name("ingestwatch_record_latency_seconds")
                     .Help("From a record's arrival in the input topic to its outcome being "
@@ -114,31 +106,15 @@ struct PipelineMetrics {
                         .Name("ingestwatch_consumer_lag_seconds")
                         .Help("Age of the oldest unprocessed record of the input partition "
                               "(0 when caught up).")
-                        .Register(registry)) {
-    auto& rejected = prometheus::BuildCounter()
-                         .Name("ingestwatch_records_rejected_total")
-                         .Help("Input records rejected as unusable, by reason.")
-                         .Register(registry);
-    auto& dead_lettered = prometheus::BuildCounter()
-                              .Name("ingestwatch_records_dead_lettered_total")
-                              .Help("Rejected records sent to the dead-letter topic, by reason.")
-                              .Register(registry);
-    for (std::string_view reason : reasons) {
-      rejected_by_reason.push_back(&rejected.Add({{"reason", std::string(reason)}}));
-      dead_lettered_by_reason.push_back(&dead_lettered.Add({{"reason", std::string(reason)}}));
-    }
-  }
+                        .Register(registry)) {}
 
-  prometheus::Counter& records_in;
-  prometheus::Counter& records_out;
+  metrics::RecordFlowMetrics flow;
   prometheus::Histogram& latency;
   prometheus::Family<prometheus::Counter>& transactions;
   prometheus::Counter& committed;
   prometheus::Counter& aborted;
   prometheus::Family<prometheus::Gauge>& lag_records;
   prometheus::Family<prometheus::Gauge>& lag_seconds;
-  std::vector<prometheus::Counter*> rejected_by_reason;
-  std::vector<prometheus::Counter*> dead_lettered_by_reason;
 };
 
 // Everything one transaction (or, at least once, one stretch between offset stores) did,
@@ -289,7 +265,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   }
 
   base::Status process(const kafka::Record& record) {
-    metrics_.records_in.Increment();
+    metrics_.flow.records_in.Increment();
     if (exactly_once() && !in_transaction_) {
       if (auto status = producer_->begin_transaction(); !status) return fatal_or_retry(status);
       in_transaction_ = true;
@@ -353,7 +329,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     std::size_t index = 0;
     while (index < reasons_.size() && reasons_[index] != reason) ++index;
     IW_CHECK(index < reasons_.size(), "dead-letter reason missing from the declared set");
-    metrics_.rejected_by_reason[index]->Increment();
+    metrics_.flow.rejected(index).Increment();
     problems_.warn("record dead-lettered", {{"reason", reason},
                                             {"error", message},
                                             {"partition", record.partition()},
@@ -471,11 +447,10 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   }
 
   void apply_staged() {
-    metrics_.records_out.Increment(static_cast<double>(staged_.out));
+    metrics_.flow.records_out.Increment(static_cast<double>(staged_.out));
     for (std::size_t i = 0; i < staged_.dead_lettered.size(); ++i) {
       if (staged_.dead_lettered[i] > 0) {
-        metrics_.dead_lettered_by_reason[i]->Increment(
-            static_cast<double>(staged_.dead_lettered[i]));
+        metrics_.flow.dead_lettered(i).Increment(static_cast<double>(staged_.dead_lettered[i]));
       }
     }
     const auto now = ctx_.clock.now();

@@ -17,6 +17,7 @@
 #include "iw/kafka/admin.h"
 #include "iw/kafka/producer.h"
 #include "iw/logfile/reader.h"
+#include "iw/metrics/record_flow.h"
 #include "iw/pacing/pacing.h"
 #include "iw/trace/trace_context.h"
 #include "progress.h"
@@ -46,16 +47,7 @@ std::size_t reason_index(std::string_view reason) {
 struct ProducerMetrics {
   explicit ProducerMetrics(prometheus::Registry& registry, const std::string& topic,
                            const std::string& dlq_topic)
-      : records_in(prometheus::BuildCounter()
-                       .Name("ingestwatch_records_in_total")
-                       .Help("Records taken from the service's input.")
-                       .Register(registry)
-                       .Add({})),
-        records_out(prometheus::BuildCounter()
-                        .Name("ingestwatch_records_out_total")
-                        .Help("Records delivered (acknowledged by Kafka), by topic.")
-                        .Register(registry)
-                        .Add({{"topic", topic}})),
+      : flow(registry, topic, kRejectReasons),
         bytes_out(prometheus::BuildCounter()
                       .Name("ingestwatch_bytes_out_total")
                       .Help("Value bytes of records delivered, by topic.")
@@ -79,31 +71,15 @@ struct ProducerMetrics {
                       .Name("ingestwatch_records_in_flight")
                       .Help("Records handed to Kafka and not yet acknowledged or failed.")
                       .Register(registry)
-                      .Add({})) {
-    auto& rejected = prometheus::BuildCounter()
-                         .Name("ingestwatch_records_rejected_total")
-                         .Help("Input records rejected as unusable, by reason.")
-                         .Register(registry);
-    auto& dead_lettered = prometheus::BuildCounter()
-                              .Name("ingestwatch_records_dead_lettered_total")
-                              .Help("Rejected records sent to the dead-letter topic, by reason.")
-                              .Register(registry);
-    for (std::size_t i = 0; i < kRejectReasons.size(); ++i) {
-      rejected_by_reason[i] = &rejected.Add({{"reason", std::string(kRejectReasons[i])}});
-      dead_lettered_by_reason[i] = &dead_lettered.Add({{"reason", std::string(kRejectReasons[i])}});
-    }
-  }
+                      .Add({})) {}
 
-  prometheus::Counter& records_in;
-  prometheus::Counter& records_out;
+  metrics::RecordFlowMetrics flow;
   prometheus::Counter& bytes_out;
   prometheus::Family<prometheus::Counter>& delivery_failures;
   prometheus::Counter& main_failures;
   prometheus::Counter& dlq_failures;
   prometheus::Histogram& delivery_latency;
   prometheus::Gauge& in_flight;
-  std::array<prometheus::Counter*, kRejectReasons.size()> rejected_by_reason{};
-  std::array<prometheus::Counter*, kRejectReasons.size()> dead_lettered_by_reason{};
 };
 
 enum class OnInvalid { kDeadLetter, kSkip, kFail };
@@ -209,7 +185,7 @@ class Publisher final : public kafka::DeliveryHandler {
       if (outcome.latency) {
         metrics_.delivery_latency.Observe(std::chrono::duration<double>(*outcome.latency).count());
       }
-      if (main) metrics_.records_out.Increment();
+      if (main) metrics_.flow.records_out.Increment();
       return;
     }
     (main ? metrics_.main_failures : metrics_.dlq_failures).Increment();
@@ -262,7 +238,7 @@ class Publisher final : public kafka::DeliveryHandler {
       ++totals_.read;
       totals_.bytes_read = reader.bytes_consumed();
       totals_.input_size = reader.file_size();
-      metrics_.records_in.Increment();
+      metrics_.flow.records_in.Increment();
       if (auto status = handle(record); !status) return status;
       // Delivery reports and progress every few records rather than every record: each is a
       // lock and a queue scan in librdkafka or a clock read, and the hot loop does not need
@@ -337,7 +313,7 @@ class Publisher final : public kafka::DeliveryHandler {
                       std::string_view message, std::optional<std::string_view> key) {
     const std::size_t index = reason_index(reason);
     ++totals_.invalid;
-    metrics_.rejected_by_reason[index]->Increment();
+    metrics_.flow.rejected(index).Increment();
     rejects_log_.warn("record rejected", {{"reason", reason},
                                           {"error", message},
                                           {"input", settings_.input},
@@ -393,7 +369,7 @@ class Publisher final : public kafka::DeliveryHandler {
       if (!first_failure_) first_failure_ = status.error().message();
       return {};
     }
-    metrics_.dead_lettered_by_reason[reason_index]->Increment();
+    metrics_.flow.dead_lettered(reason_index).Increment();
     return {};
   }
 

@@ -80,10 +80,6 @@ class Record {
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const {
     return backing_->header(name);
   }
-  /// The position to store or commit once this record's outcome is durable.
-  [[nodiscard]] TopicPartitionOffset next_position() const {
-    return {std::string(fields_.topic), fields_.partition, fields_.offset + 1};
-  }
 
  private:
   std::unique_ptr<Backing> backing_;

@@ -213,11 +213,14 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
       PartitionLag entry{{p->topic(), p->partition()}, std::nullopt};
       std::int64_t low = 0;
       std::int64_t high = 0;
-      if (p->offset() >= 0 &&
-          consumer_->get_watermark_offsets(p->topic(), p->partition(), &low, &high) ==
-              RdKafka::ERR_NO_ERROR &&
-          high >= 0) {
+      const bool known = consumer_->get_watermark_offsets(p->topic(), p->partition(), &low,
+                                                          &high) == RdKafka::ERR_NO_ERROR &&
+                         high >= 0;
+      if (known && p->offset() >= 0) {
         entry.records = std::max<std::int64_t>(0, high - p->offset());
+      } else if (known && low == high) {
+        // Nothing consumed yet, so no position, but the partition is empty: nothing behind.
+        entry.records = 0;
       }
       out.push_back(std::move(entry));
     }

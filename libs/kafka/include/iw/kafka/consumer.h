@@ -85,7 +85,8 @@ class Consumer {
   [[nodiscard]] virtual std::vector<TopicPartition> assignment() = 0;
   /// For each assigned partition, how many records are behind the consumer's position, from
   /// the high watermark librdkafka last saw in a fetch response (no broker round trip, so it
-  /// is cheap enough to read every second). nullopt where either is not known yet.
+  /// is cheap enough to read every second). nullopt where either is not known yet; 0 for an
+  /// empty partition (low and high watermarks equal) even before any position exists.
   struct PartitionLag {
     TopicPartition partition;
     std::optional<std::int64_t> records;

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "iw/alerting/run.h"
+#include "iw/base/clock.h"
+
+namespace iw::alerting {
+
+/// How the evaluator's clock moves (BRIEF §4).
+enum class ClockMode {
+  /// Event time: the low watermark of the input, minus the allowed lateness; wall-clock pace
+  /// while no partition has anything to deliver.
+  kEventTime,
+  /// Wall time minus the allowed lateness, for live deployments.
+  kWallClock,
+};
+
+struct ClockOptions {
+  ClockMode mode = ClockMode::kEventTime;
+  Millis allowed_lateness = std::chrono::minutes(5);
+  /// How fast event time moves while every partition is idle, in event seconds per wall
+  /// second. 1 is the BRIEF's wall-clock pace; tests and demos raise it to see a source go
+  /// silent without waiting 75 minutes.
+  double idle_speed = 1.0;
+};
+
+/// The instant up to which the evaluator may decide. Never moves backwards.
+///
+/// Event time: each input partition reports the latest τ it delivered. A partition that has
+/// records to deliver holds the clock at (its latest τ − allowed lateness), the minimum over such
+/// partitions; a partition that has caught up (end of partition) stops holding it back. When
+/// every partition has caught up, the clock advances at `idle_speed` × wall-clock pace from
+/// where it stands.
+class EvaluationClock {
+ public:
+  explicit EvaluationClock(ClockOptions options);
+
+  /// Partitions the clock waits for. A new partition holds the clock until it delivers a
+  /// record or reports that it has caught up.
+  void assign(std::int32_t partition);
+  void revoke(std::int32_t partition);
+  /// A record with end τ was read from `partition`.
+  void observe(std::int32_t partition, Instant end, base::MonotonicTime now);
+  /// `partition` has nothing more to deliver for now.
+  void caught_up(std::int32_t partition, base::MonotonicTime now);
+
+  /// The instant the evaluator may advance to, given the wall clock; nothing until the input
+  /// says where event time stands (no partition assigned yet, or one not heard from).
+  [[nodiscard]] std::optional<Instant> at(base::TimePoint wall_now, base::MonotonicTime now);
+
+  /// Starts from `instant` (a restart resumes from its checkpoint).
+  void resume_from(Instant instant);
+
+  [[nodiscard]] const ClockOptions& options() const { return options_; }
+
+ private:
+  struct PartitionState {
+    bool seen = false;  // delivered at least one record
+    bool idle = false;  // caught up
+    Instant latest{};
+  };
+  ClockOptions options_;
+  std::map<std::int32_t, PartitionState> partitions_;
+  bool started_ = false;
+  Instant value_{};
+  // Where the clock stood when every partition last became idle, and when that was.
+  bool idle_anchor_set_ = false;
+  Instant idle_anchor_{};
+  base::MonotonicTime idle_since_{};
+};
+
+}  // namespace iw::alerting

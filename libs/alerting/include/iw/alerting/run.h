@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace iw::alerting {
+
+/// Event-time instants. The enriched record carries milliseconds, so the rules decide at that
+/// resolution and every instant they report is exact.
+using Instant = std::chrono::sys_time<std::chrono::milliseconds>;
+using Millis = std::chrono::milliseconds;
+
+/// The canonical etat of a run (schema v1 `etat`).
+enum class Etat : std::uint8_t { kSuccess, kFailed, kRunning };
+
+/// A run as the rules see it (BRIEF §4). Views into the caller's buffer: the evaluator copies
+/// what it keeps.
+struct Run {
+  std::string_view source;
+  std::string_view objet;
+  Etat etat = Etat::kSuccess;
+  /// τ: the run's end (`event.end`).
+  Instant end{};
+  double duration_seconds = 0;
+  std::optional<double> cpu_seconds;
+  std::optional<double> memory_bytes;
+};
+
+}  // namespace iw::alerting

@@ -1,0 +1,87 @@
+#include "iw/alerting/evaluation_clock.h"
+
+#include <algorithm>
+
+namespace iw::alerting {
+
+EvaluationClock::EvaluationClock(ClockOptions options) : options_(options) {}
+
+void EvaluationClock::assign(std::int32_t partition) { partitions_[partition] = {}; }
+
+void EvaluationClock::revoke(std::int32_t partition) { partitions_.erase(partition); }
+
+void EvaluationClock::observe(std::int32_t partition, Instant end, base::MonotonicTime) {
+  PartitionState& state = partitions_[partition];
+  state.latest = state.seen ? std::max(state.latest, end) : end;
+  state.seen = true;
+  state.idle = false;
+  idle_anchor_set_ = false;
+}
+
+void EvaluationClock::caught_up(std::int32_t partition, base::MonotonicTime) {
+  partitions_[partition].idle = true;
+}
+
+void EvaluationClock::resume_from(Instant instant) {
+  value_ = instant;
+  started_ = true;
+  idle_anchor_set_ = false;
+}
+
+std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::MonotonicTime now) {
+  const auto current = [this]() -> std::optional<Instant> {
+    if (!started_) return std::nullopt;
+    return value_;
+  };
+  const auto wall = std::chrono::floor<Millis>(wall_now) - options_.allowed_lateness;
+  if (options_.mode == ClockMode::kWallClock) {
+    value_ = started_ ? std::max(value_, Instant(wall)) : Instant(wall);
+    started_ = true;
+    return value_;
+  }
+
+  if (partitions_.empty()) return current();
+  bool busy = false;
+  bool seen_any = false;
+  Instant watermark = Instant::max();
+  Instant latest_idle = Instant::min();
+  for (const auto& [partition, state] : partitions_) {
+    // Assigned but neither read from nor known to be empty: it may hold anything, so the
+    // clock waits for it.
+    if (!state.seen && !state.idle) return current();
+    if (!state.seen) continue;
+    seen_any = true;
+    const Instant bound = state.latest - options_.allowed_lateness;
+    if (state.idle) {
+      latest_idle = std::max(latest_idle, bound);
+    } else {
+      busy = true;
+      watermark = std::min(watermark, bound);
+    }
+  }
+
+  Instant candidate;
+  if (busy) {
+    candidate = watermark;
+    idle_anchor_set_ = false;
+  } else {
+    // Nothing to deliver anywhere: every run so far is in, so the clock goes on from the
+    // furthest point the input reached, at wall-clock pace (scaled by idle_speed). With no
+    // input at all, from the wall clock.
+    if (!idle_anchor_set_) {
+      Instant anchor = seen_any ? latest_idle : Instant(wall);
+      if (started_) anchor = std::max(anchor, value_);
+      idle_anchor_ = anchor;
+      idle_since_ = now;
+      idle_anchor_set_ = true;
+    }
+    const std::chrono::duration<double, std::milli> idle = now - idle_since_;
+    candidate =
+        idle_anchor_ + Millis(static_cast<std::int64_t>(idle.count() * options_.idle_speed));
+  }
+  value_ = started_ ? std::max(value_, candidate) : candidate;
+  started_ = true;
+  return value_;
+}
+
+}  // namespace iw::alerting

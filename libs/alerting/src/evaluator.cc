@@ -1,0 +1,537 @@
+#include "iw/alerting/evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <queue>
+#include <string>
+#include <unordered_map>
+
+#include "iw/alerting/alert_event.h"
+#include "iw/base/check.h"
+
+namespace iw::alerting {
+namespace {
+
+// Heterogeneous lookup, so finding a key by string_view allocates nothing.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using KeyMap = std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>>;
+
+// Cannot appear in a label value a person writes; joins source and objet into one map key.
+constexpr char kKeySeparator = '\x1f';
+
+bool compare(double value, Comparison comparison, double threshold) {
+  switch (comparison) {
+    case Comparison::kGreater:
+      return value > threshold;
+    case Comparison::kGreaterOrEqual:
+      return value >= threshold;
+    case Comparison::kLess:
+      return value < threshold;
+    case Comparison::kLessOrEqual:
+      return value <= threshold;
+  }
+  return false;
+}
+
+std::optional<double> field_of(const Run& run, RunField field) {
+  switch (field) {
+    case RunField::kDurationSeconds:
+      return run.duration_seconds;
+    case RunField::kCpuSeconds:
+      return run.cpu_seconds;
+    case RunField::kMemoryBytes:
+      return run.memory_bytes;
+  }
+  return std::nullopt;
+}
+
+double seconds(Millis span) { return static_cast<double>(span.count()) / 1000.0; }
+
+}  // namespace
+
+std::string_view state_name(AlertState state) {
+  switch (state) {
+    case AlertState::kInactive:
+      return "inactive";
+    case AlertState::kPending:
+      return "pending";
+    case AlertState::kFiring:
+      return "firing";
+  }
+  return "unknown";
+}
+
+struct Evaluator::Impl {
+  // The window state and the alert of one rule for one key.
+  struct State {
+    std::uint32_t rule = 0;
+    Labels labels;
+    std::uint64_t fingerprint = 0;
+    // Window contents: all runs, FAILED runs, and (percentile rules) the values, sorted.
+    std::int64_t runs = 0;
+    std::int64_t failed = 0;
+    std::vector<double> sorted;
+    // The latest τ admitted (or the configured start-up instant); min() when never seen.
+    Instant last_run = Instant::min();
+    bool condition = false;
+    AlertState alert = AlertState::kInactive;
+    // Firing, waiting for keep_firing_for to run out after the condition went false.
+    bool resolving = false;
+    Instant active_at{};
+    Instant fired_at{};
+    // Bumped whenever a scheduled deadline stops applying, so stale timers are ignored.
+    std::uint32_t generation = 0;
+    std::uint64_t touched_epoch = 0;
+  };
+
+  // A run leaving one rule's window at `at` (= τ + window). Admission happens in τ order, so
+  // each rule's expiries are appended in order: a FIFO per rule, no heap.
+  struct Expiry {
+    Instant at;
+    std::uint32_t state;
+    bool failed;
+    bool counted;  // false for a configured source's start-up anchor, which holds no run
+    double value;
+  };
+
+  // A `for` or `keep_firing_for` deadline. Fixed per rule, so also in order per rule.
+  struct Timer {
+    Instant at;
+    std::uint32_t state;
+    std::uint32_t generation;
+  };
+
+  struct PendingRun {
+    Instant end;
+    std::uint64_t sequence;  // arrival order, so equal instants stay deterministic
+    std::uint32_t source_key;
+    std::uint32_t objet_key;
+    Etat etat;
+    double duration_seconds;
+    std::optional<double> cpu_seconds;
+    std::optional<double> memory_bytes;
+
+    bool operator>(const PendingRun& other) const {
+      return end != other.end ? end > other.end : sequence > other.sequence;
+    }
+  };
+
+  struct Key {
+    std::uint32_t first_state;  // the key's states are consecutive, one per rule of its kind
+  };
+
+  struct PerRule {
+    std::deque<Expiry> expiries;
+    std::deque<Timer> for_timers;
+    std::deque<Timer> keep_timers;
+  };
+
+  std::vector<Rule> rules;
+  EvaluatorOptions options;
+  std::vector<std::uint32_t> source_rules;  // rule indices by kind of key
+  std::vector<std::uint32_t> objet_rules;
+  std::vector<PerRule> per_rule;
+
+  KeyMap source_keys;
+  KeyMap objet_keys;
+  std::vector<Key> keys;
+  std::deque<State> states;  // a deque: AlertIdentity points at a state's labels
+  std::string key_buffer;
+
+  // Runs waiting for the clock: those that came in τ order in a FIFO, the others in a heap.
+  std::deque<PendingRun> in_order;
+  std::priority_queue<PendingRun, std::vector<PendingRun>, std::greater<>> out_of_order;
+  std::uint64_t sequence = 0;
+
+  Instant now = Instant::min();
+  bool started = false;
+  std::uint64_t epoch = 0;
+  std::vector<std::uint32_t> touched;
+  std::vector<Transition> at_instant;
+
+  Impl(std::vector<Rule> rules_in, EvaluatorOptions options_in)
+      : rules(std::move(rules_in)), options(std::move(options_in)), per_rule(rules.size()) {
+    for (std::uint32_t i = 0; i < rules.size(); ++i) {
+      (rules[i].group_by == GroupBy::kSource ? source_rules : objet_rules).push_back(i);
+    }
+  }
+
+  std::uint32_t key_for(KeyMap& map, std::string_view name, std::string_view source,
+                        std::string_view objet, const std::vector<std::uint32_t>& key_rules) {
+    if (auto it = map.find(name); it != map.end()) return it->second;
+    const auto key = static_cast<std::uint32_t>(keys.size());
+    keys.push_back({static_cast<std::uint32_t>(states.size())});
+    for (const std::uint32_t rule_index : key_rules) {
+      const Rule& rule = rules[rule_index];
+      State& state = states.emplace_back();
+      state.rule = rule_index;
+      state.labels = rule.labels;
+      state.labels.emplace_back("alertname", rule.alert);
+      state.labels.emplace_back("source", source);
+      if (rule.group_by == GroupBy::kSourceObjet) state.labels.emplace_back("objet", objet);
+      std::sort(state.labels.begin(), state.labels.end());
+      state.fingerprint = fingerprint_of(state.labels);
+    }
+    map.emplace(std::string(name), key);
+    return key;
+  }
+
+  std::uint32_t source_key(std::string_view source) {
+    return key_for(source_keys, source, source, {}, source_rules);
+  }
+
+  std::uint32_t objet_key(std::string_view source, std::string_view objet) {
+    key_buffer.assign(source).push_back(kKeySeparator);
+    key_buffer.append(objet);
+    return key_for(objet_keys, key_buffer, source, objet, objet_rules);
+  }
+
+  void touch(std::uint32_t state_index) {
+    State& state = states[state_index];
+    if (state.touched_epoch == epoch) return;
+    state.touched_epoch = epoch;
+    touched.push_back(state_index);
+  }
+
+  void enter(std::uint32_t state_index, const PendingRun& run) {
+    State& state = states[state_index];
+    const Rule& rule = rules[state.rule];
+    const bool failed = run.etat == Etat::kFailed;
+    double value = 0;
+    switch (rule.kind) {
+      case RuleKind::kFailedRuns:
+        // Only FAILED runs can change the count, so the others are not kept at all.
+        if (!failed) return;
+        break;
+      case RuleKind::kFailureRatio:
+      case RuleKind::kNoRuns:
+        break;
+      case RuleKind::kPercentile: {
+        const Run view{.duration_seconds = run.duration_seconds,
+                       .cpu_seconds = run.cpu_seconds,
+                       .memory_bytes = run.memory_bytes};
+        const std::optional<double> field = field_of(view, rule.field);
+        if (!field) return;
+        value = *field;
+        state.sorted.insert(std::upper_bound(state.sorted.begin(), state.sorted.end(), value),
+                            value);
+        break;
+      }
+    }
+    ++state.runs;
+    if (failed) ++state.failed;
+    state.last_run = std::max(state.last_run, run.end);
+    per_rule[state.rule].expiries.push_back(
+        {run.end + rule.window, state_index, failed, /*counted=*/true, value});
+    touch(state_index);
+  }
+
+  void leave(const Expiry& expiry) {
+    State& state = states[expiry.state];
+    if (expiry.counted) {
+      --state.runs;
+      if (expiry.failed) --state.failed;
+      if (rules[state.rule].kind == RuleKind::kPercentile) {
+        const auto it = std::lower_bound(state.sorted.begin(), state.sorted.end(), expiry.value);
+        IW_CHECK(it != state.sorted.end() && *it == expiry.value,
+                 "a value leaving a window was never in it");
+        state.sorted.erase(it);
+      }
+    }
+    touch(expiry.state);
+  }
+
+  // The rule's value for the state at `t`, and whether its condition holds.
+  std::pair<bool, double> evaluate(const State& state, Instant t) const {
+    const Rule& rule = rules[state.rule];
+    switch (rule.kind) {
+      case RuleKind::kFailedRuns: {
+        const auto value = static_cast<double>(state.failed);
+        return {compare(value, rule.comparison, rule.threshold), value};
+      }
+      case RuleKind::kFailureRatio: {
+        if (state.runs == 0) return {false, 0};
+        const double value = static_cast<double>(state.failed) / static_cast<double>(state.runs);
+        return {state.runs >= rule.min_runs && compare(value, rule.comparison, rule.threshold),
+                value};
+      }
+      case RuleKind::kNoRuns: {
+        if (state.last_run == Instant::min()) return {false, 0};
+        return {state.runs == 0, seconds(t - state.last_run)};
+      }
+      case RuleKind::kPercentile: {
+        const std::size_t n = state.sorted.size();
+        if (n == 0) return {false, 0};
+        // Nearest rank ⌈q·n⌉; the epsilon keeps q·n = 19.000000000000004 at rank 19.
+        const double exact = rule.quantile * static_cast<double>(n);
+        auto rank = static_cast<std::size_t>(std::ceil(exact - 1e-9));
+        rank = std::clamp<std::size_t>(rank, 1, n);
+        const double value = state.sorted[rank - 1];
+        return {compare(value, rule.comparison, rule.threshold), value};
+      }
+    }
+    return {false, 0};
+  }
+
+  void emit(std::uint32_t state_index, AlertState from, AlertState to, Instant at, double value) {
+    const State& state = states[state_index];
+    at_instant.push_back({.alert = {.rule = &rules[state.rule],
+                                    .rule_index = state.rule,
+                                    .labels = &state.labels,
+                                    .fingerprint = state.fingerprint},
+                          .from = from,
+                          .to = to,
+                          .at = at,
+                          .fired_at = state.fired_at,
+                          .active_at = state.active_at,
+                          .value = value});
+  }
+
+  void on_condition(std::uint32_t state_index, Instant t, double value) {
+    State& state = states[state_index];
+    const Rule& rule = rules[state.rule];
+    if (state.condition) {
+      if (state.alert == AlertState::kInactive) {
+        state.active_at = t;
+        ++state.generation;
+        if (rule.for_duration.count() == 0) {
+          state.alert = AlertState::kFiring;
+          state.fired_at = t;
+          emit(state_index, AlertState::kInactive, AlertState::kFiring, t, value);
+        } else {
+          state.alert = AlertState::kPending;
+          emit(state_index, AlertState::kInactive, AlertState::kPending, t, value);
+          per_rule[state.rule].for_timers.push_back(
+              {t + rule.for_duration, state_index, state.generation});
+        }
+      } else if (state.resolving) {
+        // True again within keep_firing_for: the episode goes on.
+        state.resolving = false;
+        ++state.generation;
+      }
+      return;
+    }
+    if (state.alert == AlertState::kPending) {
+      state.alert = AlertState::kInactive;
+      ++state.generation;
+      emit(state_index, AlertState::kPending, AlertState::kInactive, t, value);
+    } else if (state.alert == AlertState::kFiring && !state.resolving) {
+      if (rule.keep_firing_for.count() == 0) {
+        state.alert = AlertState::kInactive;
+        emit(state_index, AlertState::kFiring, AlertState::kInactive, t, value);
+      } else {
+        state.resolving = true;
+        ++state.generation;
+        per_rule[state.rule].keep_timers.push_back(
+            {t + rule.keep_firing_for, state_index, state.generation});
+      }
+    }
+  }
+
+  void on_timer(const Timer& timer, Instant t) {
+    State& state = states[timer.state];
+    if (state.generation != timer.generation) return;
+    const double value = evaluate(state, t).second;
+    if (state.alert == AlertState::kPending) {
+      state.alert = AlertState::kFiring;
+      state.fired_at = t;
+      emit(timer.state, AlertState::kPending, AlertState::kFiring, t, value);
+    } else if (state.alert == AlertState::kFiring && state.resolving) {
+      state.alert = AlertState::kInactive;
+      state.resolving = false;
+      emit(timer.state, AlertState::kFiring, AlertState::kInactive, t, value);
+    }
+  }
+
+  bool has_pending() const { return !in_order.empty() || !out_of_order.empty(); }
+
+  const PendingRun& next_pending() const {
+    if (in_order.empty()) return out_of_order.top();
+    if (out_of_order.empty()) return in_order.front();
+    return out_of_order.top() > in_order.front() ? in_order.front() : out_of_order.top();
+  }
+
+  void pop_pending() {
+    if (in_order.empty()) {
+      out_of_order.pop();
+    } else if (out_of_order.empty() || out_of_order.top() > in_order.front()) {
+      in_order.pop_front();
+    } else {
+      out_of_order.pop();
+    }
+  }
+
+  Instant next_instant() const {
+    Instant next = Instant::max();
+    if (has_pending()) next = next_pending().end;
+    for (const PerRule& r : per_rule) {
+      if (!r.expiries.empty()) next = std::min(next, r.expiries.front().at);
+      if (!r.for_timers.empty()) next = std::min(next, r.for_timers.front().at);
+      if (!r.keep_timers.empty()) next = std::min(next, r.keep_timers.front().at);
+    }
+    return next;
+  }
+
+  void start(Instant t) {
+    started = true;
+    for (const std::string& source : options.configured_sources) {
+      const Key key = keys[source_key(source)];
+      for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
+        const auto state_index = static_cast<std::uint32_t>(key.first_state + slot);
+        State& state = states[state_index];
+        const Rule& rule = rules[state.rule];
+        if (rule.kind != RuleKind::kNoRuns || state.last_run != Instant::min()) continue;
+        state.last_run = t;
+        per_rule[state.rule].expiries.push_back(
+            {t + rule.window, state_index, false, /*counted=*/false, 0});
+      }
+    }
+  }
+
+  void process_instant(Instant t, std::vector<Transition>& out) {
+    ++epoch;
+    touched.clear();
+    while (has_pending() && next_pending().end == t) {
+      const PendingRun run = next_pending();
+      pop_pending();
+      const Key source = keys[run.source_key];
+      for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
+        enter(static_cast<std::uint32_t>(source.first_state + slot), run);
+      }
+      const Key objet = keys[run.objet_key];
+      for (std::size_t slot = 0; slot < objet_rules.size(); ++slot) {
+        enter(static_cast<std::uint32_t>(objet.first_state + slot), run);
+      }
+    }
+    for (PerRule& r : per_rule) {
+      while (!r.expiries.empty() && r.expiries.front().at == t) {
+        leave(r.expiries.front());
+        r.expiries.pop_front();
+      }
+    }
+    // Every change at t is in before any condition is judged: a run leaving as another enters
+    // at the same instant is no change at all.
+    for (const std::uint32_t state_index : touched) {
+      State& state = states[state_index];
+      const auto [holds, value] = evaluate(state, t);
+      if (holds == state.condition) continue;
+      state.condition = holds;
+      on_condition(state_index, t, value);
+    }
+    // Deadlines after conditions: a condition that stops holding exactly when `for` runs out
+    // never fires, as in Prometheus.
+    for (PerRule& r : per_rule) {
+      while (!r.for_timers.empty() && r.for_timers.front().at == t) {
+        on_timer(r.for_timers.front(), t);
+        r.for_timers.pop_front();
+      }
+      while (!r.keep_timers.empty() && r.keep_timers.front().at == t) {
+        on_timer(r.keep_timers.front(), t);
+        r.keep_timers.pop_front();
+      }
+    }
+    std::sort(at_instant.begin(), at_instant.end(), [](const Transition& a, const Transition& b) {
+      return a.alert.rule_index != b.alert.rule_index ? a.alert.rule_index < b.alert.rule_index
+                                                      : a.alert.fingerprint < b.alert.fingerprint;
+    });
+    out.insert(out.end(), at_instant.begin(), at_instant.end());
+    at_instant.clear();
+  }
+};
+
+Evaluator::Evaluator(std::vector<Rule> rules, EvaluatorOptions options)
+    : impl_(std::make_unique<Impl>(std::move(rules), std::move(options))) {}
+Evaluator::~Evaluator() = default;
+Evaluator::Evaluator(Evaluator&&) noexcept = default;
+Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
+
+Evaluator::Admission Evaluator::add(const Run& run) {
+  Impl& impl = *impl_;
+  if (run.end <= impl.now) return Admission::kLate;
+  const Impl::PendingRun pending{.end = run.end,
+                                 .sequence = impl.sequence++,
+                                 .source_key = impl.source_key(run.source),
+                                 .objet_key = impl.objet_key(run.source, run.objet),
+                                 .etat = run.etat,
+                                 .duration_seconds = run.duration_seconds,
+                                 .cpu_seconds = run.cpu_seconds,
+                                 .memory_bytes = run.memory_bytes};
+  if (impl.in_order.empty() || impl.in_order.back().end <= run.end) {
+    impl.in_order.push_back(pending);
+  } else {
+    impl.out_of_order.push(pending);
+  }
+  return Admission::kAccepted;
+}
+
+void Evaluator::advance_to(Instant t, std::vector<Transition>& out) {
+  Impl& impl = *impl_;
+  if (t <= impl.now) return;
+  if (!impl.started) impl.start(t);
+  for (Instant next = impl.next_instant(); next <= t; next = impl.next_instant()) {
+    impl.process_instant(next, out);
+  }
+  impl.now = t;
+}
+
+Instant Evaluator::now() const { return impl_->now; }
+
+bool Evaluator::restore_fired_at(std::uint64_t fingerprint, Instant fired_at) {
+  for (Impl::State& state : impl_->states) {
+    if (state.fingerprint == fingerprint && state.alert == AlertState::kFiring) {
+      state.fired_at = fired_at;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Evaluator::for_each_active(const std::function<void(const ActiveAlert&)>& visit) const {
+  const Impl& impl = *impl_;
+  for (const Impl::State& state : impl.states) {
+    if (state.alert == AlertState::kInactive) continue;
+    visit({.alert = {.rule = &impl.rules[state.rule],
+                     .rule_index = state.rule,
+                     .labels = &state.labels,
+                     .fingerprint = state.fingerprint},
+           .state = state.alert,
+           .active_at = state.active_at,
+           .fired_at = state.fired_at,
+           .value = impl.evaluate(state, impl.now).second});
+  }
+}
+
+const std::vector<Rule>& Evaluator::rules() const { return impl_->rules; }
+
+std::size_t Evaluator::key_count() const { return impl_->keys.size(); }
+
+std::size_t Evaluator::buffered_runs() const {
+  return impl_->in_order.size() + impl_->out_of_order.size();
+}
+
+std::size_t Evaluator::memory_bytes() const {
+  const Impl& impl = *impl_;
+  std::size_t bytes = impl.states.size() * sizeof(Impl::State) +
+                      impl.keys.capacity() * sizeof(Impl::Key) +
+                      (impl.in_order.size() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
+  for (const Impl::State& state : impl.states) {
+    bytes += state.sorted.capacity() * sizeof(double);
+    for (const auto& [name, value] : state.labels) bytes += name.capacity() + value.capacity();
+    bytes += state.labels.capacity() * sizeof(Labels::value_type);
+  }
+  for (const Impl::PerRule& r : impl.per_rule) {
+    bytes += (r.expiries.size() + 0) * sizeof(Impl::Expiry) +
+             (r.for_timers.size() + r.keep_timers.size()) * sizeof(Impl::Timer);
+  }
+  // A hash node holds the key string and the index, plus the bucket pointer.
+  for (const KeyMap* map : {&impl.source_keys, &impl.objet_keys}) {
+    for (const auto& [name, index] : *map) bytes += name.capacity() + 2 * sizeof(void*) + 8;
+  }
+  return bytes;
+}
+
+}  // namespace iw::alerting

@@ -1,0 +1,87 @@
+#include "iw/alerting/evaluation_clock.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace iw::alerting {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+const Instant kT0{std::chrono::sys_days{std::chrono::year{2025} / 9 / 21}};
+const base::TimePoint kWall{std::chrono::seconds{1'800'000'000}};
+const base::MonotonicTime kMono{};
+
+TEST(EvaluationClockTest, DoesNotStartUntilEveryPartitionHasSpoken) {
+  EvaluationClock clock({});
+  EXPECT_FALSE(clock.at(kWall, kMono));  // nothing assigned
+  clock.assign(0);
+  clock.assign(1);
+  clock.observe(0, kT0, kMono);
+  EXPECT_FALSE(clock.at(kWall, kMono));  // partition 1 may still hold older runs
+  clock.caught_up(1, kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 - minutes(5));
+}
+
+TEST(EvaluationClockTest, LowWatermarkOfBusyPartitionsMinusLateness) {
+  EvaluationClock clock({.allowed_lateness = minutes(2)});
+  clock.assign(0);
+  clock.assign(1);
+  clock.observe(0, kT0 + minutes(30), kMono);
+  clock.observe(1, kT0 + minutes(10), kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(8));
+  // An older record does not move a partition's latest back, nor the clock.
+  clock.observe(1, kT0, kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(8));
+  // Partition 1 caught up: it stops holding the clock back.
+  clock.caught_up(1, kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(28));
+}
+
+TEST(EvaluationClockTest, AllIdleAdvancesAtWallPaceScaledByIdleSpeed) {
+  EvaluationClock clock({.idle_speed = 60});
+  clock.assign(0);
+  clock.assign(1);
+  clock.observe(0, kT0 + minutes(30), kMono);
+  clock.observe(1, kT0 + minutes(10), kMono);
+  clock.caught_up(0, kMono);
+  clock.caught_up(1, kMono);
+  // From the furthest point the input reached, minus the lateness.
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(25));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(2)), kT0 + minutes(27));  // 2 s × 60
+  // New input on a partition: the watermark governs again, but the clock never goes back.
+  clock.observe(1, kT0 + minutes(20), kMono + seconds(3));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(3)), kT0 + minutes(27));
+  clock.observe(1, kT0 + minutes(40), kMono + seconds(4));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(4)), kT0 + minutes(35));
+}
+
+TEST(EvaluationClockTest, EmptyInputStartsFromTheWallClock) {
+  EvaluationClock clock({});
+  clock.assign(0);
+  clock.caught_up(0, kMono);
+  const auto wall = std::chrono::floor<Millis>(kWall) - minutes(5);
+  EXPECT_EQ(clock.at(kWall, kMono), Instant(wall));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(10)), Instant(wall) + seconds(10));
+}
+
+TEST(EvaluationClockTest, WallClockModeIsWallTimeMinusLateness) {
+  EvaluationClock clock({.mode = ClockMode::kWallClock, .allowed_lateness = minutes(1)});
+  const auto wall = std::chrono::floor<Millis>(kWall);
+  EXPECT_EQ(clock.at(kWall, kMono), Instant(wall) - minutes(1));
+  // A wall clock stepped back (NTP) does not move the evaluation back.
+  EXPECT_EQ(clock.at(kWall - seconds(30), kMono), Instant(wall) - minutes(1));
+}
+
+TEST(EvaluationClockTest, ResumesFromACheckpoint) {
+  EvaluationClock clock({});
+  clock.resume_from(kT0);
+  clock.assign(0);
+  clock.observe(0, kT0 + minutes(1), kMono);  // watermark kT0 - 4 min, behind the checkpoint
+  EXPECT_EQ(clock.at(kWall, kMono), kT0);
+}
+
+}  // namespace
+}  // namespace iw::alerting

@@ -1,0 +1,88 @@
+#include "alert_metrics.h"
+
+#include <set>
+
+namespace iw::alert_evaluator {
+namespace {
+
+prometheus::Family<prometheus::Counter>& transactions(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("ingestwatch_transactions_total")
+      .Help("Kafka transactions ended, by outcome (committed, aborted).")
+      .Register(registry);
+}
+
+}  // namespace
+
+AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<alerting::Rule>& rules)
+    : evaluation_seconds(
+          prometheus::BuildHistogram()
+              .Name("ingestwatch_alert_evaluation_seconds")
+              .Help("Wall time to evaluate the rules up to a new clock instant.")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.00001, 0.0001, 0.001, 0.01, 0.1, 1,
+                                                               10})),
+      clock_seconds(prometheus::BuildGauge()
+                        .Name("ingestwatch_alert_clock_timestamp_seconds")
+                        .Help("The evaluation clock: every instant up to it has been evaluated "
+                              "(event time, Unix seconds).")
+                        .Register(registry)
+                        .Add({})),
+      late_runs(prometheus::BuildCounter()
+                    .Name("ingestwatch_alert_late_runs_total")
+                    .Help("Runs that arrived after the clock had passed their end, counted and "
+                          "logged, not evaluated.")
+                    .Register(registry)
+                    .Add({})),
+      keys(prometheus::BuildGauge()
+               .Name("ingestwatch_alert_keys")
+               .Help("Keys (source, or source and objet) the evaluator holds state for.")
+               .Register(registry)
+               .Add({})),
+      committed(transactions(registry).Add({{"outcome", "committed"}})),
+      aborted(transactions(registry).Add({{"outcome", "aborted"}})),
+      alerts_(prometheus::BuildGauge()
+                  .Name("ingestwatch_alerts")
+                  .Help("Active alerts of the in-stream rules, as Prometheus's ALERTS: 1 per "
+                        "pending or firing alert, by its labels and alertstate.")
+                  .Register(registry)),
+      transitions_(prometheus::BuildCounter()
+                       .Name("ingestwatch_alert_transitions_total")
+                       .Help("Alert state changes, by alertname and the state entered.")
+                       .Register(registry)) {
+  // Every child up front, so a rate() over them starts from zero.
+  for (const alerting::Rule& rule : rules) {
+    for (const auto state : {alerting::AlertState::kPending, alerting::AlertState::kFiring,
+                             alerting::AlertState::kInactive}) {
+      auto& counter = transitions_.Add(
+          {{"alertname", rule.alert}, {"to", std::string(alerting::state_name(state))}});
+      transition_counters_[{rule.alert, state}] = &counter;
+    }
+  }
+}
+
+void AlertMetrics::count_transition(const alerting::Transition& transition) {
+  const auto it = transition_counters_.find({transition.alert.rule->alert, transition.to});
+  if (it != transition_counters_.end()) it->second->Increment();
+}
+
+void AlertMetrics::update_active(const alerting::Evaluator& evaluator) {
+  std::set<prometheus::Labels> now_active;
+  evaluator.for_each_active([&](const alerting::ActiveAlert& active) {
+    prometheus::Labels labels(active.alert.labels->begin(), active.alert.labels->end());
+    labels["alertstate"] = std::string(alerting::state_name(active.state));
+    now_active.insert(labels);
+    if (!active_.contains(labels)) active_[labels] = &alerts_.Add(labels);
+    active_[labels]->Set(1);
+  });
+  for (auto it = active_.begin(); it != active_.end();) {
+    if (now_active.contains(it->first)) {
+      ++it;
+    } else {
+      alerts_.Remove(it->second);
+      it = active_.erase(it);
+    }
+  }
+}
+
+}  // namespace iw::alert_evaluator

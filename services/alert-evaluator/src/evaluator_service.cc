@@ -1,0 +1,665 @@
+#include "evaluator_service.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "alert_history.h"
+#include "alert_metrics.h"
+#include "iw/alerting/alert_event.h"
+#include "iw/alerting/enriched_run.h"
+#include "iw/alerting/evaluation_clock.h"
+#include "iw/alerting/evaluator.h"
+#include "iw/alerting/rule.h"
+#include "iw/alerting/rule_test.h"
+#include "iw/base/time_format.h"
+#include "iw/kafka/admin.h"
+#include "iw/kafka/consumer.h"
+#include "iw/kafka/producer.h"
+#include "iw/metrics/record_flow.h"
+
+namespace iw::alert_evaluator {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+struct Settings {
+  std::string input_topic;
+  std::string output_topic;
+  std::string dlq_topic;
+  std::string group_id;
+  std::string transactional_id;
+  std::string rules_file;  // empty: the built-in rules
+  alerting::ClockOptions clock;
+  std::vector<std::string> sources;
+  milliseconds replay_lookback{0};
+  milliseconds commit_interval{0};
+  bool create_topics = true;
+  std::int32_t partitions = 3;
+};
+
+std::string default_transactional_id() {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return std::string("ingest-alert-evaluator-") + host;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    const auto first = item.find_first_not_of(' ');
+    const auto last = item.find_last_not_of(' ');
+    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+  }
+  return out;
+}
+
+Settings read_settings(const runtime::Context& ctx) {
+  const config::Config& c = ctx.config;
+  Settings s;
+  s.input_topic = c.get_string("alert_evaluator.input_topic");
+  s.output_topic = c.get_string("alert_evaluator.output_topic");
+  s.dlq_topic = c.get_string("alert_evaluator.dlq_topic");
+  s.group_id = c.get_string("alert_evaluator.group_id");
+  s.transactional_id = c.has("alert_evaluator.transactional_id")
+                           ? c.get_string("alert_evaluator.transactional_id")
+                           : default_transactional_id();
+  if (c.has("alert_evaluator.rules_file"))
+    s.rules_file = c.get_string("alert_evaluator.rules_file");
+  s.clock.mode = c.get_string("alert_evaluator.clock") == "wall_clock"
+                     ? alerting::ClockMode::kWallClock
+                     : alerting::ClockMode::kEventTime;
+  s.clock.allowed_lateness = c.get_duration("alert_evaluator.allowed_lateness");
+  s.clock.idle_speed = c.get_number("alert_evaluator.idle_speed");
+  s.sources = split_list(c.get_string("alert_evaluator.sources"));
+  s.replay_lookback = c.get_duration("alert_evaluator.replay_lookback");
+  s.commit_interval = c.get_duration("alert_evaluator.commit_interval");
+  s.create_topics = c.get_bool("alert_evaluator.create_topics");
+  s.partitions = static_cast<std::int32_t>(c.get_int("alert_evaluator.partitions"));
+  return s;
+}
+
+base::Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::fail(base::ErrorCode::kNotFound, path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+base::Result<std::vector<alerting::Rule>> load_rules(const std::string& file) {
+  std::string text;
+  if (file.empty()) {
+    text = alerting::default_rules_yaml();
+  } else {
+    auto read = read_file(file);
+    if (!read) return std::unexpected(read.error());
+    text = std::move(*read);
+  }
+  auto rules = alerting::parse_rules(text, file.empty() ? "built-in rules" : file);
+  if (!rules) {
+    return base::fail(base::ErrorCode::kInvalidInput, config::format_diagnostics(rules.error()));
+  }
+  return std::move(*rules);
+}
+
+const std::vector<std::string_view> kDeadLetterReasons = {"invalid_enriched_record"};
+
+class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceListener {
+ public:
+  Pipeline(runtime::Context& ctx, Settings settings, std::vector<alerting::Rule> rules)
+      : ctx_(ctx),
+        settings_(std::move(settings)),
+        rules_(std::move(rules)),
+        flow_(ctx.metrics.registry(), settings_.output_topic, kDeadLetterReasons),
+        metrics_(ctx.metrics.registry(), rules_),
+        evaluator_(rules_, {.configured_sources = settings_.sources}),
+        clock_(settings_.clock),
+        problems_(ctx.logger, 20, 10s) {}
+
+  base::Status run() {
+    if (auto status = connect(); !status) return status;
+    ctx_.logger.info("evaluating", {{"input", settings_.input_topic},
+                                    {"output", settings_.output_topic},
+                                    {"rules", rules_.size()},
+                                    {"group", settings_.group_id}});
+    int since_housekeeping = 0;
+    while (!ctx_.shutdown.requested()) {
+      auto polled = consumer_->poll(50ms);
+      if (rebuild_pending_) {
+        // Records polled before the rebuild are read again from the replay start.
+        if (auto status = rebuild(); !status) return status;
+        continue;
+      }
+      bool idle = false;
+      if (!polled) {
+        if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
+          return std::unexpected(polled.error());
+        }
+        problems_.warn("consume error", {{"detail", polled.error().message()}});
+      } else if (*polled) {
+        if (auto status = process(**polled); !status) return status;
+      } else {
+        idle = true;
+      }
+      if (!idle && ++since_housekeeping < kHousekeepingEvery) continue;
+      since_housekeeping = 0;
+      if (auto status = housekeeping(idle); !status) return status;
+    }
+    ctx_.logger.info("draining", {});
+    if (auto status = commit(true); !status) return status;
+    consumer_->close();
+    return {};
+  }
+
+  void on_delivery(const kafka::DeliveryReport& report) override {
+    if (report.error && !delivery_error_) delivery_error_ = *report.error;
+  }
+
+  void on_assigned(std::vector<kafka::TopicPartitionOffset>& partitions) override {
+    ctx_.logger.info("partitions assigned", {{"count", partitions.size()}});
+    rebuild_pending_ = true;
+  }
+
+  void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override {
+    ctx_.logger.info("partitions revoked", {{"count", partitions.size()}});
+    if (auto status = commit(true); !status) {
+      ctx_.logger.error("could not commit before revocation",
+                        {{"detail", status.error().message()}});
+    }
+    for (const auto& p : partitions) clock_.revoke(p.partition);
+    rebuild_pending_ = true;
+  }
+
+  void on_lost(const std::vector<kafka::TopicPartition>& partitions) override {
+    ctx_.logger.warn("partitions lost", {{"count", partitions.size()}});
+    if (in_transaction_) abort("partitions lost");
+    rebuild_pending_ = true;
+  }
+
+ private:
+  base::Status connect() {
+    kafka::ClientOptions client = runtime::kafka_client_options(ctx_);
+    client_ = client;
+    if (settings_.create_topics) {
+      auto admin = kafka::make_admin(client);
+      if (!admin) return std::unexpected(admin.error());
+      const std::vector<kafka::TopicSpec> topics = {
+          {.name = settings_.output_topic, .partitions = settings_.partitions},
+          {.name = settings_.dlq_topic, .partitions = 1}};
+      if (auto status = (*admin)->create_topics(topics, 30s); !status) {
+        return std::unexpected(status.error().with_context("creating topics"));
+      }
+    }
+    auto producer = kafka::make_producer(
+        {.client = client, .transactional_id = settings_.transactional_id}, *this);
+    if (!producer) return std::unexpected(producer.error());
+    producer_ = std::move(*producer);
+    // Fences a previous instance with the same id and aborts what it left open, so the history
+    // read next holds exactly what was committed.
+    if (auto status = producer_->init_transactions(60s); !status) {
+      return std::unexpected(status.error().with_context("init_transactions"));
+    }
+    auto consumer = kafka::make_consumer({.client = client,
+                                          .group_id = settings_.group_id,
+                                          .commit_mode = kafka::CommitMode::kTransactional,
+                                          .listener = this});
+    if (!consumer) return std::unexpected(consumer.error());
+    consumer_ = std::move(*consumer);
+    if (auto status = consumer_->subscribe({settings_.input_topic}); !status) {
+      return std::unexpected(status.error());
+    }
+    return {};
+  }
+
+  // Reads every alert event committed to the output topic so far.
+  base::Status read_history() {
+    history_ = AlertHistory();
+    std::random_device random;
+    auto reader = kafka::make_consumer(
+        {.client = client_,
+         .group_id = settings_.group_id + "-history-" + std::to_string(random()),
+         .commit_mode = kafka::CommitMode::kManual});
+    if (!reader) return std::unexpected(reader.error());
+    if (auto status = (*reader)->subscribe({settings_.output_topic}); !status) {
+      return std::unexpected(status.error());
+    }
+    const auto started = ctx_.clock.monotonic_now();
+    auto last_record = started;
+    while (!ctx_.shutdown.requested()) {
+      auto polled = (*reader)->poll(100ms);
+      const auto now = ctx_.clock.monotonic_now();
+      if (polled && *polled) {
+        last_record = now;
+        auto event = alerting::parse_alert_event((**polled).value());
+        if (event) {
+          history_.record(*event);
+        } else {
+          problems_.warn("unreadable alert event in history",
+                         {{"detail", event.error().message()}, {"offset", (**polled).offset()}});
+        }
+        continue;
+      }
+      // Caught up: every partition's position is at its end, or the topic said nothing for a
+      // while after joining (an empty partition reports no position).
+      const auto lags = (*reader)->lag();
+      const bool assigned = !(*reader)->assignment().empty();
+      const bool at_end = assigned && std::all_of(lags.begin(), lags.end(), [](const auto& lag) {
+                            return lag.records && *lag.records == 0;
+                          });
+      if (at_end || (assigned && now - last_record > 2s) || now - started > 60s) break;
+    }
+    (*reader)->close();
+    ctx_.logger.info("alert history read", {{"events", history_.size()}});
+    return {};
+  }
+
+  // Starts evaluation again from the replay start of every assigned partition: the state of
+  // the windows is rebuilt from the input, and the history says which transitions were already
+  // written.
+  base::Status rebuild() {
+    rebuild_pending_ = false;
+    if (in_transaction_) {
+      if (auto status = commit(true); !status) return status;
+    }
+    if (auto status = read_history(); !status) return status;
+    evaluator_ = alerting::Evaluator(rules_, {.configured_sources = settings_.sources});
+    clock_ = alerting::EvaluationClock(settings_.clock);
+    positions_.clear();
+    const std::vector<kafka::TopicPartition> assigned = consumer_->assignment();
+    for (const auto& p : assigned) clock_.assign(p.partition);
+    const bool from_beginning = settings_.replay_lookback.count() == 0;
+    std::vector<kafka::TopicPartitionOffset> starts;
+    if (from_beginning) {
+      for (const auto& p : assigned)
+        starts.push_back({p.topic, p.partition, kafka::kOffsetBeginning});
+    } else {
+      const auto lookback = settings_.replay_lookback + alerting::longest_window(rules_) +
+                            settings_.clock.allowed_lateness;
+      auto found = consumer_->offsets_for_times(assigned, ctx_.clock.now() - lookback, 30s);
+      if (!found) return std::unexpected(found.error().with_context("offsets_for_times"));
+      starts = std::move(*found);
+    }
+    for (auto& start : starts) {
+      // No record that recent: nothing to replay in this partition.
+      if (start.offset < 0 && start.offset != kafka::kOffsetBeginning)
+        start.offset = kafka::kOffsetEnd;
+      if (auto status = consumer_->seek(start, 10s); !status) {
+        return std::unexpected(status.error().with_context("seek to replay start"));
+      }
+    }
+    // Without the whole input, windows are partial until the longest window has passed since
+    // the first record replayed; what they say before that is not trusted or written.
+    warm_until_ = from_beginning ? alerting::Instant::min() : alerting::Instant::max();
+    warmed_ = false;
+    ctx_.logger.info("rebuilding from the input",
+                     {{"partitions", assigned.size()},
+                      {"from", from_beginning ? "beginning" : "lookback"},
+                      {"history_events", history_.size()}});
+    ctx_.readiness.set_ready("kafka");
+    return {};
+  }
+
+  base::Status process(const kafka::Record& record) {
+    flow_.records_in.Increment();
+    positions_[record.partition()] = record.offset() + 1;
+    auto run = reader_.read(record.value());
+    if (!run) return dead_letter(record, run.error().message());
+    clock_.observe(record.partition(), run->end, ctx_.clock.monotonic_now());
+    if (warm_until_ == alerting::Instant::max()) {
+      warm_until_ = run->end + alerting::longest_window(rules_) + settings_.clock.allowed_lateness;
+    }
+    if (evaluator_.add(*run) == alerting::Evaluator::Admission::kLate) {
+      metrics_.late_runs.Increment();
+      problems_.warn("late run not evaluated",
+                     {{"source", run->source},
+                      {"end", base::format_rfc3339_millis(run->end)},
+                      {"evaluated_up_to", base::format_rfc3339_millis(evaluator_.now())}});
+    }
+    return {};
+  }
+
+  base::Status dead_letter(const kafka::Record& record, std::string_view message) {
+    flow_.rejected(0).Increment();
+    problems_.warn("record dead-lettered", {{"reason", kDeadLetterReasons[0]},
+                                            {"error", message},
+                                            {"partition", record.partition()},
+                                            {"offset", record.offset()}});
+    if (auto status = begin(); !status) return status;
+    const std::string partition = std::to_string(record.partition());
+    const std::string offset = std::to_string(record.offset());
+    const std::string now = base::format_rfc3339_millis(ctx_.clock.now());
+    const std::array<kafka::HeaderView, 7> headers = {{
+        {"dlq.reason", kDeadLetterReasons[0]},
+        {"dlq.error", message},
+        {"dlq.stage", "alert-evaluator"},
+        {"dlq.topic", record.topic()},
+        {"dlq.partition", partition},
+        {"dlq.offset", offset},
+        {"dlq.ts", now},
+    }};
+    if (auto status = producer_->produce({.topic = settings_.dlq_topic,
+                                          .key = record.key(),
+                                          .value = record.value(),
+                                          .headers = headers},
+                                         0);
+        !status) {
+      return retry_or_stop(status);
+    }
+    ++staged_dead_letters_;
+    return {};
+  }
+
+  base::Status housekeeping(bool idle) {
+    const auto mono = ctx_.clock.monotonic_now();
+    // A partition with nothing left to read stops holding the clock back.
+    for (const auto& lag : consumer_->lag()) {
+      if (lag.records && *lag.records == 0) clock_.caught_up(lag.partition.partition, mono);
+    }
+    (void)idle;
+    if (const auto t = clock_.at(ctx_.clock.now(), mono); t && *t > evaluator_.now()) {
+      const auto started = std::chrono::steady_clock::now();
+      transitions_.clear();
+      evaluator_.advance_to(*t, transitions_);
+      metrics_.evaluation_seconds.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (auto status = emit(transitions_); !status) return status;
+      metrics_.clock_seconds.Set(
+          std::chrono::duration<double>(evaluator_.now().time_since_epoch()).count());
+    }
+    if (mono >= next_gauges_) {
+      metrics_.update_active(evaluator_);
+      metrics_.keys.Set(static_cast<double>(evaluator_.key_count()));
+      next_gauges_ = mono + 1s;
+    }
+    producer_->poll(0ms);
+    return commit(false);
+  }
+
+  base::Status emit(const std::vector<alerting::Transition>& transitions) {
+    const bool warming = evaluator_.now() < warm_until_;
+    for (const alerting::Transition& transition : transitions) {
+      metrics_.count_transition(transition);
+      const bool firing = transition.to == alerting::AlertState::kFiring;
+      const bool resolved = transition.from == alerting::AlertState::kFiring;
+      if (!firing && !resolved) continue;  // pending is in the metrics, not an alert event
+      if (warming) continue;
+      alerting::AlertEvent event = alerting::event_of(transition);
+      if (history_.contains(event)) continue;  // written before the restart
+      if (resolved) {
+        // The episode may have begun before the replay start: keep its original startsAt.
+        if (const auto since = history_.firing_since(event.fingerprint, transition.at)) {
+          event.starts_at = *since;
+        }
+      }
+      if (auto status = begin(); !status) return status;
+      line_.clear();
+      alerting::append_alert_event(line_, event);
+      const std::string key = alerting::fingerprint_hex(event.fingerprint);
+      const std::array<kafka::HeaderView, 1> headers = {{{"content-type", "application/json"}}};
+      if (auto status = producer_->produce(
+              {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers}, 0);
+          !status) {
+        return retry_or_stop(status);
+      }
+      history_.record(event);
+      ++staged_events_;
+      ctx_.logger.info("alert", {{"status", firing ? "firing" : "resolved"},
+                                 {"alertname", transition.alert.rule->alert},
+                                 {"fingerprint", key},
+                                 {"at", base::format_rfc3339_millis(transition.at)}});
+    }
+    if (warming) return {};
+    // Leaving the warm-up: alerts firing now that the history knows keep their startsAt.
+    if (!warmed_) {
+      warmed_ = true;
+      evaluator_.for_each_active([&](const alerting::ActiveAlert& active) {
+        if (active.state != alerting::AlertState::kFiring) return;
+        if (const auto since = history_.firing_since(active.alert.fingerprint, evaluator_.now())) {
+          restore_.emplace_back(active.alert.fingerprint, *since);
+        }
+      });
+      for (const auto& [fingerprint, since] : restore_)
+        evaluator_.restore_fired_at(fingerprint, since);
+      restore_.clear();
+    }
+    return {};
+  }
+
+  base::Status begin() {
+    if (in_transaction_) return {};
+    if (auto status = producer_->begin_transaction(); !status) return retry_or_stop(status);
+    in_transaction_ = true;
+    transaction_opened_ = ctx_.clock.monotonic_now();
+    return {};
+  }
+
+  // Commits the alert events written and the input positions reached, together.
+  base::Status commit(bool force) {
+    const auto now = ctx_.clock.monotonic_now();
+    const bool positions_moved = positions_ != committed_positions_;
+    if (!in_transaction_ && !positions_moved) return {};
+    if (!force && now - transaction_opened_ < settings_.commit_interval && in_transaction_) {
+      return {};
+    }
+    if (!force && !in_transaction_ && now - last_commit_ < settings_.commit_interval) return {};
+    if (auto status = begin(); !status) return status;
+    std::vector<kafka::TopicPartitionOffset> positions;
+    for (const auto& [partition, offset] : positions_) {
+      positions.push_back({settings_.input_topic, partition, offset});
+    }
+    base::Status status;
+    if (!positions.empty()) {
+      auto group = consumer_->group_metadata();
+      status = producer_->send_offsets_to_transaction(positions, *group, 30s);
+    }
+    for (int attempt = 0; status && attempt < 5; ++attempt) {
+      status = producer_->commit_transaction(60s);
+      if (status || !status.error().retryable() ||
+          status.error().code() == base::ErrorCode::kAborted) {
+        break;
+      }
+    }
+    last_commit_ = now;
+    if (status) {
+      in_transaction_ = false;
+      committed_positions_ = positions_;
+      flow_.records_out.Increment(static_cast<double>(staged_events_));
+      if (staged_dead_letters_ > 0) {
+        flow_.dead_lettered(0).Increment(static_cast<double>(staged_dead_letters_));
+      }
+      staged_events_ = 0;
+      staged_dead_letters_ = 0;
+      metrics_.committed.Increment();
+      return {};
+    }
+    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
+      return std::unexpected(status.error().with_context("transaction"));
+    }
+    abort(status.error().message());
+    return {};
+  }
+
+  // Rolls back and evaluates again from the replay start: the events of the aborted
+  // transaction are not in the history, so the rebuild writes them again.
+  void abort(std::string_view why) {
+    ctx_.logger.warn("aborting transaction", {{"reason", why}});
+    if (auto status = producer_->abort_transaction(60s); !status) {
+      ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
+    }
+    in_transaction_ = false;
+    staged_events_ = 0;
+    staged_dead_letters_ = 0;
+    metrics_.aborted.Increment();
+    rebuild_pending_ = true;
+  }
+
+  base::Status retry_or_stop(const base::Status& status) {
+    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
+      return std::unexpected(status.error());
+    }
+    if (in_transaction_) abort(status.error().message());
+    return {};
+  }
+
+  static constexpr int kHousekeepingEvery = 256;
+
+  runtime::Context& ctx_;
+  Settings settings_;
+  std::vector<alerting::Rule> rules_;
+  kafka::ClientOptions client_;
+  metrics::RecordFlowMetrics flow_;
+  AlertMetrics metrics_;
+  alerting::Evaluator evaluator_;
+  alerting::EvaluationClock clock_;
+  alerting::EnrichedRunReader reader_;
+  AlertHistory history_;
+  log::RateLimitedLog problems_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::vector<alerting::Transition> transitions_;
+  std::string line_;
+  std::map<std::int32_t, std::int64_t> positions_;
+  std::map<std::int32_t, std::int64_t> committed_positions_;
+  std::vector<std::pair<std::uint64_t, alerting::Instant>> restore_;
+  alerting::Instant warm_until_ = alerting::Instant::min();
+  bool warmed_ = false;
+  bool rebuild_pending_ = false;
+  bool in_transaction_ = false;
+  base::MonotonicTime transaction_opened_{};
+  base::MonotonicTime last_commit_{};
+  base::MonotonicTime next_gauges_{};
+  std::uint64_t staged_events_ = 0;
+  std::uint64_t staged_dead_letters_ = 0;
+  std::optional<base::Error> delivery_error_;
+};
+
+}  // namespace
+
+runtime::ServiceInfo evaluator_info() {
+  return {.name = "alert-evaluator",
+          .binary = "ingest-alert-evaluator",
+          .summary = "evaluates the six ingestion alert rules on the enriched run stream",
+          .default_http_port = 9466,
+          .usage_notes =
+              "Subcommand:\n"
+              "  ingest-alert-evaluator test FILE...   run rule test files (docs/ALERTING.md);\n"
+              "                                        exit 0 when every check passes\n",
+          .flags = {
+              {"--input-topic", "alert_evaluator.input_topic", "TOPIC", "enriched run records"},
+              {"--output-topic", "alert_evaluator.output_topic", "TOPIC", "alert events"},
+              {"--group", "alert_evaluator.group_id", "ID", "consumer group"},
+              {"--rules", "alert_evaluator.rules_file", "FILE", "rules file (default: built in)"},
+              {"--clock", "alert_evaluator.clock", "MODE", "event_time or wall_clock"},
+              {"--idle-speed", "alert_evaluator.idle_speed", "X",
+               "event seconds per wall second while the input is idle"},
+              {"--transactional-id", "alert_evaluator.transactional_id", "ID",
+               "stable, unique per instance"},
+          }};
+}
+
+void EvaluatorService::declare(config::Schema& schema) const {
+  schema.string("alert_evaluator.input_topic")
+      .describe("Enriched run records.")
+      .default_value("ingestion-logs-enriched");
+  schema.string("alert_evaluator.output_topic")
+      .describe("Alert events (BRIEF §5), keyed by fingerprint.")
+      .default_value("ingestion-alerts");
+  schema.string("alert_evaluator.dlq_topic")
+      .describe("Enriched records that cannot be read, unchanged, with dlq.* headers.")
+      .default_value("ingestion-logs-dlq");
+  schema.string("alert_evaluator.group_id")
+      .describe("Consumer group.")
+      .default_value("ingest-alert-evaluator");
+  schema.string("alert_evaluator.transactional_id")
+      .describe(
+          "Transactional id; unique per running instance and stable across its restarts. Default "
+          "ingest-alert-evaluator-<hostname>.");
+  schema.string("alert_evaluator.rules_file")
+      .describe(
+          "Rules file (docs/ALERTING.md); default: the six rules of rules/ingestion-rules.yml, "
+          "built in.");
+  schema.string("alert_evaluator.clock")
+      .describe(
+          "event_time: decide up to the input's low watermark minus the allowed lateness, at "
+          "wall-clock pace while the input is idle. wall_clock: up to now minus the lateness.")
+      .default_value("event_time")
+      .one_of({"event_time", "wall_clock"});
+  schema.duration("alert_evaluator.allowed_lateness")
+      .describe("How late a run may arrive and still be evaluated; later ones are counted.")
+      .default_value("5m")
+      .min("0s");
+  schema.number("alert_evaluator.idle_speed")
+      .describe("Event seconds per wall second while no partition has anything to deliver.")
+      .default_value(1.0)
+      .min(0.0);
+  schema.string("alert_evaluator.sources")
+      .describe(
+          "Comma-separated sources known from the start: silent 75 min after start-up if they "
+          "never report.")
+      .default_value("");
+  schema.duration("alert_evaluator.replay_lookback")
+      .describe(
+          "On start-up and rebalance the windows are rebuilt by replaying the input: 0s replays "
+          "each partition from its beginning (exact); otherwise records produced in the last "
+          "lookback + longest window + lateness are replayed.")
+      .default_value("0s")
+      .min("0s");
+  schema.duration("alert_evaluator.commit_interval")
+      .describe("Alert events and input positions are committed together at least this often.")
+      .default_value("100ms")
+      .min("1ms");
+  schema.boolean("alert_evaluator.create_topics")
+      .describe("Create the output and dead-letter topics when missing.")
+      .default_value(true);
+  schema.integer("alert_evaluator.partitions")
+      .describe("Partitions of the output topic when the evaluator creates it.")
+      .default_value(std::int64_t{3})
+      .min(std::int64_t{1});
+}
+
+std::vector<std::string> EvaluatorService::readiness_checks() const { return {"kafka"}; }
+
+base::Status EvaluatorService::run(runtime::Context& ctx) {
+  Settings settings = read_settings(ctx);
+  auto rules = load_rules(settings.rules_file);
+  if (!rules) return std::unexpected(rules.error());
+  Pipeline pipeline(ctx, std::move(settings), std::move(*rules));
+  return pipeline.run();
+}
+
+int run_rule_test_files(const std::vector<std::string>& files) {
+  if (files.empty()) {
+    std::cerr << "ingest-alert-evaluator test: expected one or more rule test files\n";
+    return 2;
+  }
+  bool all_passed = true;
+  for (const std::string& file : files) {
+    const auto text = read_file(file);
+    if (!text) {
+      std::cerr << text.error().message() << "\n";
+      return 2;
+    }
+    const auto report = alerting::run_rule_tests(*text, file, read_file);
+    if (!report) {
+      std::cerr << config::format_diagnostics(report.error());
+      return 2;
+    }
+    std::cout << report->text;
+    all_passed = all_passed && report->ok();
+  }
+  std::cout << (all_passed ? "PASS" : "FAIL") << "\n";
+  return all_passed ? 0 : 1;
+}
+
+}  // namespace iw::alert_evaluator

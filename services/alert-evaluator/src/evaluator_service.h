@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "iw/runtime/service.h"
+
+namespace iw::alert_evaluator {
+
+/// ingest-alert-evaluator: the rules of rules/ingestion-rules.yml (or a rules file) on
+/// ingestion-logs-enriched, an alert event on ingestion-alerts for every firing and resolve.
+/// docs/ALERTING.md describes it.
+runtime::ServiceInfo evaluator_info();
+
+class EvaluatorService final : public runtime::Service {
+ public:
+  void declare(config::Schema& schema) const override;
+  [[nodiscard]] std::vector<std::string> readiness_checks() const override;
+  base::Status run(runtime::Context& ctx) override;
+};
+
+/// `ingest-alert-evaluator test FILE...`: runs rule test files, prints what failed and a
+/// summary; 0 when every check passed, 1 when one failed, 2 when a file is unusable.
+int run_rule_test_files(const std::vector<std::string>& files);
+
+}  // namespace iw::alert_evaluator

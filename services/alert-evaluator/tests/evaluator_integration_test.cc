@@ -1,0 +1,233 @@
+// ingest-alert-evaluator as a process against the real broker of the CTest `kafka` fixture:
+// data/scenarios/ enriched into the input topic must yield exactly the alert events of
+// data/scenarios/expected.yaml, each once, also across a SIGKILL and restart.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "iw/alerting/alert_event.h"
+#include "iw/base/time_format.h"
+#include "iw/events/enricher.h"
+#include "iw/kafka/admin.h"
+#include "iw/kafka/producer.h"
+#include "iw/log/logger.h"
+#include "iw/testing/child_process.h"
+#include "iw/testing/kafka_cluster.h"
+
+namespace iw::alert_evaluator {
+namespace {
+
+using namespace std::chrono_literals;
+using iw::testing::ChildProcess;
+using iw::testing::random_name;
+using iw::testing::read_topic;
+using iw::testing::TempDir;
+
+const std::filesystem::path kScenarios = std::filesystem::path(IW_DATA_DIR) / "scenarios";
+
+// An alert event reduced to what must match: status, alertname, key labels and instants.
+struct Event {
+  std::string status, alertname, key, starts_at, ends_at;
+  friend auto operator<=>(const Event&, const Event&) = default;
+};
+
+std::string key_of(const alerting::Labels& labels) {
+  std::string out;
+  for (const auto& [name, value] : labels) {
+    if (name == "alertname" || name == "severity") continue;
+    out += (out.empty() ? "" : ",") + name + "=" + value;
+  }
+  return out;
+}
+
+// Every event expected.yaml implies: a firing per episode, a resolve per resolved one.
+std::multiset<Event> expected_events(const std::set<std::string>& scenarios) {
+  std::multiset<Event> out;
+  const YAML::Node expected = YAML::LoadFile((kScenarios / "expected.yaml").string());
+  for (const YAML::Node& alert : expected["alerts"]) {
+    if (!scenarios.contains(alert["scenario"].Scalar())) continue;
+    alerting::Labels labels;
+    for (const auto& label : alert["labels"]) {
+      labels.emplace_back(label.first.Scalar(), label.second.Scalar());
+    }
+    std::sort(labels.begin(), labels.end());
+    const std::string name = alert["alertname"].Scalar();
+    const std::string starts = alert["starts_at"].Scalar();
+    out.insert({"firing", name, key_of(labels), starts, "0001-01-01T00:00:00.000Z"});
+    if (!alert["resolved_at"].IsNull()) {
+      out.insert({"resolved", name, key_of(labels), starts, alert["resolved_at"].Scalar()});
+    }
+  }
+  return out;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class Deliveries : public kafka::DeliveryHandler {
+ public:
+  void on_delivery(const kafka::DeliveryReport& report) override {
+    if (report.error) ++failed;
+  }
+  int failed = 0;
+};
+
+class AlertEvaluatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bootstrap_ = iw::testing::fixture_bootstrap_servers();
+    ASSERT_FALSE(bootstrap_.empty());
+    client_.bootstrap_servers = bootstrap_;
+    client_.logger = &logger_;
+    auto admin = kafka::make_admin(client_);
+    ASSERT_TRUE(admin.has_value());
+    const std::vector<kafka::TopicSpec> topics = {{.name = input_, .partitions = 3},
+                                                  {.name = alerts_, .partitions = 3},
+                                                  {.name = dlq_, .partitions = 1}};
+    ASSERT_TRUE((*admin)->create_topics(topics, 30s).has_value());
+  }
+
+  // Enriches the scenario files as the enricher does and writes them keyed by source, plus
+  // `bad` unreadable records.
+  void produce_scenarios(const std::vector<std::string>& files, int bad = 0) {
+    events::Enricher enricher({});
+    Deliveries deliveries;
+    auto producer = kafka::make_producer({.client = client_}, deliveries);
+    ASSERT_TRUE(producer.has_value());
+    std::string enriched;
+    std::uint64_t n = 0;
+    for (const std::string& file : files) {
+      std::istringstream lines(read_text(kScenarios / file));
+      std::string line;
+      while (std::getline(lines, line)) {
+        const auto facts = enricher.enrich(line, 0, {.topic = "ingestion-logs"}, enriched);
+        ASSERT_TRUE(facts.has_value()) << line;
+        const std::string source(facts->source);
+        ASSERT_TRUE((*producer)
+                        ->produce({.topic = input_, .key = source, .value = enriched}, n++)
+                        .has_value());
+        (*producer)->poll(0ms);
+      }
+    }
+    for (int i = 0; i < bad; ++i) {
+      ASSERT_TRUE(
+          (*producer)
+              ->produce({.topic = input_, .key = "ScenarioFailure", .value = "{\"oops\":1"}, n++)
+              .has_value());
+    }
+    ASSERT_TRUE((*producer)->flush(60s).has_value());
+    ASSERT_EQ(deliveries.failed, 0);
+  }
+
+  std::vector<std::string> command(const std::string& idle_speed) const {
+    return {IW_EVALUATOR_PATH,
+            "--config",
+            config_.string(),
+            "--bootstrap-servers",
+            bootstrap_,
+            "--input-topic",
+            input_,
+            "--output-topic",
+            alerts_,
+            "--group",
+            group_,
+            "--transactional-id",
+            "evaluator-" + group_,
+            "--idle-speed",
+            idle_speed};
+  }
+
+  std::multiset<Event> read_events(std::size_t expected, std::chrono::milliseconds quiet) {
+    std::multiset<Event> out;
+    for (const auto& record : read_topic(bootstrap_, alerts_, expected, 120s, quiet)) {
+      const auto event = alerting::parse_alert_event(record.value);
+      EXPECT_TRUE(event.has_value()) << record.value;
+      if (!event) continue;
+      std::string alertname;
+      for (const auto& [name, value] : event->labels) {
+        if (name == "alertname") alertname = value;
+      }
+      EXPECT_EQ(record.key, alerting::fingerprint_hex(event->fingerprint));
+      out.insert({event->status == alerting::EventStatus::kFiring ? "firing" : "resolved",
+                  alertname, key_of(event->labels), base::format_rfc3339_millis(event->starts_at),
+                  event->ends_at ? base::format_rfc3339_millis(*event->ends_at)
+                                 : "0001-01-01T00:00:00.000Z"});
+    }
+    return out;
+  }
+
+  log::MemorySink sink_;
+  log::Logger logger_{"test", sink_};
+  std::string bootstrap_;
+  kafka::ClientOptions client_;
+  TempDir temp_;
+  std::string input_ = random_name("enriched");
+  std::string alerts_ = random_name("alerts");
+  std::string dlq_ = random_name("dlq");
+  std::string group_ = random_name("evaluator");
+  // A killed member stays in the group until its session times out; the broker's minimum keeps
+  // the restarted instance from waiting 45 s for its partitions.
+  std::filesystem::path config_ =
+      temp_.write("evaluator.yaml", "alert_evaluator:\n  dlq_topic: " + dlq_ +
+                                        "\nkafka:\n  properties:\n    session.timeout.ms: 6000\n");
+};
+
+const std::vector<std::string> kAllScenarios = {
+    "rule1-failure-detected.ndjson", "rule2-high-failure-rate.ndjson",
+    "rule3-source-silent.ndjson",    "rule4-latency-p95.ndjson",
+    "rule5-resource-overuse.ndjson", "rule6-object-error-burst.ndjson"};
+
+TEST_F(AlertEvaluatorTest, ScenariosYieldExactlyTheExpectedAlertEvents) {
+  produce_scenarios(kAllScenarios, /*bad=*/2);
+  const auto expected = expected_events({kAllScenarios.begin(), kAllScenarios.end()});
+  ASSERT_EQ(expected.size(), 38U);
+  // Once the input is read, event time runs at 100000 × wall pace, so the silences at the end
+  // of every scenario (75 min after its last run) come within a second.
+  ChildProcess evaluator(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  const auto events = read_events(expected.size(), 3s);
+  EXPECT_EQ(events, expected);
+  evaluator.signal(SIGTERM);
+  EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
+  // The unreadable records were dead-lettered, not evaluated.
+  const auto dead = read_topic(bootstrap_, dlq_, 2, 30s, 1s);
+  ASSERT_EQ(dead.size(), 2U);
+  EXPECT_EQ(dead[0].headers.at("dlq.stage"), "alert-evaluator");
+  EXPECT_EQ(dead[0].headers.at("dlq.reason"), "invalid_enriched_record");
+}
+
+TEST_F(AlertEvaluatorTest, SigkillAndRestartWritesTheSameTransitionsOnce) {
+  const std::vector<std::string> first(kAllScenarios.begin(), kAllScenarios.begin() + 3);
+  const std::vector<std::string> second(kAllScenarios.begin() + 3, kAllScenarios.end());
+  produce_scenarios(first);
+  {
+    // Wall pace while idle: the first half's episodes come out, the final silences do not.
+    ChildProcess evaluator(temp_.path(), command("1"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+    const auto some = read_events(10, 2s);
+    ASSERT_GE(some.size(), 10U);
+    evaluator.signal(SIGKILL);
+    evaluator.wait();
+  }
+  produce_scenarios(second);
+  ChildProcess restarted(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  const auto expected = expected_events({kAllScenarios.begin(), kAllScenarios.end()});
+  const auto events = read_events(expected.size(), 3s);
+  // Equal multisets: nothing missing, nothing twice, every startsAt as the first run wrote it.
+  EXPECT_EQ(events, expected);
+  restarted.signal(SIGTERM);
+  EXPECT_EQ(restarted.wait(), 0) << restarted.err();
+}
+
+}  // namespace
+}  // namespace iw::alert_evaluator

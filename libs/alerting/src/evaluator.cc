@@ -66,10 +66,10 @@ std::string_view state_name(AlertState state) {
 }
 
 struct Evaluator::Impl {
-  // The window state and the alert of one rule for one key.
+  // The window state and the alert of one rule for one key: what evaluation touches, kept
+  // small (the labels live apart) so that tens of thousands of them stay cache-friendly.
   struct State {
     std::uint32_t rule = 0;
-    Labels labels;
     std::uint64_t fingerprint = 0;
     // Window contents: all runs, FAILED runs, and (percentile rules) the values, sorted.
     std::int64_t runs = 0;
@@ -122,7 +122,11 @@ struct Evaluator::Impl {
 
   struct Key {
     std::uint32_t first_state;  // the key's states are consecutive, one per rule of its kind
+    // A source's objets and their keys: a source has a handful, so a short scan of its own
+    // list is cheaper than a second hash lookup (past kObjetsScanned, the map takes over).
+    std::vector<std::pair<std::string, std::uint32_t>> objets;
   };
+  static constexpr std::size_t kObjetsScanned = 32;
 
   struct PerRule {
     std::deque<Expiry> expiries;
@@ -139,7 +143,8 @@ struct Evaluator::Impl {
   KeyMap source_keys;
   KeyMap objet_keys;
   std::vector<Key> keys;
-  std::deque<State> states;  // a deque: AlertIdentity points at a state's labels
+  std::vector<State> states;
+  std::deque<Labels> labels;  // by state index; a deque, so AlertIdentity can point into it
   std::string key_buffer;
 
   // Runs waiting for the clock: those that came in τ order in a FIFO, the others in a heap.
@@ -163,20 +168,24 @@ struct Evaluator::Impl {
   std::uint32_t key_for(KeyMap& map, std::string_view name, std::string_view source,
                         std::string_view objet, const std::vector<std::uint32_t>& key_rules) {
     if (auto it = map.find(name); it != map.end()) return it->second;
+    const std::uint32_t key = new_key(source, objet, key_rules);
+    map.emplace(std::string(name), key);
+    return key;
+  }
+
+  std::uint32_t new_key(std::string_view source, std::string_view objet,
+                        const std::vector<std::uint32_t>& key_rules) {
     const auto key = static_cast<std::uint32_t>(keys.size());
-    keys.push_back({static_cast<std::uint32_t>(states.size())});
+    keys.push_back({static_cast<std::uint32_t>(states.size()), {}});
     for (const std::uint32_t rule_index : key_rules) {
       const Rule& rule = rules[rule_index];
-      State& state = states.emplace_back();
-      state.rule = rule_index;
-      state.labels = rule.labels;
-      state.labels.emplace_back("alertname", rule.alert);
-      state.labels.emplace_back("source", source);
-      if (rule.group_by == GroupBy::kSourceObjet) state.labels.emplace_back("objet", objet);
-      std::sort(state.labels.begin(), state.labels.end());
-      state.fingerprint = fingerprint_of(state.labels);
+      Labels& state_labels = labels.emplace_back(rule.labels);
+      state_labels.emplace_back("alertname", rule.alert);
+      state_labels.emplace_back("source", source);
+      if (rule.group_by == GroupBy::kSourceObjet) state_labels.emplace_back("objet", objet);
+      std::sort(state_labels.begin(), state_labels.end());
+      states.push_back({.rule = rule_index, .fingerprint = fingerprint_of(state_labels)});
     }
-    map.emplace(std::string(name), key);
     return key;
   }
 
@@ -184,10 +193,19 @@ struct Evaluator::Impl {
     return key_for(source_keys, source, source, {}, source_rules);
   }
 
-  std::uint32_t objet_key(std::string_view source, std::string_view objet) {
-    key_buffer.assign(source).push_back(kKeySeparator);
-    key_buffer.append(objet);
-    return key_for(objet_keys, key_buffer, source, objet, objet_rules);
+  std::uint32_t objet_key(std::uint32_t source_key, std::string_view source,
+                          std::string_view objet) {
+    for (const auto& [name, key] : keys[source_key].objets) {
+      if (name == objet) return key;
+    }
+    if (keys[source_key].objets.size() >= kObjetsScanned) {
+      key_buffer.assign(source).push_back(kKeySeparator);
+      key_buffer.append(objet);
+      return key_for(objet_keys, key_buffer, source, objet, objet_rules);
+    }
+    const std::uint32_t key = new_key(source, objet, objet_rules);
+    keys[source_key].objets.emplace_back(objet, key);  // after new_key: it may grow `keys`
+    return key;
   }
 
   void touch(std::uint32_t state_index) {
@@ -281,7 +299,7 @@ struct Evaluator::Impl {
     const State& state = states[state_index];
     at_instant.push_back({.alert = {.rule = &rules[state.rule],
                                     .rule_index = state.rule,
-                                    .labels = &state.labels,
+                                    .labels = &labels[state_index],
                                     .fingerprint = state.fingerprint},
                           .from = from,
                           .to = to,
@@ -452,10 +470,11 @@ Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
 Evaluator::Admission Evaluator::add(const Run& run) {
   Impl& impl = *impl_;
   if (run.end <= impl.now) return Admission::kLate;
+  const std::uint32_t source_key = impl.source_key(run.source);
   const Impl::PendingRun pending{.end = run.end,
                                  .sequence = impl.sequence++,
-                                 .source_key = impl.source_key(run.source),
-                                 .objet_key = impl.objet_key(run.source, run.objet),
+                                 .source_key = source_key,
+                                 .objet_key = impl.objet_key(source_key, run.source, run.objet),
                                  .etat = run.etat,
                                  .duration_seconds = run.duration_seconds,
                                  .cpu_seconds = run.cpu_seconds,
@@ -492,11 +511,12 @@ bool Evaluator::restore_fired_at(std::uint64_t fingerprint, Instant fired_at) {
 
 void Evaluator::for_each_active(const std::function<void(const ActiveAlert&)>& visit) const {
   const Impl& impl = *impl_;
-  for (const Impl::State& state : impl.states) {
+  for (std::size_t index = 0; index < impl.states.size(); ++index) {
+    const Impl::State& state = impl.states[index];
     if (state.alert == AlertState::kInactive) continue;
     visit({.alert = {.rule = &impl.rules[state.rule],
                      .rule_index = state.rule,
-                     .labels = &state.labels,
+                     .labels = &impl.labels[index],
                      .fingerprint = state.fingerprint},
            .state = state.alert,
            .active_at = state.active_at,
@@ -515,19 +535,23 @@ std::size_t Evaluator::buffered_runs() const {
 
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
-  std::size_t bytes = impl.states.size() * sizeof(Impl::State) +
+  std::size_t bytes = impl.states.capacity() * sizeof(Impl::State) +
                       impl.keys.capacity() * sizeof(Impl::Key) +
                       (impl.in_order.size() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
-  for (const Impl::State& state : impl.states) {
-    bytes += state.sorted.capacity() * sizeof(double);
-    for (const auto& [name, value] : state.labels) bytes += name.capacity() + value.capacity();
-    bytes += state.labels.capacity() * sizeof(Labels::value_type);
+  for (const Impl::State& state : impl.states) bytes += state.sorted.capacity() * sizeof(double);
+  for (const Labels& state_labels : impl.labels) {
+    for (const auto& [name, value] : state_labels) bytes += name.capacity() + value.capacity();
+    bytes += state_labels.capacity() * sizeof(Labels::value_type);
   }
   for (const Impl::PerRule& r : impl.per_rule) {
     bytes += (r.expiries.size() + 0) * sizeof(Impl::Expiry) +
              (r.for_timers.size() + r.keep_timers.size()) * sizeof(Impl::Timer);
   }
   // A hash node holds the key string and the index, plus the bucket pointer.
+  for (const Impl::Key& key : impl.keys) {
+    bytes += key.objets.capacity() * sizeof(key.objets[0]);
+    for (const auto& [name, index] : key.objets) bytes += name.capacity();
+  }
   for (const KeyMap* map : {&impl.source_keys, &impl.objet_keys}) {
     for (const auto& [name, index] : *map) bytes += name.capacity() + 2 * sizeof(void*) + 8;
   }

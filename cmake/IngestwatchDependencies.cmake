@@ -9,6 +9,8 @@ find_package(yaml-cpp CONFIG REQUIRED)
 # IANA time zones for naive timestamps; libstdc++ 12 has no std::chrono::locate_zone yet.
 find_package(date CONFIG REQUIRED)
 find_package(Threads REQUIRED)
+# HTTP client of the alert-evaluator's Alertmanager notifier (libcurl4-openssl-dev).
+find_package(CURL REQUIRED)
 if(IW_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()

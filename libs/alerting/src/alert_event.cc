@@ -293,38 +293,71 @@ std::string check_template(std::string_view text) {
       text, [](std::string_view) {}, [](const std::optional<Action>&, std::string_view) {});
 }
 
+namespace {
+
+AlertEvent event_for(const AlertIdentity& alert, EventStatus status, Instant starts_at,
+                     std::optional<Instant> ends_at, double value) {
+  IW_CHECK(alert.rule != nullptr && alert.labels != nullptr, "event_of: no alert named");
+  AlertEvent event;
+  event.status = status;
+  event.labels = *alert.labels;
+  for (const auto& [name, text] : alert.rule->annotations) {
+    event.annotations.emplace_back(name, render_template(text, event.labels, value));
+  }
+  event.starts_at = starts_at;
+  event.ends_at = ends_at;
+  event.value = value;
+  // From the labels written, so the event is Alertmanager-consistent by construction.
+  event.fingerprint = fingerprint_of(event.labels);
+  return event;
+}
+
+}  // namespace
+
 AlertEvent event_of(const Transition& transition) {
   const bool firing =
       transition.to == AlertState::kFiring && transition.from != AlertState::kFiring;
   const bool resolved =
       transition.from == AlertState::kFiring && transition.to == AlertState::kInactive;
   IW_CHECK(firing || resolved, "event_of: only a change to firing or to resolved has an event");
-  IW_CHECK(transition.alert.rule != nullptr && transition.alert.labels != nullptr,
-           "event_of: the transition names no alert");
-  AlertEvent event;
-  event.status = firing ? EventStatus::kFiring : EventStatus::kResolved;
-  event.labels = *transition.alert.labels;
-  for (const auto& [name, text] : transition.alert.rule->annotations) {
-    event.annotations.emplace_back(name, render_template(text, event.labels, transition.value));
-  }
-  event.starts_at = transition.fired_at;
-  if (resolved) event.ends_at = transition.at;
-  event.value = transition.value;
-  // From the labels written, so the event is Alertmanager-consistent by construction.
-  event.fingerprint = fingerprint_of(event.labels);
-  return event;
+  return event_for(transition.alert, firing ? EventStatus::kFiring : EventStatus::kResolved,
+                   transition.fired_at, resolved ? std::optional(transition.at) : std::nullopt,
+                   transition.value);
 }
 
-void append_alert_event(std::string& out, const AlertEvent& event) {
-  out += R"({"status":)";
-  out += event.status == EventStatus::kFiring ? R"("firing")" : R"("resolved")";
-  out += R"(,"labels":)";
+AlertEvent event_of(const ActiveAlert& active) {
+  IW_CHECK(active.state == AlertState::kFiring, "event_of: only a firing alert has an event");
+  return event_for(active.alert, EventStatus::kFiring, active.fired_at, std::nullopt, active.value);
+}
+
+namespace {
+
+// The fields both shapes share, in their order: "labels", "annotations", "startsAt", then the
+// key of "endsAt" (its value is the caller's).
+void append_alert_body(std::string& out, const AlertEvent& event) {
+  out += R"("labels":)";
   append_object(out, event.labels);
   out += R"(,"annotations":)";
   append_object(out, event.annotations);
   out += R"(,"startsAt":)";
   append_instant(out, event.starts_at);
   out += R"(,"endsAt":)";
+}
+
+}  // namespace
+
+void append_postable_alert(std::string& out, const AlertEvent& event, Instant ends_at) {
+  out += '{';
+  append_alert_body(out, event);
+  append_instant(out, ends_at);
+  out += '}';
+}
+
+void append_alert_event(std::string& out, const AlertEvent& event) {
+  out += R"({"status":)";
+  out += event.status == EventStatus::kFiring ? R"("firing")" : R"("resolved")";
+  out += ',';
+  append_alert_body(out, event);
   if (event.ends_at) {
     append_instant(out, *event.ends_at);
   } else {

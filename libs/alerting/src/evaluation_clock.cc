@@ -60,16 +60,18 @@ std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::Monot
     }
   }
 
+  // Nothing read yet: where event time stands is unknown until the first record. (Starting
+  // from the wall clock would make every record of a replay that begins later "late".)
+  if (!seen_any && !started_) return std::nullopt;
   Instant candidate;
   if (busy) {
     candidate = watermark;
     idle_anchor_set_ = false;
   } else {
     // Nothing to deliver anywhere: every run so far is in, so the clock goes on from the
-    // furthest point the input reached, at wall-clock pace (scaled by idle_speed). With no
-    // input at all, from the wall clock.
+    // furthest point the input reached, at wall-clock pace (scaled by idle_speed).
     if (!idle_anchor_set_) {
-      Instant anchor = seen_any ? latest_idle : Instant(wall);
+      Instant anchor = seen_any ? latest_idle : value_;
       if (started_) anchor = std::max(anchor, value_);
       idle_anchor_ = anchor;
       idle_since_ = now;

@@ -199,6 +199,25 @@ TEST(AlertEventTest, ResolvedEvent) {
   EXPECT_EQ(event.annotations[0].second, "0 FAILED run(s) of deals");
 }
 
+TEST(AlertEventTest, FiringEventOfAnActiveAlertCarriesItsCurrentValue) {
+  const Rule rule = failure_rule();
+  const ActiveAlert active{
+      .alert = transition(rule, AlertState::kPending, AlertState::kFiring).alert,
+      .state = AlertState::kFiring,
+      .active_at = at("2025-09-21T08:34:00.000Z"),
+      .fired_at = at("2025-09-21T08:35:00.000Z"),
+      .value = 3};
+  const AlertEvent event = event_of(active);
+  EXPECT_EQ(event.status, EventStatus::kFiring);
+  EXPECT_EQ(event.starts_at, at("2025-09-21T08:35:00.000Z"));
+  EXPECT_FALSE(event.ends_at.has_value());
+  EXPECT_EQ(event.annotations[0].second, "3 FAILED run(s) of deals");
+  EXPECT_EQ(event.fingerprint, fingerprint_of(kLabels));
+  ActiveAlert pending = active;
+  pending.state = AlertState::kPending;
+  EXPECT_DEATH((void)event_of(pending), "only a firing alert");
+}
+
 TEST(AlertEventDeathTest, OnlyFiringAndResolvedHaveEvents) {
   const Rule rule = failure_rule();
   EXPECT_DEATH((void)event_of(transition(rule, AlertState::kInactive, AlertState::kPending)),

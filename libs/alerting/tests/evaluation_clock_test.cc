@@ -58,13 +58,14 @@ TEST(EvaluationClockTest, AllIdleAdvancesAtWallPaceScaledByIdleSpeed) {
   EXPECT_EQ(clock.at(kWall, kMono + seconds(4)), kT0 + minutes(35));
 }
 
-TEST(EvaluationClockTest, EmptyInputStartsFromTheWallClock) {
+TEST(EvaluationClockTest, EmptyInputDoesNotStartTheClock) {
+  // A replay may begin later; starting from the wall clock would make all of it late.
   EvaluationClock clock({});
   clock.assign(0);
   clock.caught_up(0, kMono);
-  const auto wall = std::chrono::floor<Millis>(kWall) - minutes(5);
-  EXPECT_EQ(clock.at(kWall, kMono), Instant(wall));
-  EXPECT_EQ(clock.at(kWall, kMono + seconds(10)), Instant(wall) + seconds(10));
+  EXPECT_FALSE(clock.at(kWall, kMono + seconds(10)));
+  clock.observe(0, kT0, kMono + seconds(11));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(11)), kT0 - minutes(5));
 }
 
 TEST(EvaluationClockTest, WallClockModeIsWallTimeMinusLateness) {

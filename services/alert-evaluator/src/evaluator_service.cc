@@ -10,9 +10,11 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "alert_history.h"
 #include "alert_metrics.h"
+#include "alertmanager_notifier.h"
 #include "iw/alerting/alert_event.h"
 #include "iw/alerting/enriched_run.h"
 #include "iw/alerting/evaluation_clock.h"
@@ -24,6 +26,7 @@
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/producer.h"
 #include "iw/metrics/record_flow.h"
+#include "iw/runtime/version.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -44,6 +47,9 @@ struct Settings {
   milliseconds commit_interval{0};
   bool create_topics = true;
   std::int32_t partitions = 3;
+  std::string alertmanager_url;  // empty: no Alertmanager
+  milliseconds alertmanager_resend_interval{60'000};
+  config::Secret alertmanager_bearer_token;
 };
 
 std::string default_transactional_id() {
@@ -86,6 +92,12 @@ Settings read_settings(const runtime::Context& ctx) {
   s.commit_interval = c.get_duration("alert_evaluator.commit_interval");
   s.create_topics = c.get_bool("alert_evaluator.create_topics");
   s.partitions = static_cast<std::int32_t>(c.get_int("alert_evaluator.partitions"));
+  if (c.has("alert_evaluator.alertmanager_url"))
+    s.alertmanager_url = c.get_string("alert_evaluator.alertmanager_url");
+  s.alertmanager_resend_interval = c.get_duration("alert_evaluator.alertmanager_resend_interval");
+  if (c.has("alert_evaluator.alertmanager_bearer_token")) {
+    s.alertmanager_bearer_token = c.get_secret("alert_evaluator.alertmanager_bearer_token");
+  }
   return s;
 }
 
@@ -125,14 +137,25 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         metrics_(ctx.metrics.registry(), rules_),
         evaluator_(rules_, {.configured_sources = settings_.sources}),
         clock_(settings_.clock),
-        problems_(ctx.logger, 20, 10s) {}
+        problems_(ctx.logger, 20, 10s) {
+    if (!settings_.alertmanager_url.empty()) {
+      notifier_ = std::make_unique<AlertmanagerNotifier>(
+          AlertmanagerOptions{
+              .url = settings_.alertmanager_url,
+              .resend_interval = settings_.alertmanager_resend_interval,
+              .bearer_token = std::exchange(settings_.alertmanager_bearer_token, {}),
+              .user_agent = "ingest-alert-evaluator/" + std::string(runtime::version())},
+          ctx.metrics.registry(), ctx.logger);
+    }
+  }
 
   base::Status run() {
     if (auto status = connect(); !status) return status;
     ctx_.logger.info("evaluating", {{"input", settings_.input_topic},
                                     {"output", settings_.output_topic},
                                     {"rules", rules_.size()},
-                                    {"group", settings_.group_id}});
+                                    {"group", settings_.group_id},
+                                    {"alertmanager", notifier_ != nullptr}});
     int since_housekeeping = 0;
     while (!ctx_.shutdown.requested()) {
       auto polled = consumer_->poll(50ms);
@@ -377,6 +400,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       metrics_.clock_seconds.Set(
           std::chrono::duration<double>(evaluator_.now().time_since_epoch()).count());
     }
+    notify_alertmanager(mono);
     if (mono >= next_gauges_) {
       metrics_.update_active(evaluator_);
       metrics_.keys.Set(static_cast<double>(evaluator_.key_count()));
@@ -414,6 +438,10 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       }
       history_.record(event);
       ++staged_events_;
+      if (notifier_) {
+        alerts_changed_ = true;
+        if (resolved) notify_resolved_.push_back(event);
+      }
       ctx_.logger.info("alert", {{"status", firing ? "firing" : "resolved"},
                                  {"alertname", transition.alert.rule->alert},
                                  {"fingerprint", key},
@@ -434,6 +462,26 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       restore_.clear();
     }
     return {};
+  }
+
+  // Hands Alertmanager's notifier the alerts firing now and the resolves written since the last
+  // time: at once after a change, else once a second (for the values in the annotations).
+  void notify_alertmanager(base::MonotonicTime mono) {
+    if (!notifier_ || (!alerts_changed_ && mono < next_notify_)) return;
+    if (evaluator_.now() < warm_until_) return;
+    // Replaying what the alerts topic already holds: these alerts were sent before the
+    // restart, and the ones resolved since would show as firing again. The notifier keeps
+    // sending what it had until the evaluator has caught up with the topic.
+    if (const auto latest = history_.latest(); latest && evaluator_.now() < *latest) return;
+    alerts_changed_ = false;
+    next_notify_ = mono + 1s;
+    std::vector<alerting::AlertEvent> firing;
+    evaluator_.for_each_active([&](const alerting::ActiveAlert& active) {
+      if (active.state == alerting::AlertState::kFiring) {
+        firing.push_back(alerting::event_of(active));
+      }
+    });
+    notifier_->update(std::move(firing), std::exchange(notify_resolved_, {}));
   }
 
   base::Status begin() {
@@ -542,6 +590,10 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   std::uint64_t staged_events_ = 0;
   std::uint64_t staged_dead_letters_ = 0;
   std::optional<base::Error> delivery_error_;
+  std::unique_ptr<AlertmanagerNotifier> notifier_;  // null without an Alertmanager URL
+  std::vector<alerting::AlertEvent> notify_resolved_;
+  bool alerts_changed_ = false;
+  base::MonotonicTime next_notify_{};
 };
 
 }  // namespace
@@ -626,6 +678,27 @@ void EvaluatorService::declare(config::Schema& schema) const {
       .describe("Partitions of the output topic when the evaluator creates it.")
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
+  schema.string("alert_evaluator.alertmanager_url")
+      .describe(
+          "Alertmanager to post alerts to (its /api/v2/alerts), e.g. http://127.0.0.1:9093; "
+          "unset or empty: none. Firing alerts are sent again every resend interval, resolved "
+          "ones for 15 minutes, as Prometheus does.")
+      .validate([](const config::Value& value) -> std::optional<std::string> {
+        const auto& url = std::get<std::string>(value);
+        if (url.empty() || url.starts_with("http://") || url.starts_with("https://")) {
+          return std::nullopt;
+        }
+        return "expected an http:// or https:// URL";
+      });
+  schema.duration("alert_evaluator.alertmanager_resend_interval")
+      .describe(
+          "How often alerts are sent to Alertmanager again; firing ones carry endsAt = now + 4 "
+          "intervals, so Alertmanager resolves them if the evaluator stops.")
+      .default_value("1m")
+      .min("1s");
+  schema.string("alert_evaluator.alertmanager_bearer_token")
+      .describe("Bearer token sent to Alertmanager (Authorization header).")
+      .secret();
 }
 
 std::vector<std::string> EvaluatorService::readiness_checks() const { return {"kafka"}; }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "iw/kafka/producer.h"
 #include "iw/log/logger.h"
 #include "iw/testing/child_process.h"
+#include "iw/testing/http_get.h"
 #include "iw/testing/kafka_cluster.h"
 
 namespace iw::alert_evaluator {
@@ -198,6 +200,40 @@ TEST_F(AlertEvaluatorTest, ScenariosYieldExactlyTheExpectedAlertEvents) {
   ChildProcess evaluator(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
   const auto events = read_events(expected.size(), 3s);
   EXPECT_EQ(events, expected);
+
+  // The metrics agree with the topic, and promtool accepts the exposition.
+  const auto port = evaluator.wait_for_port();
+  ASSERT_TRUE(port);
+  std::size_t firing = 0;
+  for (const Event& e : expected) firing += e.status == "firing";
+  const std::regex to_firing(
+      "ingestwatch_alert_transitions_total\\{[^}]*to=\"firing\"[^}]*\\} ([0-9.e+]+)");
+  // The ALERTS-like gauge: every scenario source ends silent, six sources.
+  const std::regex silent_gauge(
+      "ingestwatch_alerts\\{[^}]*alertname=\"IngestionSourceSilent\"[^}]*alertstate=\"firing\"");
+  std::optional<iw::testing::HttpResponse> metrics;
+  double counted = 0;
+  std::ptrdiff_t silent = 0;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the gauge is refreshed every second
+    metrics = iw::testing::http_get(*port, "/metrics");
+    ASSERT_TRUE(metrics);
+    const std::string& body = metrics->body;
+    counted = 0;
+    for (std::sregex_iterator it(body.begin(), body.end(), to_firing), end; it != end; ++it) {
+      counted += std::stod((*it)[1]);
+    }
+    silent = std::distance(std::sregex_iterator(body.begin(), body.end(), silent_gauge),
+                           std::sregex_iterator());
+    if (silent == 6) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(counted, static_cast<double>(firing));
+  EXPECT_EQ(silent, 6);
+  const auto file = temp_.write("scrape.txt", metrics->body);
+  const std::string check = "promtool check metrics < '" + file.string() + "' > '" +
+                            (temp_.path() / "promtool.out").string() + "' 2>&1";
+  EXPECT_EQ(std::system(check.c_str()), 0) << iw::testing::read_file(temp_.path() / "promtool.out");
+
   evaluator.signal(SIGTERM);
   EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
   // The unreadable records were dead-lettered, not evaluated.

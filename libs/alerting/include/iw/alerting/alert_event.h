@@ -48,9 +48,19 @@ struct AlertEvent {
 /// IW_CHECKs that `transition` is one of those two changes.
 [[nodiscard]] AlertEvent event_of(const Transition& transition);
 
+/// The firing event of an alert firing now, with its current value (what Alertmanager is sent
+/// again while it fires). IW_CHECKs that it is firing.
+[[nodiscard]] AlertEvent event_of(const ActiveAlert& active);
+
 /// Appends the event as one line of JSON (no newline), keys in BRIEF §5's order:
 /// status, labels, annotations, startsAt, endsAt, value, fingerprint.
 void append_alert_event(std::string& out, const AlertEvent& event);
+
+/// Appends the event as one postable alert of Alertmanager's /api/v2/alerts (labels,
+/// annotations, startsAt, endsAt), with the `ends_at` the sender chooses: a resolve's own, or
+/// for a firing alert a time a few resend intervals ahead, after which Alertmanager resolves it
+/// unless it is sent again.
+void append_postable_alert(std::string& out, const AlertEvent& event, Instant ends_at);
 
 /// Reads back what append_alert_event() wrote (for a restart, which learns from the alerts
 /// topic which alerts are firing and since when). kInvalidInput names what is wrong.

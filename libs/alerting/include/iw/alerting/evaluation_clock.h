@@ -34,7 +34,8 @@ struct ClockOptions {
 /// records to deliver holds the clock at (its latest τ − allowed lateness), the minimum over such
 /// partitions; a partition that has caught up (end of partition) stops holding it back. When
 /// every partition has caught up, the clock advances at `idle_speed` × wall-clock pace from
-/// where it stands.
+/// where it stands. It starts with the first record: with no input at all it has no notion of
+/// event time (ClockMode::kWallClock has).
 class EvaluationClock {
  public:
   explicit EvaluationClock(ClockOptions options);

@@ -1,0 +1,336 @@
+#include "alertmanager_notifier.h"
+
+#include <curl/curl.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "iw/base/check.h"
+
+namespace iw::alert_evaluator {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// Prometheus's notifier posts at most this many alerts at once (maxBatchSize).
+constexpr std::size_t kMaxBatch = 64;
+// Enough of an error answer to say what Alertmanager objected to.
+constexpr std::size_t kMaxResponseKept = 512;
+
+std::size_t keep_response(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* kept = static_cast<std::string*>(user);
+  const std::size_t bytes = size * count;
+  kept->append(data, std::min(bytes, kMaxResponseKept - std::min(kept->size(), kMaxResponseKept)));
+  return bytes;
+}
+
+prometheus::Family<prometheus::Counter>& posts_family(prometheus::Registry& registry) {
+  return prometheus::BuildCounter()
+      .Name("ingestwatch_alertmanager_posts_total")
+      .Help(
+          "Posts of alerts to Alertmanager, by outcome (success: a 2xx answer; error: a "
+          "connection error, timeout or any other status).")
+      .Register(registry);
+}
+
+// The endpoint for a base URL given with or without a trailing slash.
+std::string endpoint_of(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url + "/api/v2/alerts";
+}
+
+}  // namespace
+
+struct AlertmanagerNotifier::Impl {
+  Impl(AlertmanagerOptions opts, prometheus::Registry& registry, const log::Logger& log);
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  struct Tracked {
+    alerting::AlertEvent event;
+    // Not sent since it appeared or changed: goes out with the next round, full or not.
+    bool fresh = true;
+    // Resolved alerts: when update() handed the resolve over.
+    Steady::time_point resolved_seen{};
+  };
+  struct Batch {
+    std::string body;
+    std::size_t alerts = 0;
+  };
+
+  void run();
+  std::vector<Batch> collect(bool full);
+  void post(const Batch& batch);
+  CURLcode perform();
+
+  const AlertmanagerOptions options;
+  const std::string endpoint;
+  const log::Logger& logger;
+  log::RateLimitedLog problems;
+  prometheus::Counter& posts_succeeded;
+  prometheus::Counter& posts_failed;
+  prometheus::Counter& alerts_sent;
+  prometheus::Histogram& post_latency;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  // By fingerprint, so every round sends them in the same order.
+  std::map<std::uint64_t, Tracked> firing;
+  std::map<std::uint64_t, Tracked> resolved;
+  bool prompt = false;
+  std::atomic<bool> stopping{false};
+
+  // Used by the thread only. One easy handle in a multi handle: the multi handle keeps the
+  // connection alive between posts, and curl_multi_wakeup() lets the destructor end a post
+  // that hangs instead of waiting for its timeout.
+  CURLM* multi = nullptr;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::array<char, CURL_ERROR_SIZE> error_text{};
+  std::string response;
+  std::uint64_t failed_in_a_row = 0;
+
+  std::thread thread;
+};
+
+AlertmanagerNotifier::Impl::Impl(AlertmanagerOptions opts, prometheus::Registry& registry,
+                                 const log::Logger& log)
+    : options(std::move(opts)),
+      endpoint(endpoint_of(options.url)),
+      logger(log),
+      problems(log, 5, std::chrono::minutes(1)),
+      posts_succeeded(posts_family(registry).Add({{"outcome", "success"}})),
+      posts_failed(posts_family(registry).Add({{"outcome", "error"}})),
+      alerts_sent(prometheus::BuildCounter()
+                      .Name("ingestwatch_alertmanager_alerts_sent_total")
+                      .Help("Alerts (firing or resolved) in posts that Alertmanager accepted; "
+                            "each is counted again every time it is re-sent.")
+                      .Register(registry)
+                      .Add({})),
+      post_latency(prometheus::BuildHistogram()
+                       .Name("ingestwatch_alertmanager_post_latency_seconds")
+                       .Help("Time to post a batch of alerts to Alertmanager, whatever the "
+                             "outcome.")
+                       .Register(registry)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
+                                                                        0.1, 0.5, 1, 2.5, 5, 10})) {
+  // Not thread-safe in every libcurl build: once, before any handle exists.
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi = curl_multi_init();
+  easy = curl_easy_init();
+  IW_CHECK(multi != nullptr && easy != nullptr, "libcurl could not create a handle");
+
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  // A body over 1 kB would otherwise wait for "100 Continue", which servers may never send.
+  headers = curl_slist_append(headers, "Expect:");
+  if (!options.bearer_token.empty()) {
+    const std::string authorization =
+        "Authorization: Bearer " + std::string(options.bearer_token.reveal());
+    headers = curl_slist_append(headers, authorization.c_str());
+  }
+  IW_CHECK(headers != nullptr, "libcurl could not build the request headers");
+
+  curl_easy_setopt(easy, CURLOPT_URL, endpoint.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
+  // Signals belong to the service (SIGTERM drains it); libcurl must not install its own.
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text.data());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &keep_response);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response);
+
+  thread = std::thread([this] { run(); });
+}
+
+AlertmanagerNotifier::Impl::~Impl() {
+  {
+    // Under the lock, so the thread cannot miss the flag between its check and its wait.
+    std::lock_guard lock(mutex);
+    stopping = true;
+  }
+  wake.notify_all();
+  curl_multi_wakeup(multi);
+  thread.join();
+  curl_easy_cleanup(easy);
+  curl_multi_cleanup(multi);
+  curl_slist_free_all(headers);
+}
+
+void AlertmanagerNotifier::Impl::run() {
+  std::unique_lock lock(mutex);
+  // New alerts go out at once (they are fresh); the first full round is one interval later.
+  auto next_full = Steady::now() + options.resend_interval;
+  while (true) {
+    wake.wait_until(lock, next_full, [&] { return stopping.load() || prompt; });
+    if (stopping) return;
+    const auto now = Steady::now();
+    const bool full = now >= next_full;
+    if (full) next_full = now + options.resend_interval;
+    prompt = false;
+    const std::vector<Batch> batches = collect(full);
+    lock.unlock();
+    for (const Batch& batch : batches) {
+      if (stopping) break;
+      post(batch);
+    }
+    lock.lock();
+  }
+}
+
+std::vector<AlertmanagerNotifier::Impl::Batch> AlertmanagerNotifier::Impl::collect(bool full) {
+  const auto now = Steady::now();
+  const auto wall = std::chrono::floor<alerting::Millis>(std::chrono::system_clock::now());
+  std::erase_if(resolved, [&](const auto& entry) {
+    return now - entry.second.resolved_seen >= options.resolved_retention;
+  });
+  std::vector<Batch> batches;
+  auto add = [&](const alerting::AlertEvent& event, alerting::Instant ends_at) {
+    if (batches.empty() || batches.back().alerts == kMaxBatch) batches.push_back({"[", 0});
+    Batch& batch = batches.back();
+    if (batch.alerts > 0) batch.body += ',';
+    alerting::append_postable_alert(batch.body, event, ends_at);
+    ++batch.alerts;
+  };
+  // Prometheus's deadline: Alertmanager resolves the alert by itself if no re-send comes in
+  // time. In event time an alert may start after the wall clock (a replay of runs stamped in
+  // the future); Alertmanager rejects an end before the start.
+  const alerting::Instant deadline = wall + 4 * options.resend_interval;
+  for (auto& [fingerprint, tracked] : firing) {
+    if (!full && !tracked.fresh) continue;
+    tracked.fresh = false;
+    add(tracked.event, std::max(deadline, tracked.event.starts_at));
+  }
+  for (auto& [fingerprint, tracked] : resolved) {
+    if (!full && !tracked.fresh) continue;
+    tracked.fresh = false;
+    add(tracked.event, tracked.event.ends_at.value_or(tracked.event.starts_at));
+  }
+  for (Batch& batch : batches) batch.body += ']';
+  return batches;
+}
+
+void AlertmanagerNotifier::Impl::post(const Batch& batch) {
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, batch.body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(batch.body.size()));
+  response.clear();
+  error_text[0] = '\0';
+  const auto started = Steady::now();
+  const CURLcode result = perform();
+  if (stopping) return;  // abandoned: neither a success nor Alertmanager's fault
+  post_latency.Observe(std::chrono::duration<double>(Steady::now() - started).count());
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  if (result == CURLE_OK && status >= 200 && status < 300) {
+    posts_succeeded.Increment();
+    alerts_sent.Increment(static_cast<double>(batch.alerts));
+    if (failed_in_a_row > 0) {
+      logger.info("alertmanager accepts alerts again", {{"failed_posts", failed_in_a_row}});
+      failed_in_a_row = 0;
+    }
+    return;
+  }
+  // Not retried here: every alert goes out again with the next full round.
+  posts_failed.Increment();
+  ++failed_in_a_row;
+  if (result != CURLE_OK) {
+    const std::string detail =
+        error_text[0] != '\0' ? error_text.data() : curl_easy_strerror(result);
+    problems.warn(
+        "alertmanager post failed",
+        {{"error", detail}, {"alerts", batch.alerts}, {"failed_in_a_row", failed_in_a_row}});
+  } else {
+    problems.warn("alertmanager rejected alerts", {{"status", static_cast<std::int64_t>(status)},
+                                                   {"response", response},
+                                                   {"alerts", batch.alerts},
+                                                   {"failed_in_a_row", failed_in_a_row}});
+  }
+}
+
+// One request through the multi handle; CURLE_ABORTED_BY_CALLBACK when stopped on the way.
+CURLcode AlertmanagerNotifier::Impl::perform() {
+  if (const CURLMcode added = curl_multi_add_handle(multi, easy); added != CURLM_OK) {
+    std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(added));
+    return CURLE_FAILED_INIT;
+  }
+  CURLMcode code = CURLM_OK;
+  while (!stopping) {
+    int running = 0;
+    code = curl_multi_perform(multi, &running);
+    if (code != CURLM_OK || running == 0) break;
+    // Returns on socket activity, curl's own timers, or curl_multi_wakeup().
+    code = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    if (code != CURLM_OK) break;
+  }
+  CURLcode result = CURLE_ABORTED_BY_CALLBACK;
+  int queued = 0;
+  while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+    if (message->msg == CURLMSG_DONE && message->easy_handle == easy) result = message->data.result;
+  }
+  if (result == CURLE_ABORTED_BY_CALLBACK && code != CURLM_OK) {
+    std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(code));
+    result = CURLE_FAILED_INIT;
+  }
+  curl_multi_remove_handle(multi, easy);
+  return result;
+}
+
+AlertmanagerNotifier::AlertmanagerNotifier(AlertmanagerOptions options,
+                                           prometheus::Registry& registry,
+                                           const log::Logger& logger)
+    : impl_(std::make_unique<Impl>(std::move(options), registry, logger)) {}
+
+AlertmanagerNotifier::~AlertmanagerNotifier() = default;
+
+void AlertmanagerNotifier::update(std::vector<alerting::AlertEvent> firing,
+                                  std::vector<alerting::AlertEvent> resolved) {
+  const auto now = Steady::now();
+  bool wake = false;
+  {
+    std::lock_guard lock(impl_->mutex);
+    std::map<std::uint64_t, Impl::Tracked> next;
+    for (alerting::AlertEvent& event : firing) {
+      const std::uint64_t fingerprint = event.fingerprint;
+      const auto known = impl_->firing.find(fingerprint);
+      const bool fresh = known == impl_->firing.end() || known->second.fresh ||
+                         known->second.event.starts_at != event.starts_at;
+      wake = wake || fresh;
+      impl_->resolved.erase(fingerprint);
+      next.insert_or_assign(fingerprint, Impl::Tracked{.event = std::move(event), .fresh = fresh});
+    }
+    impl_->firing = std::move(next);
+    for (alerting::AlertEvent& event : resolved) {
+      // Firing again since: the new episode is what Alertmanager must see.
+      if (impl_->firing.contains(event.fingerprint)) continue;
+      const std::uint64_t fingerprint = event.fingerprint;
+      impl_->resolved.insert_or_assign(
+          fingerprint,
+          Impl::Tracked{.event = std::move(event), .fresh = true, .resolved_seen = now});
+      wake = true;
+    }
+    if (wake) impl_->prompt = true;
+  }
+  if (wake) impl_->wake.notify_one();
+}
+
+std::size_t AlertmanagerNotifier::tracked() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->firing.size() + impl_->resolved.size();
+}
+
+}  // namespace iw::alert_evaluator

@@ -397,9 +397,9 @@ struct Evaluator::Impl {
   void start(Instant t) {
     started = true;
     for (const std::string& source : options.configured_sources) {
-      const Key key = keys[source_key(source)];
+      const std::uint32_t first_state = keys[source_key(source)].first_state;
       for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
-        const auto state_index = static_cast<std::uint32_t>(key.first_state + slot);
+        const auto state_index = static_cast<std::uint32_t>(first_state + slot);
         State& state = states[state_index];
         const Rule& rule = rules[state.rule];
         if (rule.kind != RuleKind::kNoRuns || state.last_run != Instant::min()) continue;
@@ -416,13 +416,13 @@ struct Evaluator::Impl {
     while (has_pending() && next_pending().end == t) {
       const PendingRun run = next_pending();
       pop_pending();
-      const Key source = keys[run.source_key];
+      const std::uint32_t source_first = keys[run.source_key].first_state;
       for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
-        enter(static_cast<std::uint32_t>(source.first_state + slot), run);
+        enter(static_cast<std::uint32_t>(source_first + slot), run);
       }
-      const Key objet = keys[run.objet_key];
+      const std::uint32_t objet_first = keys[run.objet_key].first_state;
       for (std::size_t slot = 0; slot < objet_rules.size(); ++slot) {
-        enter(static_cast<std::uint32_t>(objet.first_state + slot), run);
+        enter(static_cast<std::uint32_t>(objet_first + slot), run);
       }
     }
     for (PerRule& r : per_rule) {

@@ -26,6 +26,7 @@
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/producer.h"
 #include "iw/metrics/record_flow.h"
+#include "iw/runtime/consumer_lag.h"
 #include "iw/runtime/version.h"
 
 namespace iw::alert_evaluator {
@@ -135,6 +136,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         rules_(std::move(rules)),
         flow_(ctx.metrics.registry(), settings_.output_topic, kDeadLetterReasons),
         metrics_(ctx.metrics.registry(), rules_),
+        lag_(ctx.metrics.registry()),
         evaluator_(rules_, {.configured_sources = settings_.sources}),
         clock_(settings_.clock),
         problems_(ctx.logger, 20, 10s) {
@@ -336,6 +338,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   base::Status process(const kafka::Record& record) {
     flow_.records_in.Increment();
     positions_[record.partition()] = record.offset() + 1;
+    lag_.taken(record.partition(), record.timestamp());
     auto run = reader_.read(record.value());
     if (!run) return dead_letter(record, run.error().message());
     clock_.observe(record.partition(), run->end, ctx_.clock.monotonic_now());
@@ -404,6 +407,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     if (mono >= next_gauges_) {
       metrics_.update_active(evaluator_);
       metrics_.keys.Set(static_cast<double>(evaluator_.key_count()));
+      lag_.update(*consumer_, ctx_.clock.now());
       next_gauges_ = mono + 1s;
     }
     producer_->poll(0ms);
@@ -568,6 +572,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   kafka::ClientOptions client_;
   metrics::RecordFlowMetrics flow_;
   AlertMetrics metrics_;
+  runtime::ConsumerLagMetrics lag_;
   alerting::Evaluator evaluator_;
   alerting::EvaluationClock clock_;
   alerting::EnrichedRunReader reader_;

@@ -11,8 +11,14 @@ find_package(date CONFIG REQUIRED)
 find_package(Threads REQUIRED)
 # HTTP client of the alert-evaluator's Alertmanager notifier (libcurl4-openssl-dev).
 find_package(CURL REQUIRED)
+# Loki push bodies: snappy blocks for protobuf, gzip for JSON (libsnappy-dev, zlib1g-dev).
+find_package(Snappy CONFIG REQUIRED)
+find_package(ZLIB REQUIRED)
 if(IW_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
+  # Tests only: classes generated from Loki's push.proto decode what iw::loki encodes by hand
+  # (libprotobuf-dev, protobuf-compiler).
+  find_package(Protobuf REQUIRED)
 endif()
 if(IW_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)

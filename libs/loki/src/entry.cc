@@ -1,0 +1,259 @@
+#include "iw/loki/entry.h"
+
+#include <simdjson.h>
+
+#include <array>
+#include <chrono>
+#include <optional>
+
+#include "iw/events/timestamp.h"
+
+namespace iw::loki {
+namespace {
+
+using simdjson::ondemand::json_type;
+using simdjson::ondemand::object;
+using simdjson::ondemand::value;
+
+constexpr std::array kReasons = {
+    Reason::kInvalidRecord, Reason::kInvalidLabels, Reason::kLineTooLong,
+    Reason::kTooOld,        Reason::kTooNew,        Reason::kTooFarBehind,
+    Reason::kOutOfOrder,    Reason::kRateLimited,   Reason::kUnknown,
+};
+static_assert(kReasons.size() == kReasonCount);
+
+std::unexpected<Rejection> invalid(std::string message) {
+  return std::unexpected(Rejection{Reason::kInvalidRecord, std::move(message)});
+}
+
+std::unexpected<Rejection> not_json(std::string_view where, simdjson::error_code error) {
+  return invalid(std::string(where) + ": not JSON (" + simdjson::error_message(error) + ")");
+}
+
+// A string member; `null` and "" read as absent when `optional`.
+EntryResult<std::optional<std::string_view>> read_string(value& json, std::string_view field,
+                                                         bool optional) {
+  json_type type{};
+  if (auto error = json.type().get(type)) return not_json(field, error);
+  if (type == json_type::null && optional) return std::nullopt;
+  std::string_view text;
+  if (type != json_type::string || json.get_string().get(text) != simdjson::SUCCESS) {
+    return invalid(std::string(field) + ": expected a string");
+  }
+  if (text.empty()) {
+    if (optional) return std::nullopt;
+    return invalid(std::string(field) + ": must not be empty");
+  }
+  return text;
+}
+
+EntryResult<std::int64_t> read_time(std::string_view text, std::string_view field) {
+  auto t = events::parse_timestamp(text, events::TimeZone::utc());
+  if (!t) return invalid(std::string(field) + ": " + t.error().message);
+  return to_unix_nanos(*t);
+}
+
+}  // namespace
+
+std::string_view reason_name(Reason reason) {
+  switch (reason) {
+    case Reason::kInvalidRecord:
+      return "invalid_record";
+    case Reason::kInvalidLabels:
+      return "invalid_labels";
+    case Reason::kLineTooLong:
+      return "line_too_long";
+    case Reason::kTooOld:
+      return "greater_than_max_sample_age";
+    case Reason::kTooNew:
+      return "too_far_in_future";
+    case Reason::kTooFarBehind:
+      return "too_far_behind";
+    case Reason::kOutOfOrder:
+      return "out_of_order";
+    case Reason::kRateLimited:
+      return "per_stream_rate_limit";
+    case Reason::kUnknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+std::span<const Reason> all_reasons() { return kReasons; }
+
+std::int64_t to_unix_nanos(base::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+struct EntryBuilder::Impl {
+  explicit Impl(EntryOptions o) : options(std::move(o)) {}
+
+  // Copies `record` into the entry's line with simdjson's padding behind it, so the one copy the
+  // entry needs anyway is also what gets parsed.
+  EntryResult<object> open(std::string_view record, Entry& entry) {
+    entry.line.reserve(record.size() + simdjson::SIMDJSON_PADDING);
+    entry.line.assign(record);
+    const simdjson::padded_string_view padded(entry.line.data(), entry.line.size(),
+                                              entry.line.capacity());
+    if (auto error = parser.iterate(padded).get(document)) return not_json("record", error);
+    object members;
+    if (auto error = document.get_object().get(members)) {
+      if (error == simdjson::INCORRECT_TYPE) return invalid("record: expected a JSON object");
+      return not_json("record", error);
+    }
+    return members;
+  }
+
+  EntryResult<void> finish(LabelSet labels, Entry& entry) {
+    sort_labels(labels);
+    if (auto valid = validate_labels(labels, options.label_limits); !valid) {
+      return std::unexpected(Rejection{Reason::kInvalidLabels, valid.error().message()});
+    }
+    entry.stream = format_labels(labels);
+    return {};
+  }
+
+  EntryOptions options;
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document document;
+};
+
+EntryBuilder::EntryBuilder(EntryOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+EntryBuilder::~EntryBuilder() = default;
+
+EntryResult<Entry> EntryBuilder::enriched_run(std::string_view record, EntryRef ref,
+                                              base::TimePoint ingest_time) {
+  Entry entry{.stream = {}, .timestamp_ns = to_unix_nanos(ingest_time), .line = {}, .ref = ref};
+  auto members = impl_->open(record, entry);
+  if (!members) return std::unexpected(std::move(members).error());
+
+  std::optional<std::string_view> timestamp, source, etat, zone, entreprise;
+  bool seen_labels = false;
+  for (auto member : *members) {
+    std::string_view key;
+    value field;
+    if (auto error = member.unescaped_key().get(key)) return not_json("record", error);
+    if (auto error = member.value().get(field)) return not_json(key, error);
+    if (key == "@timestamp") {
+      if (timestamp) return invalid("@timestamp: appears more than once");
+      auto text = read_string(field, "@timestamp", false);
+      if (!text) return std::unexpected(std::move(text).error());
+      timestamp = *text;
+    } else if (key == "labels") {
+      if (seen_labels) return invalid("labels: appears more than once");
+      seen_labels = true;
+      object labels;
+      if (field.get_object().get(labels) != simdjson::SUCCESS) {
+        return invalid("labels: expected an object");
+      }
+      for (auto label : labels) {
+        std::string_view name;
+        value label_value;
+        if (auto error = label.unescaped_key().get(name)) return not_json("labels", error);
+        if (auto error = label.value().get(label_value)) return not_json(name, error);
+        // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
+        std::optional<std::string_view>* slot = name == "source"       ? &source
+                                                : name == "etat"       ? &etat
+                                                : name == "zone"       ? &zone
+                                                : name == "entreprise" ? &entreprise
+                                                                       : nullptr;
+        if (slot == nullptr) continue;
+        if (slot->has_value()) return invalid("labels." + std::string(name) + ": appears twice");
+        const bool required = slot == &source || slot == &etat;
+        auto text = read_string(label_value, "labels." + std::string(name), !required);
+        if (!text) return std::unexpected(std::move(text).error());
+        *slot = *text;
+      }
+    }
+  }
+  if (!timestamp) return invalid("@timestamp: required field is missing");
+  if (!source) return invalid("labels.source: required field is missing");
+  if (!etat) return invalid("labels.etat: required field is missing");
+  auto event_time = read_time(*timestamp, "@timestamp");
+  if (!event_time) return std::unexpected(std::move(event_time).error());
+  if (impl_->options.timestamp == TimestampSource::kEventTime) entry.timestamp_ns = *event_time;
+
+  LabelSet labels = {{"job", std::string(kRunsJob)},
+                     {"source", std::string(*source)},
+                     {"etat", std::string(*etat)}};
+  if (zone) labels.push_back({"zone", std::string(*zone)});
+  if (entreprise) labels.push_back({"entreprise", std::string(*entreprise)});
+  if (auto done = impl_->finish(std::move(labels), entry); !done) {
+    return std::unexpected(std::move(done).error());
+  }
+  return entry;
+}
+
+EntryResult<Entry> EntryBuilder::alert_event(std::string_view record, EntryRef ref,
+                                             base::TimePoint ingest_time) {
+  Entry entry{.stream = {}, .timestamp_ns = to_unix_nanos(ingest_time), .line = {}, .ref = ref};
+  auto members = impl_->open(record, entry);
+  if (!members) return std::unexpected(std::move(members).error());
+
+  std::optional<std::string_view> status, starts_at, ends_at, alertname, severity, source;
+  for (auto member : *members) {
+    std::string_view key;
+    value field;
+    if (auto error = member.unescaped_key().get(key)) return not_json("record", error);
+    if (auto error = member.value().get(field)) return not_json(key, error);
+    std::optional<std::string_view>* slot = key == "status"     ? &status
+                                            : key == "startsAt" ? &starts_at
+                                            : key == "endsAt"   ? &ends_at
+                                                                : nullptr;
+    if (slot != nullptr) {
+      if (slot->has_value()) return invalid(std::string(key) + ": appears more than once");
+      auto text = read_string(field, key, false);
+      if (!text) return std::unexpected(std::move(text).error());
+      *slot = *text;
+      continue;
+    }
+    if (key != "labels") continue;
+    object labels;
+    if (field.get_object().get(labels) != simdjson::SUCCESS) {
+      return invalid("labels: expected an object");
+    }
+    for (auto label : labels) {
+      std::string_view name;
+      value label_value;
+      if (auto error = label.unescaped_key().get(name)) return not_json("labels", error);
+      if (auto error = label.value().get(label_value)) return not_json(name, error);
+      std::optional<std::string_view>* label_slot = name == "alertname"  ? &alertname
+                                                    : name == "severity" ? &severity
+                                                    : name == "source"   ? &source
+                                                                         : nullptr;
+      if (label_slot == nullptr) continue;
+      if (label_slot->has_value()) {
+        return invalid("labels." + std::string(name) + ": appears twice");
+      }
+      auto text = read_string(label_value, "labels." + std::string(name), label_slot != &alertname);
+      if (!text) return std::unexpected(std::move(text).error());
+      *label_slot = *text;
+    }
+  }
+  if (!status || (*status != "firing" && *status != "resolved")) {
+    return invalid("status: expected \"firing\" or \"resolved\"");
+  }
+  if (!alertname) return invalid("labels.alertname: required field is missing");
+  // A firing alert has no end yet (Alertmanager's zero time), so it is filed under its start;
+  // a resolve under the instant it resolved.
+  const bool firing = *status == "firing";
+  const std::optional<std::string_view>& when = firing ? starts_at : ends_at;
+  const std::string_view when_field = firing ? "startsAt" : "endsAt";
+  if (!when) return invalid(std::string(when_field) + ": required field is missing");
+  auto event_time = read_time(*when, when_field);
+  if (!event_time) return std::unexpected(std::move(event_time).error());
+  if (impl_->options.timestamp == TimestampSource::kEventTime) entry.timestamp_ns = *event_time;
+
+  LabelSet labels = {{"job", std::string(kAlertsJob)},
+                     {"alertname", std::string(*alertname)},
+                     {"status", std::string(*status)}};
+  if (severity) labels.push_back({"severity", std::string(*severity)});
+  if (source) labels.push_back({"source", std::string(*source)});
+  if (auto done = impl_->finish(std::move(labels), entry); !done) {
+    return std::unexpected(std::move(done).error());
+  }
+  return entry;
+}
+
+}  // namespace iw::loki

@@ -1,0 +1,176 @@
+#include "iw/loki/batcher.h"
+
+#include <gtest/gtest.h>
+
+namespace iw::loki {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+const base::TimePoint kNow{std::chrono::seconds{1'757'932'200}};
+constexpr std::int64_t kNowNs = 1'757'932'200 * kSecond;
+
+Entry entry(std::string stream, std::int64_t timestamp_ns, std::string line,
+            std::int64_t offset = 0) {
+  return Entry{.stream = std::move(stream),
+               .timestamp_ns = timestamp_ns,
+               .line = std::move(line),
+               .ref = {.topic = 0, .partition = 0, .offset = offset}};
+}
+
+std::vector<std::int64_t> offsets(const BatchStream& stream) {
+  std::vector<std::int64_t> out;
+  for (const BatchEntry& e : stream.entries) out.push_back(e.ref.offset);
+  return out;
+}
+
+TEST(BatcherTest, GroupsPerStreamInTimestampOrder) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({}, clock);
+  EXPECT_FALSE(batcher.add(entry("{b=\"2\"}", 30, "b30", 0)));
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", 20, "a20", 1)));
+  EXPECT_FALSE(batcher.add(entry("{b=\"2\"}", 10, "b10", 2)));
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", 20, "a20-again", 3)));  // equal: arrival order
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", 5, "a5", 4)));
+  EXPECT_EQ(batcher.pending_entries(), 5U);
+  batcher.flush();
+  auto batch = batcher.next();
+  ASSERT_TRUE(batch);
+  EXPECT_TRUE(batcher.empty());
+  ASSERT_EQ(batch->streams.size(), 2U);
+  EXPECT_EQ(batch->streams[0].labels, "{a=\"1\"}");
+  EXPECT_EQ(offsets(batch->streams[0]), (std::vector<std::int64_t>{4, 1, 3}));
+  EXPECT_EQ(batch->streams[1].labels, "{b=\"2\"}");
+  EXPECT_EQ(offsets(batch->streams[1]), (std::vector<std::int64_t>{2, 0}));
+  EXPECT_EQ(batch->streams[0].entries[1].line, "a20");
+  EXPECT_EQ(batch->entry_count, 5U);
+  // Lines, the per-entry overhead, and each stream's labels once.
+  EXPECT_EQ(batch->byte_size, 3 + 3 + 3 + 9 + 2 + 5 * kEntryOverheadBytes + 7 + 7);
+  EXPECT_FALSE(batcher.next());
+}
+
+TEST(BatcherTest, CutsByEntryCount) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_entries = 2}, clock);
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", i, "x", i)));
+  auto first = batcher.next();
+  auto second = batcher.next();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(offsets(first->streams[0]), (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(offsets(second->streams[0]), (std::vector<std::int64_t>{2, 3}));
+  EXPECT_FALSE(batcher.next());  // the fifth waits for more or for max_batch_wait
+  EXPECT_EQ(batcher.pending_entries(), 1U);
+}
+
+TEST(BatcherTest, CutsBeforeExceedingBytes) {
+  base::FakeClock clock(kNow);
+  const std::string line(100, 'x');
+  const std::size_t first_size = 7 + line.size() + kEntryOverheadBytes;
+  const std::size_t next_size = line.size() + kEntryOverheadBytes;
+  Batcher batcher({.max_batch_bytes = first_size + 2 * next_size + 1}, clock);
+  for (int i = 0; i < 4; ++i) ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", i, line, i)));
+  auto batch = batcher.next();
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->entry_count, 3U);
+  EXPECT_EQ(batch->byte_size, first_size + 2 * next_size);
+  EXPECT_EQ(batcher.pending_bytes(), first_size);  // the fourth opened a new batch
+}
+
+TEST(BatcherTest, AnEntryLargerThanABatchGoesAlone) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_bytes = 50}, clock);
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 1, "small", 1)));
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 2, std::string(200, 'x'), 2)));
+  auto first = batcher.next();
+  auto second = batcher.next();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(offsets(first->streams[0]), std::vector<std::int64_t>{1});
+  EXPECT_EQ(offsets(second->streams[0]), std::vector<std::int64_t>{2});
+  EXPECT_TRUE(batcher.empty());
+}
+
+TEST(BatcherTest, CutsByAge) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_wait = milliseconds{500}}, clock);
+  EXPECT_FALSE(batcher.due_at());
+  const base::MonotonicTime start = clock.monotonic_now();
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 1, "x")));
+  clock.advance(milliseconds{300});
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 2, "y")));
+  EXPECT_EQ(batcher.due_at(), start + milliseconds{500});  // from the first entry
+  EXPECT_FALSE(batcher.next());
+  clock.advance(milliseconds{200});
+  auto batch = batcher.next();
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->entry_count, 2U);
+  EXPECT_FALSE(batcher.due_at());
+}
+
+TEST(BatcherTest, DueNowWhenABatchIsCut) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_entries = 1}, clock);
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 1, "x")));
+  EXPECT_EQ(batcher.due_at(), clock.monotonic_now());
+}
+
+TEST(BatcherTest, RejectsLongLines) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_line_bytes = 4}, clock);
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", 1, "1234")));
+  const auto rejection = batcher.add(entry("{a=\"1\"}", 1, "12345"));
+  ASSERT_TRUE(rejection);
+  EXPECT_EQ(rejection->reason, Reason::kLineTooLong);
+  EXPECT_EQ(rejection->message, "line is 5 bytes, more than the limit of 4");
+  EXPECT_EQ(batcher.rejected(Reason::kLineTooLong), 1U);
+  EXPECT_EQ(batcher.pending_entries(), 1U);
+}
+
+TEST(BatcherTest, RejectsTimesLokiWouldRefuseWhenAsked) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_entry_age = hours{24 * 7}, .max_future = minutes{10}}, clock);
+  const std::int64_t week = 7 * 24 * 3600 * kSecond;
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", kNowNs - week, "oldest accepted")));
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", kNowNs + 600 * kSecond, "newest accepted")));
+  const auto old = batcher.add(entry("{a=\"1\"}", kNowNs - week - 1, "x"));
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->reason, Reason::kTooOld);
+  EXPECT_EQ(old->message,
+            "timestamp 2025-09-08T10:29:59.999Z is older than the oldest accepted, "
+            "2025-09-08T10:30:00.000Z");
+  const auto future = batcher.add(entry("{a=\"1\"}", kNowNs + 600 * kSecond + 1, "x"));
+  ASSERT_TRUE(future);
+  EXPECT_EQ(future->reason, Reason::kTooNew);
+  EXPECT_EQ(batcher.rejected(Reason::kTooOld), 1U);
+  EXPECT_EQ(batcher.rejected(Reason::kTooNew), 1U);
+}
+
+TEST(BatcherTest, TimeChecksAreOffByDefault) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({}, clock);
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", 0, "1970")));
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", kNowNs + 3600 * kSecond, "an hour ahead")));
+}
+
+TEST(BatcherTest, TooFarBehindWhatWasAlreadyCut) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_entries = 2, .max_behind = hours{1}}, clock);
+  const std::int64_t hour = 3600 * kSecond;
+  // Within one batch order does not matter: the batch is sorted before Loki sees it.
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", kNowNs, "newest")));
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", kNowNs - 2 * hour, "older, same batch")));
+  ASSERT_TRUE(batcher.next());
+  EXPECT_FALSE(batcher.add(entry("{a=\"1\"}", kNowNs - hour, "at the window's edge")));
+  EXPECT_FALSE(batcher.add(entry("{b=\"2\"}", kNowNs - 5 * hour, "another stream")));
+  const auto behind = batcher.add(entry("{a=\"1\"}", kNowNs - hour - 1, "x"));
+  ASSERT_TRUE(behind);
+  EXPECT_EQ(behind->reason, Reason::kTooFarBehind);
+  EXPECT_EQ(behind->message,
+            "timestamp 2025-09-15T09:29:59.999Z is too far behind the stream's newest entry "
+            "already sent, 2025-09-15T10:30:00.000Z");
+}
+
+}  // namespace
+}  // namespace iw::loki

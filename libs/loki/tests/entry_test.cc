@@ -1,0 +1,174 @@
+#include "iw/loki/entry.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+namespace iw::loki {
+namespace {
+
+using std::chrono::seconds;
+
+// 2025-09-15T10:30:00Z, the start of the BRIEF's example run.
+constexpr std::int64_t kBriefStart = 1'757'932'200'000'000'000;
+const base::TimePoint kIngest{seconds{1'800'000'000}};
+constexpr EntryRef kRef{.topic = 1, .partition = 2, .offset = 3};
+
+std::string enricher_golden(std::string_view name) {
+  std::ifstream in(std::filesystem::path(IW_ENRICHER_GOLDEN_DIR) / name, std::ios::binary);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+std::string run(std::string_view labels, std::string_view timestamp = "2025-09-15T10:30:00.000Z") {
+  return R"({"@timestamp":")" + std::string(timestamp) + R"(","@version":"1","labels":)" +
+         std::string(labels) + "}";
+}
+
+TEST(EnrichedRunTest, TheBriefsExample) {
+  const std::string record = enricher_golden("ok-brief_example.output.json");
+  ASSERT_FALSE(record.empty());
+  EntryBuilder builder;
+  auto entry = builder.enriched_run(record, kRef, kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_EQ(entry->stream,
+            R"({entreprise="akonovia", etat="SUCCESS", job="ingestion-logs", source="PowerBI", )"
+            R"(zone="1-Raw"})");
+  EXPECT_EQ(entry->timestamp_ns, kBriefStart);
+  EXPECT_EQ(entry->line, record);
+  EXPECT_EQ(entry->ref, kRef);
+}
+
+TEST(EnrichedRunTest, ZoneAndEntrepriseOnlyWhenPresent) {
+  EntryBuilder builder;
+  for (const std::string_view labels :
+       {R"({"etat":"FAILED","source":"Zoho"})", R"({"etat":"FAILED","source":"Zoho","zone":""})",
+        R"({"etat":"FAILED","source":"Zoho","zone":null,"entreprise":null})"}) {
+    auto entry = builder.enriched_run(run(labels), kRef, kIngest);
+    ASSERT_TRUE(entry) << labels << ": " << entry.error().message;
+    EXPECT_EQ(entry->stream, R"({etat="FAILED", job="ingestion-logs", source="Zoho"})") << labels;
+  }
+}
+
+TEST(EnrichedRunTest, OnlyTheAllowListBecomesLabels) {
+  EntryBuilder builder;
+  auto entry = builder.enriched_run(
+      run(R"({"objet":"deals","etat":"SUCCESS","source":"Zoho","id":{"x":[1,2]}})"), kRef, kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_EQ(entry->stream, R"({etat="SUCCESS", job="ingestion-logs", source="Zoho"})");
+}
+
+TEST(EnrichedRunTest, FieldsInAnyOrderAndEscaped) {
+  EntryBuilder builder;
+  auto entry =
+      builder.enriched_run(R"({"labels":{"source":"Sh\u0061rePoint \"é\"","etat":"RUNNING"},"x":1,)"
+                           R"("@timestamp":"2025-09-15T10:30:00.123456789Z"})",
+                           kRef, kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_EQ(entry->stream, R"({etat="RUNNING", job="ingestion-logs", source="SharePoint \"é\""})");
+  EXPECT_EQ(entry->timestamp_ns, kBriefStart + 123'456'789);
+}
+
+TEST(EnrichedRunTest, IngestTimeWhenAskedFor) {
+  EntryBuilder builder({.timestamp = TimestampSource::kIngestTime});
+  auto entry = builder.enriched_run(run(R"({"etat":"SUCCESS","source":"Zoho"})"), kRef, kIngest);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->timestamp_ns, 1'800'000'000'000'000'000);
+}
+
+TEST(EnrichedRunTest, Rejections) {
+  EntryBuilder builder({.label_limits = {.max_value_length = 16}});
+  auto rejection = [&](std::string_view record) {
+    auto entry = builder.enriched_run(record, kRef, kIngest);
+    EXPECT_FALSE(entry) << record;
+    return entry ? Rejection{} : entry.error();
+  };
+  const Rejection not_json = rejection(R"({"@timestamp":)");
+  EXPECT_EQ(not_json.reason, Reason::kInvalidRecord);
+  EXPECT_EQ(not_json.message,
+            "record: not JSON (JSON document ended early in the middle of an object or array.)");
+  EXPECT_EQ(rejection("[1]").message, "record: expected a JSON object");
+  EXPECT_EQ(rejection(R"({"labels":{"etat":"SUCCESS","source":"Zoho"}})").message,
+            "@timestamp: required field is missing");
+  EXPECT_EQ(rejection(run(R"({"etat":"SUCCESS","source":"Zoho"})", "yesterday")).message,
+            "@timestamp: not a timestamp (expected YYYY-MM-DD): 'yesterday'");
+  EXPECT_EQ(rejection(run(R"({"etat":"SUCCESS"})")).message,
+            "labels.source: required field is missing");
+  EXPECT_EQ(rejection(run(R"({"etat":"SUCCESS","source":""})")).message,
+            "labels.source: must not be empty");
+  EXPECT_EQ(rejection(run(R"({"etat":"SUCCESS","source":"Zoho","zone":3})")).message,
+            "labels.zone: expected a string");
+  EXPECT_EQ(rejection(run(R"({"etat":"SUCCESS","source":"Zoho","source":"PowerBI"})")).message,
+            "labels.source: appears twice");
+  EXPECT_EQ(rejection(run(R"([])")).message, "labels: expected an object");
+  const Rejection too_long = rejection(run(R"({"etat":"SUCCESS","source":"Zoho-is-too-long!"})"));
+  EXPECT_EQ(too_long.reason, Reason::kInvalidLabels);
+  EXPECT_EQ(too_long.message, "label source has a value of 17 bytes, more than the limit of 16");
+}
+
+std::string alert(std::string_view status, std::string_view ends_at) {
+  return R"({"status":")" + std::string(status) +
+         R"(","labels":{"alertname":"IngestionFailureDetected","objet":"deals",)"
+         R"("severity":"critical","source":"Zoho"},"annotations":{"summary":"s"},)"
+         R"("startsAt":"2025-09-21T08:35:00.000Z","endsAt":")" +
+         std::string(ends_at) + R"(","value":2,"fingerprint":"a9533006a7ebe300"})";
+}
+
+TEST(AlertEventTest, FiringIsFiledUnderItsStart) {
+  EntryBuilder builder;
+  const std::string record = alert("firing", "0001-01-01T00:00:00.000Z");
+  auto entry = builder.alert_event(record, kRef, kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_EQ(
+      entry->stream,
+      R"({alertname="IngestionFailureDetected", job="ingestion-alerts", severity="critical", )"
+      R"(source="Zoho", status="firing"})");
+  EXPECT_EQ(entry->timestamp_ns, 1'758'443'700'000'000'000);
+  EXPECT_EQ(entry->line, record);
+}
+
+TEST(AlertEventTest, ResolvedIsFiledUnderItsEnd) {
+  EntryBuilder builder;
+  auto entry = builder.alert_event(alert("resolved", "2025-09-21T09:00:01.999Z"), kRef, kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_TRUE(entry->stream.ends_with(R"(status="resolved"})"));
+  EXPECT_EQ(entry->timestamp_ns, 1'758'445'201'999'000'000);
+}
+
+TEST(AlertEventTest, SeverityAndSourceAreOptional) {
+  EntryBuilder builder;
+  auto entry = builder.alert_event(
+      R"({"status":"firing","labels":{"alertname":"X"},"startsAt":"2025-09-21T08:35:00Z"})", kRef,
+      kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_EQ(entry->stream, R"({alertname="X", job="ingestion-alerts", status="firing"})");
+}
+
+TEST(AlertEventTest, Rejections) {
+  EntryBuilder builder;
+  auto message = [&](std::string_view record) {
+    auto entry = builder.alert_event(record, kRef, kIngest);
+    EXPECT_FALSE(entry) << record;
+    return entry ? std::string() : entry.error().message;
+  };
+  EXPECT_EQ(message(alert("pending", "x")), R"(status: expected "firing" or "resolved")");
+  EXPECT_EQ(message(R"({"status":"firing","labels":{},"startsAt":"2025-09-21T08:35:00Z"})"),
+            "labels.alertname: required field is missing");
+  EXPECT_EQ(message(R"({"status":"resolved","labels":{"alertname":"X"},)"
+                    R"("startsAt":"2025-09-21T08:35:00Z"})"),
+            "endsAt: required field is missing");
+}
+
+TEST(ReasonTest, NamesAreDistinct) {
+  std::set<std::string_view> names;
+  for (const Reason reason : all_reasons()) names.insert(reason_name(reason));
+  EXPECT_EQ(names.size(), kReasonCount);
+  EXPECT_EQ(reason_name(Reason::kTooOld), "greater_than_max_sample_age");
+}
+
+}  // namespace
+}  // namespace iw::loki

@@ -324,13 +324,16 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       }
     }
     // Without the whole input, windows are partial until the longest window has passed since
-    // the first record replayed; what they say before that is not trusted or written.
-    warm_until_ = from_beginning ? alerting::Instant::min() : alerting::Instant::max();
+    // the first record replayed; what they say before that is not trusted or written. A
+    // lookback that reaches offset 0 everywhere replays the whole input all the same.
+    const bool whole_input =
+        from_beginning || std::all_of(starts.begin(), starts.end(),
+                                      [](const auto& start) { return start.offset == 0; });
+    warm_until_ = whole_input ? alerting::Instant::min() : alerting::Instant::max();
     warmed_ = false;
-    ctx_.logger.info("rebuilding from the input",
-                     {{"partitions", assigned.size()},
-                      {"from", from_beginning ? "beginning" : "lookback"},
-                      {"history_events", history_.size()}});
+    ctx_.logger.info("rebuilding from the input", {{"partitions", assigned.size()},
+                                                   {"from", whole_input ? "beginning" : "lookback"},
+                                                   {"history_events", history_.size()}});
     ctx_.readiness.set_ready("kafka");
     return {};
   }
@@ -620,6 +623,8 @@ runtime::ServiceInfo evaluator_info() {
               {"--clock", "alert_evaluator.clock", "MODE", "event_time or wall_clock"},
               {"--idle-speed", "alert_evaluator.idle_speed", "X",
                "event seconds per wall second while the input is idle"},
+              {"--replay-lookback", "alert_evaluator.replay_lookback", "DURATION",
+               "how much input a restart replays (0s: all of it)"},
               {"--transactional-id", "alert_evaluator.transactional_id", "ID",
                "stable, unique per instance"},
           }};

@@ -243,6 +243,17 @@ TEST_F(AlertEvaluatorTest, ScenariosYieldExactlyTheExpectedAlertEvents) {
   EXPECT_EQ(dead[0].headers.at("dlq.reason"), "invalid_enriched_record");
 }
 
+TEST_F(AlertEvaluatorTest, ALookbackThatReachesTheStartReplaysEverything) {
+  produce_scenarios(kAllScenarios);
+  const auto expected = expected_events({kAllScenarios.begin(), kAllScenarios.end()});
+  auto argv = command("100000");
+  argv.insert(argv.end(), {"--replay-lookback", "1h"});
+  ChildProcess evaluator(temp_.path(), argv, {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  EXPECT_EQ(read_events(expected.size(), 3s), expected);
+  evaluator.signal(SIGTERM);
+  EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
+}
+
 TEST_F(AlertEvaluatorTest, SigkillAndRestartWritesTheSameTransitionsOnce) {
   const std::vector<std::string> first(kAllScenarios.begin(), kAllScenarios.begin() + 3);
   const std::vector<std::string> second(kAllScenarios.begin() + 3, kAllScenarios.end());

@@ -65,6 +65,32 @@ TEST(ConsumerLagMetricsTest, RecordsBehindAndTheAgeOfTheLastRecordTaken) {
             std::string::npos);
   // Unknown lag: no child yet rather than a made-up 0.
   EXPECT_EQ(text.find(R"(partition="2")"), std::string::npos);
+
+  // Partition 0 moves to another member: its gauges go rather than freeze at 12.
+  consumer.lags = {{{"in", 1}, 0}};
+  metrics.update(consumer, now);
+  const std::string after = exposition(registry);
+  EXPECT_EQ(after.find(R"(partition="0")"), std::string::npos) << after;
+  EXPECT_NE(after.find(R"(ingestwatch_consumer_lag_records{partition="1",topic="in"} 0)"),
+            std::string::npos);
+}
+
+TEST(ConsumerLagMetricsTest, SeveralTopicsKeepTheirOwnLastRecord) {
+  prometheus::Registry registry;
+  ConsumerLagMetrics metrics(registry, {"runs", "alerts"});
+  LagOnlyConsumer consumer;
+  const base::TimePoint now{std::chrono::seconds{1'800'000'000}};
+  consumer.lags = {{{"runs", 0}, 5}, {{"alerts", 0}, 2}};
+  metrics.taken(0, 0, now - 7s);
+  metrics.taken(1, 0, now - 90s);
+  metrics.update(consumer, now);
+  const std::string text = exposition(registry);
+  EXPECT_NE(text.find(R"(ingestwatch_consumer_lag_seconds{partition="0",topic="runs"} 7)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(ingestwatch_consumer_lag_seconds{partition="0",topic="alerts"} 90)"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

@@ -13,11 +13,11 @@
 #include "iw/events/enricher.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
+#include "iw/kafka/offset_tracker.h"
 #include "iw/kafka/producer.h"
 #include "iw/metrics/record_flow.h"
 #include "iw/runtime/version.h"
 #include "iw/trace/trace_context.h"
-#include "offset_tracker.h"
 
 namespace iw::enricher {
 namespace {
@@ -514,8 +514,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   std::string enriched_;
   bool in_transaction_ = false;
   base::MonotonicTime batch_opened_{};
-  BatchPositions batch_;
-  OffsetTracker tracker_;
+  kafka::BatchPositions batch_;
+  kafka::OffsetTracker tracker_;
   Staged staged_;
   std::optional<base::Error> delivery_error_;
   std::vector<kafka::TopicPartition> input_partitions_;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -64,16 +65,32 @@ ChildProcess::~ChildProcess() {
   }
 }
 
+namespace {
+
+// The process's VmHWM (its own peak resident set) while it runs; nullopt once it has exited.
+std::optional<std::uint64_t> high_water_rss(pid_t pid) {
+  const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmHWM:");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoull(status.substr(at + 6)) * 1024;  // kB
+}
+
+}  // namespace
+
 int ChildProcess::wait(std::chrono::milliseconds limit) {
   if (pid_ <= 0) return -1;
   const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::optional<std::uint64_t> high_water;
   while (!exit_code_) {
+    if (const auto rss = high_water_rss(pid_)) high_water = std::max(high_water.value_or(0), *rss);
     int status = 0;
     rusage usage{};
     const pid_t done = wait4(pid_, &status, WNOHANG, &usage);
     if (done == pid_) {
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      peak_rss_ = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux: kilobytes
+      // ru_maxrss also counts the address space shared with this process before exec.
+      peak_rss_ = high_water ? *high_water
+                             : static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux: kB
     } else if (std::chrono::steady_clock::now() > deadline) {
       kill(pid_, SIGKILL);
       ADD_FAILURE() << "process " << pid_ << " did not stop within the limit";

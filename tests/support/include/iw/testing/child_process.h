@@ -36,7 +36,10 @@ class ChildProcess {
   [[nodiscard]] pid_t pid() const { return pid_; }
   [[nodiscard]] std::string out() const;
   [[nodiscard]] std::string err() const;
-  /// Peak resident set size in bytes, known once the process was waited for.
+  /// Peak resident set size in bytes, known once the process was waited for: its VmHWM as last
+  /// read by wait() before the exit (every 10 ms), so the process's own memory only. (The
+  /// kernel's ru_maxrss, the fallback when no reading was possible, also counts this test's
+  /// address space, which the child shared until it exec'd.)
   [[nodiscard]] std::optional<std::uint64_t> peak_rss_bytes() const { return peak_rss_; }
 
  private:

@@ -1,16 +1,16 @@
-#include "offset_tracker.h"
+#include "iw/kafka/offset_tracker.h"
 
 #include <algorithm>
 
 #include "iw/base/check.h"
 
-namespace iw::enricher {
+namespace iw::kafka {
 
-void OffsetTracker::started(const kafka::TopicPartition& partition, std::int64_t offset) {
+void OffsetTracker::started(const TopicPartition& partition, std::int64_t offset) {
   partitions_[partition].pending.emplace_back(offset, false);
 }
 
-void OffsetTracker::finished(const kafka::TopicPartition& partition, std::int64_t offset) {
+void OffsetTracker::finished(const TopicPartition& partition, std::int64_t offset) {
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) return;  // revoked meanwhile: its new owner redoes the work
   auto& pending = it->second.pending;
@@ -25,8 +25,8 @@ void OffsetTracker::finished(const kafka::TopicPartition& partition, std::int64_
   }
 }
 
-std::vector<kafka::TopicPartitionOffset> OffsetTracker::take_committable() {
-  std::vector<kafka::TopicPartitionOffset> out;
+std::vector<TopicPartitionOffset> OffsetTracker::take_committable() {
+  std::vector<TopicPartitionOffset> out;
   for (auto& [tp, partition] : partitions_) {
     if (!partition.committable) continue;
     out.push_back({tp.topic, tp.partition, *partition.committable});
@@ -35,7 +35,7 @@ std::vector<kafka::TopicPartitionOffset> OffsetTracker::take_committable() {
   return out;
 }
 
-void OffsetTracker::forget(const kafka::TopicPartition& partition) { partitions_.erase(partition); }
+void OffsetTracker::forget(const TopicPartition& partition) { partitions_.erase(partition); }
 
 std::size_t OffsetTracker::in_flight() const {
   std::size_t count = 0;
@@ -43,7 +43,7 @@ std::size_t OffsetTracker::in_flight() const {
   return count;
 }
 
-void BatchPositions::add(const kafka::TopicPartition& partition, std::int64_t offset) {
+void BatchPositions::add(const TopicPartition& partition, std::int64_t offset) {
   auto [it, inserted] = partitions_.try_emplace(partition, Span{offset, offset});
   if (!inserted) {
     IW_CHECK(offset > it->second.last, "records of a partition arrive in offset order");
@@ -52,14 +52,14 @@ void BatchPositions::add(const kafka::TopicPartition& partition, std::int64_t of
   ++records_;
 }
 
-std::vector<kafka::TopicPartitionOffset> BatchPositions::commit_positions() const {
-  std::vector<kafka::TopicPartitionOffset> out;
+std::vector<TopicPartitionOffset> BatchPositions::commit_positions() const {
+  std::vector<TopicPartitionOffset> out;
   for (const auto& [tp, span] : partitions_) out.push_back({tp.topic, tp.partition, span.last + 1});
   return out;
 }
 
-std::vector<kafka::TopicPartitionOffset> BatchPositions::rewind_positions() const {
-  std::vector<kafka::TopicPartitionOffset> out;
+std::vector<TopicPartitionOffset> BatchPositions::rewind_positions() const {
+  std::vector<TopicPartitionOffset> out;
   for (const auto& [tp, span] : partitions_) out.push_back({tp.topic, tp.partition, span.first});
   return out;
 }
@@ -69,4 +69,4 @@ void BatchPositions::clear() {
   records_ = 0;
 }
 
-}  // namespace iw::enricher
+}  // namespace iw::kafka

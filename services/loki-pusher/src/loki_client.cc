@@ -1,0 +1,209 @@
+#include "loki_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "iw/base/check.h"
+
+namespace iw::loki_pusher {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// Enough for Loki's longest 400s: ten refused entries listed per stream, many streams.
+constexpr std::size_t kMaxBodyKept = 1 << 20;
+constexpr std::string_view kPushPath = "/loki/api/v1/push";
+
+std::size_t keep_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* kept = static_cast<std::string*>(user);
+  const std::size_t bytes = size * count;
+  kept->append(data, std::min(bytes, kMaxBodyKept - std::min(kept->size(), kMaxBodyKept)));
+  return bytes;
+}
+
+std::string strip_slashes(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+curl_slist* append(curl_slist* list, const std::string& header) {
+  curl_slist* grown = curl_slist_append(list, header.c_str());
+  IW_CHECK(grown != nullptr, "libcurl could not build the request headers");
+  return grown;
+}
+
+}  // namespace
+
+struct LokiClient::Impl {
+  explicit Impl(LokiClientOptions opts);
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  HttpResult perform(curl_slist* headers);
+  curl_slist* common_headers() const;
+
+  const LokiClientOptions options;
+  std::string push_url;
+  std::string ready_url;
+  // One easy handle in a multi handle: the connection stays alive between requests, and
+  // curl_multi_wakeup() lets interrupt() end a request that hangs instead of waiting for its
+  // timeout.
+  CURLM* multi = nullptr;
+  CURL* easy = nullptr;
+  std::array<char, CURL_ERROR_SIZE> error_text{};
+  std::string response;
+  std::atomic<bool> interrupted{false};
+};
+
+LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
+  const std::string base = strip_slashes(options.url);
+  if (base.ends_with(kPushPath)) {
+    push_url = base;
+    ready_url = base.substr(0, base.size() - kPushPath.size()) + "/ready";
+  } else {
+    push_url = base + std::string(kPushPath);
+    ready_url = base + "/ready";
+  }
+  // Not thread-safe in every libcurl build: once, before any handle exists.
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi = curl_multi_init();
+  easy = curl_easy_init();
+  IW_CHECK(multi != nullptr && easy != nullptr, "libcurl could not create a handle");
+
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
+  // Signals belong to the service (SIGTERM drains it); libcurl must not install its own.
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text.data());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &keep_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response);
+  if (!options.username.empty()) {
+    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    curl_easy_setopt(easy, CURLOPT_USERNAME, options.username.c_str());
+    // libcurl copies the string; the Secret keeps the only other copy.
+    const std::string password(options.password.reveal());
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, password.c_str());
+  }
+  if (!options.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (!options.cert_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSLCERT, options.cert_file.c_str());
+  }
+  if (!options.key_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, options.key_file.c_str());
+  if (options.insecure_skip_verify) {
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
+LokiClient::Impl::~Impl() {
+  curl_easy_cleanup(easy);
+  curl_multi_cleanup(multi);
+}
+
+curl_slist* LokiClient::Impl::common_headers() const {
+  curl_slist* headers = nullptr;
+  if (!options.tenant.empty()) headers = append(headers, "X-Scope-OrgID: " + options.tenant);
+  if (options.username.empty() && !options.bearer_token.empty()) {
+    headers =
+        append(headers, "Authorization: Bearer " + std::string(options.bearer_token.reveal()));
+  }
+  return headers;
+}
+
+HttpResult LokiClient::Impl::perform(curl_slist* headers) {
+  HttpResult result;
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  response.clear();
+  error_text[0] = '\0';
+  const auto started = Steady::now();
+  CURLcode code = CURLE_ABORTED_BY_CALLBACK;
+  if (const CURLMcode added = curl_multi_add_handle(multi, easy); added != CURLM_OK) {
+    std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(added));
+    code = CURLE_FAILED_INIT;
+  } else {
+    CURLMcode multi_code = CURLM_OK;
+    while (!interrupted) {
+      int running = 0;
+      multi_code = curl_multi_perform(multi, &running);
+      if (multi_code != CURLM_OK || running == 0) break;
+      // Returns on socket activity, curl's own timers, or curl_multi_wakeup().
+      multi_code = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      if (multi_code != CURLM_OK) break;
+    }
+    int queued = 0;
+    while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+      if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
+        code = message->data.result;
+      }
+    }
+    if (code == CURLE_ABORTED_BY_CALLBACK && multi_code != CURLM_OK) {
+      std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(multi_code));
+      code = CURLE_FAILED_INIT;
+    }
+    curl_multi_remove_handle(multi, easy);
+  }
+  result.elapsed = Steady::now() - started;
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  if (code != CURLE_OK) {
+    result.error = interrupted             ? std::string("interrupted")
+                   : error_text[0] != '\0' ? std::string(error_text.data())
+                                           : std::string(curl_easy_strerror(code));
+    return result;
+  }
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_off_t retry_after = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    result.retry_after = std::chrono::seconds{retry_after};
+  }
+  result.body = std::move(response);
+  response = std::string();
+  return result;
+}
+
+LokiClient::LokiClient(LokiClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+LokiClient::~LokiClient() = default;
+
+HttpResult LokiClient::push(const loki::PushBody& body) {
+  curl_slist* headers = impl_->common_headers();
+  headers = append(headers, "Content-Type: " + std::string(body.content_type));
+  if (!body.content_encoding.empty()) {
+    headers = append(headers, "Content-Encoding: " + std::string(body.content_encoding));
+  }
+  // A body over 1 kB would otherwise wait for "100 Continue", which servers may never send.
+  headers = append(headers, "Expect:");
+  curl_easy_setopt(impl_->easy, CURLOPT_URL, impl_->push_url.c_str());
+  curl_easy_setopt(impl_->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(impl_->easy, CURLOPT_POSTFIELDS, body.bytes.data());
+  curl_easy_setopt(impl_->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(body.bytes.size()));
+  return impl_->perform(headers);
+}
+
+HttpResult LokiClient::ready() {
+  curl_easy_setopt(impl_->easy, CURLOPT_URL, impl_->ready_url.c_str());
+  curl_easy_setopt(impl_->easy, CURLOPT_HTTPGET, 1L);
+  return impl_->perform(impl_->common_headers());
+}
+
+void LokiClient::interrupt() {
+  impl_->interrupted = true;
+  curl_multi_wakeup(impl_->multi);
+}
+
+const std::string& LokiClient::push_url() const { return impl_->push_url; }
+
+}  // namespace iw::loki_pusher

@@ -1,0 +1,236 @@
+#include "sender.h"
+
+#include <string>
+
+namespace iw::loki_pusher {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+Sender::Sender(LokiClientOptions client, SenderOptions options, PusherMetrics& metrics,
+               metrics::Readiness& readiness, const log::Logger& logger)
+    : options_(options),
+      client_(std::move(client)),
+      metrics_(metrics),
+      readiness_(readiness),
+      logger_(logger),
+      problems_(logger, 10, std::chrono::minutes(1)),
+      config_errors_(logger, 6, std::chrono::minutes(1)),
+      random_(std::random_device{}()) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Sender::~Sender() { stop(); }
+
+void Sender::submit(loki::Batch batch) {
+  const std::size_t bytes = batch.byte_size;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      outcomes_.push_back({.batch = std::move(batch), .abandoned = true, .released_bytes = bytes});
+      return;
+    }
+    jobs_.push_back({.batch = std::move(batch), .released_bytes = bytes});
+  }
+  wake_.notify_one();
+}
+
+std::vector<PushOutcome> Sender::take_outcomes() {
+  std::lock_guard lock(mutex_);
+  std::vector<PushOutcome> out;
+  out.swap(outcomes_);
+  return out;
+}
+
+bool Sender::idle() const {
+  std::lock_guard lock(mutex_);
+  return jobs_.empty() && !in_flight_;
+}
+
+void Sender::wait(milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout,
+                    [&] { return !outcomes_.empty() || (jobs_.empty() && !in_flight_); });
+}
+
+void Sender::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  client_.interrupt();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  for (Job& job : jobs_) {
+    outcomes_.push_back(
+        {.batch = std::move(job.batch), .abandoned = true, .released_bytes = job.released_bytes});
+  }
+  jobs_.clear();
+  metrics_.backoff_seconds.Set(0);
+}
+
+void Sender::run() {
+  probe();
+  auto next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (jobs_.empty()) {
+      wake_.wait_until(lock, next_probe, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) break;
+      if (jobs_.empty()) {
+        lock.unlock();
+        probe();
+        lock.lock();
+        next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
+        continue;
+      }
+    }
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    in_flight_ = true;
+    lock.unlock();
+    send(std::move(job));
+    lock.lock();
+    in_flight_ = false;
+    next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
+    changed_.notify_all();
+  }
+}
+
+void Sender::probe() {
+  const HttpResult result = client_.ready();
+  if (result.error == "interrupted") return;
+  if (result.status == 0) {
+    readiness_.set_not_ready("loki", "no answer from Loki");
+  } else if (result.status >= 500) {
+    readiness_.set_not_ready("loki", "Loki /ready answers " + std::to_string(result.status));
+  } else {
+    readiness_.set_ready("loki");
+  }
+}
+
+void Sender::finish(Job job, loki::Rejections rejections, bool abandoned,
+                    bool earlier_attempt_may_have_landed) {
+  {
+    std::lock_guard lock(mutex_);
+    outcomes_.push_back({.batch = std::move(job.batch),
+                         .abandoned = abandoned,
+                         .rejections = std::move(rejections),
+                         .released_bytes = job.released_bytes,
+                         .earlier_attempt_may_have_landed = earlier_attempt_may_have_landed});
+  }
+  changed_.notify_all();
+}
+
+// False when woken to stop.
+bool Sender::sleep_for(milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, delay, [&] { return stopping_; });
+}
+
+void Sender::send(Job job) {
+  // Encoded once: every attempt sends these same bytes, so Loki sees one request however many
+  // times it arrives (same streams, timestamps and lines: it stores each entry once).
+  const loki::PushBody body = loki::encode_push(job.batch, options_.encoding);
+  int failures = 0;
+  bool may_have_landed = false;
+  while (true) {
+    if (failures > 0) metrics_.retries.Increment();
+    const HttpResult result = client_.push(body);
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;  // interrupted, or answered after the drain's deadline: unknown
+    }
+    metrics_.request_bytes.Increment(static_cast<double>(body.bytes.size()));
+    metrics_.push_latency.Observe(result.elapsed.count());
+    const Verdict verdict = classify(result.status);
+    metrics_.push(verdict, result.status).Increment();
+
+    if (verdict == Verdict::kRetry || verdict == Verdict::kMisconfigured) {
+      ++failures;
+      failing_ = true;
+      // A 5xx may come after some of Loki's ingesters stored their part, and a request without
+      // an answer may have been stored with its answer lost. Even "connection refused" can
+      // follow a request that reached Loki: libcurl sends again on a new connection, once, when
+      // a kept-alive one dies before answering.
+      // A 429 is the distributor's, before anything is stored.
+      may_have_landed = may_have_landed || (verdict == Verdict::kRetry && result.status != 429);
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      const milliseconds delay =
+          backoff_delay(options_.backoff, failures, result.retry_after, unit(random_));
+      metrics_.backoff_seconds.Set(std::chrono::duration<double>(delay).count());
+      const std::string body_start = result.body.substr(0, 512);
+      const log::Fields fields = {{"status", static_cast<std::int64_t>(result.status)},
+                                  {"error", result.error},
+                                  {"response", body_start},
+                                  {"failures_in_a_row", static_cast<std::int64_t>(failures)},
+                                  {"backoff_ms", static_cast<std::int64_t>(delay.count())},
+                                  {"entries", job.batch.entry_count},
+                                  {"url", client_.push_url()}};
+      if (verdict == Verdict::kMisconfigured) {
+        // Credentials, tenant or URL: nothing will get through until an operator acts, and
+        // nothing is dropped meanwhile.
+        readiness_.set_not_ready("loki", "Loki refuses pushes with " +
+                                             std::to_string(result.status) +
+                                             " (check url, tenant and credentials)");
+        config_errors_.error("loki refuses pushes: check url, tenant and credentials", fields);
+      } else {
+        readiness_.set_not_ready("loki", result.status == 0
+                                             ? std::string("no answer from Loki")
+                                             : "Loki answers " + std::to_string(result.status));
+        problems_.warn("loki push failed; retrying the same batch", fields);
+      }
+      if (!sleep_for(delay)) break;
+      metrics_.backoff_seconds.Set(0);
+      continue;
+    }
+
+    readiness_.set_ready("loki");
+    metrics_.backoff_seconds.Set(0);
+    failing_ = false;
+    if (failures > 0) {
+      logger_.info("loki accepts pushes again", {{"failed_attempts", failures}});
+    }
+    if (verdict == Verdict::kAccepted) {
+      finish(std::move(job), {});
+      return;
+    }
+    if (verdict == Verdict::kTooLarge && job.batch.entry_count >= 2) {
+      auto [first, second] = split_batch(job.batch);
+      problems_.warn("loki refuses a batch as too large; sending it in two halves",
+                     {{"entries", job.batch.entry_count}, {"body_bytes", body.bytes.size()}});
+      const std::size_t first_bytes = std::min(first.byte_size, job.released_bytes);
+      std::lock_guard lock(mutex_);
+      jobs_.push_front(
+          {.batch = std::move(second), .released_bytes = job.released_bytes - first_bytes});
+      jobs_.push_front({.batch = std::move(first), .released_bytes = first_bytes});
+      return;
+    }
+    loki::Rejections rejections;
+    if (verdict == Verdict::kTooLarge) {
+      rejections.messages.push_back("Loki answered 413 to a push of this entry alone (" +
+                                    std::to_string(body.bytes.size()) +
+                                    " body bytes): " + result.body.substr(0, 512));
+      rejections.entries.push_back({.stream = 0, .entry = 0, .reason = loki::Reason::kLineTooLong});
+    } else {
+      rejections = loki::interpret_rejection(job.batch, result.body);
+    }
+    for (const loki::RejectedEntry& entry : rejections.entries) {
+      metrics_.rejected(entry.reason, RefusedBy::kLoki).Increment();
+    }
+    problems_.warn("loki refused entries of a batch; dead-lettering them, the rest is stored",
+                   {{"status", static_cast<std::int64_t>(result.status)},
+                    {"refused", rejections.entries.size()},
+                    {"entries", job.batch.entry_count},
+                    {"unrecognized", rejections.unrecognized},
+                    {"response", result.body.substr(0, 512)}});
+    finish(std::move(job), std::move(rejections), false, may_have_landed);
+    return;
+  }
+  metrics_.backoff_seconds.Set(0);
+  finish(std::move(job), {}, /*abandoned=*/true);
+}
+
+}  // namespace iw::loki_pusher

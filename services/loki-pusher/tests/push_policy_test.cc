@@ -1,0 +1,169 @@
+#include "push_policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace iw::loki_pusher {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using ::testing::ElementsAre;
+
+TEST(ClassifyTest, ByWhatTheAnswerMeans) {
+  EXPECT_EQ(classify(200), Verdict::kAccepted);
+  EXPECT_EQ(classify(204), Verdict::kAccepted);
+  EXPECT_EQ(classify(400), Verdict::kPartlyRejected);
+  EXPECT_EQ(classify(413), Verdict::kTooLarge);
+  for (long status : {0L, 408L, 429L, 500L, 502L, 503L, 504L}) {
+    EXPECT_EQ(classify(status), Verdict::kRetry) << status;
+  }
+  for (long status : {301L, 401L, 403L, 404L, 405L, 422L}) {
+    EXPECT_EQ(classify(status), Verdict::kMisconfigured) << status;
+  }
+}
+
+TEST(ClassifyTest, StatusLabelsComeFromASmallSet) {
+  EXPECT_EQ(status_label(0), "none");
+  EXPECT_EQ(status_label(204), "204");
+  EXPECT_EQ(status_label(429), "429");
+  EXPECT_EQ(status_label(206), "2xx");
+  EXPECT_EQ(status_label(418), "4xx");
+  EXPECT_EQ(status_label(599), "5xx");
+  EXPECT_EQ(status_label(302), "other");
+  EXPECT_EQ(verdict_name(Verdict::kPartlyRejected), "partly_rejected");
+}
+
+TEST(BackoffTest, DoublesFromMinUpToMaxWithEqualJitter) {
+  const BackoffOptions options{.min = 500ms, .max = 30s, .retry_after_max = 5min};
+  // unit 0 gives the lowest wait (half the ceiling), unit → 1 the ceiling.
+  EXPECT_EQ(backoff_delay(options, 1, std::nullopt, 0.0), 250ms);
+  EXPECT_EQ(backoff_delay(options, 1, std::nullopt, 0.999999), 499ms);
+  EXPECT_EQ(backoff_delay(options, 2, std::nullopt, 0.0), 500ms);
+  EXPECT_EQ(backoff_delay(options, 3, std::nullopt, 0.5), 1500ms);
+  EXPECT_EQ(backoff_delay(options, 7, std::nullopt, 0.0), 15s);  // 500ms * 64 capped at 30s
+  EXPECT_EQ(backoff_delay(options, 1000, std::nullopt, 0.0), 15s);
+  EXPECT_EQ(backoff_delay(options, 1000, std::nullopt, 1.0), 30s);
+}
+
+TEST(BackoffTest, StaysWithinItsBoundsForAnyJitter) {
+  const BackoffOptions options{.min = 100ms, .max = 10s};
+  for (int failures = 1; failures < 20; ++failures) {
+    const double ceiling = std::min(10'000.0, 100.0 * std::exp2(failures - 1));
+    for (double unit = 0; unit < 1; unit += 0.125) {
+      const milliseconds wait = backoff_delay(options, failures, std::nullopt, unit);
+      EXPECT_GE(static_cast<double>(wait.count()), ceiling / 2 - 1) << failures << " " << unit;
+      EXPECT_LE(static_cast<double>(wait.count()), ceiling) << failures << " " << unit;
+    }
+  }
+}
+
+TEST(BackoffTest, RetryAfterIsAFloorUpToItsCap) {
+  const BackoffOptions options{.min = 500ms, .max = 30s, .retry_after_max = 2min};
+  EXPECT_EQ(backoff_delay(options, 1, 5s, 0.0), 5s);
+  // A Retry-After shorter than the backoff does not shorten it.
+  EXPECT_EQ(backoff_delay(options, 8, 1s, 0.0), 15s);
+  // Beyond the backoff's own max, up to retry_after_max.
+  EXPECT_EQ(backoff_delay(options, 1, 90s, 0.0), 90s);
+  EXPECT_EQ(backoff_delay(options, 1, 1h, 0.0), 2min);
+}
+
+loki::Batch three_streams() {
+  loki::Batch batch;
+  std::int64_t offset = 0;
+  for (const char* labels : {R"({job="a"})", R"({job="b"})", R"({job="c"})"}) {
+    loki::BatchStream stream{.labels = labels, .entries = {}};
+    for (int i = 0; i < 3; ++i) {
+      stream.entries.push_back({.timestamp_ns = 1000 + i,
+                                .line = std::string(10 + offset, 'x'),
+                                .ref = {.topic = 0, .partition = 1, .offset = offset}});
+      ++offset;
+    }
+    batch.streams.push_back(std::move(stream));
+  }
+  batch.entry_count = 9;
+  return batch;
+}
+
+std::vector<std::int64_t> offsets(const loki::Batch& batch) {
+  std::vector<std::int64_t> out;
+  batch.for_each(
+      [&](std::size_t, std::size_t, const loki::BatchEntry& e) { out.push_back(e.ref.offset); });
+  return out;
+}
+
+TEST(SplitBatchTest, HalvesKeepStreamsAndOrder) {
+  const loki::Batch batch = three_streams();
+  const auto [first, second] = split_batch(batch);
+  EXPECT_THAT(offsets(first), ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(offsets(second), ElementsAre(5, 6, 7, 8));
+  ASSERT_EQ(first.streams.size(), 2u);
+  ASSERT_EQ(second.streams.size(), 2u);
+  EXPECT_EQ(first.streams[1].labels, R"({job="b"})");
+  EXPECT_EQ(second.streams[0].labels, R"({job="b"})");
+  EXPECT_EQ(first.entry_count, 5u);
+  EXPECT_EQ(second.entry_count, 4u);
+  // Lines (10..14 bytes) + 20 per entry + each stream's labels once.
+  EXPECT_EQ(first.byte_size, (10 + 11 + 12 + 13 + 14) + 5 * 20 + 2 * 9u);
+}
+
+TEST(SplitBatchTest, TwoEntriesMakeTwoBatchesOfOne) {
+  loki::Batch batch = three_streams();
+  batch.streams.resize(1);
+  batch.streams[0].entries.resize(2);
+  batch.entry_count = 2;
+  const auto [first, second] = split_batch(batch);
+  EXPECT_THAT(offsets(first), ElementsAre(0));
+  EXPECT_THAT(offsets(second), ElementsAre(1));
+}
+
+TEST(SettleTest, EveryEntryIsEitherAcceptedOrDeadLettered) {
+  const loki::Batch batch = three_streams();
+  loki::Rejections rejections;
+  rejections.messages = {"entry out of order", "timestamp too old"};
+  rejections.entries = {
+      {.stream = 0, .entry = 2, .reason = loki::Reason::kOutOfOrder, .message = 0},
+      {.stream = 2, .entry = 0, .reason = loki::Reason::kTooOld, .certain = false, .message = 1},
+      {.stream = 2, .entry = 1, .reason = loki::Reason::kTooOld, .certain = true, .message = 1}};
+  const Settlement settlement = settle(batch, rejections);
+  std::vector<std::int64_t> accepted;
+  for (const auto& ref : settlement.accepted) accepted.push_back(ref.offset);
+  EXPECT_THAT(accepted, ElementsAre(0, 1, 3, 4, 5, 8));
+  EXPECT_EQ(settlement.accepted_line_bytes, 10u + 11 + 13 + 14 + 15 + 18);
+  ASSERT_EQ(settlement.dead_letters.size(), 3u);
+  EXPECT_EQ(settlement.dead_letters[0].stream, 0u);
+  EXPECT_EQ(settlement.dead_letters[0].entry, 2u);
+  EXPECT_EQ(settlement.dead_letters[0].reason, loki::Reason::kOutOfOrder);
+  EXPECT_EQ(settlement.dead_letters[0].message, "entry out of order");
+  // An uncertain one says so: Loki may have stored it.
+  EXPECT_THAT(settlement.dead_letters[1].message, ::testing::StartsWith("timestamp too old ("));
+  EXPECT_EQ(settlement.dead_letters[2].message, "timestamp too old");
+}
+
+TEST(SettleTest, RefusalsAfterAnUnansweredAttemptSayLokiProbablyHasThem) {
+  const loki::Batch batch = three_streams();
+  loki::Rejections rejections;
+  rejections.messages = {"entry too far behind"};
+  rejections.entries = {
+      {.stream = 0, .entry = 0, .reason = loki::Reason::kTooFarBehind, .message = 0},
+      {.stream = 0, .entry = 1, .reason = loki::Reason::kLineTooLong, .message = 0}};
+  const Settlement settlement = settle(batch, rejections, /*sent_before_unanswered=*/true);
+  ASSERT_EQ(settlement.dead_letters.size(), 2u);
+  EXPECT_THAT(settlement.dead_letters[0].message,
+              ::testing::HasSubstr("Loki has probably stored this entry"));
+  EXPECT_EQ(settlement.dead_letters[1].message, "entry too far behind");
+}
+
+TEST(SettleTest, A2xxAcceptsAllAndMessagesAreCutAtACharacter) {
+  const loki::Batch batch = three_streams();
+  EXPECT_EQ(settle(batch, {}).accepted.size(), 9u);
+  loki::Rejections rejections;
+  rejections.messages = {"ab\xC3\xA9"};  // "abé": é is two bytes
+  rejections.entries = {{.stream = 1, .entry = 1, .reason = loki::Reason::kUnknown}};
+  const Settlement settlement = settle(batch, rejections, false, 3);
+  ASSERT_EQ(settlement.dead_letters.size(), 1u);
+  EXPECT_EQ(settlement.dead_letters[0].message, "ab");
+}
+
+}  // namespace
+}  // namespace iw::loki_pusher

@@ -50,7 +50,8 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     // The RD_KAFKA_V_* macros cast their arguments without parentheses; keep them plain.
     const void* key_data = record.key ? record.key->data() : nullptr;
     const std::size_t key_size = record.key ? record.key->size() : 0;
-    const auto deadline = std::chrono::steady_clock::now() + options_.queue_full_timeout;
+    // Read the clock only once the queue is full: the common case needs no deadline.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
     while (true) {
       // The C API: the C++ one would copy every header name into a std::string per record.
       rd_kafka_headers_t* headers = nullptr;
@@ -80,7 +81,9 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
       if (code != RdKafka::ERR__QUEUE_FULL) {
         return std::unexpected(detail::translate(code, "produce to " + topic_name_));
       }
-      if (std::chrono::steady_clock::now() >= deadline) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!deadline) deadline = now + options_.queue_full_timeout;
+      if (now >= *deadline) {
         return base::fail(base::ErrorCode::kUnavailable,
                           "produce: local queue stayed full; is the broker reachable?");
       }

@@ -152,8 +152,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     auto next_lag_update = ctx_.clock.monotonic_now();
     int since_housekeeping = 0;
     processed_at_ = ctx_.clock.now();
+    bool was_idle = true;
     while (!ctx_.shutdown.requested()) {
       auto polled = consumer_->poll(100ms);
+      // A record after a wait arrived at an unknown time; others at most a housekeeping period
+      // after the last reading.
+      if (was_idle && polled && *polled) processed_at_ = ctx_.clock.now();
       bool idle = false;
       if (!polled) {
         if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
@@ -165,6 +169,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       } else {
         idle = true;
       }
+      was_idle = idle;
       // Delivery reports, commits and offset stores every few records rather than every one:
       // each takes locks and builds partition lists in librdkafka, and a batch boundary a few
       // records later changes nothing.
@@ -294,7 +299,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                    .partition = record.partition(),
                                    .offset = record.offset(),
                                    .execution_id = execution_id,
-                                   .processed_at = ctx_.clock.now()},
+                                   .processed_at = processed_at_},
                                   enriched_);
     if (!facts) {
       return dead_letter(record, facts.error().reason, facts.error().message, execution_id,
@@ -319,7 +324,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
     ++staged_.out;
     business_.stage(*facts);
-    if (!exactly_once()) business_.commit();
     return {};
   }
 
@@ -376,6 +380,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         }
       }
       if (force) (void)consumer_->commit();
+      business_.commit();
       apply_staged();
       return {};
     }

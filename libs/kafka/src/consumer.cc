@@ -79,8 +79,6 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   explicit KafkaConsumer(const ConsumerOptions& options)
       : options_(options), events_(options.client, "consumer") {}
 
-  ~KafkaConsumer() override { close(); }
-
   base::Status init() {
     const bool auto_commit = options_.commit_mode == CommitMode::kStoredOffsets;
     auto conf = detail::build_conf(
@@ -107,7 +105,13 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     std::string errstr;
     consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), errstr));
     if (!consumer_) return base::fail(base::ErrorCode::kInvalidInput, "kafka consumer: " + errstr);
+    queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
     return {};
+  }
+
+  ~KafkaConsumer() override {
+    close();
+    if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
   }
 
   base::Status subscribe(const std::vector<std::string>& topics) override {
@@ -120,19 +124,45 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     rd_kafka_message_t* message =
         rd_kafka_consumer_poll(consumer_->c_ptr(), static_cast<int>(timeout.count()));
     if (message == nullptr) return std::nullopt;  // nothing within the timeout
-    const auto err = static_cast<RdKafka::ErrorCode>(message->err);
-    if (err == RdKafka::ERR_NO_ERROR) return to_record(message);
-    std::string detail = rd_kafka_message_errstr(message);
-    rd_kafka_message_destroy(message);
-    if (err == RdKafka::ERR__PARTITION_EOF || err == RdKafka::ERR__TIMED_OUT) {
-      return std::nullopt;
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return to_record(message);
+    if (auto error = consume_error(message)) return std::unexpected(std::move(*error));
+    return std::nullopt;
+  }
+
+  base::Status poll_batch(std::vector<Record>& out, std::size_t max,
+                          milliseconds timeout) override {
+    out.clear();
+    if (max == 0) return {};
+    if (messages_.size() < max) messages_.resize(max);
+    in_batch_ = true;
+    const ssize_t count = rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()),
+                                                       messages_.data(), max);
+    in_batch_ = false;
+    if (count < 0) {
+      return std::unexpected(detail::translate(
+          static_cast<RdKafka::ErrorCode>(rd_kafka_last_error()), "consume_batch"));
     }
-    base::Error error = detail::translate(err, "consume: " + detail);
-    if (err == RdKafka::ERR__FATAL || events_.fatal()) {
-      events_.mark_fatal();
-      return base::fail(base::ErrorCode::kFailedPrecondition, error.message());
+    std::optional<base::Error> first_error;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
+      rd_kafka_message_t* message = messages_[i];
+      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        auto error = consume_error(message);
+        // A fatal error outranks whatever came before it.
+        if (error && (!first_error || error->code() == base::ErrorCode::kFailedPrecondition)) {
+          first_error = std::move(error);
+        }
+        continue;
+      }
+      if ((!left_out_.empty() || !deferred_seeks_.empty()) && leaves_out(message)) {
+        rd_kafka_message_destroy(message);
+        continue;
+      }
+      out.push_back(to_record(message));
     }
-    return std::unexpected(std::move(error));
+    left_out_.clear();
+    if (!deferred_seeks_.empty()) apply_deferred_seeks();
+    if (first_error) return std::unexpected(std::move(*first_error));
+    return {};
   }
 
   base::Status store_offsets(std::span<const TopicPartitionOffset> positions) override {
@@ -174,6 +204,13 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   }
 
   base::Status seek(const TopicPartitionOffset& position, milliseconds timeout) override {
+    if (in_batch_) {
+      // From a rebalance callback inside poll_batch(): librdkafka's batch call may already
+      // hold records of this partition from before the seek, so the seek waits until the call
+      // returns and those records are left out.
+      deferred_seeks_.push_back({position, timeout});
+      return {};
+    }
     const std::unique_ptr<RdKafka::TopicPartition> tp(
         RdKafka::TopicPartition::create(position.topic, position.partition, position.offset));
     const RdKafka::ErrorCode err = consumer_->seek(*tp, static_cast<int>(timeout.count()));
@@ -254,6 +291,15 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
                                         : positions[i].offset);
         }
       }
+      if (in_batch_) {
+        // Revoked and assigned again within one batch call: its records gathered before the
+        // revocation are stale (librdkafka drops them by version), those after are current.
+        std::erase_if(left_out_, [&](const TopicPartition& left) {
+          return std::any_of(partitions.begin(), partitions.end(), [&](const auto* p) {
+            return p->partition() == left.partition && p->topic() == left.topic;
+          });
+        });
+      }
       if (cooperative) {
         report(consumer->incremental_assign(partitions), "incremental_assign");
       } else {
@@ -262,6 +308,11 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
       return;
     }
     // Revocation: let the service finish (commit) while it still owns the partitions.
+    if (in_batch_) {
+      // librdkafka drops the records it gathered for them in this batch call; leaving them out
+      // here as well costs nothing and does not depend on that.
+      for (const auto* p : partitions) left_out_.push_back({p->topic(), p->partition()});
+    }
     if (listener != nullptr) {
       const std::vector<TopicPartition> parts = partitions_of(partitions);
       if (consumer->assignment_lost()) {
@@ -278,6 +329,49 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   }
 
  private:
+  struct DeferredSeek {
+    TopicPartitionOffset position;
+    milliseconds timeout;
+  };
+
+  // Translates an error delivered as a message and destroys the message; nullopt for the
+  // events that are not errors (end of partition, timeout).
+  std::optional<base::Error> consume_error(rd_kafka_message_t* message) {
+    const auto err = static_cast<RdKafka::ErrorCode>(message->err);
+    std::string detail = rd_kafka_message_errstr(message);
+    rd_kafka_message_destroy(message);
+    if (err == RdKafka::ERR__PARTITION_EOF || err == RdKafka::ERR__TIMED_OUT) return std::nullopt;
+    base::Error error = detail::translate(err, "consume: " + detail);
+    if (err == RdKafka::ERR__FATAL || events_.fatal()) {
+      events_.mark_fatal();
+      return base::Error(base::ErrorCode::kFailedPrecondition, error.message());
+    }
+    return error;
+  }
+
+  bool leaves_out(const rd_kafka_message_t* message) const {
+    const std::string_view topic = rd_kafka_topic_name(message->rkt);
+    return std::any_of(left_out_.begin(), left_out_.end(),
+                       [&](const TopicPartition& left) {
+                         return left.partition == message->partition && left.topic == topic;
+                       }) ||
+           std::any_of(deferred_seeks_.begin(), deferred_seeks_.end(), [&](const DeferredSeek& s) {
+             return s.position.partition == message->partition && s.position.topic == topic;
+           });
+  }
+
+  void apply_deferred_seeks() {
+    std::vector<DeferredSeek> seeks;
+    seeks.swap(deferred_seeks_);
+    for (const DeferredSeek& s : seeks) {
+      if (auto status = seek(s.position, s.timeout); !status) {
+        options_.client.logger->warn(
+            "kafka seek after rebalance failed",
+            {{"partition", s.position.partition}, {"detail", status.error().message()}});
+      }
+    }
+  }
+
   void report(RdKafka::Error* error, std::string_view what) {
     if (auto status = detail::translate_and_free(error, what); !status) {
       options_.client.logger->error("kafka rebalance step failed",
@@ -294,10 +388,29 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   ConsumerOptions options_;
   detail::ClientEvents events_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // The consumer queue poll_batch() reads, and its reused message array.
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::vector<rd_kafka_message_t*> messages_;
+  // Inside poll_batch(): partitions whose gathered records must be left out, and seeks made
+  // from rebalance callbacks, applied when the call returns.
+  bool in_batch_ = false;
+  std::vector<TopicPartition> left_out_;
+  std::vector<DeferredSeek> deferred_seeks_;
   bool closed_ = false;
 };
 
 }  // namespace
+
+base::Status Consumer::poll_batch(std::vector<Record>& out, std::size_t max, milliseconds timeout) {
+  out.clear();
+  while (out.size() < max) {
+    auto polled = poll(out.empty() ? timeout : milliseconds{0});
+    if (!polled) return std::unexpected(polled.error());
+    if (!*polled) break;
+    out.push_back(std::move(**polled));
+  }
+  return {};
+}
 
 base::Result<std::unique_ptr<Consumer>> make_consumer(const ConsumerOptions& options) {
   auto consumer = std::make_unique<KafkaConsumer>(options);

@@ -15,6 +15,12 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
  public:
   KafkaProducer(const ProducerOptions& options, DeliveryHandler& handler)
       : options_(options), handler_(handler), events_(options.client, "producer") {}
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+  // Topic handles go before the client they belong to.
+  ~KafkaProducer() override {
+    for (const auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+  }
 
   base::Status init(const ProducerOptions& options) {
     auto conf =
@@ -40,9 +46,8 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
 
   base::Status produce(const OutgoingRecord& record, std::uint64_t correlation) override {
     if (fatal()) return base::fail(base::ErrorCode::kFailedPrecondition, fatal_reason());
-    // librdkafka wants a NUL-terminated topic name; reusing one buffer keeps this allocation
-    // out of the hot path (services produce to one or two topics).
-    if (topic_name_ != record.topic) topic_name_.assign(record.topic);
+    auto topic = topic_handle(record.topic);
+    if (!topic) return std::unexpected(topic.error());
     const std::int64_t timestamp_ms =
         record.timestamp
             ? std::chrono::duration_cast<milliseconds>(record.timestamp->time_since_epoch()).count()
@@ -50,7 +55,8 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     // The RD_KAFKA_V_* macros cast their arguments without parentheses; keep them plain.
     const void* key_data = record.key ? record.key->data() : nullptr;
     const std::size_t key_size = record.key ? record.key->size() : 0;
-    const auto deadline = std::chrono::steady_clock::now() + options_.queue_full_timeout;
+    // Read the clock only once the queue is full: the common case needs no deadline.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
     while (true) {
       // The C API: the C++ one would copy every header name into a std::string per record.
       rd_kafka_headers_t* headers = nullptr;
@@ -62,7 +68,7 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
         }
       }
       const rd_kafka_resp_err_t err = rd_kafka_producev(
-          handle(), RD_KAFKA_V_TOPIC(topic_name_.c_str()),
+          handle(), RD_KAFKA_V_RKT(*topic),
           RD_KAFKA_V_PARTITION(record.partition.value_or(RD_KAFKA_PARTITION_UA)),
           // F_COPY: librdkafka copies the bytes, so the caller's views may die on return.
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -78,9 +84,12 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
       if (headers != nullptr) rd_kafka_headers_destroy(headers);
       const auto code = static_cast<RdKafka::ErrorCode>(err);
       if (code != RdKafka::ERR__QUEUE_FULL) {
-        return std::unexpected(detail::translate(code, "produce to " + topic_name_));
+        return std::unexpected(
+            detail::translate(code, "produce to " + std::string(rd_kafka_topic_name(*topic))));
       }
-      if (std::chrono::steady_clock::now() >= deadline) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!deadline) deadline = now + options_.queue_full_timeout;
+      if (now >= *deadline) {
         return base::fail(base::ErrorCode::kUnavailable,
                           "produce: local queue stayed full; is the broker reachable?");
       }
@@ -156,6 +165,23 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
   }
 
  private:
+  // A topic handle per topic produced to, kept for the producer's life: producing by name
+  // would look the topic up under librdkafka's client-wide write lock for every record, which
+  // its broker threads then wait on. Services produce to one or two topics.
+  base::Result<rd_kafka_topic_t*> topic_handle(std::string_view name) {
+    for (const auto& [known, rkt] : topics_) {
+      if (known == name) return rkt;
+    }
+    const std::string owned(name);
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle(), owned.c_str(), nullptr);
+    if (rkt == nullptr) {
+      return std::unexpected(detail::translate(
+          static_cast<RdKafka::ErrorCode>(rd_kafka_last_error()), "topic " + owned));
+    }
+    topics_.emplace_back(owned, rkt);
+    return rkt;
+  }
+
   std::string fatal_reason() const {
     std::string reason;
     const RdKafka::ErrorCode code = producer_->fatal_error(reason);
@@ -165,7 +191,7 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
   rd_kafka_t* handle() const { return static_cast<rd_kafka_t*>(producer_->c_ptr()); }
 
   ProducerOptions options_;
-  std::string topic_name_;
+  std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;
   // Counted here rather than read from outq_len(), which also counts librdkafka's own
   // requests. Delivery reports run inside poll()/flush() on the producing thread, so no
   // synchronisation is needed.

@@ -225,6 +225,92 @@ TEST_F(KafkaIntegrationTest, TwoGroupMembersSharePartitionsWithoutOverlap) {
   EXPECT_THAT(seen, UnorderedElementsAreArray(values));
 }
 
+TEST_F(KafkaIntegrationTest, BatchPollReturnsRecordsInOrderWithTheirHeaders) {
+  const std::string topic = create_topic(1);
+  CollectingHandler handler;
+  auto p = producer(handler);
+  const std::vector<HeaderView> headers = {{"execution_id", "run-7"}};
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    const std::string value = "v" + std::to_string(i);
+    ASSERT_TRUE(p->produce({.topic = topic, .key = "k", .value = value, .headers = headers}, i)
+                    .has_value());
+  }
+  ASSERT_TRUE(p->flush(30s).has_value());
+
+  auto c = consumer(random_name("group"), topic);
+  std::vector<Record> batch;
+  std::vector<std::string> values;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (values.size() < 50 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(c->poll_batch(batch, 16, 200ms).has_value());
+    EXPECT_LE(batch.size(), 16u);
+    for (const Record& r : batch) {
+      EXPECT_EQ(r.offset(), static_cast<std::int64_t>(values.size()));
+      EXPECT_EQ(r.header("execution_id"), "run-7");
+      values.emplace_back(r.value());
+    }
+  }
+  ASSERT_EQ(values.size(), 50u);
+  EXPECT_EQ(values.back(), "v49");
+  ASSERT_TRUE(c->poll_batch(batch, 16, 200ms).has_value());
+  EXPECT_TRUE(batch.empty()) << "nothing more to read";
+}
+
+// Stores each batch's positions, and commits them when partitions are revoked, as a service
+// does; the next owner must then start exactly after them.
+class CommittingListener : public RebalanceListener {
+ public:
+  void on_assigned(std::vector<TopicPartitionOffset>&) override {}
+  void on_revoked(const std::vector<TopicPartition>&) override {
+    if (consumer != nullptr) {
+      EXPECT_TRUE(consumer->commit().has_value());
+    }
+  }
+  Consumer* consumer = nullptr;
+};
+
+TEST_F(KafkaIntegrationTest, BatchPollingMembersHandPartitionsOverWithoutLossOrRepeat) {
+  const std::string topic = create_topic(4);
+  std::vector<std::string> values;
+  for (int i = 0; i < 2000; ++i) values.push_back("v" + std::to_string(i));
+  produce_all(topic, values);
+  const std::string group = random_name("group");
+  CommittingListener first_listener;
+  CommittingListener second_listener;
+  std::vector<std::string> seen;
+  std::vector<Record> batch;
+  const auto take = [&](Consumer& c) {
+    ASSERT_TRUE(c.poll_batch(batch, 20, 50ms).has_value());
+    std::map<std::int32_t, std::int64_t> next;
+    for (const Record& r : batch) {
+      seen.emplace_back(r.value());
+      next[r.partition()] = r.offset() + 1;
+    }
+    std::vector<TopicPartitionOffset> positions;
+    for (const auto& [partition, offset] : next) positions.push_back({topic, partition, offset});
+    if (!positions.empty()) {
+      ASSERT_TRUE(c.store_offsets(positions).has_value());
+    }
+  };
+
+  auto first = consumer(group, topic, CommitMode::kStoredOffsets, true, &first_listener);
+  first_listener.consumer = first.get();
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (seen.size() < 300 && std::chrono::steady_clock::now() < deadline) take(*first);
+  ASSERT_GE(seen.size(), 300u);
+  // The second member joins while the first is in the middle of the topic: partitions move
+  // between batch calls of a member that holds records it has not committed yet.
+  auto second = consumer(group, topic, CommitMode::kStoredOffsets, true, &second_listener);
+  second_listener.consumer = second.get();
+  while (seen.size() < values.size() && std::chrono::steady_clock::now() < deadline) {
+    take(*first);
+    take(*second);
+  }
+  EXPECT_FALSE(second->assignment().empty()) << "no partition moved";
+  EXPECT_THAT(seen, UnorderedElementsAreArray(values));
+  batch.clear();  // records go before their consumer
+}
+
 TEST_F(KafkaIntegrationTest, OnlyStoredOffsetsAreCommitted) {
   const std::string topic = create_topic(1);
   produce_all(topic, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});

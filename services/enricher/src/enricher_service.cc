@@ -5,7 +5,9 @@
 #include <prometheus/histogram.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include "business_metrics.h"
 #include "iw/base/check.h"
@@ -150,27 +152,38 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                    {"delivery", exactly_once() ? "exactly_once" : "at_least_once"},
                                    {"group", settings_.group_id}});
     auto next_lag_update = ctx_.clock.monotonic_now();
-    int since_housekeeping = 0;
-    processed_at_ = ctx_.clock.now();
+    records_.reserve(kBatchMax);
     while (!ctx_.shutdown.requested()) {
-      auto polled = consumer_->poll(100ms);
-      bool idle = false;
+      rewound_.clear();
+      auto polled = consumer_->poll_batch(records_, kBatchMax, 100ms);
       if (!polled) {
         if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
           return std::unexpected(polled.error());
         }
         problems_.warn("consume error", {{"detail", polled.error().message()}});
-      } else if (*polled) {
-        if (auto status = process(**polled); !status) return status;
-      } else {
-        idle = true;
       }
-      // Delivery reports, commits and offset stores every few records rather than every one:
-      // each takes locks and builds partition lists in librdkafka, and a batch boundary a few
-      // records later changes nothing.
-      if (!idle && ++since_housekeeping < kHousekeepingEvery) continue;
-      since_housekeeping = 0;
-      processed_at_ = ctx_.clock.now();
+      if (!records_.empty()) {
+        // One clock reading per batch: pipeline.processed_at is at most one batch's processing
+        // (a millisecond or two) older than the moment a record is enriched.
+        processed_at_ = ctx_.clock.now();
+        metrics_.flow.records_in.Increment(static_cast<double>(records_.size()));
+        for (const kafka::Record& record : records_) {
+          // After an abort, the records of the partitions rewound come again from the start of
+          // the aborted transaction; these copies must not be processed as well.
+          if (!rewound_.empty() &&
+              std::ranges::find(rewound_, record.partition()) != rewound_.end()) {
+            continue;
+          }
+          if (auto status = process(record); !status) return status;
+          if (exactly_once() && in_transaction_ &&
+              batch_.records() >= settings_.batch_max_records) {
+            if (auto status = commit_batch(); !status) return status;
+          }
+        }
+        records_.clear();  // the librdkafka messages are freed here
+      }
+      // Delivery reports, commits and offset stores once per batch rather than per record:
+      // each takes locks and builds partition lists in librdkafka.
       producer_->poll(0ms);
       if (auto status = settle(false); !status) return status;
       if (ctx_.clock.monotonic_now() >= next_lag_update) {
@@ -265,7 +278,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   }
 
   base::Status process(const kafka::Record& record) {
-    metrics_.flow.records_in.Increment();
     if (exactly_once() && !in_transaction_) {
       if (auto status = producer_->begin_transaction(); !status) return fatal_or_retry(status);
       in_transaction_ = true;
@@ -294,7 +306,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                    .partition = record.partition(),
                                    .offset = record.offset(),
                                    .execution_id = execution_id,
-                                   .processed_at = ctx_.clock.now()},
+                                   .processed_at = processed_at_},
                                   enriched_);
     if (!facts) {
       return dead_letter(record, facts.error().reason, facts.error().message, execution_id,
@@ -319,7 +331,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
     ++staged_.out;
     business_.stage(*facts);
-    if (!exactly_once()) business_.commit();
     return {};
   }
 
@@ -376,6 +387,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         }
       }
       if (force) (void)consumer_->commit();
+      business_.commit();
       apply_staged();
       return {};
     }
@@ -425,6 +437,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
     }
     for (const auto& position : batch_.rewind_positions()) {
+      rewound_.push_back(position.partition);
       if (auto status = consumer_->seek(position, 10s); !status) {
         problems_.warn("rewind failed",
                        {{"detail", status.error().message()}, {"partition", position.partition}});
@@ -494,15 +507,16 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
   }
 
-  static constexpr int kHousekeepingEvery = 64;
+  // Records taken from the consumer at a time: enough to amortise librdkafka's per-call costs,
+  // few enough that delivery reports and offset stores keep up.
+  static constexpr std::size_t kBatchMax = 256;
   static constexpr std::uint64_t kTimedEvery = 16;
 
   runtime::Context& ctx_;
   Settings settings_;
   std::vector<std::string_view> reasons_;
   std::uint64_t records_seen_ = 0;
-  // pipeline.processed_at of the records being enriched: read from the clock every few records
-  // (at most a millisecond or so stale) rather than once per record.
+  // pipeline.processed_at of the records being enriched: read from the clock once per batch.
   base::TimePoint processed_at_{};
   PipelineMetrics metrics_;
   BusinessMetrics business_;
@@ -511,6 +525,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   trace::IdGenerator ids_;
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<kafka::Producer> producer_;
+  // The batch being processed; declared after the consumer so that its records, which hold
+  // librdkafka messages, are destroyed first even when run() returns in the middle of it.
+  std::vector<kafka::Record> records_;
+  // Input partitions rewound by an abort while the current batch is processed.
+  std::vector<std::int32_t> rewound_;
   std::string enriched_;
   bool in_transaction_ = false;
   base::MonotonicTime batch_opened_{};

@@ -67,6 +67,17 @@ class Consumer {
   /// kFailedPrecondition when fatal (the consumer must be recreated), otherwise transient
   /// (log, count, keep polling).
   virtual base::Result<std::optional<Record>> poll(std::chrono::milliseconds timeout) = 0;
+  /// Up to `max` records in consumption order, waiting at most `timeout` for the first: `out`
+  /// is cleared, then filled (keep one vector and its capacity is reused). Cheaper per record
+  /// than poll(): librdkafka's queue is locked, and the call accounted, once per batch.
+  /// Rebalance callbacks run inside; records of partitions revoked or lost meanwhile are left
+  /// out, and a seek() made from a callback takes effect as the call returns (records of that
+  /// partition are left out too, so they come again from the new position). Errors are
+  /// reported as poll() reports them; `out` then still holds the records that came around the
+  /// error, to be processed as usual. Do not pause() or resume() from a rebalance callback.
+  /// Like poll()'s, the records must be destroyed before the consumer.
+  virtual base::Status poll_batch(std::vector<Record>& out, std::size_t max,
+                                  std::chrono::milliseconds timeout);
   /// Marks positions (next offset to read) as safe to commit.
   virtual base::Status store_offsets(std::span<const TopicPartitionOffset> positions) = 0;
   /// Commits the stored offsets now and waits for the answer.

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <vector>
 
 #include "business_metrics.h"
@@ -18,6 +17,7 @@
 #include "iw/kafka/offset_tracker.h"
 #include "iw/kafka/producer.h"
 #include "iw/metrics/record_flow.h"
+#include "iw/runtime/consumer_lag.h"
 #include "iw/runtime/version.h"
 #include "iw/trace/trace_context.h"
 
@@ -100,23 +100,14 @@ struct PipelineMetrics {
                          .Register(registry)),
         committed(transactions.Add({{"outcome", "committed"}})),
         aborted(transactions.Add({{"outcome", "aborted"}})),
-        lag_records(prometheus::BuildGauge()
-                        .Name("ingestwatch_consumer_lag_records")
-                        .Help("Records in the input partition behind the service's position.")
-                        .Register(registry)),
-        lag_seconds(prometheus::BuildGauge()
-                        .Name("ingestwatch_consumer_lag_seconds")
-                        .Help("Age of the oldest unprocessed record of the input partition "
-                              "(0 when caught up).")
-                        .Register(registry)) {}
+        lag(registry) {}
 
   metrics::RecordFlowMetrics flow;
   prometheus::Histogram& latency;
   prometheus::Family<prometheus::Counter>& transactions;
   prometheus::Counter& committed;
   prometheus::Counter& aborted;
-  prometheus::Family<prometheus::Gauge>& lag_records;
-  prometheus::Family<prometheus::Gauge>& lag_seconds;
+  runtime::ConsumerLagMetrics lag;
 };
 
 // Everything one transaction (or, at least once, one stretch between offset stores) did,
@@ -187,7 +178,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       producer_->poll(0ms);
       if (auto status = settle(false); !status) return status;
       if (ctx_.clock.monotonic_now() >= next_lag_update) {
-        update_lag();
+        metrics_.lag.update(*consumer_, ctx_.clock.now());
         next_lag_update = ctx_.clock.monotonic_now() + 1s;
       }
     }
@@ -289,7 +280,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     } else {
       tracker_.started(tp, record.offset());
     }
-    last_arrival_[static_cast<std::size_t>(record.partition())] = record.timestamp();
+    metrics_.lag.taken(record.partition(), record.timestamp());
     // The latency histogram needs a sample, not every record.
     if (++records_seen_ % kTimedEvery == 0) staged_.arrived.push_back(record.timestamp());
 
@@ -481,30 +472,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       for (std::size_t i = input_partitions_.size(); i <= index; ++i) {
         input_partitions_.push_back({settings_.input_topic, static_cast<std::int32_t>(i)});
       }
-      last_arrival_.resize(index + 1);
     }
     return input_partitions_[index];
-  }
-
-  void update_lag() {
-    const auto now = ctx_.clock.now();
-    for (const auto& entry : consumer_->lag()) {
-      if (!entry.records) continue;
-      auto [it, inserted] = lag_gauges_.try_emplace(entry.partition);
-      if (inserted) {
-        const prometheus::Labels labels = {
-            {"topic", entry.partition.topic},
-            {"partition", std::to_string(entry.partition.partition)}};
-        it->second = {&metrics_.lag_records.Add(labels), &metrics_.lag_seconds.Add(labels)};
-      }
-      it->second.first->Set(static_cast<double>(*entry.records));
-      const auto index = static_cast<std::size_t>(entry.partition.partition);
-      const double seconds =
-          *entry.records > 0 && index < last_arrival_.size() && last_arrival_[index]
-              ? std::chrono::duration<double>(now - *last_arrival_[index]).count()
-              : 0.0;
-      it->second.second->Set(std::max(0.0, seconds));
-    }
   }
 
   // Records taken from the consumer at a time: enough to amortise librdkafka's per-call costs,
@@ -538,9 +507,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   Staged staged_;
   std::optional<base::Error> delivery_error_;
   std::vector<kafka::TopicPartition> input_partitions_;
-  // Kafka timestamp of the last record taken from each input partition, by partition number.
-  std::vector<std::optional<base::TimePoint>> last_arrival_;
-  std::map<kafka::TopicPartition, std::pair<prometheus::Gauge*, prometheus::Gauge*>> lag_gauges_;
 };
 
 }  // namespace

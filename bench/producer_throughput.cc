@@ -68,6 +68,9 @@ double raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& r
   rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
   rd_kafka_conf_set_opaque(conf, &failures);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  // Through a topic handle, as ingest-producer produces: by name, librdkafka 2.0 looks the
+  // topic up under its client-wide lock for every record, which slows the loop 10-20 %.
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const std::string execution_id = "2f1c8a0e-5d0b-4c1e-9a57-3f6d2b7c9e11";
   const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   const auto start = Clock::now();
@@ -82,11 +85,11 @@ double raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& r
                             static_cast<ssize_t>(traceparent.size()));
         rd_kafka_header_add(hdrs, "content-type", -1, "application/json", -1);
       }
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
       if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
       rd_kafka_poll(rk, 10);
@@ -95,6 +98,7 @@ double raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& r
   }
   rd_kafka_flush(rk, 120'000);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   if (failures > 0) {
     std::fprintf(stderr, "raw librdkafka: %zu records not delivered\n", failures);

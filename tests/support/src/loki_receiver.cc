@@ -240,11 +240,13 @@ base::Status LokiReceiver::Impl::listen(std::uint16_t on_port) {
   static std::once_flag init_once;
   std::call_once(init_once, [] { mg_init_library(0); });
   const std::string ports = "127.0.0.1:" + std::to_string(on_port);
-  std::array<const char*, 11> config = {
+  std::array<const char*, 13> config = {
       "listening_ports", ports.c_str(), "num_threads", "4",
       // Pushers keep connections open; a short idle timeout lets go_down() finish quickly.
       "enable_keep_alive", "yes", "keep_alive_timeout_ms", "200", "request_timeout_ms", "30000",
-      nullptr};
+      // As Go's net/http (Loki): civetweb sends an answer in several writes, and with Nagle on
+      // each answer on a kept-alive connection then waits ~40 ms for the client's delayed ACK.
+      "tcp_nodelay", "1", nullptr};
   mg_callbacks callbacks{};
   callbacks.begin_request = &Impl::on_begin_request;
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
@@ -391,6 +393,7 @@ int LokiReceiver::Impl::handle(mg_connection* conn) {
   request.status = reply.status;
   {
     std::lock_guard lock(mu);
+    request.answered_at = std::chrono::steady_clock::now();
     requests.push_back(std::move(request));
   }
   stored_cv.notify_all();

@@ -33,6 +33,8 @@ struct LokiRequest {
   std::size_t body_bytes = 0;
   std::size_t entries = 0;   ///< entries the request carried (0 when it could not be read)
   std::size_t accepted = 0;  ///< entries stored, duplicates of stored ones included
+  /// When the receiver had handled it (what it accepts stored), just before answering.
+  std::chrono::steady_clock::time_point answered_at{};
 };
 
 /// Loki's limits and behaviours the receiver enforces, defaults as in Loki 3 except where said.

@@ -1,0 +1,414 @@
+// ingest-loki-pusher's throughput into the Loki test receiver next to a raw librdkafka consumer
+// reading the same topic (the "consume only" ceiling), in the same run, reported as ratios.
+//
+//   loki_pusher_throughput BOOTSTRAP PUSHER_BINARY [RECORDS] [ROUNDS]
+//
+// Realistic enriched runs (iw::loggen records through iw::events::Enricher, natural size, about
+// 870 bytes) are made once. Each round writes them to a fresh input topic (3 partitions, keyed by
+// source, with the enricher's execution_id and traceparent headers) and a fresh dead-letter
+// topic, then measures, interleaved:
+//   - raw consume only: a plain librdkafka consumer (fresh group, earliest) reading the topic to
+//     the end, timed from its first record to its last;
+//   - ingest-loki-pusher as a process, once per body format (protobuf + snappy, the default;
+//     JSON; JSON + gzip), each with a fresh group and a fresh in-process test receiver
+//     (iw::loki_receiver, which decodes, validates and stores every entry, as Loki would), timed
+//     from the first push answered to the last but one (the last is the remainder, sent
+//     batch.max_wait after the input ran dry).
+// Both sides exclude start-up and joining the group from lines/s. CPU-seconds are the whole
+// process's up to the last line (the pusher's utime + stime from /proc/<pid>/stat; the raw
+// consumer's getrusage() from creating it), per million lines. Bytes per line are the request
+// bodies as sent over the entries they carry, next to the records' own bytes.
+// The pusher and the receiver run with their defaults (Loki 3's limits); every line must be
+// stored once, none dead-lettered or refused, or the bench fails.
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_kafka.h"
+#include "iw/events/enricher.h"
+#include "iw/loggen/generator.h"
+#include "iw/testing/loki_receiver.h"
+
+extern char** environ;
+
+namespace {
+
+using iw::bench::count_failures;
+using iw::bench::create_topic;
+using iw::bench::median;
+using iw::bench::random_suffix;
+using iw::bench::set;
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kExecutionId = "exec-bench-loki-pusher";
+constexpr std::string_view kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+struct Record {
+  std::string key;
+  std::string value;
+};
+
+// Enriched runs as ingest-enricher writes them, keyed by source.
+std::vector<Record> make_records(std::size_t count) {
+  std::vector<Record> records;
+  records.reserve(count);
+  iw::loggen::Generator generator({.seed = 6, .runs = count});
+  iw::events::Enricher enricher({});
+  std::string raw;
+  std::string enriched;
+  while (generator.next(raw)) {
+    const auto facts = enricher.enrich(raw, 0,
+                                       {.topic = "ingestion-logs",
+                                        .offset = static_cast<std::int64_t>(records.size()),
+                                        .execution_id = kExecutionId},
+                                       enriched);
+    if (!facts) {
+      std::fprintf(stderr, "enricher refused a generated record: %s\n", raw.c_str());
+      std::exit(1);
+    }
+    records.push_back({std::string(facts->source), enriched});
+    raw.clear();
+  }
+  return records;
+}
+
+void fill(const std::string& bootstrap, const std::string& topic,
+          const std::vector<Record>& records) {
+  char errstr[512];
+  std::size_t failures = 0;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "enable.idempotence", "true");
+  set(conf, "acks", "all");
+  set(conf, "linger.ms", "5");
+  set(conf, "compression.type", "lz4");
+  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
+  rd_kafka_conf_set_opaque(conf, &failures);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  for (const Record& r : records) {
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                             RD_KAFKA_V_HEADER("execution_id", kExecutionId.data(),
+                                               static_cast<ssize_t>(kExecutionId.size())),
+                             RD_KAFKA_V_HEADER("traceparent", kTraceparent.data(),
+                                               static_cast<ssize_t>(kTraceparent.size())),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 10);
+    }
+    rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 120'000);
+  rd_kafka_destroy(rk);
+  if (failures > 0) {
+    std::fprintf(stderr, "%zu records not written\n", failures);
+    std::exit(1);
+  }
+}
+
+struct Measure {
+  double lines_per_second = 0;
+  double cpu_seconds_per_million = 0;
+  double bytes_per_line = 0;
+  /// The in-process test receiver's (this process's) CPU while the pusher ran, for stderr.
+  double receiver_cpu_seconds_per_million = 0;
+};
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// The baseline: plain librdkafka reading the topic to the end, as fast as it can.
+Measure raw_consume(const std::string& bootstrap, const std::string& topic, std::size_t count) {
+  const double cpu_before = process_cpu_seconds();
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "group.id", "bench-raw-" + random_suffix());
+  set(conf, "auto.offset.reset", "earliest");
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  // Timed from the first record on: joining the group is not throughput.
+  std::optional<Clock::time_point> first;
+  std::size_t seen = 0;
+  std::size_t bytes = 0;
+  const auto deadline = Clock::now() + 600s;
+  while (seen < count) {
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "raw consumer: %zu of %zu records after 600 s\n", seen, count);
+      std::exit(1);
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (!first) first = Clock::now();
+      ++seen;
+      bytes += m->len;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - *first).count();
+  const double cpu = process_cpu_seconds() - cpu_before;
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return {.lines_per_second = static_cast<double>(count - 1) / seconds,
+          .cpu_seconds_per_million = cpu * 1e6 / static_cast<double>(count),
+          .bytes_per_line = static_cast<double>(bytes) / static_cast<double>(count)};
+}
+
+// utime + stime of a live process.
+double child_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  // Fields after the command name, which is in parentheses and may hold anything: state is the
+  // 3rd field, utime the 14th, stime the 15th.
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+enum class Format { kProtobuf, kJson, kJsonGzip };
+
+std::string tail_of(const std::string& path) {
+  std::ifstream in(path);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return text.size() > 4000 ? text.substr(text.size() - 4000) : text;
+}
+
+Measure pusher(const std::string& bootstrap, const std::string& binary, const std::string& topic,
+               const std::string& dlq, std::size_t count, Format format) {
+  auto started = iw::testing::LokiReceiver::start();
+  if (!started) {
+    std::fprintf(stderr, "receiver: %s\n", started.error().message().c_str());
+    std::exit(1);
+  }
+  const std::unique_ptr<iw::testing::LokiReceiver> receiver = std::move(*started);
+
+  const std::string suffix = random_suffix();
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  const std::string config = (dir / ("iw-bench-loki-pusher-" + suffix + ".yaml")).string();
+  const std::string log = (dir / ("iw-bench-loki-pusher-" + suffix + ".log")).string();
+  {
+    std::ofstream out(config);
+    out << "loki_pusher:\n"
+        << "  runs_topic: " << topic << "\n"
+        << "  alerts_topic: \"\"\n"
+        << "  dlq_topic: " << dlq << "\n"
+        << "  group_id: bench-loki-pusher-" << suffix << "\n"
+        << "  url: http://127.0.0.1:" << receiver->port() << "\n"
+        << "  format: " << (format == Format::kProtobuf ? "protobuf" : "json") << "\n"
+        << "  gzip: " << (format == Format::kJsonGzip ? "true" : "false") << "\n";
+  }
+  // Everything the child needs, prepared before fork(): only async-signal-safe calls after it.
+  std::vector<std::string> args = {binary, "--config", config, "--bootstrap-servers", bootstrap};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string listen = "IW_HTTP_LISTEN=127.0.0.1:0";
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).starts_with("IW_")) continue;  // only the configuration above
+    envp.push_back(*e);
+  }
+  envp.push_back(listen.data());
+  envp.push_back(nullptr);
+  const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+  const double receiver_cpu_before = process_cpu_seconds();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(log_fd);
+
+  auto fail = [&](const char* what) {
+    std::fprintf(stderr, "ingest-loki-pusher: %s (%zu of %zu lines stored)\n%s\n", what,
+                 receiver->entry_count(), count, tail_of(log).c_str());
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    std::exit(1);
+  };
+  // Waits in short steps, so a pusher that exits or stops making progress (lines dead-lettered
+  // or refused never arrive) is noticed soon.
+  const auto deadline = Clock::now() + 600s;
+  std::size_t stored = 0;
+  auto progressed = Clock::now();
+  while (!receiver->wait_for_entries(count, 200ms)) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) fail("exited early");
+    if (Clock::now() > deadline) fail("did not finish in 600 s");
+    if (const std::size_t now = receiver->entry_count(); now != stored) {
+      stored = now;
+      progressed = Clock::now();
+    } else if (Clock::now() - progressed > 30s) {
+      fail("no line stored for 30 s (dead-lettered or refused?)");
+    }
+  }
+  const double cpu = child_cpu_seconds(pid);
+  const double receiver_cpu = process_cpu_seconds() - receiver_cpu_before;
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "ingest-loki-pusher exited with status %d\n%s\n", status,
+                 tail_of(log).c_str());
+  }
+  std::filesystem::remove(config);
+  std::filesystem::remove(log);
+
+  // The last push is recorded a moment after its entries are stored.
+  std::vector<iw::testing::LokiRequest> requests = receiver->requests();
+  auto accepted = [&requests] {
+    std::size_t sum = 0;
+    for (const auto& request : requests) sum += request.accepted;
+    return sum;
+  };
+  while (accepted() < count) {
+    std::this_thread::sleep_for(1ms);
+    requests = receiver->requests();
+  }
+  std::size_t body_bytes = 0;
+  std::size_t refused = 0;
+  for (const iw::testing::LokiRequest& request : requests) {
+    if (request.status / 100 != 2) ++refused;
+    body_bytes += request.body_bytes;
+  }
+  if (refused > 0 || receiver->duplicates() > 0 || receiver->entry_count() != count) {
+    std::fprintf(stderr, "receiver: %zu pushes refused, %zu duplicates, %zu of %zu lines\n",
+                 refused, receiver->duplicates(), receiver->entry_count(), count);
+    std::exit(1);
+  }
+  // Steady state: from the first push answered to the last but one. Entries read before the
+  // first answer are start-up; the last batch is the rest cut by batch.max_wait (up to 1 s)
+  // once the input ran dry, which is waiting, not throughput.
+  if (requests.size() < 3) {
+    std::fprintf(stderr, "%zu pushes: give the pusher more records\n", requests.size());
+    std::exit(1);
+  }
+  std::size_t steady = 0;
+  for (std::size_t i = 1; i + 1 < requests.size(); ++i) steady += requests[i].accepted;
+  const double seconds = std::chrono::duration<double>(requests[requests.size() - 2].answered_at -
+                                                       requests.front().answered_at)
+                             .count();
+  return {.lines_per_second = static_cast<double>(steady) / seconds,
+          .cpu_seconds_per_million = cpu * 1e6 / static_cast<double>(count),
+          .bytes_per_line = static_cast<double>(body_bytes) / static_cast<double>(count),
+          .receiver_cpu_seconds_per_million = receiver_cpu * 1e6 / static_cast<double>(count)};
+}
+
+struct Series {
+  std::vector<double> lines_per_second, cpu_seconds_per_million, bytes_per_line;
+  void add(const Measure& m) {
+    lines_per_second.push_back(m.lines_per_second);
+    cpu_seconds_per_million.push_back(m.cpu_seconds_per_million);
+    bytes_per_line.push_back(m.bytes_per_line);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s BOOTSTRAP PUSHER_BINARY [RECORDS] [ROUNDS]\n", argv[0]);
+    return 2;
+  }
+  const std::string bootstrap = argv[1];
+  const std::string binary = argv[2];
+  const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 50'000;
+  const int rounds = argc > 4 ? std::stoi(argv[4]) : 3;
+  if (count < 2 || rounds < 1) {
+    std::fprintf(stderr, "RECORDS must be at least 2 and ROUNDS at least 1\n");
+    return 2;
+  }
+  // A broken pipe to the receiver must not kill the bench.
+  signal(SIGPIPE, SIG_IGN);
+  const std::vector<Record> records = make_records(count);
+
+  struct Side {
+    Format format;
+    const char* name;
+    Series series;
+  };
+  std::vector<Side> sides = {{Format::kProtobuf, "protobuf + snappy", {}},
+                             {Format::kJson, "JSON", {}},
+                             {Format::kJsonGzip, "JSON + gzip", {}}};
+  Series raw;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string suffix = random_suffix();
+    const std::string topic = "bench-loki-in-" + suffix;
+    const std::string dlq = "bench-loki-dlq-" + suffix;
+    create_topic(bootstrap, topic, 3);
+    create_topic(bootstrap, dlq, 1);
+    fill(bootstrap, topic, records);
+    raw.add(raw_consume(bootstrap, topic, count));
+    std::fprintf(stderr, "round %d: raw consume %.0f rec/s, %.2f CPU-s/M", round + 1,
+                 raw.lines_per_second.back(), raw.cpu_seconds_per_million.back());
+    for (Side& side : sides) {
+      const Measure m = pusher(bootstrap, binary, topic, dlq, count, side.format);
+      side.series.add(m);
+      std::fprintf(stderr, "; %s %.0f lines/s, %.2f CPU-s/M (receiver %.2f), %.0f B/line",
+                   side.name, m.lines_per_second, m.cpu_seconds_per_million,
+                   m.receiver_cpu_seconds_per_million, m.bytes_per_line);
+    }
+    std::fprintf(stderr, "\n");
+  }
+
+  const double raw_rate = median(raw.lines_per_second);
+  const double raw_cpu = median(raw.cpu_seconds_per_million);
+  const double record_bytes = median(raw.bytes_per_line);
+  for (const Side& side : sides) {
+    const double rate = median(side.series.lines_per_second);
+    std::printf(
+        "| ingest-loki-pusher lines/s into the Loki test receiver, %s (%zu x %.0f B enriched "
+        "runs) vs raw librdkafka consume only | %.0f | %.0f | %.3f | — | reported |\n",
+        side.name, count, record_bytes, rate, raw_rate, rate / raw_rate);
+  }
+  for (const Side& side : sides) {
+    const double cpu = median(side.series.cpu_seconds_per_million);
+    std::printf(
+        "| ingest-loki-pusher CPU-seconds per million lines, %s (process life to the last line) "
+        "vs raw consume only | %.2f | %.2f | %.2f | — | reported |\n",
+        side.name, cpu, raw_cpu, cpu / raw_cpu);
+  }
+  for (const Side& side : sides) {
+    const double bytes = median(side.series.bytes_per_line);
+    std::printf(
+        "| ingest-loki-pusher request bytes per line, %s vs the record's own bytes | %.0f | %.0f "
+        "| %.2f | — | reported |\n",
+        side.name, bytes, record_bytes, bytes / record_bytes);
+  }
+  return 0;
+}

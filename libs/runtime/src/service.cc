@@ -1,5 +1,7 @@
 #include "iw/runtime/service.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -150,6 +152,12 @@ kafka::ClientOptions kafka_client_options(const Context& ctx) {
   options.properties = ctx.config.get_properties("kafka.properties");
   options.logger = &ctx.logger;
   return options;
+}
+
+std::string host_scoped_id(std::string_view binary) {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return std::string(binary) + "-" + host;
 }
 
 int run_service(const ServiceInfo& info, Service& service, int argc, char** argv) {

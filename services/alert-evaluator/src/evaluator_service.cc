@@ -3,7 +3,6 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -24,6 +23,7 @@
 #include "iw/base/time_format.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
+#include "iw/kafka/dead_letter.h"
 #include "iw/kafka/producer.h"
 #include "iw/metrics/record_flow.h"
 #include "iw/runtime/consumer_lag.h"
@@ -53,12 +53,6 @@ struct Settings {
   config::Secret alertmanager_bearer_token;
 };
 
-std::string default_transactional_id() {
-  char host[256] = "localhost";
-  gethostname(host, sizeof host - 1);
-  return std::string("ingest-alert-evaluator-") + host;
-}
-
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream stream(text);
@@ -80,7 +74,7 @@ Settings read_settings(const runtime::Context& ctx) {
   s.group_id = c.get_string("alert_evaluator.group_id");
   s.transactional_id = c.has("alert_evaluator.transactional_id")
                            ? c.get_string("alert_evaluator.transactional_id")
-                           : default_transactional_id();
+                           : runtime::host_scoped_id("ingest-alert-evaluator");
   if (c.has("alert_evaluator.rules_file"))
     s.rules_file = c.get_string("alert_evaluator.rules_file");
   s.clock.mode = c.get_string("alert_evaluator.clock") == "wall_clock"
@@ -365,22 +359,20 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                             {"partition", record.partition()},
                                             {"offset", record.offset()}});
     if (auto status = begin(); !status) return status;
-    const std::string partition = std::to_string(record.partition());
-    const std::string offset = std::to_string(record.offset());
-    const std::string now = base::format_rfc3339_millis(ctx_.clock.now());
-    const std::array<kafka::HeaderView, 7> headers = {{
-        {"dlq.reason", kDeadLetterReasons[0]},
-        {"dlq.error", message},
-        {"dlq.stage", "alert-evaluator"},
-        {"dlq.topic", record.topic()},
-        {"dlq.partition", partition},
-        {"dlq.offset", offset},
-        {"dlq.ts", now},
-    }};
+    const kafka::DeadLetterHeaders headers(
+        {.reason = kDeadLetterReasons[0],
+         .error = message,
+         .stage = "alert-evaluator",
+         .topic = record.topic(),
+         .partition = record.partition(),
+         .offset = record.offset(),
+         .at = ctx_.clock.now(),
+         .execution_id = record.header("execution_id").value_or(""),
+         .traceparent = record.header("traceparent").value_or("")});
     if (auto status = producer_->produce({.topic = settings_.dlq_topic,
                                           .key = record.key(),
                                           .value = record.value(),
-                                          .headers = headers},
+                                          .headers = headers.view()},
                                          0);
         !status) {
       return retry_or_stop(status);

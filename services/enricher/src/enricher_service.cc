@@ -3,7 +3,6 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "iw/events/enricher.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
+#include "iw/kafka/dead_letter.h"
 #include "iw/kafka/offset_tracker.h"
 #include "iw/kafka/producer.h"
 #include "iw/metrics/record_flow.h"
@@ -43,12 +43,6 @@ struct Settings {
   std::int32_t partitions = 3;
 };
 
-std::string default_transactional_id() {
-  char host[256] = "localhost";
-  gethostname(host, sizeof host - 1);
-  return std::string("ingest-enricher-") + host;
-}
-
 Settings read_settings(const runtime::Context& ctx) {
   const config::Config& c = ctx.config;
   Settings s;
@@ -58,7 +52,7 @@ Settings read_settings(const runtime::Context& ctx) {
   s.group_id = c.get_string("enricher.group_id");
   s.transactional_id = c.has("enricher.transactional_id")
                            ? c.get_string("enricher.transactional_id")
-                           : default_transactional_id();
+                           : runtime::host_scoped_id("ingest-enricher");
   s.delivery = c.get_string("enricher.delivery") == "at_least_once" ? Delivery::kAtLeastOnce
                                                                     : Delivery::kExactlyOnce;
   s.enrich.time_zone = *events::TimeZone::from_name(c.get_string("enricher.time_zone"));
@@ -336,24 +330,19 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                             {"error", message},
                                             {"partition", record.partition()},
                                             {"offset", record.offset()}});
-    const std::string partition = std::to_string(record.partition());
-    const std::string offset = std::to_string(record.offset());
-    const std::string now = base::format_rfc3339_millis(ctx_.clock.now());
-    const std::array<kafka::HeaderView, 9> headers = {{
-        {"dlq.reason", reason},
-        {"dlq.error", message},
-        {"dlq.stage", "enricher"},
-        {"dlq.topic", record.topic()},
-        {"dlq.partition", partition},
-        {"dlq.offset", offset},
-        {"dlq.ts", now},
-        {"execution_id", execution_id},
-        {"traceparent", traceparent.text()},
-    }};
+    const kafka::DeadLetterHeaders headers({.reason = reason,
+                                            .error = message,
+                                            .stage = "enricher",
+                                            .topic = record.topic(),
+                                            .partition = record.partition(),
+                                            .offset = record.offset(),
+                                            .at = ctx_.clock.now(),
+                                            .execution_id = execution_id,
+                                            .traceparent = traceparent.text()});
     auto status = producer_->produce({.topic = settings_.dlq_topic,
                                       .key = record.key(),
                                       .value = record.value(),
-                                      .headers = headers},
+                                      .headers = headers.view()},
                                      correlation);
     if (!status) return fatal_or_retry(status);
     ++staged_.dead_lettered[index];

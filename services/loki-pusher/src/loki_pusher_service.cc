@@ -11,6 +11,7 @@
 #include "iw/base/time_format.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
+#include "iw/kafka/dead_letter.h"
 #include "iw/kafka/producer.h"
 #include "iw/loki/batcher.h"
 #include "iw/loki/entry.h"
@@ -364,23 +365,18 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     const auto parsed = parent.empty() ? std::nullopt : trace::TraceParent::parse(parent);
     const trace::TraceParent traceparent =
         parsed ? parsed->child(ids_) : trace::TraceParent::start(ids_);
-    const std::string partition = std::to_string(ref.partition);
-    const std::string offset = std::to_string(ref.offset);
-    const std::string now = base::format_rfc3339_millis(ctx_.clock.now());
-    const std::array<kafka::HeaderView, 9> headers = {{
-        {"dlq.reason", reason_name},
-        {"dlq.error", message},
-        {"dlq.stage", "loki-pusher"},
-        {"dlq.topic", ledger_.topic(ref.topic)},
-        {"dlq.partition", partition},
-        {"dlq.offset", offset},
-        {"dlq.ts", now},
-        {"execution_id", execution_id},
-        {"traceparent", traceparent.text()},
-    }};
+    const kafka::DeadLetterHeaders headers({.reason = reason_name,
+                                            .error = message,
+                                            .stage = "loki-pusher",
+                                            .topic = ledger_.topic(ref.topic),
+                                            .partition = ref.partition,
+                                            .offset = ref.offset,
+                                            .at = ctx_.clock.now(),
+                                            .execution_id = execution_id,
+                                            .traceparent = traceparent.text()});
     const std::uint64_t correlation = Ledger::pack(ref);
     auto status = producer_->produce(
-        {.topic = settings_.dlq_topic, .key = key, .value = value, .headers = headers},
+        {.topic = settings_.dlq_topic, .key = key, .value = value, .headers = headers.view()},
         correlation);
     // The record came from Kafka, so Kafka takes its size; any failure here leaves it in
     // flight, its offset unstored: stopping makes the restart read it again.

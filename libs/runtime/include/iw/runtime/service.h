@@ -74,6 +74,10 @@ class Service {
 /// ServiceInfo::uses_kafka: kafka.bootstrap_servers, kafka.client_id, kafka.properties.
 [[nodiscard]] kafka::ClientOptions kafka_client_options(const Context& ctx);
 
+/// `<binary>-<hostname>`: a default for ids that must be stable across restarts of one instance
+/// and differ between instances on different hosts (Kafka transactional ids).
+[[nodiscard]] std::string host_scoped_id(std::string_view binary);
+
 /// Runs a service as a process: parses the command line
 ///   BINARY [--config FILE] [--check-config] [--version] [--help] [FLAGS...] [ARGS...]
 /// loads and validates the configuration (every problem printed, exit 2), serves /metrics,

@@ -116,15 +116,9 @@ base::Result<Run> EnrichedRunReader::read(std::string_view json) {
     if (key == "etat") {
       std::string_view etat;
       if (base::Status s = read_string(member, "etat", etat); !s) return s;
-      if (etat == "SUCCESS") {
-        run.etat = Etat::kSuccess;
-      } else if (etat == "FAILED") {
-        run.etat = Etat::kFailed;
-      } else if (etat == "RUNNING") {
-        run.etat = Etat::kRunning;
-      } else {
-        return base::Status(invalid("etat", "expected SUCCESS, FAILED or RUNNING"));
-      }
+      const std::optional<Etat> known = etat_from_name(etat);
+      if (!known) return base::Status(invalid("etat", "expected SUCCESS, FAILED or RUNNING"));
+      run.etat = *known;
       has_etat = true;
       return base::Status();
     }

@@ -141,13 +141,6 @@ std::string directory_of(std::string_view file) {
   return slash == std::string_view::npos ? std::string() : std::string(file.substr(0, slash + 1));
 }
 
-std::optional<Etat> etat_of(std::string_view text) {
-  if (text == "SUCCESS") return Etat::kSuccess;
-  if (text == "FAILED") return Etat::kFailed;
-  if (text == "RUNNING") return Etat::kRunning;
-  return std::nullopt;
-}
-
 std::optional<OwnedRun> inline_run(Reader& reader, const YAML::Node& node,
                                    const std::string& path) {
   if (!node.IsMap()) {
@@ -169,7 +162,7 @@ std::optional<OwnedRun> inline_run(Reader& reader, const YAML::Node& node,
   const auto etat_text = reader.string(node["etat"], path + ".etat");
   const auto end = reader.instant(node["end"], path + ".end");
   if (!source || !objet || !etat_text || !end) return std::nullopt;
-  const auto etat = etat_of(*etat_text);
+  const auto etat = etat_from_name(*etat_text);
   if (!etat) {
     reader.problem(node["etat"], path + ".etat", "expected SUCCESS, FAILED or RUNNING");
     return std::nullopt;
@@ -219,7 +212,7 @@ std::optional<std::vector<OwnedRun>> runs_from_file(Reader& reader, const YAML::
     }
     OwnedRun run{.source = std::string(facts->source),
                  .objet = std::string(facts->objet),
-                 .etat = etat_of(facts->etat).value_or(Etat::kRunning),
+                 .etat = etat_from_name(facts->etat).value_or(Etat::kRunning),
                  .end = std::chrono::floor<Millis>(facts->end),
                  .duration_seconds = facts->duration_seconds,
                  .cpu_seconds = facts->cpu_seconds};

@@ -57,9 +57,7 @@ std::set<Episode> evaluate(const std::string& scenario, const std::string& ndjso
     const alerting::Run run{
         .source = facts->source,
         .objet = facts->objet,
-        .etat = facts->etat == "FAILED"    ? Etat::kFailed
-                : facts->etat == "SUCCESS" ? Etat::kSuccess
-                                           : Etat::kRunning,
+        .etat = etat_from_name(facts->etat).value_or(Etat::kRunning),
         .end = std::chrono::floor<Millis>(facts->end),
         .duration_seconds = facts->duration_seconds,
         .cpu_seconds = facts->cpu_seconds,

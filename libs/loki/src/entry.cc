@@ -2,9 +2,11 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
+#include <span>
 
 #include "iw/events/timestamp.h"
 
@@ -51,6 +53,38 @@ EntryResult<std::int64_t> read_time(std::string_view text, std::string_view fiel
   auto t = events::parse_timestamp(text, events::TimeZone::utc());
   if (!t) return invalid(std::string(field) + ": " + t.error().message);
   return to_unix_nanos(*t);
+}
+
+// An allow-listed label: where its value goes, and whether it may be null or absent.
+struct LabelSlot {
+  std::string_view name;
+  std::optional<std::string_view>* value;
+  bool optional;
+};
+
+// Reads a `labels` object into the slots of the labels it names; any other label stays in the
+// line only. A label named twice is a rejection.
+EntryResult<void> read_labels(value& field, std::span<const LabelSlot> slots) {
+  object labels;
+  if (field.get_object().get(labels) != simdjson::SUCCESS) {
+    return invalid("labels: expected an object");
+  }
+  for (auto label : labels) {
+    std::string_view name;
+    value label_value;
+    if (auto error = label.unescaped_key().get(name)) return not_json("labels", error);
+    if (auto error = label.value().get(label_value)) return not_json(name, error);
+    const auto slot = std::find_if(slots.begin(), slots.end(),
+                                   [&](const LabelSlot& s) { return s.name == name; });
+    if (slot == slots.end()) continue;
+    if (slot->value->has_value()) {
+      return invalid("labels." + std::string(name) + ": appears twice");
+    }
+    auto text = read_string(label_value, "labels." + std::string(name), slot->optional);
+    if (!text) return std::unexpected(std::move(text).error());
+    *slot->value = *text;
+  }
+  return {};
 }
 
 }  // namespace
@@ -143,28 +177,12 @@ EntryResult<Entry> EntryBuilder::enriched_run(std::string_view record, EntryRef 
     } else if (key == "labels") {
       if (seen_labels) return invalid("labels: appears more than once");
       seen_labels = true;
-      object labels;
-      if (field.get_object().get(labels) != simdjson::SUCCESS) {
-        return invalid("labels: expected an object");
-      }
-      for (auto label : labels) {
-        std::string_view name;
-        value label_value;
-        if (auto error = label.unescaped_key().get(name)) return not_json("labels", error);
-        if (auto error = label.value().get(label_value)) return not_json(name, error);
-        // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
-        std::optional<std::string_view>* slot = name == "source"       ? &source
-                                                : name == "etat"       ? &etat
-                                                : name == "zone"       ? &zone
-                                                : name == "entreprise" ? &entreprise
-                                                                       : nullptr;
-        if (slot == nullptr) continue;
-        if (slot->has_value()) return invalid("labels." + std::string(name) + ": appears twice");
-        const bool required = slot == &source || slot == &etat;
-        auto text = read_string(label_value, "labels." + std::string(name), !required);
-        if (!text) return std::unexpected(std::move(text).error());
-        *slot = *text;
-      }
+      // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
+      const std::array<LabelSlot, 4> slots = {{{"source", &source, false},
+                                               {"etat", &etat, false},
+                                               {"zone", &zone, true},
+                                               {"entreprise", &entreprise, true}}};
+      if (auto read = read_labels(field, slots); !read) return std::unexpected(read.error());
     }
   }
   if (!timestamp) return invalid("@timestamp: required field is missing");
@@ -209,27 +227,10 @@ EntryResult<Entry> EntryBuilder::alert_event(std::string_view record, EntryRef r
       continue;
     }
     if (key != "labels") continue;
-    object labels;
-    if (field.get_object().get(labels) != simdjson::SUCCESS) {
-      return invalid("labels: expected an object");
-    }
-    for (auto label : labels) {
-      std::string_view name;
-      value label_value;
-      if (auto error = label.unescaped_key().get(name)) return not_json("labels", error);
-      if (auto error = label.value().get(label_value)) return not_json(name, error);
-      std::optional<std::string_view>* label_slot = name == "alertname"  ? &alertname
-                                                    : name == "severity" ? &severity
-                                                    : name == "source"   ? &source
-                                                                         : nullptr;
-      if (label_slot == nullptr) continue;
-      if (label_slot->has_value()) {
-        return invalid("labels." + std::string(name) + ": appears twice");
-      }
-      auto text = read_string(label_value, "labels." + std::string(name), label_slot != &alertname);
-      if (!text) return std::unexpected(std::move(text).error());
-      *label_slot = *text;
-    }
+    const std::array<LabelSlot, 3> slots = {{{"alertname", &alertname, false},
+                                             {"severity", &severity, true},
+                                             {"source", &source, true}}};
+    if (auto read = read_labels(field, slots); !read) return std::unexpected(read.error());
   }
   if (!status || (*status != "firing" && *status != "resolved")) {
     return invalid("status: expected \"firing\" or \"resolved\"");

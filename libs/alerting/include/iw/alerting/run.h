@@ -15,6 +15,14 @@ using Millis = std::chrono::milliseconds;
 /// The canonical etat of a run (schema v1 `etat`).
 enum class Etat : std::uint8_t { kSuccess, kFailed, kRunning };
 
+/// "SUCCESS", "FAILED" or "RUNNING" (exactly, as the enricher writes them); nothing otherwise.
+[[nodiscard]] constexpr std::optional<Etat> etat_from_name(std::string_view name) {
+  if (name == "SUCCESS") return Etat::kSuccess;
+  if (name == "FAILED") return Etat::kFailed;
+  if (name == "RUNNING") return Etat::kRunning;
+  return std::nullopt;
+}
+
 /// A run as the rules see it (BRIEF §4). Views into the caller's buffer: the evaluator copies
 /// what it keeps.
 struct Run {

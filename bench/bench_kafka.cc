@@ -45,4 +45,21 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
+BenchArgs parse_bench_args(int argc, char** argv, const char* binary_name,
+                           std::size_t default_records) {
+  BenchArgs args;
+  if (argc >= 3) {
+    args.bootstrap = argv[1];
+    args.binary = argv[2];
+    args.records = argc > 3 ? std::stoul(argv[3]) : default_records;
+    args.rounds = argc > 4 ? std::stoi(argv[4]) : 3;
+  }
+  if (argc < 3 || args.records < 2 || args.rounds < 1) {
+    std::fprintf(stderr, "usage: %s BOOTSTRAP %s [RECORDS >= 2] [ROUNDS >= 1]\n", argv[0],
+                 binary_name);
+    std::exit(2);
+  }
+  return args;
+}
+
 }  // namespace iw::bench

@@ -17,6 +17,19 @@ namespace iw::bench {
 /// Sets a librdkafka setting or exits with librdkafka's reason.
 void set(rd_kafka_conf_t* conf, const char* key, const std::string& value);
 
+/// The command line every throughput program takes: BOOTSTRAP BINARY [RECORDS] [ROUNDS].
+struct BenchArgs {
+  std::string bootstrap;
+  std::string binary;
+  std::size_t records = 0;
+  int rounds = 3;
+};
+
+/// Parses it; prints the usage (naming the binary as `binary_name`) and exits 2 when it is
+/// incomplete or RECORDS < 2 or ROUNDS < 1.
+BenchArgs parse_bench_args(int argc, char** argv, const char* binary_name,
+                           std::size_t default_records);
+
 /// Creates a topic (replication 1) and waits for the answer.
 void create_topic(const std::string& bootstrap, const std::string& topic, int partitions);
 

@@ -328,14 +328,12 @@ double enricher(const std::string& bootstrap, const std::string& binary, const s
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s BOOTSTRAP ENRICHER_BINARY [RECORDS] [ROUNDS]\n", argv[0]);
-    return 2;
-  }
-  const std::string bootstrap = argv[1];
-  const std::string binary = argv[2];
-  const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 300'000;
-  const int rounds = argc > 4 ? std::stoi(argv[4]) : 3;
+  const iw::bench::BenchArgs args =
+      iw::bench::parse_bench_args(argc, argv, "ENRICHER_BINARY", 300'000);
+  const std::string& bootstrap = args.bootstrap;
+  const std::string& binary = args.binary;
+  const std::size_t count = args.records;
+  const int rounds = args.rounds;
   const std::string input = "bench-raw-in-" + random_suffix();
   create_topic(bootstrap, input, 3);
   fill(bootstrap, input, count);

@@ -341,18 +341,12 @@ struct Series {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s BOOTSTRAP PUSHER_BINARY [RECORDS] [ROUNDS]\n", argv[0]);
-    return 2;
-  }
-  const std::string bootstrap = argv[1];
-  const std::string binary = argv[2];
-  const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 50'000;
-  const int rounds = argc > 4 ? std::stoi(argv[4]) : 3;
-  if (count < 2 || rounds < 1) {
-    std::fprintf(stderr, "RECORDS must be at least 2 and ROUNDS at least 1\n");
-    return 2;
-  }
+  const iw::bench::BenchArgs args =
+      iw::bench::parse_bench_args(argc, argv, "PUSHER_BINARY", 50'000);
+  const std::string& bootstrap = args.bootstrap;
+  const std::string& binary = args.binary;
+  const std::size_t count = args.records;
+  const int rounds = args.rounds;
   // A broken pipe to the receiver must not kill the bench.
   signal(SIGPIPE, SIG_IGN);
   const std::vector<Record> records = make_records(count);

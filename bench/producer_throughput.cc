@@ -139,14 +139,12 @@ double ingest_producer(const std::string& bootstrap, const std::string& binary,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s BOOTSTRAP PRODUCER_BINARY [RECORDS] [ROUNDS]\n", argv[0]);
-    return 2;
-  }
-  const std::string bootstrap = argv[1];
-  const std::string binary = argv[2];
-  const std::size_t count = argc > 3 ? std::stoul(argv[3]) : 500'000;
-  const int rounds = argc > 4 ? std::stoi(argv[4]) : 3;
+  const iw::bench::BenchArgs args =
+      iw::bench::parse_bench_args(argc, argv, "PRODUCER_BINARY", 500'000);
+  const std::string& bootstrap = args.bootstrap;
+  const std::string& binary = args.binary;
+  const std::size_t count = args.records;
+  const int rounds = args.rounds;
 
   iw::loggen::Generator generator({.seed = 7, .runs = count, .target_record_bytes = 500});
   std::vector<Record> records;

@@ -78,13 +78,7 @@ std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
-class Deliveries : public kafka::DeliveryHandler {
- public:
-  void on_delivery(const kafka::DeliveryReport& report) override {
-    if (report.error) ++failed;
-  }
-  int failed = 0;
-};
+using Deliveries = iw::testing::CountingDeliveries;
 
 class AlertEvaluatorTest : public ::testing::Test {
  protected:

@@ -44,13 +44,7 @@ std::string raw_record(std::size_t i) {
          "\"Description\": \"\", \"Zone\": \"1-Raw\", \"Entreprise\": \"akonovia\"}";
 }
 
-class Deliveries : public kafka::DeliveryHandler {
- public:
-  void on_delivery(const kafka::DeliveryReport& report) override {
-    if (report.error) ++failed;
-  }
-  int failed = 0;
-};
+using Deliveries = iw::testing::CountingDeliveries;
 
 class EnricherTest : public ::testing::Test {
  protected:

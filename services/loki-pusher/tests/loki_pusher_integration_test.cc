@@ -81,13 +81,7 @@ std::string alert_event(int n) {
          std::to_string(n) + R"(a7ebe300"})";
 }
 
-class Deliveries : public kafka::DeliveryHandler {
- public:
-  void on_delivery(const kafka::DeliveryReport& report) override {
-    if (report.error) ++failed;
-  }
-  std::atomic<int> failed{0};
-};
+using Deliveries = iw::testing::CountingDeliveries;
 
 // The value of one series in a Prometheus exposition, or -1 when absent.
 double series_value(const std::string& exposition, const std::string& series) {

@@ -43,18 +43,7 @@ struct Outcome {
   std::chrono::milliseconds took{0};
 };
 
-class Deliveries final : public kafka::DeliveryHandler {
- public:
-  void on_delivery(const kafka::DeliveryReport& report) override {
-    if (report.error) {
-      ++failed;
-    } else {
-      ++delivered;
-    }
-  }
-  int delivered = 0;
-  int failed = 0;
-};
+using Deliveries = iw::testing::CountingDeliveries;
 
 // The rows of `list`'s table: lines starting with "<partition>/<offset>".
 std::vector<std::string> rows(const std::string& out) {

@@ -7,7 +7,23 @@
 #include <string>
 #include <vector>
 
+#include "iw/kafka/producer.h"
+
 namespace iw::testing {
+
+/// Counts the delivery reports of a test's producer (served on the thread that polls it).
+class CountingDeliveries final : public kafka::DeliveryHandler {
+ public:
+  void on_delivery(const kafka::DeliveryReport& report) override {
+    if (report.error) {
+      ++failed;
+    } else {
+      ++delivered;
+    }
+  }
+  int delivered = 0;
+  int failed = 0;
+};
 
 /// The broker CTest's `kafka` fixture started (scripts/kafka-local), found through
 /// IW_TEST_KAFKA_BOOTSTRAP_FILE; "" when the test runs without the fixture.

@@ -1,5 +1,6 @@
 #include "alert_metrics.h"
 
+#include <chrono>
 #include <set>
 
 namespace iw::alert_evaluator {
@@ -49,7 +50,14 @@ AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<ale
       transitions_(prometheus::BuildCounter()
                        .Name("ingestwatch_alert_transitions_total")
                        .Help("Alert state changes, by alertname and the state entered.")
-                       .Register(registry)) {
+                       .Register(registry)),
+      firing_durations_(
+          prometheus::BuildHistogram()
+              .Name("ingestwatch_alert_firing_duration_seconds")
+              .Help("Event time from an alert's startsAt to its resolve, observed at each "
+                    "resolve, by alertname and source: the time to recover (MTTR = sum / "
+                    "count).")
+              .Register(registry)) {
   // Every child up front, so a rate() over them starts from zero.
   for (const alerting::Rule& rule : rules) {
     for (const auto state : {alerting::AlertState::kPending, alerting::AlertState::kFiring,
@@ -64,6 +72,16 @@ AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<ale
 void AlertMetrics::count_transition(const alerting::Transition& transition) {
   const auto it = transition_counters_.find({transition.alert.rule->alert, transition.to});
   if (it != transition_counters_.end()) it->second->Increment();
+  if (transition.from != alerting::AlertState::kFiring) return;
+  // From a minute to three days: failures are fixed within the hour, silent sources in days.
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200};
+  prometheus::Labels labels = {{"alertname", transition.alert.rule->alert}};
+  for (const auto& [name, value] : *transition.alert.labels) {
+    if (name == "source") labels.emplace("source", value);
+  }
+  const std::chrono::duration<double> fired = transition.at - transition.fired_at;
+  firing_durations_.Add(labels, kBuckets).Observe(fired.count());
 }
 
 void AlertMetrics::update_active(const alerting::Evaluator& evaluator) {

@@ -19,10 +19,12 @@ namespace iw::alert_evaluator {
 ///   ingestwatch_alert_clock_timestamp_seconds                      the evaluation clock
 ///   ingestwatch_alert_late_runs_total                              runs later than the lateness
 ///   ingestwatch_alert_keys                                         keys with state
+///   ingestwatch_alert_firing_duration_seconds{alertname,source}    startsAt to resolve (MTTR)
 class AlertMetrics {
  public:
   AlertMetrics(prometheus::Registry& registry, const std::vector<alerting::Rule>& rules);
 
+  /// Counts the change and, for a resolve, observes how long the alert fired.
   void count_transition(const alerting::Transition& transition);
   /// Sets the ALERTS-like gauge to the evaluator's active alerts.
   void update_active(const alerting::Evaluator& evaluator);
@@ -37,6 +39,7 @@ class AlertMetrics {
  private:
   prometheus::Family<prometheus::Gauge>& alerts_;
   prometheus::Family<prometheus::Counter>& transitions_;
+  prometheus::Family<prometheus::Histogram>& firing_durations_;
   std::map<std::pair<std::string, alerting::AlertState>, prometheus::Counter*> transition_counters_;
   std::map<prometheus::Labels, prometheus::Gauge*> active_;
 };

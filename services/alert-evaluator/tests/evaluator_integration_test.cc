@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,6 +42,19 @@ struct Event {
   std::string status, alertname, key, starts_at, ends_at;
   friend auto operator<=>(const Event&, const Event&) = default;
 };
+
+// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS.mmmZ", as the events carry them.
+double epoch_seconds(const std::string& rfc3339) {
+  std::tm tm{};
+  int millis = 0;
+  EXPECT_EQ(std::sscanf(rfc3339.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
+                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis),
+            7)
+      << rfc3339;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm)) + millis / 1000.0;
+}
 
 std::string key_of(const alerting::Labels& labels) {
   std::string out;
@@ -223,6 +238,25 @@ TEST_F(AlertEvaluatorTest, ScenariosYieldExactlyTheExpectedAlertEvents) {
   }
   EXPECT_EQ(counted, static_cast<double>(firing));
   EXPECT_EQ(silent, 6);
+  // The time to recover: one observation per resolve, of endsAt - startsAt.
+  double resolves = 0, recovery_seconds = 0;
+  for (const Event& e : expected) {
+    if (e.status != "resolved") continue;
+    resolves += 1;
+    recovery_seconds += epoch_seconds(e.ends_at) - epoch_seconds(e.starts_at);
+  }
+  const auto sum_of = [&](const std::string& name) {
+    const std::regex series(name + "\\{[^}]*\\} ([0-9.e+]+)");
+    double sum = 0;
+    for (std::sregex_iterator it(metrics->body.begin(), metrics->body.end(), series), end;
+         it != end; ++it) {
+      sum += std::stod((*it)[1]);
+    }
+    return sum;
+  };
+  EXPECT_GT(resolves, 0);
+  EXPECT_EQ(sum_of("ingestwatch_alert_firing_duration_seconds_count"), resolves);
+  EXPECT_NEAR(sum_of("ingestwatch_alert_firing_duration_seconds_sum"), recovery_seconds, 1e-3);
   const auto file = temp_.write("scrape.txt", metrics->body);
   const std::string check = "promtool check metrics < '" + file.string() + "' > '" +
                             (temp_.path() / "promtool.out").string() + "' 2>&1";

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Checks every query of grafana/dashboards/*.json against the systems it reads.
+
+    check_dashboards.py --querylint BIN [--promtool BIN] [--scrape FILE]...
+                        [--prometheus URL --prom-start T --prom-end T]
+                        [--loki URL --loki-start T --loki-end T] DASHBOARD...
+
+Always (no servers needed):
+- every datasource reference (panel, target, variable, annotation) names a uid provisioned in
+  grafana/provisioning/datasources/, with the same type;
+- every PromQL expression parses with promtool (`promtool check rules` on a file with one
+  recording rule per expression), and with Prometheus's parser in querylint;
+- every LogQL expression parses with Loki's parser (querylint), its stream selectors use only
+  the labels ingest-loki-pusher sets (BRIEF §7: runs and alert events have their own sets),
+  and without a parser stage it groups only by those labels.
+With --scrape (real /metrics expositions of the services, as scraped):
+- every metric a PromQL selector names is exposed by a service, with every label it matches on
+  (the target labels job, instance and service come from Prometheus; `up` is Prometheus's own).
+With --prometheus / --loki (a running stack fed by the pipeline):
+- every query returns data: Prometheus over [prom-start, prom-end] (wall time of the run),
+  Loki over [loki-start, loki-end] (the event time of the data); and the stream labels the
+  dashboards use are labels Loki really holds.
+Grafana's variables are replaced before parsing: $source, $objet and $service by `.*` (All),
+$__range by the queried range, $__interval and $__rate_interval by a minute (Prometheus) or
+the step (Loki).
+"""
+import argparse
+import json
+import math
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DATASOURCES = REPO / "grafana/provisioning/datasources/datasources.yml"
+# What ingest-loki-pusher puts on its streams (BRIEF §7; libs/loki/src/entry.cc).
+STREAM_LABELS = {
+    "ingestion-logs": {"job", "source", "etat", "zone", "entreprise"},
+    "ingestion-alerts": {"job", "alertname", "severity", "source", "status"},
+}
+TARGET_LABELS = {"job", "instance", "service"}
+PROMETHEUS_OWN = {"up": {"job", "instance", "service"}}
+GRAFANA_BUILTIN_UIDS = {"-- Grafana --", "grafana"}
+
+
+class Query:
+    def __init__(self, where, lang, expr, instant):
+        self.where, self.lang, self.expr, self.instant = where, lang, expr, instant
+
+    def concrete(self, range_seconds: int, step_seconds: int) -> str:
+        """The expression with Grafana's variables replaced as in the module docstring."""
+        interval = f"{step_seconds}s" if self.lang == "logql" else "1m"
+        expr = re.sub(r"\$__range\b", f"{range_seconds}s", self.expr)
+        expr = re.sub(r"\$__rate_interval\b|\$__interval\b", interval, expr)
+        return re.sub(r"\$\{?(source|objet|service)\}?", ".*", expr)
+
+
+def datasource_problems(dashboard: dict, provisioned: dict) -> list:
+    problems = []
+
+    def visit(node, where):
+        if isinstance(node, dict):
+            if "gridPos" in node:  # a panel
+                where = f'{where} panel "{node.get("title")}"'
+            ds = node.get("datasource")
+            if isinstance(ds, dict):
+                uid, kind = ds.get("uid"), ds.get("type")
+                if uid in GRAFANA_BUILTIN_UIDS and kind in ("grafana", "datasource"):
+                    pass
+                elif uid not in provisioned:
+                    problems.append(f"{where}: datasource uid {uid!r} is not provisioned")
+                elif provisioned[uid] != kind:
+                    problems.append(f"{where}: datasource {uid!r} is a {provisioned[uid]}, "
+                                    f"not a {kind}")
+            elif ds is not None:
+                problems.append(f"{where}: datasource {ds!r} is not a {{type, uid}} reference")
+            for value in node.values():
+                visit(value, where)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item, where)
+
+    visit(dashboard, dashboard.get("uid", "?"))
+    return problems
+
+
+def queries_of(dashboard: dict) -> list:
+    out = []
+    kinds = {"prometheus": "promql", "loki": "logql"}
+    panels = [p for top in dashboard.get("panels", []) for p in [top, *top.get("panels", [])]]
+    for panel in panels:
+        for target in panel.get("targets", []):
+            ds = target.get("datasource") or panel.get("datasource") or {}
+            instant = target.get("instant", False) or target.get("queryType") == "instant"
+            out.append(Query(f'panel "{panel["title"]}" {target["refId"]}', kinds[ds["type"]],
+                             target["expr"], instant))
+    for var in dashboard.get("templating", {}).get("list", []):
+        if var.get("type") != "query":
+            continue
+        text = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+        match = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", text)
+        if not match:
+            raise SystemExit(f"variable {var['name']}: only label_values(SELECTOR, LABEL) is "
+                             f"understood here, not {text!r}")
+        out.append(Query(f"variable {var['name']}", "promql", match.group(1), True))
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        target = annotation.get("target", {})
+        if "expr" in target:
+            out.append(Query(f'annotation "{annotation["name"]}"',
+                             kinds[annotation["datasource"]["type"]], target["expr"], False))
+    return out
+
+
+def promtool_problems(promtool: str, queries: list) -> list:
+    """promtool parses each expression as a recording rule; one file, so one promtool run."""
+    exprs = [q for q in queries if q.lang == "promql"]
+    rules = {"groups": [{"name": "dashboards", "rules": [
+        {"record": f"dashboard:query{i}", "expr": q.concrete(3600, 60)}
+        for i, q in enumerate(exprs)]}]}
+    with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+        yaml.safe_dump(rules, f, allow_unicode=True)
+        f.flush()
+        run = subprocess.run([promtool, "check", "rules", f.name], capture_output=True,
+                             text=True)
+    if run.returncode == 0:
+        return []
+    return [f"promtool rejects the PromQL: {run.stdout}{run.stderr}"]
+
+
+def lint(querylint: str, queries: list) -> list:
+    lines = "".join(json.dumps({"lang": q.lang, "expr": q.concrete(3600, 60)}) + "\n"
+                    for q in queries)
+    run = subprocess.run([querylint], input=lines, capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+def logql_problems(query: Query, result: dict) -> list:
+    job = re.search(r'job\s*=\s*"([^"]+)"', query.expr)
+    allowed = STREAM_LABELS.get(job.group(1)) if job else None
+    if allowed is None:
+        return [f"{query.where}: LogQL must select job=\"ingestion-logs\" or "
+                f"job=\"ingestion-alerts\": {query.expr}"]
+    problems = [f"{query.where}: stream label {name!r} is not one the pusher sets on "
+                f"{job.group(1)} ({', '.join(sorted(allowed))})"
+                for name in result.get("stream_labels", []) if name not in allowed]
+    if not result.get("parsers"):
+        problems += [f"{query.where}: groups by {name!r}, neither a stream label nor parsed"
+                     for name in result.get("grouping", []) if name not in allowed]
+    return problems
+
+
+def parse_scrapes(files: list) -> dict:
+    """Series name -> label names, over every exposition given."""
+    series = {}
+    line_re = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s")
+    for file in files:
+        for line in pathlib.Path(file).read_text().splitlines():
+            match = line_re.match(line)
+            if not match:
+                continue
+            names = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', match.group(3) or ""))
+            series.setdefault(match.group(1), set()).update(names)
+    return series
+
+
+def metric_problems(query: Query, result: dict, exposed: dict) -> list:
+    problems = []
+    known = {**exposed, **PROMETHEUS_OWN}
+    for sel in result.get("selectors", []):
+        if sel["name"] not in known:
+            problems.append(f"{query.where}: no service exposes {sel['name']!r}")
+            continue
+        for label in sel.get("labels") or []:
+            if label not in known[sel["name"]] | TARGET_LABELS:
+                problems.append(f"{query.where}: {sel['name']} has no label {label!r}")
+    selected = set(TARGET_LABELS) | {"le"}
+    for sel in result.get("selectors", []):
+        selected |= known.get(sel["name"], set())
+    problems += [f"{query.where}: groups by {g!r}, which none of its metrics has"
+                 for g in result.get("grouping", []) if g not in selected]
+    return problems
+
+
+def get_json(url: str, params: dict) -> dict:
+    full = url + "?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(full, timeout=120) as answer:
+        return json.load(answer)
+
+
+def live_problems(queries: list, prometheus, prom_window, loki, loki_window) -> list:
+    problems = []
+    for q in queries:
+        if q.lang == "promql" and prometheus:
+            start, end = prom_window
+            step = max(15, math.ceil((end - start) / 200))
+            expr = q.concrete(max(60, int(end - start)), step)
+            body = get_json(f"{prometheus}/api/v1/query_range",
+                            {"query": expr, "start": start, "end": end, "step": step})
+        elif q.lang == "logql" and loki:
+            start, end = loki_window
+            step = max(60, math.ceil((end - start) / 200))
+            expr = q.concrete(int(end - start), step)
+            if q.instant:
+                body = get_json(f"{loki}/loki/api/v1/query", {"query": expr, "time": int(end)})
+            else:
+                body = get_json(f"{loki}/loki/api/v1/query_range",
+                                {"query": expr, "start": int(start), "end": int(end),
+                                 "step": step, "limit": 100})
+        else:
+            continue
+        if body.get("status") != "success":
+            problems.append(f"{q.where}: {body}")
+        elif not body["data"]["result"]:
+            problems.append(f"{q.where}: no data for {expr}")
+    if loki:
+        held = set(get_json(f"{loki}/loki/api/v1/labels",
+                            {"start": int(loki_window[0]), "end": int(loki_window[1])})["data"])
+        wanted = set().union(*STREAM_LABELS.values())
+        problems += [f"Loki holds no label {name!r}" for name in sorted(wanted - held)]
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dashboards", nargs="+")
+    ap.add_argument("--querylint", required=True)
+    ap.add_argument("--promtool", default="promtool")
+    ap.add_argument("--scrape", action="append", default=[])
+    ap.add_argument("--prometheus")
+    ap.add_argument("--prom-start", type=float)
+    ap.add_argument("--prom-end", type=float)
+    ap.add_argument("--loki")
+    ap.add_argument("--loki-start", type=float)
+    ap.add_argument("--loki-end", type=float)
+    args = ap.parse_args()
+
+    provisioned = {d["uid"]: d["type"]
+                   for d in yaml.safe_load(DATASOURCES.read_text())["datasources"]}
+    problems, counts = [], {"promql": 0, "logql": 0}
+    exposed = parse_scrapes(args.scrape) if args.scrape else None
+    for path in args.dashboards:
+        dashboard = json.loads(pathlib.Path(path).read_text())
+        problems += datasource_problems(dashboard, provisioned)
+        queries = queries_of(dashboard)
+        problems += promtool_problems(args.promtool, queries)
+        for q, result in zip(queries, lint(args.querylint, queries)):
+            counts[q.lang] += 1
+            if "error" in result:
+                problems.append(f"{path} {q.where}: does not parse: {result['error']}")
+            elif q.lang == "logql":
+                problems += [f"{path} {p}" for p in logql_problems(q, result)]
+            elif exposed is not None:
+                problems += [f"{path} {p}" for p in metric_problems(q, result, exposed)]
+        if args.prometheus or args.loki:
+            problems += [f"{path} {p}" for p in live_problems(
+                queries, args.prometheus, (args.prom_start, args.prom_end), args.loki,
+                (args.loki_start, args.loki_end))]
+    for p in problems:
+        print(f"FAIL {p}")
+    checks = ["datasource uids", "promtool parse", "querylint parse", "LogQL labels"]
+    if exposed is not None:
+        checks.append(f"metric names and labels against {len(args.scrape)} scrapes")
+    if args.prometheus or args.loki:
+        checks.append("every query returns data")
+    print(f"{'FAIL' if problems else 'ok'}: {counts['promql']} PromQL and {counts['logql']} "
+          f"LogQL queries in {len(args.dashboards)} dashboards ({', '.join(checks)})")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,16 +10,29 @@ void EvaluationClock::assign(std::int32_t partition) { partitions_[partition] = 
 
 void EvaluationClock::revoke(std::int32_t partition) { partitions_.erase(partition); }
 
-void EvaluationClock::observe(std::int32_t partition, Instant end, base::MonotonicTime) {
+void EvaluationClock::observe(std::int32_t partition, Instant end, base::MonotonicTime now) {
   PartitionState& state = partitions_[partition];
+  if (state.idle) {
+    // Input flows again: the others' "caught up" may predate records now on their way.
+    for (auto& [other, other_state] : partitions_) {
+      if (other != partition && other_state.idle) other_state.idle_since = now;
+    }
+  }
   state.latest = state.seen ? std::max(state.latest, end) : end;
   state.seen = true;
   state.idle = false;
   idle_anchor_set_ = false;
 }
 
-void EvaluationClock::caught_up(std::int32_t partition, base::MonotonicTime) {
-  partitions_[partition].idle = true;
+void EvaluationClock::caught_up(std::int32_t partition, base::MonotonicTime now) {
+  PartitionState& state = partitions_[partition];
+  if (state.idle) return;  // the grace counts from when it first caught up
+  state.idle = true;
+  state.idle_since = now;
+}
+
+bool EvaluationClock::settled_idle(const PartitionState& state, base::MonotonicTime now) const {
+  return state.idle && now - state.idle_since >= options_.idle_grace;
 }
 
 void EvaluationClock::resume_from(Instant instant) {
@@ -46,13 +59,14 @@ std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::Monot
   Instant watermark = Instant::max();
   Instant latest_idle = Instant::min();
   for (const auto& [partition, state] : partitions_) {
+    const bool idle = settled_idle(state, now);
     // Assigned but neither read from nor known to be empty: it may hold anything, so the
     // clock waits for it.
-    if (!state.seen && !state.idle) return current();
+    if (!state.seen && !idle) return current();
     if (!state.seen) continue;
     seen_any = true;
     const Instant bound = state.latest - options_.allowed_lateness;
-    if (state.idle) {
+    if (idle) {
       latest_idle = std::max(latest_idle, bound);
     } else {
       busy = true;

@@ -84,5 +84,39 @@ TEST(EvaluationClockTest, ResumesFromACheckpoint) {
   EXPECT_EQ(clock.at(kWall, kMono), kT0);
 }
 
+TEST(EvaluationClockTest, ACaughtUpPartitionHoldsTheClockForTheIdleGrace) {
+  EvaluationClock clock({.idle_grace = seconds(2)});
+  clock.assign(0);
+  clock.assign(1);
+  clock.observe(0, kT0 + minutes(30), kMono);
+  clock.caught_up(1, kMono);  // never delivered: nothing is decided while it may still
+  EXPECT_FALSE(clock.at(kWall, kMono + seconds(1)));
+  clock.caught_up(1, kMono + seconds(1));  // asked again: the grace still counts from kMono
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(2)), kT0 + minutes(25));
+}
+
+TEST(EvaluationClockTest, InputFlowingAgainRestartsTheOtherPartitionsGrace) {
+  EvaluationClock clock({.idle_grace = seconds(2)});
+  clock.assign(0);
+  clock.assign(1);
+  clock.observe(0, kT0, kMono);
+  clock.observe(1, kT0, kMono);
+  clock.caught_up(0, kMono);
+  clock.caught_up(1, kMono);
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(2)), kT0 - minutes(5));  // idle from here on
+  const auto quiet = kMono + seconds(62);
+  EXPECT_EQ(clock.at(kWall, quiet), kT0 - minutes(5) + seconds(60));  // at wall pace
+  // A burst: partition 1's records come first and run a day ahead; partition 0's (still
+  // "caught up" from before the burst) may be in flight, so it holds the clock at its own
+  // latest until it has been caught up for the grace once more.
+  clock.observe(1, kT0 + std::chrono::hours(24), quiet);
+  EXPECT_EQ(clock.at(kWall, quiet + seconds(1)), kT0 - minutes(5) + seconds(60));
+  clock.observe(0, kT0 + minutes(10), quiet + seconds(1));  // its records arrive: not late
+  EXPECT_EQ(clock.at(kWall, quiet + seconds(1)), kT0 + minutes(5));
+  clock.caught_up(0, quiet + seconds(1));
+  EXPECT_EQ(clock.at(kWall, quiet + seconds(2)), kT0 + minutes(5));
+  EXPECT_EQ(clock.at(kWall, quiet + seconds(3)), kT0 + std::chrono::hours(24) - minutes(5));
+}
+
 }  // namespace
 }  // namespace iw::alerting

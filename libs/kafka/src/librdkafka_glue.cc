@@ -108,10 +108,11 @@ void ClientEvents::event_cb(RdKafka::Event& event) {
       if (fatal) mark_fatal();
       const base::Error error = translate(event.err(), event.str());
       if (on_error_) on_error_(error, fatal);
-      const log::Fields fields = {{"client", role_},
-                                  {"code", RdKafka::err2str(event.err())},
-                                  {"detail", event.str()},
-                                  {"fatal", fatal}};
+      // Fields hold views: the strings librdkafka returns by value must outlive them.
+      const std::string code = RdKafka::err2str(event.err());
+      const std::string detail = event.str();
+      const log::Fields fields = {
+          {"client", role_}, {"code", code}, {"detail", detail}, {"fatal", fatal}};
       // A fatal error stops the client, so it is never folded away by the rate limit.
       if (fatal) {
         logger_.error("kafka fatal error", fields);

@@ -1,6 +1,7 @@
 #include "iw/logfile/reader.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,16 @@ class FdSource final : public ByteSource {
 
   std::optional<std::uint64_t> size() const override { return size_; }
 
+  base::Result<bool> wait_readable(std::chrono::milliseconds timeout) override {
+    if (size_) return true;  // a regular file never blocks
+    pollfd fd{.fd = fd_, .events = POLLIN, .revents = 0};
+    const int n = ::poll(&fd, 1, static_cast<int>(timeout.count()));
+    if (n >= 0) return n > 0;  // readable, at its end, or in error: read() tells which
+    if (errno == EINTR) return false;
+    return base::fail(base::ErrorCode::kUnavailable,
+                      "waiting for " + name_ + ": " + errno_text(errno));
+  }
+
  private:
   int fd_;
   bool owned_;
@@ -54,7 +65,10 @@ class FdSource final : public ByteSource {
 
 RecordReader::RecordReader(std::unique_ptr<ByteSource> source, std::string name,
                            ReaderOptions options)
-    : source_(std::move(source)), name_(std::move(name)), splitter_(options) {}
+    : source_(std::move(source)),
+      name_(std::move(name)),
+      splitter_(options),
+      while_waiting_(std::move(options.while_waiting)) {}
 
 base::Result<RecordReader> RecordReader::open(const std::string& path, ReaderOptions options) {
   if (path == "-") {
@@ -96,6 +110,18 @@ base::Result<RecordReader> RecordReader::from_source(std::unique_ptr<ByteSource>
 }
 
 base::Status RecordReader::refill() {
+  stopped_ = false;
+  if (while_waiting_) {
+    for (;;) {
+      auto readable = source_->wait_readable(std::chrono::milliseconds{100});
+      if (!readable) return std::unexpected(std::move(readable.error()));
+      if (*readable) break;
+      if (!while_waiting_()) {
+        stopped_ = true;
+        return {};
+      }
+    }
+  }
   const std::span<char> space = splitter_.input_space();
   auto n = source_->read(space);
   if (!n) return std::unexpected(std::move(n.error()));
@@ -110,6 +136,10 @@ base::Status RecordReader::refill() {
 base::Status RecordReader::detect() {
   while (!splitter_.detect_format()) {
     if (auto status = refill(); !status) return status;
+    if (stopped_) {
+      return base::fail(base::ErrorCode::kUnavailable,
+                        name_ + ": stopped before the input's format was known");
+    }
   }
   return {};
 }
@@ -119,6 +149,7 @@ base::Result<std::optional<RawRecord>> RecordReader::next() {
     if (auto record = splitter_.next()) return record;
     if (splitter_.at_end()) return std::nullopt;
     if (auto status = refill(); !status) return std::unexpected(std::move(status.error()));
+    if (stopped_) return std::nullopt;
   }
 }
 

@@ -354,5 +354,32 @@ TEST_F(ReaderTest, StdinFromAPipeCannotRewind) {
   ::close(saved);
 }
 
+TEST_F(ReaderTest, AQuietPipeCallsWhileWaitingAndStopsWhenItSaysSo) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  // Two whole records and half of a third; the writer stays open, as `tail -f` would.
+  const std::string written = "{\"a\":1}\n{\"b\":2}\n{\"c\":";
+  ASSERT_EQ(::write(fds[1], written.data(), written.size()), static_cast<ssize_t>(written.size()));
+  const int saved = ::dup(STDIN_FILENO);
+  ASSERT_EQ(::dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+  ::close(fds[0]);
+  {
+    int waits = 0;
+    auto reader = RecordReader::open("-", {.while_waiting = [&] { return ++waits < 3; }});
+    ASSERT_TRUE(reader) << reader.error().to_string();
+    // The whole records come out, then the reader waits (calling back) instead of blocking,
+    // and stops when told to: the half record is neither returned nor flagged.
+    EXPECT_THAT(read_all(*reader), ElementsAre(Rec{"{\"a\":1}", 1, 0, std::nullopt},
+                                               Rec{"{\"b\":2}", 2, 8, std::nullopt}));
+    EXPECT_EQ(waits, 3);
+    // More input arrives: reading goes on where it stopped.
+    ASSERT_EQ(::write(fds[1], "3}\n", 3), 3);
+    ::close(fds[1]);
+    EXPECT_THAT(read_all(*reader), ElementsAre(Rec{"{\"c\":3}", 3, 16, std::nullopt}));
+  }
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+}
+
 }  // namespace
 }  // namespace iw::logfile

@@ -82,6 +82,8 @@ Settings read_settings(const runtime::Context& ctx) {
                      : alerting::ClockMode::kEventTime;
   s.clock.allowed_lateness = c.get_duration("alert_evaluator.allowed_lateness");
   s.clock.idle_speed = c.get_number("alert_evaluator.idle_speed");
+  s.clock.idle_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+      c.get_duration("alert_evaluator.idle_grace"));
   s.sources = split_list(c.get_string("alert_evaluator.sources"));
   s.replay_lookback = c.get_duration("alert_evaluator.replay_lookback");
   s.commit_interval = c.get_duration("alert_evaluator.commit_interval");
@@ -657,6 +659,13 @@ void EvaluatorService::declare(config::Schema& schema) const {
       .describe("Event seconds per wall second while no partition has anything to deliver.")
       .default_value(1.0)
       .min(0.0);
+  schema.duration("alert_evaluator.idle_grace")
+      .describe(
+          "How long a partition must stay caught up before it stops holding the clock back; "
+          "restarted for the idle ones when input flows again (a burst reaches partitions one "
+          "fetch apart).")
+      .default_value("2s")
+      .min("0s");
   schema.string("alert_evaluator.sources")
       .describe(
           "Comma-separated sources known from the start: silent 75 min after start-up if they "

@@ -157,9 +157,17 @@ class Publisher final : public kafka::DeliveryHandler {
 
   base::Status run() {
     start_ = ctx_.clock.monotonic_now();
-    auto reader = logfile::RecordReader::open(
-        settings_.input,
-        {.format = settings_.format, .max_record_bytes = settings_.max_record_bytes});
+    // A pipe or terminal may go quiet for a long time (`tail -f ... | ingest-producer -`):
+    // meanwhile deliveries are still reported, progress and metrics kept current, and a
+    // SIGTERM or Ctrl-C ends the run.
+    auto reader = logfile::RecordReader::open(settings_.input,
+                                              {.format = settings_.format,
+                                               .max_record_bytes = settings_.max_record_bytes,
+                                               .while_waiting = [this] {
+                                                 serve(0ms);
+                                                 report_progress();
+                                                 return !ctx_.shutdown.requested();
+                                               }});
     if (!reader) return std::unexpected(reader.error());
     if (!settings_.dry_run) {
       if (auto status = connect(); !status) return status;

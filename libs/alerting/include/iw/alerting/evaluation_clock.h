@@ -26,6 +26,12 @@ struct ClockOptions {
   /// second. 1 is the BRIEF's wall-clock pace; tests and demos raise it to see a source go
   /// silent without waiting 75 minutes.
   double idle_speed = 1.0;
+  /// How long a partition must stay caught up before it stops holding the clock back, counted
+  /// again for every idle partition whenever one of them delivers anew. Kafka reports "caught
+  /// up" from the last fetch: when records start flowing again after a quiet spell, the first
+  /// fetch may bring one partition's records before the others' have arrived, and without the
+  /// grace that one partition would carry the clock past runs still on their way.
+  std::chrono::milliseconds idle_grace{0};
 };
 
 /// The instant up to which the evaluator may decide. Never moves backwards.
@@ -44,9 +50,11 @@ class EvaluationClock {
   /// record or reports that it has caught up.
   void assign(std::int32_t partition);
   void revoke(std::int32_t partition);
-  /// A record with end τ was read from `partition`.
+  /// A record with end τ was read from `partition`. If the partition had caught up, the
+  /// other caught-up partitions start their idle grace again.
   void observe(std::int32_t partition, Instant end, base::MonotonicTime now);
-  /// `partition` has nothing more to deliver for now.
+  /// `partition` has nothing more to deliver for now; it holds the clock for `idle_grace`
+  /// more, then no longer.
   void caught_up(std::int32_t partition, base::MonotonicTime now);
 
   /// The instant the evaluator may advance to, given the wall clock; nothing until the input
@@ -62,8 +70,10 @@ class EvaluationClock {
   struct PartitionState {
     bool seen = false;  // delivered at least one record
     bool idle = false;  // caught up
+    base::MonotonicTime idle_since{};
     Instant latest{};
   };
+  [[nodiscard]] bool settled_idle(const PartitionState& state, base::MonotonicTime now) const;
   ClockOptions options_;
   std::map<std::int32_t, PartitionState> partitions_;
   bool started_ = false;

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +27,12 @@ class ByteSource {
   [[nodiscard]] virtual base::Status rewind() = 0;
   /// Total size when known up front (regular files).
   [[nodiscard]] virtual std::optional<std::uint64_t> size() const = 0;
+  /// Whether read() would return without blocking, waiting at most `timeout`. Sources that
+  /// never block (files, memory) need not override it.
+  [[nodiscard]] virtual base::Result<bool> wait_readable(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return true;
+  }
 };
 
 /// Streams a logs file as raw records (see RecordSplitter for what a record is), reading it
@@ -70,6 +78,9 @@ class RecordReader {
   std::unique_ptr<ByteSource> source_;
   std::string name_;
   RecordSplitter splitter_;
+  std::function<bool()> while_waiting_;
+  /// while_waiting_ said stop during the last refill.
+  bool stopped_ = false;
 };
 
 }  // namespace iw::logfile

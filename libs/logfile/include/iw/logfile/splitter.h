@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -18,6 +19,11 @@ struct ReaderOptions {
   std::size_t max_record_bytes = std::size_t{1} << 20;
   /// How many bytes each refill takes in. At least 1.
   std::size_t chunk_bytes = std::size_t{1} << 20;
+  /// RecordReader only: called every 100 ms while a pipe or terminal has nothing to read, so
+  /// the caller can serve its own work (delivery reports, metrics, a stop request) while it
+  /// waits; returning false stops the wait, and next() returns nullopt as at the end of the
+  /// input. Unset: reads simply block.
+  std::function<bool()> while_waiting;
 };
 
 /// Splits a logs file into records without doing any I/O: the caller pours bytes in, in

@@ -5,14 +5,17 @@ BUILD_TYPE ?= RelWithDebInfo
 CTEST_JOBS ?= 2
 RUN_DIR := $(CURDIR)/.run
 
-.PHONY: all setup configure build test unit integration run stop bench fuzz format lint clean help
+.PHONY: all setup configure build test unit integration e2e chaos run stop bench fuzz format lint clean help
 
 all: build
 
 help:
-	@echo "make run    - build, start the local stack on sample data, print a summary"
+	@echo "make run    - build, start the local stack, replay the sample data, print a summary"
+	@echo "              (stays up until Ctrl-C; IW_RUN_DETACH=1 returns and leaves it up)"
 	@echo "make test   - install what is missing, build, run the whole test suite"
-	@echo "make stop   - stop everything 'make run' started"
+	@echo "make stop   - stop everything 'make run' started (scripts/stack stop .run)"
+	@echo "make e2e    - the end-to-end test alone (the whole stack on the sample data; in make test)"
+	@echo "make chaos  - the fault suite: kills, a broker crash, Loki down and 429 while records flow"
 	@echo "make bench  - benchmarks against in-run raw librdkafka baselines (bench/results/)"
 	@echo "make fuzz   - libFuzzer with sanitizers on the enricher's decoder (60 s)"
 	@echo "make format - clang-format every C++ file"
@@ -40,6 +43,15 @@ unit: build
 integration: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) -L integration
 
+# The end-to-end test is part of `make test` (about a minute); e2e runs it alone, chaos runs the
+# fault suite (about five minutes), both on a stack of their own (tests/e2e).
+e2e: build
+	@python3 tests/e2e/pipeline_e2e.py --build-dir "$(BUILD_DIR)"
+
+chaos: build
+	@python3 tests/e2e/chaos.py --build-dir "$(BUILD_DIR)"
+
+# docs/RUN.md. The stack (scripts/stack) lives in $(RUN_DIR); IW_RUN_DETACH=1 leaves it up.
 run: build
 	@scripts/run-local "$(RUN_DIR)" "$(BUILD_DIR)"
 
@@ -50,7 +62,7 @@ fuzz:
 	@scripts/fuzz
 
 stop:
-	@scripts/run-local "$(RUN_DIR)" "$(BUILD_DIR)" stop
+	@scripts/stack stop "$(RUN_DIR)"
 
 format:
 	@git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | xargs -r clang-format -i

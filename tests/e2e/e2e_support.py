@@ -1,0 +1,190 @@
+"""What the end-to-end test and the fault suite share: the stack, HTTP, Kafka and Loki reads."""
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+RULES = ["IngestionFailureDetected", "IngestionHighFailureRate", "IngestionSourceSilent",
+         "IngestionLatencyP95Degraded", "IngestionResourceOveruse", "IngestionObjectErrorBurst"]
+RAW, ENRICHED, DLQ, ALERTS = ("ingestion-logs", "ingestion-logs-enriched", "ingestion-logs-dlq",
+                              "ingestion-alerts")
+
+
+def log(msg: str) -> None:
+    print(f"{pathlib.Path(sys.argv[0]).stem}: {msg}", file=sys.stderr, flush=True)
+
+
+def http_json(url: str, params: dict | None = None) -> dict:
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        return json.load(answer)
+
+
+def http_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return answer.read().decode()
+
+
+def wait_for(what: str, check, timeout: float, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def metric_sum(text: str, name: str, **labels) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if not (line.startswith(name + "{") or line.startswith(name + " ")):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def read_topic(bootstrap: str, topic: str) -> list:
+    """Every committed record of a topic: kcat's JSON envelopes (partition, offset, headers,
+    key, payload)."""
+    run = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-J", "-q",
+                          "-X", "isolation.level=read_committed", "-o", "beginning"],
+                         capture_output=True, text=True, check=True, timeout=120)
+    records = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+    for r in records:
+        h = r.get("headers") or []
+        r["headers"] = dict(zip(h[::2], h[1::2]))
+    return records
+
+
+class Checks:
+    def __init__(self):
+        self.results = []
+
+    def check(self, name: str, ok, detail: str) -> None:
+        ok = bool(ok)
+        self.results.append((name, ok, detail))
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}", flush=True)
+
+    @property
+    def failed(self) -> bool:
+        return any(not ok for _, ok, _ in self.results)
+
+
+def ndjson_of_inputs() -> tuple[list, list]:
+    """data/logs.json (a JSON array) as one line per element, then the scenarios' lines."""
+    lines = [json.dumps(r, ensure_ascii=False) for r in
+             json.loads((REPO / "data/logs.json").read_text())]
+    for f in sorted((REPO / "data/scenarios").glob("*.ndjson")):
+        lines += [line for line in f.read_text().splitlines() if line.strip()]
+    return lines, sorted((REPO / "data/scenarios").glob("*.ndjson"))
+
+
+class Producer:
+    """One ingest-producer reading stdin, kept running while Prometheus scrapes it."""
+
+    def __init__(self, build_dir: pathlib.Path, env: dict, run_dir: pathlib.Path,
+                 name: str = "e2e"):
+        self.log_path = run_dir / f"logs/producer-{name}.log"
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(build_dir / "services/producer/ingest-producer"), "--bootstrap-servers",
+             env["BOOTSTRAP"], "--format", "ndjson", "-"],
+            stdin=subprocess.PIPE, stdout=self.log_file, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(run_dir)})
+        self.port = wait_for("the producer's port", lambda: (re.findall(
+            r'"http_port":(\d+)', self.log_path.read_text()) or [None])[0], 30, 0.1)
+        self.metrics_url = f"http://127.0.0.1:{self.port}/metrics"
+
+    def finish(self) -> dict:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        summary = [json.loads(line) for line in self.log_path.read_text().splitlines()
+                   if '"msg":"summary"' in line]
+        if self.proc.returncode != 0 or not summary:
+            raise RuntimeError(f"the producer failed; see {self.log_path}")
+        return summary[-1]
+
+
+
+def start_stack(run_dir: pathlib.Path, build_dir: pathlib.Path) -> dict | None:
+    """scripts/stack start, owned by this process (its watchdog stops the stack if we die);
+    the stack's stack.env as a dict, or None when it did not start."""
+    out = subprocess.run([str(REPO / "scripts/stack"), "start", str(run_dir), "--build-dir",
+                          str(build_dir), "--owner-pid", str(os.getpid())],
+                         stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        return None
+    return load_env(run_dir)
+
+
+def load_env(run_dir: pathlib.Path) -> dict:
+    """DIR/stack.env as a dict (start-service rewrites it: a restarted service has a new
+    port)."""
+    env = {}
+    for line in (run_dir / "stack.env").read_text().splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def stop_stack(run_dir: pathlib.Path) -> None:
+    subprocess.run([str(REPO / "scripts/stack"), "stop", str(run_dir)],
+                   stdout=subprocess.DEVNULL)
+
+
+def to_epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def loki_entries(loki: str, selector: str, window: tuple) -> list:
+    """Every line of a selector in the window, oldest first, in pages of 5000 (Loki's limit)."""
+    lines, start, seen_at_edge = [], int(window[0] * 1e9), set()
+    end = int(window[1] * 1e9)
+    while True:
+        body = http_json(f"{loki}/loki/api/v1/query_range", {
+            "query": selector, "start": start, "end": end, "limit": 5000,
+            "direction": "forward"})
+        entries = sorted((int(ts), line, json.dumps(s["stream"], sort_keys=True))
+                         for s in body["data"]["result"] for ts, line in s["values"])
+        fresh = [e for e in entries if e not in seen_at_edge]
+        lines += [line for _, line, _ in fresh]
+        if len(entries) < 5000:
+            return lines
+        # The next page starts at the last timestamp; entries at it are not taken twice.
+        start = entries[-1][0]
+        seen_at_edge = {e for e in entries if e[0] == start}
+
+
+def on_stack(name: str, build_dir: str, dir_arg: str | None, keep: bool, body) -> Checks | None:
+    """Starts a stack of its own (in dir_arg, or a new temporary directory), runs
+    body(run_dir, env, checks), records an exception of the run as a failed check, and stops the
+    stack unless `keep`. None when the stack did not start."""
+    run_dir = pathlib.Path(dir_arg or tempfile.mkdtemp(prefix=f"iw-{name}-")).resolve()
+    checks = Checks()
+    log(f"starting the stack in {run_dir}")
+    env = start_stack(run_dir, pathlib.Path(build_dir).resolve())
+    if env is None:
+        print(f"FAIL stack: scripts/stack start failed (logs in {run_dir}/logs)")
+        return None
+    try:
+        body(run_dir, env, checks)
+    except (TimeoutError, RuntimeError, subprocess.SubprocessError, OSError) as e:
+        checks.check(f"{name} run", False, str(e))
+    finally:
+        if not keep:
+            stop_stack(run_dir)
+    return checks

@@ -32,6 +32,14 @@
 namespace iw::alert_evaluator {
 namespace {
 
+// An alert event's Kafka key: its source label, or its fingerprint when it has none.
+std::string source_of(const alerting::Labels& labels, std::uint64_t fingerprint) {
+  for (const auto& [name, value] : labels) {
+    if (name == "source") return value;
+  }
+  return alerting::fingerprint_hex(fingerprint);
+}
+
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
@@ -430,7 +438,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       if (auto status = begin(); !status) return status;
       line_.clear();
       alerting::append_alert_event(line_, event);
-      const std::string key = alerting::fingerprint_hex(event.fingerprint);
+      // Keyed by source: every event of one source, so of each of its Loki streams (whose
+      // labels include source), is in one partition, in the order it happened. Keyed by
+      // fingerprint, a source's alerts spread over partitions, and a pusher reading one
+      // partition's backlog before another's (after a restart) would send a stream's entries
+      // hours out of order: Loki refuses those (too far behind).
+      const std::string key = source_of(event.labels, event.fingerprint);
       const std::array<kafka::HeaderView, 1> headers = {{{"content-type", "application/json"}}};
       if (auto status = producer_->produce(
               {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers}, 0);
@@ -629,7 +642,7 @@ void EvaluatorService::declare(config::Schema& schema) const {
       .describe("Enriched run records.")
       .default_value("ingestion-logs-enriched");
   schema.string("alert_evaluator.output_topic")
-      .describe("Alert events (BRIEF §5), keyed by fingerprint.")
+      .describe("Alert events (BRIEF §5), keyed by source.")
       .default_value("ingestion-alerts");
   schema.string("alert_evaluator.dlq_topic")
       .describe("Enriched records that cannot be read, unchanged, with dlq.* headers.")

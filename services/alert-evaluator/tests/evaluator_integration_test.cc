@@ -170,7 +170,12 @@ class AlertEvaluatorTest : public ::testing::Test {
       for (const auto& [name, value] : event->labels) {
         if (name == "alertname") alertname = value;
       }
-      EXPECT_EQ(record.key, alerting::fingerprint_hex(event->fingerprint));
+      // Keyed by source: a source's events stay in one partition, in order.
+      std::string source;
+      for (const auto& [name, value] : event->labels) {
+        if (name == "source") source = value;
+      }
+      EXPECT_EQ(record.key, source);
       out.insert({event->status == alerting::EventStatus::kFiring ? "firing" : "resolved",
                   alertname, key_of(event->labels), base::format_rfc3339_millis(event->starts_at),
                   event->ends_at ? base::format_rfc3339_millis(*event->ends_at)

@@ -29,4 +29,13 @@ RecordFlowMetrics::RecordFlowMetrics(prometheus::Registry& registry,
   }
 }
 
+prometheus::Histogram& record_latency_histogram(prometheus::Registry& registry) {
+  return prometheus::BuildHistogram()
+      .Name("ingestwatch_record_latency_seconds")
+      .Help("From a record's arrival in the input topic to its outcome being durable downstream.")
+      .Register(registry)
+      .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                       2.5, 5, 10, 30, 60, 300});
+}
+
 }  // namespace iw::metrics

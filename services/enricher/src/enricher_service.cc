@@ -80,14 +80,7 @@ struct PipelineMetrics {
   PipelineMetrics(prometheus::Registry& registry, const Settings& s,
                   const std::vector<std::string_view>& reasons)
       : flow(registry, s.output_topic, reasons),
-        latency(prometheus::BuildHistogram()
-                    .Name("ingestwatch_record_latency_seconds")
-                    .Help("From a record's arrival in the input topic to its outcome being "
-                          "durable downstream (committed).")
-                    .Register(registry)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                     0.25, 0.5, 1, 2.5, 5, 10, 30,
-                                                                     60, 300})),
+        latency(metrics::record_latency_histogram(registry)),
         transactions(prometheus::BuildCounter()
                          .Name("ingestwatch_transactions_total")
                          .Help("Kafka transactions ended, by outcome (committed, aborted).")

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "iw/base/clock.h"
 #include "iw/kafka/offset_tracker.h"
 #include "iw/kafka/record.h"
 #include "iw/loki/entry.h"
@@ -18,7 +19,8 @@ namespace iw::loki_pusher {
 struct RecordMeta {
   std::optional<std::string> key;
   std::string execution_id;
-  std::string traceparent;  ///< the record's own, "" when none
+  std::string traceparent;    ///< the record's own, "" when none
+  base::TimePoint arrived{};  ///< its Kafka timestamp, for ingestwatch_record_latency_seconds
 };
 
 /// The pusher's bookkeeping between Kafka, the batcher and Loki (pure; the polling thread's).

@@ -157,6 +157,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         settings_(std::move(settings)),
         reasons_(reason_names()),
         flow_(ctx.metrics.registry(), "loki", reasons_),
+        latency_(metrics::record_latency_histogram(ctx.metrics.registry())),
         metrics_(ctx.metrics.registry()),
         lag_(ctx.metrics.registry(), settings_.topics),
         builder_(settings_.entries),
@@ -337,6 +338,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     if (record.key()) meta.key = std::string(*record.key());
     meta.execution_id = record.header("execution_id").value_or("");
     meta.traceparent = record.header("traceparent").value_or("");
+    meta.arrived = record.timestamp();
     ledger_.hold(ref, std::move(meta));
     return {};
   }
@@ -425,8 +427,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       }
       const Settlement settlement =
           settle(outcome.batch, outcome.rejections, outcome.earlier_attempt_may_have_landed);
+      const auto now = ctx_.clock.now();
       for (const loki::EntryRef& ref : settlement.accepted) {
-        (void)ledger_.release(ref);
+        if (const auto meta = ledger_.release(ref)) {
+          latency_.Observe(std::chrono::duration<double>(now - meta->arrived).count());
+        }
         ledger_.done(ref);
       }
       flow_.records_out.Increment(static_cast<double>(settlement.accepted.size()));
@@ -568,6 +573,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   Settings settings_;
   std::vector<std::string_view> reasons_;
   metrics::RecordFlowMetrics flow_;
+  prometheus::Histogram& latency_;  // arrival in the input topic → accepted by Loki
   PusherMetrics metrics_;
   runtime::ConsumerLagMetrics lag_;
   loki::EntryBuilder builder_;

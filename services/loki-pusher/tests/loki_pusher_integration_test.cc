@@ -270,6 +270,9 @@ TEST_F(LokiPusherTest, EveryRunArrivesThroughA429StormAnd500s) {
   EXPECT_EQ(series_value(metrics, "ingestwatch_records_in_total"), kRuns + 5);
   EXPECT_EQ(series_value(metrics, "ingestwatch_records_out_total{topic=\"loki\"}"), kRuns + 5);
   EXPECT_EQ(series_value(metrics, "ingestwatch_loki_entries_pushed_total"), kRuns + 5);
+  // Every accepted record's latency, each at least the storm's first backoff long.
+  EXPECT_EQ(series_value(metrics, "ingestwatch_record_latency_seconds_count"), kRuns + 5);
+  EXPECT_EQ(series_value(metrics, R"(ingestwatch_record_latency_seconds_bucket{le="0.005"})"), 0);
   EXPECT_EQ(series_value(metrics, R"(ingestwatch_loki_pushes_total{outcome="retry",status="429"})"),
             22);
   EXPECT_EQ(series_value(metrics, R"(ingestwatch_loki_pushes_total{outcome="retry",status="500"})"),

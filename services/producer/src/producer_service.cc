@@ -387,7 +387,12 @@ class Publisher final : public kafka::DeliveryHandler {
       const auto now = ctx_.clock.monotonic_now();
       if (now >= deadline) return;
       const auto step = std::min<nanoseconds>(deadline - now, 50ms);
-      if (producer_) {
+      if (step < 1ms) {
+        // poll() and the shutdown wait count whole milliseconds: a shorter wait would be 0 and
+        // the loop would spin (at --rate 1000 a whole core). Sleep the rest instead.
+        serve(0ms);
+        std::this_thread::sleep_for(step);
+      } else if (producer_) {
         serve(std::chrono::duration_cast<milliseconds>(step));
       } else {
         ctx_.shutdown.wait_for(std::chrono::duration_cast<milliseconds>(step));

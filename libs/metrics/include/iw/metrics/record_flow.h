@@ -1,6 +1,7 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <span>
@@ -34,5 +35,10 @@ class RecordFlowMetrics {
   std::vector<prometheus::Counter*> rejected_;
   std::vector<prometheus::Counter*> dead_lettered_;
 };
+
+/// ingestwatch_record_latency_seconds: from a record's arrival in the service's input topic (its
+/// Kafka timestamp) to its outcome being durable downstream; one histogram shared by the
+/// consuming services (docs/METRICS.md), so one dashboard query covers them.
+[[nodiscard]] prometheus::Histogram& record_latency_histogram(prometheus::Registry& registry);
 
 }  // namespace iw::metrics

@@ -40,6 +40,21 @@ void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<std::size_t*>(opaque);
 }
 
+void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer) {
+  rd_kafka_topic_partition_list_t* positions = nullptr;
+  rd_kafka_assignment(consumer, &positions);
+  rd_kafka_position(consumer, positions);
+  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer);
+  rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(producer, positions, group, -1);
+  if (error == nullptr) error = rd_kafka_commit_transaction(producer, -1);
+  if (error != nullptr) {
+    std::fprintf(stderr, "transaction: %s\n", rd_kafka_error_string(error));
+    std::exit(1);
+  }
+  rd_kafka_consumer_group_metadata_destroy(group);
+  rd_kafka_topic_partition_list_destroy(positions);
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];

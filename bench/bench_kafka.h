@@ -37,6 +37,10 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
 /// baseline without one would free messages on librdkafka's broker thread and measure that.
 void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
 
+/// Sends the consumer's current positions to the producer's open transaction and commits it, as
+/// a transactional relay (the enricher's raw counterpart) does; exits on an error.
+void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer);
+
 [[nodiscard]] double median(std::vector<double> values);
 
 }  // namespace iw::bench

@@ -45,6 +45,7 @@
 
 namespace {
 
+using iw::bench::commit_transaction;
 using iw::bench::count_failures;
 using iw::bench::create_topic;
 using iw::bench::median;
@@ -106,22 +107,6 @@ rd_kafka_t* make_consumer(const std::string& bootstrap, const std::string& topic
   rd_kafka_subscribe(rk, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   return rk;
-}
-
-// Sends the consumer's current positions to the open transaction and commits it.
-void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer) {
-  rd_kafka_topic_partition_list_t* positions = nullptr;
-  rd_kafka_assignment(consumer, &positions);
-  rd_kafka_position(consumer, positions);
-  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer);
-  rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(producer, positions, group, -1);
-  if (error == nullptr) error = rd_kafka_commit_transaction(producer, -1);
-  if (error != nullptr) {
-    std::fprintf(stderr, "transaction: %s\n", rd_kafka_error_string(error));
-    std::exit(1);
-  }
-  rd_kafka_consumer_group_metadata_destroy(group);
-  rd_kafka_topic_partition_list_destroy(positions);
 }
 
 // What the enricher writes for the first records of the input: enriched records and the

@@ -40,6 +40,18 @@ void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque
   if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<std::size_t*>(opaque);
 }
 
+rd_kafka_conf_t* service_producer_conf(const std::string& bootstrap, std::size_t* failures) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "enable.idempotence", "true");
+  set(conf, "acks", "all");
+  set(conf, "linger.ms", "5");
+  set(conf, "compression.type", "lz4");
+  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
+  rd_kafka_conf_set_opaque(conf, failures);
+  return conf;
+}
+
 void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer) {
   rd_kafka_topic_partition_list_t* positions = nullptr;
   rd_kafka_assignment(consumer, &positions);

@@ -37,6 +37,12 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
 /// baseline without one would free messages on librdkafka's broker thread and measure that.
 void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
 
+/// A producer configuration with the settings the services' producers use (idempotent,
+/// acks=all, linger.ms 5, lz4) and count_failures counting into *failures; callers add what
+/// differs, then rd_kafka_new().
+[[nodiscard]] rd_kafka_conf_t* service_producer_conf(const std::string& bootstrap,
+                                                     std::size_t* failures);
+
 /// Sends the consumer's current positions to the producer's open transaction and commits it, as
 /// a transactional relay (the enricher's raw counterpart) does; exits on an error.
 void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer);

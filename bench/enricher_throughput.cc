@@ -58,15 +58,8 @@ using namespace std::chrono_literals;
 rd_kafka_t* make_producer(const std::string& bootstrap, std::size_t* failures,
                           const std::string& transactional_id) {
   char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "bootstrap.servers", bootstrap);
-  set(conf, "enable.idempotence", "true");
-  set(conf, "acks", "all");
-  set(conf, "linger.ms", "5");
-  set(conf, "compression.type", "lz4");
+  rd_kafka_conf_t* conf = iw::bench::service_producer_conf(bootstrap, failures);
   if (!transactional_id.empty()) set(conf, "transactional.id", transactional_id);
-  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
-  rd_kafka_conf_set_opaque(conf, failures);
   return rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
 }
 

@@ -93,14 +93,7 @@ void fill(const std::string& bootstrap, const std::string& topic,
           const std::vector<Record>& records) {
   char errstr[512];
   std::size_t failures = 0;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "bootstrap.servers", bootstrap);
-  set(conf, "enable.idempotence", "true");
-  set(conf, "acks", "all");
-  set(conf, "linger.ms", "5");
-  set(conf, "compression.type", "lz4");
-  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
-  rd_kafka_conf_set_opaque(conf, &failures);
+  rd_kafka_conf_t* conf = iw::bench::service_producer_conf(bootstrap, &failures);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   for (const Record& r : records) {
     while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),

@@ -154,16 +154,9 @@ int produce(int argc, char** argv) {
   if (!in) die(std::string("cannot read ") + argv[4]);
 
   char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "bootstrap.servers", bootstrap);
-  set(conf, "enable.idempotence", "true");
-  set(conf, "acks", "all");
-  set(conf, "linger.ms", "5");
-  set(conf, "queue.buffering.max.kbytes", "16384");
-  set(conf, "compression.type", "lz4");
   std::size_t failures = 0;
-  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
-  rd_kafka_conf_set_opaque(conf, &failures);
+  rd_kafka_conf_t* conf = iw::bench::service_producer_conf(bootstrap, &failures);
+  set(conf, "queue.buffering.max.kbytes", "16384");
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (rk == nullptr) die(errstr);
   rd_kafka_topic_t* topic = rd_kafka_topic_new(rk, topic_name.c_str(), nullptr);
@@ -267,15 +260,8 @@ int relay(int argc, char** argv) {
 
   char errstr[512];
   std::size_t failures = 0;
-  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
-  set(pconf, "bootstrap.servers", bootstrap);
-  set(pconf, "enable.idempotence", "true");
-  set(pconf, "acks", "all");
-  set(pconf, "linger.ms", "5");
-  set(pconf, "compression.type", "lz4");
+  rd_kafka_conf_t* pconf = iw::bench::service_producer_conf(bootstrap, &failures);
   if (eos) set(pconf, "transactional.id", "bench-relay-" + random_suffix());
-  rd_kafka_conf_set_dr_msg_cb(pconf, count_failures);
-  rd_kafka_conf_set_opaque(pconf, &failures);
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof errstr);
   if (producer == nullptr) die(errstr);
   if (eos) check(rd_kafka_init_transactions(producer, 60'000), "init transactions");

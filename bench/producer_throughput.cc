@@ -56,17 +56,11 @@ double raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& r
   const std::string topic = "bench-raw-" + random_suffix();
   create_topic(bootstrap, topic, 3);
   char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // Exactly the client settings ingest-producer uses.
-  set(conf, "bootstrap.servers", bootstrap);
-  set(conf, "enable.idempotence", "true");
-  set(conf, "acks", "all");
-  set(conf, "linger.ms", "5");
+  std::size_t failures = 0;
+  rd_kafka_conf_t* conf = iw::bench::service_producer_conf(bootstrap, &failures);
   set(conf, "queue.buffering.max.kbytes", "16384");
   set(conf, "compression.type", compression());
-  std::size_t failures = 0;
-  rd_kafka_conf_set_dr_msg_cb(conf, count_failures);
-  rd_kafka_conf_set_opaque(conf, &failures);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   // Through a topic handle, as ingest-producer produces: by name, librdkafka 2.0 looks the
   // topic up under its client-wide lock for every record, which slows the loop 10-20 %.

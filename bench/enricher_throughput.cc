@@ -46,7 +46,6 @@
 namespace {
 
 using iw::bench::commit_transaction;
-using iw::bench::count_failures;
 using iw::bench::create_topic;
 using iw::bench::median;
 using iw::bench::random_suffix;

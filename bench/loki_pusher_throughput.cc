@@ -48,7 +48,6 @@ extern char** environ;
 
 namespace {
 
-using iw::bench::count_failures;
 using iw::bench::create_topic;
 using iw::bench::median;
 using iw::bench::random_suffix;

@@ -62,7 +62,6 @@
 namespace {
 
 using iw::bench::commit_transaction;
-using iw::bench::count_failures;
 using iw::bench::random_suffix;
 using iw::bench::set;
 using Clock = std::chrono::steady_clock;

@@ -29,7 +29,6 @@
 
 namespace {
 
-using iw::bench::count_failures;
 using iw::bench::create_topic;
 using iw::bench::median;
 using iw::bench::random_suffix;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "iw/base/check.h"
+#include "iw/http/curl_setup.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -24,13 +25,6 @@ using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxBatch = 64;
 // Enough of an error answer to say what Alertmanager objected to.
 constexpr std::size_t kMaxResponseKept = 512;
-
-std::size_t keep_response(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* kept = static_cast<std::string*>(user);
-  const std::size_t bytes = size * count;
-  kept->append(data, std::min(bytes, kMaxResponseKept - std::min(kept->size(), kMaxResponseKept)));
-  return bytes;
-}
 
 prometheus::Family<prometheus::Counter>& posts_family(prometheus::Registry& registry) {
   return prometheus::BuildCounter()
@@ -96,7 +90,7 @@ struct AlertmanagerNotifier::Impl {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   std::array<char, CURL_ERROR_SIZE> error_text{};
-  std::string response;
+  http::CappedBody response{kMaxResponseKept};
   std::uint64_t failed_in_a_row = 0;
 
   std::thread thread;
@@ -123,9 +117,7 @@ AlertmanagerNotifier::Impl::Impl(AlertmanagerOptions opts, prometheus::Registry&
                        .Register(registry)
                        .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
                                                                         0.1, 0.5, 1, 2.5, 5, 10})) {
-  // Not thread-safe in every libcurl build: once, before any handle exists.
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  http::init_once();
   multi = curl_multi_init();
   easy = curl_easy_init();
   IW_CHECK(multi != nullptr && easy != nullptr, "libcurl could not create a handle");
@@ -140,20 +132,14 @@ AlertmanagerNotifier::Impl::Impl(AlertmanagerOptions opts, prometheus::Registry&
   }
   IW_CHECK(headers != nullptr, "libcurl could not build the request headers");
 
+  http::set_common_options(easy,
+                           {.user_agent = options.user_agent,
+                            .connect_timeout = options.connect_timeout,
+                            .request_timeout = options.request_timeout},
+                           error_text.data(), &response);
   curl_easy_setopt(easy, CURLOPT_URL, endpoint.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_POST, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
-  // Signals belong to the service (SIGTERM drains it); libcurl must not install its own.
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text.data());
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &keep_response);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response);
 
   thread = std::thread([this] { run(); });
 }
@@ -228,7 +214,7 @@ std::vector<AlertmanagerNotifier::Impl::Batch> AlertmanagerNotifier::Impl::colle
 void AlertmanagerNotifier::Impl::post(const Batch& batch) {
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, batch.body.data());
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(batch.body.size()));
-  response.clear();
+  response.text.clear();
   error_text[0] = '\0';
   const auto started = Steady::now();
   const CURLcode result = perform();
@@ -256,7 +242,7 @@ void AlertmanagerNotifier::Impl::post(const Batch& batch) {
         {{"error", detail}, {"alerts", batch.alerts}, {"failed_in_a_row", failed_in_a_row}});
   } else {
     problems.warn("alertmanager rejected alerts", {{"status", static_cast<std::int64_t>(status)},
-                                                   {"response", response},
+                                                   {"response", response.text},
                                                    {"alerts", batch.alerts},
                                                    {"failed_in_a_row", failed_in_a_row}});
   }

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "iw/base/check.h"
+#include "iw/http/curl_setup.h"
 
 namespace iw::loki_pusher {
 namespace {
@@ -18,13 +19,6 @@ using Steady = std::chrono::steady_clock;
 // Enough for Loki's longest 400s: ten refused entries listed per stream, many streams.
 constexpr std::size_t kMaxBodyKept = 1 << 20;
 constexpr std::string_view kPushPath = "/loki/api/v1/push";
-
-std::size_t keep_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* kept = static_cast<std::string*>(user);
-  const std::size_t bytes = size * count;
-  kept->append(data, std::min(bytes, kMaxBodyKept - std::min(kept->size(), kMaxBodyKept)));
-  return bytes;
-}
 
 std::string strip_slashes(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -57,7 +51,7 @@ struct LokiClient::Impl {
   CURLM* multi = nullptr;
   CURL* easy = nullptr;
   std::array<char, CURL_ERROR_SIZE> error_text{};
-  std::string response;
+  http::CappedBody response{kMaxBodyKept};
   std::atomic<bool> interrupted{false};
 };
 
@@ -70,24 +64,16 @@ LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
     push_url = base + std::string(kPushPath);
     ready_url = base + "/ready";
   }
-  // Not thread-safe in every libcurl build: once, before any handle exists.
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  http::init_once();
   multi = curl_multi_init();
   easy = curl_easy_init();
   IW_CHECK(multi != nullptr && easy != nullptr, "libcurl could not create a handle");
 
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
-  // Signals belong to the service (SIGTERM drains it); libcurl must not install its own.
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text.data());
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &keep_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &response);
+  http::set_common_options(easy,
+                           {.user_agent = options.user_agent,
+                            .connect_timeout = options.connect_timeout,
+                            .request_timeout = options.request_timeout},
+                           error_text.data(), &response);
   if (!options.username.empty()) {
     curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(easy, CURLOPT_USERNAME, options.username.c_str());
@@ -124,7 +110,7 @@ curl_slist* LokiClient::Impl::common_headers() const {
 HttpResult LokiClient::Impl::perform(curl_slist* headers) {
   HttpResult result;
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-  response.clear();
+  response.text.clear();
   error_text[0] = '\0';
   const auto started = Steady::now();
   CURLcode code = CURLE_ABORTED_BY_CALLBACK;
@@ -167,8 +153,8 @@ HttpResult LokiClient::Impl::perform(curl_slist* headers) {
   if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
     result.retry_after = std::chrono::seconds{retry_after};
   }
-  result.body = std::move(response);
-  response = std::string();
+  result.body = std::move(response.text);
+  response.text = std::string();
   return result;
 }
 

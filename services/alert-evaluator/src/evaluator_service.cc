@@ -183,7 +183,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       }
       if (!idle && ++since_housekeeping < kHousekeepingEvery) continue;
       since_housekeeping = 0;
-      if (auto status = housekeeping(idle); !status) return status;
+      if (auto status = housekeeping(); !status) return status;
     }
     ctx_.logger.info("draining", {});
     if (auto status = commit(true); !status) return status;
@@ -391,13 +391,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     return {};
   }
 
-  base::Status housekeeping(bool idle) {
+  base::Status housekeeping() {
     const auto mono = ctx_.clock.monotonic_now();
     // A partition with nothing left to read stops holding the clock back.
     for (const auto& lag : consumer_->lag()) {
       if (lag.records && *lag.records == 0) clock_.caught_up(lag.partition.partition, mono);
     }
-    (void)idle;
     if (const auto t = clock_.at(ctx_.clock.now(), mono); t && *t > evaluator_.now()) {
       const auto started = std::chrono::steady_clock::now();
       transitions_.clear();

@@ -102,12 +102,9 @@ class AlertEvaluatorTest : public ::testing::Test {
     ASSERT_FALSE(bootstrap_.empty());
     client_.bootstrap_servers = bootstrap_;
     client_.logger = &logger_;
-    auto admin = kafka::make_admin(client_);
-    ASSERT_TRUE(admin.has_value());
-    const std::vector<kafka::TopicSpec> topics = {{.name = input_, .partitions = 3},
-                                                  {.name = alerts_, .partitions = 3},
-                                                  {.name = dlq_, .partitions = 1}};
-    ASSERT_TRUE((*admin)->create_topics(topics, 30s).has_value());
+    ASSERT_TRUE(iw::testing::create_topics(client_, {{.name = input_, .partitions = 3},
+                                                     {.name = alerts_, .partitions = 3},
+                                                     {.name = dlq_, .partitions = 1}}));
   }
 
   // Enriches the scenario files as the enricher does and writes them keyed by source, plus

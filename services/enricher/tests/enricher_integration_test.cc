@@ -53,12 +53,9 @@ class EnricherTest : public ::testing::Test {
     ASSERT_FALSE(bootstrap_.empty());
     client_.bootstrap_servers = bootstrap_;
     client_.logger = &logger_;
-    auto admin = kafka::make_admin(client_);
-    ASSERT_TRUE(admin.has_value());
-    const std::vector<kafka::TopicSpec> topics = {{.name = input_, .partitions = 3},
-                                                  {.name = output_, .partitions = 3},
-                                                  {.name = dlq_, .partitions = 1}};
-    ASSERT_TRUE((*admin)->create_topics(topics, 30s).has_value());
+    ASSERT_TRUE(iw::testing::create_topics(client_, {{.name = input_, .partitions = 3},
+                                                     {.name = output_, .partitions = 3},
+                                                     {.name = dlq_, .partitions = 1}}));
   }
 
   void produce_input(std::size_t count = kRecords) {

@@ -103,12 +103,9 @@ class LokiPusherTest : public ::testing::Test {
     ASSERT_FALSE(bootstrap_.empty());
     client_.bootstrap_servers = bootstrap_;
     client_.logger = &logger_;
-    auto admin = kafka::make_admin(client_);
-    ASSERT_TRUE(admin.has_value());
-    const std::vector<kafka::TopicSpec> topics = {{.name = runs_topic_, .partitions = 3},
-                                                  {.name = alerts_topic_, .partitions = 1},
-                                                  {.name = dlq_topic_, .partitions = 1}};
-    ASSERT_TRUE((*admin)->create_topics(topics, 30s).has_value());
+    ASSERT_TRUE(iw::testing::create_topics(client_, {{.name = runs_topic_, .partitions = 3},
+                                                     {.name = alerts_topic_, .partitions = 1},
+                                                     {.name = dlq_topic_, .partitions = 1}}));
     auto producer = kafka::make_producer({.client = client_}, deliveries_);
     ASSERT_TRUE(producer.has_value());
     producer_ = std::move(*producer);

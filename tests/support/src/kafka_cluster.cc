@@ -31,6 +31,13 @@ std::string run_and_capture(const std::string& command) {
 
 }  // namespace
 
+base::Status create_topics(const kafka::ClientOptions& client,
+                           const std::vector<kafka::TopicSpec>& topics) {
+  auto admin = kafka::make_admin(client);
+  if (!admin) return std::unexpected(admin.error());
+  return (*admin)->create_topics(topics, std::chrono::seconds{30});
+}
+
 std::string fixture_bootstrap_servers() {
   const char* file = std::getenv("IW_TEST_KAFKA_BOOTSTRAP_FILE");
   if (file == nullptr) return {};

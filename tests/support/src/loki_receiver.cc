@@ -35,7 +35,7 @@ std::int64_t now_ns(const base::Clock& clock) {
       .count();
 }
 
-// Seconds and nanoseconds with the nanoseconds in [0, 1e9), and the civil UTC date-time.
+// The civil UTC date-time of an instant in nanoseconds since 1970.
 struct Civil {
   int year;
   unsigned month, day;
@@ -44,26 +44,19 @@ struct Civil {
 };
 
 Civil civil(std::int64_t ns) {
-  std::int64_t seconds = ns / kNanosPerSecond;
-  std::int64_t nanos = ns % kNanosPerSecond;
-  if (nanos < 0) {
-    --seconds;
-    nanos += kNanosPerSecond;
-  }
-  std::int64_t days = seconds / 86400;
-  std::int64_t rest = seconds % 86400;
-  if (rest < 0) {
-    --days;
-    rest += 86400;
-  }
-  const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{days}}};
+  using namespace std::chrono;
+  // floor, not truncation: instants before 1970 land on the right day and second.
+  const sys_time<nanoseconds> t{nanoseconds{ns}};
+  const auto day = floor<days>(t);
+  const year_month_day date{day};
+  const hh_mm_ss<nanoseconds> time{t - day};
   return Civil{static_cast<int>(date.year()),
                static_cast<unsigned>(date.month()),
                static_cast<unsigned>(date.day()),
-               rest / 3600,
-               rest / 60 % 60,
-               rest % 60,
-               nanos};
+               time.hours().count(),
+               time.minutes().count(),
+               time.seconds().count(),
+               time.subseconds().count()};
 }
 
 // A request's headers and body, and what the receiver answers.

@@ -70,13 +70,11 @@ class DlqToolTest : public ::testing::Test {
     ASSERT_FALSE(bootstrap_.empty()) << "needs the kafka fixture";
     client_.bootstrap_servers = bootstrap_;
     client_.logger = &logger_;
-    auto admin = kafka::make_admin(client_);
-    ASSERT_TRUE(admin.has_value()) << admin.error().to_string();
     // Two DLQ partitions, so the end of the topic must be found on each.
-    const std::vector<kafka::TopicSpec> topics = {{.name = dlq_topic_, .partitions = 2},
-                                                  {.name = logs_topic_, .partitions = 3},
-                                                  {.name = enriched_topic_, .partitions = 1}};
-    auto created = (*admin)->create_topics(topics, 30s);
+    const auto created =
+        iw::testing::create_topics(client_, {{.name = dlq_topic_, .partitions = 2},
+                                             {.name = logs_topic_, .partitions = 3},
+                                             {.name = enriched_topic_, .partitions = 1}});
     ASSERT_TRUE(created.has_value()) << created.error().to_string();
   }
 

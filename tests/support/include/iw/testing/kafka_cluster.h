@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "iw/kafka/admin.h"
 #include "iw/kafka/producer.h"
 
 namespace iw::testing {
@@ -28,6 +29,11 @@ class CountingDeliveries final : public kafka::DeliveryHandler {
 /// The broker CTest's `kafka` fixture started (scripts/kafka-local), found through
 /// IW_TEST_KAFKA_BOOTSTRAP_FILE; "" when the test runs without the fixture.
 [[nodiscard]] std::string fixture_bootstrap_servers();
+
+/// Creates `topics` on the broker `client` names (replication 1), waiting up to 30 s for the
+/// answer; the error says which topic and why.
+[[nodiscard]] base::Status create_topics(const kafka::ClientOptions& client,
+                                         const std::vector<kafka::TopicSpec>& topics);
 
 /// A name no other test uses: "<prefix>-<16 hex digits>".
 [[nodiscard]] std::string random_name(std::string_view prefix);

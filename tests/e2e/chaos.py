@@ -38,9 +38,9 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, Producer, http_text, load_env, log,
-                         loki_entries, metric_sum, ndjson_of_inputs, on_stack, read_topic,
-                         to_epoch, wait_for)
+from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, Producer, RawOutcomes, http_text,
+                         load_env, log, loki_entries, loki_window, metric_sum, ndjson_of_inputs,
+                         on_stack, read_topic, wait_for)
 
 STACK = str(REPO / "scripts/stack")
 
@@ -303,28 +303,16 @@ def verify(env, lines, checks) -> None:
                  f"restarted producer), {sum(got_dead.values())} producer dead letters, "
                  f"{sum(lost.values())} lost")
 
-    outcomes = collections.Counter()
-    for r in enriched:
-        src = json.loads(r["payload"])["pipeline"]["raw"]
-        outcomes[(src["topic"], src["partition"], src["offset"])] += 1
-    for r in dead:
-        h = r["headers"]
-        if h.get("dlq.stage") != "producer" and h.get("dlq.topic") == RAW:
-            outcomes[(RAW, int(h["dlq.partition"]), int(h["dlq.offset"]))] += 1
-    keys = {(RAW, r["partition"], r["offset"]) for r in raw}
-    missing = sum(1 for k in keys if outcomes[k] == 0)
-    twice = sum(1 for k in keys if outcomes[k] > 1)
-    checks.check("one outcome per raw record (enricher killed, broker crashed)",
-                 not missing and not twice and set(outcomes) <= keys,
-                 f"{len(enriched)} enriched, {len(dead)} dead letters; {missing} without an "
-                 f"outcome, {twice} with two")
+    outcomes = RawOutcomes(raw, enriched, dead)
+    checks.check("one outcome per raw record (enricher killed, broker crashed)", outcomes.once,
+                 f"{len(enriched)} enriched, {len(dead)} dead letters; {len(outcomes.without)} "
+                 f"without an outcome, {len(outcomes.twice)} with two")
 
     # Loki: each enriched record and each alert event (a Kafka record) has an outcome: a line in
     # Loki, or the pusher's dead letter naming it. A restarted producer's duplicates are records
     # of their own (their lines name other raw offsets); Loki may refuse them for being too far
     # behind their stream, and then their dead letter is their outcome.
-    times = [to_epoch(json.loads(r["payload"])["@timestamp"]) for r in enriched]
-    window = (min(times) - 3600, max(times) + 3 * 86400)
+    window = loki_window(enriched)
     pusher_letters = collections.Counter()
     letter_reasons = collections.Counter()
     for r in dead:

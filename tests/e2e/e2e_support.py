@@ -1,4 +1,5 @@
 """What the end-to-end test and the fault suite share: the stack, HTTP, Kafka and Loki reads."""
+import collections
 import json
 import os
 import pathlib
@@ -188,3 +189,34 @@ def on_stack(name: str, build_dir: str, dir_arg: str | None, keep: bool, body) -
         if not keep:
             stop_stack(run_dir)
     return checks
+
+
+class RawOutcomes:
+    """What became of each record of ingestion-logs: an enriched record (its pipeline.raw names
+    it) or a dead letter of a later stage (dlq.topic/partition/offset name it). The producer's
+    own dead letters never reached ingestion-logs and are not outcomes of a raw record."""
+
+    def __init__(self, raw: list, enriched: list, dead: list):
+        outcomes = collections.Counter()
+        for r in enriched:
+            src = json.loads(r["payload"])["pipeline"]["raw"]
+            outcomes[(src["topic"], src["partition"], src["offset"])] += 1
+        for r in dead:
+            h = r["headers"]
+            if h.get("dlq.stage") != "producer" and h.get("dlq.topic") == RAW:
+                outcomes[(RAW, int(h["dlq.partition"]), int(h["dlq.offset"]))] += 1
+        keys = {(RAW, r["partition"], r["offset"]) for r in raw}
+        self.without = [k for k in keys if outcomes[k] == 0]
+        self.twice = [k for k in keys if outcomes[k] > 1]
+        self.stray = [k for k in outcomes if k not in keys]  # an outcome of no raw record
+
+    @property
+    def once(self) -> bool:
+        return not (self.without or self.twice or self.stray)
+
+
+def loki_window(enriched: list) -> tuple:
+    """The event-time range to ask Loki about: the runs' @timestamps, an hour before the first
+    and three days after the last (alert events, the silences at wall pace)."""
+    times = [to_epoch(json.loads(r["payload"])["@timestamp"]) for r in enriched]
+    return min(times) - 3600, max(times) + 3 * 86400

@@ -32,9 +32,9 @@ import time
 
 import yaml
 
-from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, RULES, Producer, http_json, http_text,
-                         log, loki_entries, metric_sum, ndjson_of_inputs, on_stack, read_topic,
-                         to_epoch, wait_for)
+from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, RULES, Producer, RawOutcomes,
+                         http_json, http_text, log, loki_entries, loki_window, metric_sum,
+                         ndjson_of_inputs, on_stack, read_topic, to_epoch, wait_for)
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -68,13 +68,16 @@ def run(build_dir, run_dir, env, checks, started) -> None:
         text, "ingestwatch_records_dead_lettered_total")
     wait_for("the producer to deliver every record",
              lambda: settled(http_text(producer.metrics_url)) >= len(lines), 120, 0.2)
-    # Two scrapes of it, so rate() has two samples; then it leaves Prometheus's targets
+    # Three successful scrapes of it (samples of its series, not just of `up`: a scrape can
+    # fail on a busy machine), so rate() over $__rate_interval finds two samples at some step
+    # with room to spare (two were seen not to be enough); then it leaves Prometheus's targets
     # before it exits (a target that vanishes is a service down).
     query = f"{env['PROMETHEUS_URL']}/api/v1/query"
-    wait_for("two scrapes of the producer", lambda: any(
-        float(r["value"][1]) >= 2 for r in http_json(query, {
-            "query": 'count_over_time(up{job="ingest-producer"}[5m])'})["data"]["result"]),
-        90, 1)
+    scraped_producer = ('count_over_time(ingestwatch_delivery_latency_seconds_count'
+                        '{job="ingest-producer"}[5m])')
+    wait_for("three scrapes of the producer", lambda: any(
+        float(r["value"][1]) >= 3
+        for r in http_json(query, {"query": scraped_producer})["data"]["result"]), 90, 1)
     scrapes = {"producer": http_text(producer.metrics_url)}
     subprocess.run([str(REPO / "scripts/prometheus-run-dir"), str(run_dir / "prometheus"),
                     "ingest-producer="], check=True)
@@ -100,39 +103,24 @@ def run(build_dir, run_dir, env, checks, started) -> None:
     # --- 1. Kafka: one outcome per raw record ------------------------------------------------
     bootstrap = env["BOOTSTRAP"]
     raw, enriched, dead = (read_topic(bootstrap, t) for t in (RAW, ENRICHED, DLQ))
-    outcomes = collections.Counter()
-    for r in enriched:
-        src = json.loads(r["payload"])["pipeline"]["raw"]
-        outcomes[(src["topic"], src["partition"], src["offset"])] += 1
-    by_stage = collections.Counter()
-    for r in dead:
-        h = r["headers"]
-        by_stage[(h.get("dlq.stage"), h.get("dlq.reason"))] += 1
-        if h.get("dlq.stage") != "producer" and h.get("dlq.topic") == RAW:
-            outcomes[(RAW, int(h["dlq.partition"]), int(h["dlq.offset"]))] += 1
-    raw_keys = {(RAW, r["partition"], r["offset"]) for r in raw}
-    no_outcome = [k for k in raw_keys if outcomes[k] == 0]
-    twice = [k for k in raw_keys if outcomes[k] > 1]
-    stray = [k for k in outcomes if k not in raw_keys]
-    once = not (no_outcome or twice or stray)
+    by_stage = collections.Counter((r["headers"].get("dlq.stage"), r["headers"].get("dlq.reason"))
+                                   for r in dead)
+    outcomes = RawOutcomes(raw, enriched, dead)
     producer_rejects = sum(n for (stage, _), n in by_stage.items() if stage == "producer")
     checks.check("kafka: one outcome per raw record",
-                 once and len(raw) == summary["sent"] and
+                 outcomes.once and len(raw) == summary["sent"] and
                  producer_rejects == summary["dead_lettered"],
                  f"{len(raw)} raw records: {len(enriched)} enriched, "
                  f"{len(raw) - len(enriched)} dead-lettered by the enricher; "
                  f"{producer_rejects} rejected by the producer; dead letters by stage and reason: "
                  + ", ".join(f"{s}/{r} {n}" for (s, r), n in sorted(by_stage.items()))
-                 + ("" if once else f"; without outcome {no_outcome[:3]}, twice {twice[:3]}, "
-                    f"not a raw record {stray[:3]}"))
+                 + ("" if outcomes.once else f"; without outcome {outcomes.without[:3]}, twice "
+                    f"{outcomes.twice[:3]}, not a raw record {outcomes.stray[:3]}"))
 
     # --- 2. Loki: each enriched record and each alert event exactly once ---------------------
     alert_payloads = [r["payload"] for r in read_topic(bootstrap, ALERTS)]
-    alert_events = [json.loads(p) for p in alert_payloads]
-    stamps = [json.loads(r["payload"])["@timestamp"] for r in enriched]
-    times = [to_epoch(s) for s in stamps] + [to_epoch(e["startsAt"]) for e in alert_events]
-    loki_window = (min(times) - 3600, max(times) + 3 * 86400)
-    loki_lines = loki_entries(env["LOKI_URL"], '{job="ingestion-logs"}', loki_window)
+    window = loki_window(enriched)
+    loki_lines = loki_entries(env["LOKI_URL"], '{job="ingestion-logs"}', window)
     ids = collections.Counter(json.loads(line)["event"]["id"] for line in loki_lines)
     expected_ids = collections.Counter(json.loads(r["payload"])["event"]["id"] for r in enriched)
     checks.check("loki: every enriched record exactly once",
@@ -140,7 +128,16 @@ def run(build_dir, run_dir, env, checks, started) -> None:
                  f"{len(loki_lines)} lines in {{job=\"ingestion-logs\"}}, {len(enriched)} enriched "
                  f"records; {sum(1 for n in ids.values() if n > 1)} event ids more than once, "
                  f"{len(expected_ids - ids)} missing")
-    alert_lines = loki_entries(env["LOKI_URL"], '{job="ingestion-alerts"}', loki_window)
+    # The evaluator goes on deciding at wall pace after `wait`: an event written meanwhile
+    # reaches Loki a batch later. Read both again until they agree, for a few seconds at most.
+    alert_lines = []
+    for _ in range(10):
+        alert_lines = loki_entries(env["LOKI_URL"], '{job="ingestion-alerts"}', window)
+        if sorted(alert_lines) == sorted(alert_payloads):
+            break
+        time.sleep(1)
+        alert_payloads = [r["payload"] for r in read_topic(bootstrap, ALERTS)]
+    alert_events = [json.loads(p) for p in alert_payloads]
     checks.check("loki: every alert event exactly once",
                  sorted(alert_lines) == sorted(alert_payloads),
                  f"{len(alert_lines)} lines in {{job=\"ingestion-alerts\"}}, "
@@ -231,7 +228,7 @@ def run(build_dir, run_dir, env, checks, started) -> None:
         [sys.executable, str(REPO / "grafana/tests/check_dashboards.py"), "--querylint",
          querylint, *scrape_files, "--prometheus", env["PROMETHEUS_URL"], "--prom-start",
          str(int(started)), "--prom-end", str(int(time.time())), "--loki", env["LOKI_URL"],
-         "--loki-start", str(int(loki_window[0])), "--loki-end", str(int(loki_window[1])),
+         "--loki-start", str(int(window[0])), "--loki-end", str(int(window[1])),
          *map(str, sorted((REPO / "grafana/dashboards").glob("*.json")))],
         capture_output=True, text=True)
     print(dash.stdout.rstrip(), flush=True)

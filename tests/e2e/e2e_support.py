@@ -120,12 +120,14 @@ class Producer:
 
 
 
-def start_stack(run_dir: pathlib.Path, build_dir: pathlib.Path) -> dict | None:
-    """scripts/stack start, owned by this process (its watchdog stops the stack if we die);
-    the stack's stack.env as a dict, or None when it did not start."""
+def start_stack(run_dir: pathlib.Path, build_dir: pathlib.Path,
+                owned: bool = True) -> dict | None:
+    """scripts/stack start, owned by this process unless not `owned` (its watchdog stops the
+    stack once we are gone; a stack kept for a look afterwards must not be owned); the stack's
+    stack.env as a dict, or None when it did not start."""
+    owner = ["--owner-pid", str(os.getpid())] if owned else []
     out = subprocess.run([str(REPO / "scripts/stack"), "start", str(run_dir), "--build-dir",
-                          str(build_dir), "--owner-pid", str(os.getpid())],
-                         stdout=subprocess.PIPE, text=True)
+                          str(build_dir), *owner], stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:
         return None
     return load_env(run_dir)
@@ -177,7 +179,7 @@ def on_stack(name: str, build_dir: str, dir_arg: str | None, keep: bool, body) -
     run_dir = pathlib.Path(dir_arg or tempfile.mkdtemp(prefix=f"iw-{name}-")).resolve()
     checks = Checks()
     log(f"starting the stack in {run_dir}")
-    env = start_stack(run_dir, pathlib.Path(build_dir).resolve())
+    env = start_stack(run_dir, pathlib.Path(build_dir).resolve(), owned=not keep)
     if env is None:
         print(f"FAIL stack: scripts/stack start failed (logs in {run_dir}/logs)")
         return None

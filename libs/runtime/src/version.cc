@@ -1,5 +1,7 @@
 #include "iw/runtime/version.h"
 
+#include "iw_commit.h"  // generated at build time: IW_COMMIT
+
 namespace iw::runtime {
 
 std::string_view version() { return IW_VERSION; }

@@ -52,6 +52,28 @@ rd_kafka_conf_t* service_producer_conf(const std::string& bootstrap, std::size_t
   return conf;
 }
 
+rd_kafka_t* subscribed_consumer(const std::string& bootstrap, const std::string& topic,
+                                const std::string& group_prefix, bool commit_manually) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", bootstrap);
+  set(conf, "group.id", group_prefix + random_suffix());
+  set(conf, "auto.offset.reset", "earliest");
+  set(conf, "enable.auto.commit", commit_manually ? "false" : "true");
+  set(conf, "isolation.level", "read_committed");
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (rk == nullptr) {
+    std::fprintf(stderr, "consumer: %s\n", errstr);
+    std::exit(1);
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  return rk;
+}
+
 void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer) {
   rd_kafka_topic_partition_list_t* positions = nullptr;
   rd_kafka_assignment(consumer, &positions);

@@ -50,6 +50,7 @@ using iw::bench::create_topic;
 using iw::bench::median;
 using iw::bench::random_suffix;
 using iw::bench::set;
+using iw::bench::subscribed_consumer;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -82,23 +83,6 @@ void fill(const std::string& bootstrap, const std::string& topic, std::size_t co
   rd_kafka_flush(rk, 120'000);
   rd_kafka_destroy(rk);
   if (failures > 0) std::exit(1);
-}
-
-rd_kafka_t* make_consumer(const std::string& bootstrap, const std::string& topic, bool txn) {
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "bootstrap.servers", bootstrap);
-  set(conf, "group.id", "bench-" + random_suffix());
-  set(conf, "auto.offset.reset", "earliest");
-  set(conf, "enable.auto.commit", txn ? "false" : "true");
-  set(conf, "isolation.level", "read_committed");
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(rk, topics);
-  rd_kafka_topic_partition_list_destroy(topics);
-  return rk;
 }
 
 // What the enricher writes for the first records of the input: enriched records and the
@@ -184,7 +168,7 @@ double raw_passthrough(const std::string& bootstrap, const std::string& input, s
   rd_kafka_topic_t* topic = writes == Writes::kInputByName
                                 ? nullptr
                                 : rd_kafka_topic_new(producer, output.c_str(), nullptr);
-  rd_kafka_t* consumer = make_consumer(bootstrap, input, transactional);
+  rd_kafka_t* consumer = subscribed_consumer(bootstrap, input, "bench-", transactional);
   // Timed from the first record on, like the enricher: joining the group is not throughput.
   std::optional<Clock::time_point> start;
   std::size_t seen = 0;

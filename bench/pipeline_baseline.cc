@@ -64,6 +64,7 @@ namespace {
 using iw::bench::commit_transaction;
 using iw::bench::random_suffix;
 using iw::bench::set;
+using iw::bench::subscribed_consumer;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -266,20 +267,8 @@ int relay(int argc, char** argv) {
   if (eos) check(rd_kafka_init_transactions(producer, 60'000), "init transactions");
   rd_kafka_topic_t* topic = rd_kafka_topic_new(producer, output.c_str(), nullptr);
 
-  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
-  set(cconf, "bootstrap.servers", bootstrap);
-  set(cconf, "group.id", "bench-relay-" + random_suffix());
-  set(cconf, "auto.offset.reset", "earliest");
-  set(cconf, "enable.auto.commit", eos ? "false" : "true");
-  set(cconf, "isolation.level", "read_committed");
-  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof errstr);
-  if (consumer == nullptr) die(errstr);
-  rd_kafka_poll_set_consumer(consumer);
+  rd_kafka_t* consumer = subscribed_consumer(bootstrap, input, "bench-relay-", eos);
   const int partitions = partition_count(consumer, input);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, input.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(consumer, topics);
-  rd_kafka_topic_partition_list_destroy(topics);
 
   std::size_t seen = 0;
   bool ready = false;

@@ -66,6 +66,14 @@ class SenderTest : public ::testing::Test {
     return out;
   }
 
+  // The sender thread publishes a job's last outcome before it leaves the job (in_flight_), so
+  // idle() may still be false for a moment after the outcome is taken.
+  bool becomes_idle(std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!sender_->idle() && std::chrono::steady_clock::now() < deadline) sender_->wait(20ms);
+    return sender_->idle();
+  }
+
   double value(prometheus::Counter& counter) { return counter.Value(); }
 
   prometheus::Registry registry_;
@@ -97,7 +105,7 @@ TEST_F(SenderTest, AcceptedBatchComesBackWhole) {
   EXPECT_EQ(requests[0].tenant, "team-a");
   EXPECT_TRUE(readiness_.ready());
   EXPECT_EQ(value(metrics_.push(Verdict::kAccepted, 204)), 1);
-  EXPECT_TRUE(sender_->idle());
+  EXPECT_TRUE(becomes_idle());
 }
 
 TEST_F(SenderTest, BearerTokenAndGzippedJson) {

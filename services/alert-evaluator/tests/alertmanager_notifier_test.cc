@@ -183,18 +183,31 @@ class BlackHole {
   int port_ = 0;
 };
 
-// A loopback port nothing listens on (taken and released), so connections are refused.
-std::string closed_url() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  (void)bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
-  (void)getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
-}
+// A loopback port bound and never listened on, so connections are refused. Held until
+// destroyed: a port taken and released could meanwhile go to another test's server, which
+// would then get this test's posts, and answer them.
+class ClosedPort {
+ public:
+  ClosedPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      port_ = ntohs(address.sin_port);
+    }
+  }
+  ~ClosedPort() { close(fd_); }
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 // One alert of a posted body, as Alertmanager would read it.
 struct Posted {
@@ -490,7 +503,8 @@ TEST(AlertmanagerNotifierDownTest, AnUnreachableAlertmanagerNeverBlocksUpdate) {
   prometheus::Registry registry;
   log::MemorySink sink;
   const log::Logger logger("alert-evaluator", sink);
-  AlertmanagerNotifier notifier({.url = closed_url(), .resend_interval = 100ms}, registry, logger);
+  const ClosedPort closed;
+  AlertmanagerNotifier notifier({.url = closed.url(), .resend_interval = 100ms}, registry, logger);
   auto slowest = Steady::duration::zero();
   for (int i = 0; i < 200; ++i) {
     // A new episode each time, so every call wakes the thread.

@@ -221,8 +221,7 @@ TEST_F(SenderTest, A413SplitsTheBatchUntilItFitsAndALoneEntryIsRefused) {
 }
 
 TEST_F(SenderTest, StopAbandonsWhatLokiDidNotTake) {
-  // Once the receiver is down its port is free, and on a busy machine another process may take
-  // it and not answer HTTP: short timeouts keep each attempt's "no answer" quick either way.
+  // Short timeouts keep each attempt's "no answer" quick while the receiver is down.
   client_.connect_timeout = 500ms;
   client_.request_timeout = 1s;
   start();

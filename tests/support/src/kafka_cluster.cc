@@ -1,8 +1,14 @@
 #include "iw/testing/kafka_cluster.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +33,99 @@ std::string run_and_capture(const std::string& command) {
   }
   if (pclose(pipe) != 0) return {};
   return last;
+}
+
+// The ports of the listeners of the broker kafka-local runs in `dir`, from the last
+// "listeners=NAME://host:port,..." line of its server.properties (client and controller).
+std::vector<std::uint16_t> listener_ports(const std::string& dir) {
+  std::ifstream in(dir + "/server.properties");
+  std::string line;
+  std::string listeners;
+  while (std::getline(in, line)) {
+    if (line.starts_with("listeners=")) {
+      listeners = line.substr(std::string_view("listeners=").size());
+    }
+  }
+  std::vector<std::uint16_t> ports;
+  std::string_view rest = listeners;
+  while (!rest.empty()) {
+    const std::string_view listener = rest.substr(0, rest.find(','));
+    rest.remove_prefix(std::min(rest.size(), listener.size() + 1));
+    const std::size_t colon = listener.rfind(':');
+    if (colon == std::string_view::npos) continue;
+    std::uint16_t port = 0;
+    const char* end = listener.data() + listener.size();
+    const auto parsed = std::from_chars(listener.data() + colon + 1, end, port);
+    if (parsed.ec == std::errc() && port != 0) ports.push_back(port);
+  }
+  return ports;
+}
+
+// The local port of a listening TCP socket (IPv4 or IPv6), 0 for any other descriptor.
+std::uint16_t listening_port(int fd) {
+  int listening = 0;
+  socklen_t length = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening == 0) {
+    return 0;
+  }
+  sockaddr_storage address{};
+  length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  }
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+  }
+  return 0;
+}
+
+// Copies into this process the sockets process `pid` listens on at `ports` (pidfd_getfd(), which
+// needs ptrace rights over it); none when it cannot. Its other descriptors are not kept.
+std::vector<int> take_listening_sockets(pid_t pid, const std::vector<std::uint16_t>& ports) {
+  // Through syscall(): Debian 12's <sys/pidfd.h> declares its functions without extern "C".
+  std::vector<int> taken;
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return taken;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+    std::error_code ignored;
+    if (!std::filesystem::read_symlink(entry.path(), ignored).string().starts_with("socket:")) {
+      continue;
+    }
+    int target = -1;
+    const std::string name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), target).ec != std::errc()) continue;
+    const int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, target, 0));
+    if (fd < 0) continue;
+    if (std::ranges::find(ports, listening_port(fd)) != ports.end()) {
+      taken.push_back(fd);
+    } else {
+      close(fd);  // a connection of the broker's must end with it
+    }
+  }
+  close(pidfd);
+  return taken;
+}
+
+// A socket bound to 127.0.0.1:`port` and not listening, so connections are refused; -1 when the
+// port cannot be bound. SO_REUSEADDR, as the broker's own, lets the restarted broker bind and
+// listen beside it, while binds without it, and any bind to port 0, never get the port.
+int bind_not_listening(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int on = 1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -100,12 +199,34 @@ OwnBroker::OwnBroker() {
 
 OwnBroker::~OwnBroker() {
   (void)run_and_capture(std::string(IW_KAFKA_LOCAL) + " stop --dir '" + dir_ + "' 2>/dev/null");
+  release_ports();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
 
 void OwnBroker::crash() {
+  release_ports();
+  const std::vector<std::uint16_t> ports = listener_ports(dir_);
+  // The broker's listening sockets, taken before the kill: they outlive it, so the ports are
+  // never free. kafka-local writes the broker's pid to DIR/kafka.pid.
+  pid_t pid = 0;
+  {
+    std::ifstream in(dir_ + "/kafka.pid");
+    in >> pid;
+  }
+  if (pid > 0) held_ports_ = take_listening_sockets(pid, ports);
   (void)run_and_capture(std::string(IW_KAFKA_LOCAL) + " crash --dir '" + dir_ + "' 2>/dev/null");
+  std::vector<std::uint16_t> held;
+  for (const int fd : held_ports_) {
+    held.push_back(listening_port(fd));
+    // No longer listening, still bound (the broker bound these ports by number): connections
+    // are refused, as by a crashed broker, and those queued meanwhile are reset.
+    (void)shutdown(fd, SHUT_RD);
+  }
+  for (const std::uint16_t port : ports) {
+    if (std::ranges::find(held, port) != held.end()) continue;
+    if (const int fd = bind_not_listening(port); fd >= 0) held_ports_.push_back(fd);
+  }
 }
 
 void OwnBroker::restart() {
@@ -113,6 +234,12 @@ void OwnBroker::restart() {
       run_and_capture(std::string(IW_KAFKA_LOCAL) + " restart --dir '" + dir_ + "' --owner-pid " +
                       std::to_string(getpid()) + " --ttl 900");
   EXPECT_EQ(address, bootstrap_);
+  release_ports();
+}
+
+void OwnBroker::release_ports() {
+  for (const int fd : held_ports_) close(fd);
+  held_ports_.clear();
 }
 
 }  // namespace iw::testing

@@ -198,7 +198,7 @@ struct LokiReceiver::Impl {
   Impl& operator=(const Impl&) = delete;
   ~Impl() { stop(); }
 
-  base::Status listen(std::uint16_t on_port);
+  base::Status listen();
   void stop();
   static int on_begin_request(mg_connection* conn);
   int handle(mg_connection* conn);
@@ -219,6 +219,12 @@ struct LokiReceiver::Impl {
 
   mutable std::mutex mu;
   mutable std::condition_variable stored_cv;
+  // "Loki is down": civetweb keeps listening (the port stays ours) and refuses every request.
+  bool down = false;
+  std::size_t refused_while_down = 0;
+  // Requests let in before a go_down(), which waits for them to be answered.
+  int handling = 0;
+  std::condition_variable handled_cv;
   std::deque<Canned> canned;
   std::function<bool(std::string_view)> reject;
   std::string reject_reason;
@@ -229,13 +235,14 @@ struct LokiReceiver::Impl {
   std::size_t duplicates = 0;
 };
 
-base::Status LokiReceiver::Impl::listen(std::uint16_t on_port) {
+// Binds 127.0.0.1:0 once: the listening socket lives until stop(), going down included.
+base::Status LokiReceiver::Impl::listen() {
   static std::once_flag init_once;
   std::call_once(init_once, [] { mg_init_library(0); });
-  const std::string ports = "127.0.0.1:" + std::to_string(on_port);
+  const std::string ports = "127.0.0.1:0";
   std::array<const char*, 13> config = {
       "listening_ports", ports.c_str(), "num_threads", "4",
-      // Pushers keep connections open; a short idle timeout lets go_down() finish quickly.
+      // Pushers keep connections open; a short idle timeout lets the destructor finish quickly.
       "enable_keep_alive", "yes", "keep_alive_timeout_ms", "200", "request_timeout_ms", "30000",
       // As Go's net/http (Loki): civetweb sends an answer in several writes, and with Nagle on
       // each answer on a kept-alive connection then waits ~40 ms for the client's delayed ACK.
@@ -280,6 +287,32 @@ void LokiReceiver::Impl::stop() {
 
 int LokiReceiver::Impl::on_begin_request(mg_connection* conn) {
   auto* impl = static_cast<Impl*>(mg_get_request_info(conn)->user_data);
+  {
+    std::lock_guard lock(impl->mu);
+    if (impl->down) {
+      ++impl->refused_while_down;
+      // Not a byte of answer, the body left unread, and the connection closed at once (not
+      // kept alive): the client's request fails without an HTTP status, as when Loki is away.
+      // The number returned is only civetweb's access-log status.
+      mg_disable_connection_keep_alive(conn);
+      return 503;
+    }
+    ++impl->handling;
+  }
+  // Counted out once answered, however handle() ends.
+  struct Handled {
+    explicit Handled(Impl* counted) : impl(counted) {}
+    Handled(const Handled&) = delete;
+    Handled& operator=(const Handled&) = delete;
+    ~Handled() {
+      {
+        std::lock_guard lock(impl->mu);
+        --impl->handling;
+      }
+      impl->handled_cv.notify_all();
+    }
+    Impl* impl;
+  } handled(impl);
   // An exception must not unwind through civetweb's C frames.
   try {
     return impl->handle(conn);
@@ -538,7 +571,7 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
 
 base::Result<std::unique_ptr<LokiReceiver>> LokiReceiver::start(LokiReceiverOptions options) {
   auto impl = std::make_unique<Impl>(std::move(options));
-  if (auto listening = impl->listen(0); !listening) {
+  if (auto listening = impl->listen(); !listening) {
     return std::unexpected(std::move(listening).error());
   }
   return std::unique_ptr<LokiReceiver>(new LokiReceiver(std::move(impl)));
@@ -572,13 +605,21 @@ void LokiReceiver::set_delay(std::chrono::milliseconds delay) {
   impl_->delay = delay;
 }
 
-void LokiReceiver::go_down() { impl_->stop(); }
+void LokiReceiver::go_down() {
+  std::unique_lock lock(impl_->mu);
+  impl_->down = true;
+  impl_->handled_cv.wait(lock, [this] { return impl_->handling == 0; });
+}
 
 base::Status LokiReceiver::come_back() {
-  if (impl_->context != nullptr) return {};
-  // The port was ours a moment ago; civetweb binds with SO_REUSEADDR, so only another process
-  // taking it in between can stop us.
-  return impl_->listen(impl_->port);
+  std::lock_guard lock(impl_->mu);
+  impl_->down = false;
+  return {};
+}
+
+std::size_t LokiReceiver::refused() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->refused_while_down;
 }
 
 std::vector<LokiEntry> LokiReceiver::entries() const {

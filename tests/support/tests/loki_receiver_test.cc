@@ -1,10 +1,16 @@
 #include "iw/testing/loki_receiver.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <map>
+#include <thread>
 
 #include "iw/loki/compression.h"
 #include "iw/loki/encode.h"
@@ -23,6 +29,7 @@ constexpr std::string_view kPowerBi = R"({etat="SUCCESS", job="ingestion-logs", 
 
 struct Response {
   long status = 0;  // 0: no connection
+  CURLcode code = CURLE_OK;
   std::string body;
   std::map<std::string, std::string> headers;  // names lower-cased
 };
@@ -64,7 +71,8 @@ Response request(const std::string& url, const std::string* body,
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &append_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
-  if (curl_easy_perform(curl) == CURLE_OK) {
+  response.code = curl_easy_perform(curl);
+  if (response.code == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   }
   curl_slist_free_all(list);
@@ -294,18 +302,139 @@ TEST(LokiReceiverTest, AnswersSlowlyWhenTold) {
   EXPECT_GE(std::chrono::steady_clock::now() - begin, milliseconds{300});
 }
 
-TEST(LokiReceiverTest, GoesDownAndComesBackOnTheSamePort) {
+// What a client of a receiver that is down sees: a transfer that fails without an HTTP status.
+bool transport_error(const Response& response) {
+  return response.status == 0 &&
+         (response.code == CURLE_GOT_NOTHING || response.code == CURLE_SEND_ERROR ||
+          response.code == CURLE_RECV_ERROR);
+}
+
+// errno of binding another TCP socket to 127.0.0.1:`port` (0 when it could).
+int bind_errno(std::uint16_t port, bool reuse_address) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  const int on = 1;
+  if (reuse_address) (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int result = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  const int error = result == 0 ? 0 : errno;
+  ::close(fd);
+  return error;
+}
+
+// A client that keeps its connection alive between pushes, as the pusher's does.
+class KeptAliveClient {
+ public:
+  KeptAliveClient() : curl_(curl_easy_init()) {}
+  ~KeptAliveClient() { curl_easy_cleanup(curl_); }
+  KeptAliveClient(const KeptAliveClient&) = delete;
+  KeptAliveClient& operator=(const KeptAliveClient&) = delete;
+
+  Response push(const LokiReceiver& receiver, const loki::Batch& batch) {
+    const loki::PushBody body = loki::encode_push(batch, loki::Encoding::kProtobuf);
+    curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
+    list = curl_slist_append(list, "Expect:");
+    Response response;
+    const std::string url = receiver.push_url();
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.bytes.data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(body.bytes.size()));
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 10'000L);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &append_body);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &response.body);
+    response.code = curl_easy_perform(curl_);
+    if (response.code == CURLE_OK) {
+      curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &response.status);
+    }
+    curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &new_connections_);
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(list);
+    return response;
+  }
+  /// Connections the last push opened (0: it went over the kept-alive one).
+  [[nodiscard]] long new_connections() const { return new_connections_; }
+
+ private:
+  CURL* curl_;
+  long new_connections_ = 0;
+};
+
+TEST(LokiReceiverTest, GoesDownWithoutGivingItsPortAway) {
   auto receiver = start();
   ASSERT_TRUE(receiver);
   const std::uint16_t port = receiver->port();
-  ASSERT_EQ(push(*receiver, batch({{kZoho, kT0, "before"}})).status, 204);
+  KeptAliveClient kept_alive;
+  ASSERT_EQ(kept_alive.push(*receiver, batch({{kZoho, kT0, "before"}})).status, 204);
+  ASSERT_EQ(kept_alive.push(*receiver, batch({{kZoho, kT0 + 1, "before, again"}})).status, 204);
+  ASSERT_EQ(kept_alive.new_connections(), 0) << "the connection was not kept alive";
+
   receiver->go_down();
-  EXPECT_EQ(push(*receiver, batch({{kZoho, kT0 + 1, "while down"}})).status, 0);
+  // Still bound and listening: nothing else can take the port, with SO_REUSEADDR or without.
+  EXPECT_EQ(bind_errno(port, false), EADDRINUSE);
+  EXPECT_EQ(bind_errno(port, true), EADDRINUSE);
+  // New connections, the kept-alive one, bodies small and large, /ready: no answer at all.
+  const Response small = push(*receiver, batch({{kZoho, kT0 + 2, "while down"}}));
+  EXPECT_TRUE(transport_error(small)) << small.status << " " << curl_easy_strerror(small.code);
+  const Response kept = kept_alive.push(*receiver, batch({{kZoho, kT0 + 3, "while down"}}));
+  EXPECT_TRUE(transport_error(kept)) << kept.status << " " << curl_easy_strerror(kept.code);
+  const Response large =
+      push(*receiver, batch({{kZoho, kT0 + 4, std::string(4 << 20, 'x')}}), loki::Encoding::kJson);
+  EXPECT_TRUE(transport_error(large)) << large.status << " " << curl_easy_strerror(large.code);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const Response ready = request(url + "/ready", nullptr);
+  EXPECT_TRUE(transport_error(ready)) << ready.status << " " << curl_easy_strerror(ready.code);
+  EXPECT_EQ(receiver->entry_count(), 2u);
+  EXPECT_EQ(receiver->requests().size(), 2u) << "refused requests are not recorded";
+  // Each reached this receiver; the kept-alive push maybe twice (libcurl sends it again once,
+  // on a new connection, when a kept-alive one closes without answering).
+  EXPECT_GE(receiver->refused(), 4u);
+  EXPECT_EQ(bind_errno(port, true), EADDRINUSE);
+
   ASSERT_TRUE(receiver->come_back());
   EXPECT_EQ(receiver->port(), port);
-  EXPECT_EQ(push(*receiver, batch({{kZoho, kT0 + 2, "after"}})).status, 204);
-  ASSERT_TRUE(receiver->wait_for_entries(2, milliseconds{100}));
-  EXPECT_EQ(receiver->entries()[1].line, "after");
+  EXPECT_EQ(push(*receiver, batch({{kZoho, kT0 + 5, "after"}})).status, 204);
+  EXPECT_EQ(kept_alive.push(*receiver, batch({{kZoho, kT0 + 6, "after, again"}})).status, 204);
+  EXPECT_EQ(request(url + "/ready", nullptr).status, 200);
+  ASSERT_TRUE(receiver->wait_for_entries(4, milliseconds{100}));
+  const auto entries = receiver->entries();
+  EXPECT_EQ(entries[2].line, "after");
+  EXPECT_EQ(entries[3].line, "after, again");
+}
+
+TEST(LokiReceiverTest, GoingDownAnswersWhatIsBeingHandled) {
+  auto receiver = start();
+  ASSERT_TRUE(receiver);
+  receiver->set_delay(milliseconds{300});
+  std::thread slow([&] {
+    EXPECT_EQ(push(*receiver, batch({{kZoho, kT0, "in flight"}})).status, 204);
+  });
+  while (receiver->entry_count() == 0) std::this_thread::sleep_for(milliseconds{1});
+  receiver->go_down();
+  EXPECT_EQ(receiver->requests().size(), 1u) << "go_down() returned before the answer";
+  slow.join();
+  receiver->set_delay(milliseconds{0});
+  EXPECT_TRUE(transport_error(push(*receiver, batch({{kZoho, kT0 + 1, "while down"}}))));
+  EXPECT_EQ(receiver->entry_count(), 1u);
+}
+
+TEST(LokiReceiverTest, GoesDownAndComesBackAtOnce) {
+  auto receiver = start();
+  ASSERT_TRUE(receiver);
+  const auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    receiver->go_down();
+    EXPECT_TRUE(transport_error(push(*receiver, batch({{kZoho, kT0 + i, "down"}}))));
+    ASSERT_TRUE(receiver->come_back());
+    EXPECT_EQ(push(*receiver, batch({{kZoho, kT0 + i, "up"}})).status, 204);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds{5});
+  EXPECT_EQ(receiver->entry_count(), 20u);
+  EXPECT_EQ(receiver->refused(), 20u);
 }
 
 TEST(LokiReceiverTest, BadRequests) {

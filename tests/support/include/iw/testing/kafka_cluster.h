@@ -66,14 +66,24 @@ class OwnBroker {
   OwnBroker(const OwnBroker&) = delete;
   OwnBroker& operator=(const OwnBroker&) = delete;
   [[nodiscard]] const std::string& bootstrap() const { return bootstrap_; }
-  /// SIGKILL, keeping data and address.
+  /// SIGKILL, keeping data and address. The broker's ports (client and controller) stay this
+  /// test's until restart(): the test process takes the broker's listening sockets before the
+  /// kill and stops them listening after it, so they stay bound. Clients get "connection
+  /// refused", as from a crashed broker, and no other test can bind the ports meanwhile (its
+  /// server would get this test's clients, and the restart would fail). Where the broker's
+  /// sockets cannot be taken (pidfd_getfd() needs ptrace rights over it), the ports are bound
+  /// again right after the kill instead: best effort, the port is free for that moment.
   void crash();
-  /// Back on the same address with its data.
+  /// Back on the same address with its data; the ports held since crash() are let go once the
+  /// broker listens on them again.
   void restart();
 
  private:
+  void release_ports();
+
   std::string dir_;
   std::string bootstrap_;
+  std::vector<int> held_ports_;  ///< sockets bound to the crashed broker's ports
 };
 
 }  // namespace iw::testing

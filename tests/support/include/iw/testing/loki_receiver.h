@@ -99,9 +99,23 @@ class LokiReceiver {
                     std::string reason = "entry out of order");
   /// Waits this long before answering each push (after reading it).
   void set_delay(std::chrono::milliseconds delay);
-  /// Stops listening: connections are refused until come_back(). What was stored stays.
+  /// Plays "Loki is unreachable" until come_back(), without ever giving the port away: the
+  /// listening socket stays open and bound, so no other socket, of this process or another
+  /// (another test's receiver, a broker), can take the port meanwhile and receive what was meant
+  /// for this one. What a client sees while down, for every request (GET /ready included), on a
+  /// new connection or on one kept alive from before:
+  ///  - the TCP connection is accepted (connect() succeeds, as the port is still listened on);
+  ///  - the request's headers are read, and that is all: nothing is stored or recorded in
+  ///    requests() (refused() counts these requests);
+  ///  - the connection is closed without a single byte of answer.
+  /// libcurl then fails the transfer, with no HTTP status (CURLINFO_RESPONSE_CODE 0):
+  /// CURLE_GOT_NOTHING "Empty reply from server", or CURLE_SEND_ERROR / CURLE_RECV_ERROR
+  /// "Connection reset by peer" when the close catches it still sending the body. On a
+  /// kept-alive connection libcurl first sends again on a new connection, refused the same way.
+  /// Requests already being handled when go_down() is called are answered (and their entries
+  /// stored) before it returns; what was stored stays.
   void go_down();
-  /// Listens again on the same port. kUnavailable if the port cannot be bound again.
+  /// Serves again, on the same port (it never stopped listening). Cannot fail: always ok.
   [[nodiscard]] base::Status come_back();
 
   // --- What arrived ---------------------------------------------------------------------------
@@ -112,6 +126,8 @@ class LokiReceiver {
   /// Entries that arrived again with the same stream, timestamp and line (not stored twice).
   [[nodiscard]] std::size_t duplicates() const;
   [[nodiscard]] std::vector<LokiRequest> requests() const;
+  /// Requests refused because the receiver was down (see go_down()).
+  [[nodiscard]] std::size_t refused() const;
   /// Waits until at least `count` entries are stored; false on timeout.
   [[nodiscard]] bool wait_for_entries(std::size_t count, std::chrono::milliseconds timeout) const;
 

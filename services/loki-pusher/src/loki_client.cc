@@ -59,10 +59,10 @@ LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
   const std::string base = strip_slashes(options.url);
   if (base.ends_with(kPushPath)) {
     push_url = base;
-    ready_url = base.substr(0, base.size() - kPushPath.size()) + "/ready";
+    ready_url = base.substr(0, base.size() - kPushPath.size()) + options.ready_path;
   } else {
-    push_url = base + std::string(kPushPath);
-    ready_url = base + "/ready";
+    push_url = base + options.push_path;
+    ready_url = base + options.ready_path;
   }
   http::init_once();
   multi = curl_multi_init();

@@ -11,9 +11,14 @@
 namespace iw::loki_pusher {
 
 struct LokiClientOptions {
-  /// Loki's base URL ("http://127.0.0.1:3100"); pushes go to <url>/loki/api/v1/push, the
-  /// readiness probe to <url>/ready. A URL already ending in /loki/api/v1/push is taken as is.
+  /// Loki's base URL ("http://127.0.0.1:3100"); pushes go to <url><push_path>, the readiness
+  /// probe to <url><ready_path>. A URL already ending in /loki/api/v1/push is taken as is.
   std::string url;
+  /// Loki's own paths by default. Other stores that take Loki's push protocol serve it
+  /// elsewhere: VictoriaLogs at /insert/loki/api/v1/push (with ?disable_message_parsing=1, so
+  /// the line is kept whole) and its readiness at /insert/loki/ready.
+  std::string push_path = "/loki/api/v1/push";
+  std::string ready_path = "/ready";
   /// X-Scope-OrgID, when not empty.
   std::string tenant;
   /// Basic auth when `username` is not empty; else a bearer token when not empty; else none.

@@ -82,6 +82,8 @@ base::Result<Settings> read_settings(const runtime::Context& ctx) {
   s.create_topics = c.get_bool("loki_pusher.create_topics");
 
   s.client.url = c.get_string("loki_pusher.url");
+  s.client.push_path = c.get_string("loki_pusher.push_path");
+  s.client.ready_path = c.get_string("loki_pusher.ready_path");
   s.client.tenant = c.get_string("loki_pusher.tenant");
   s.client.username = optional_string(c, "loki_pusher.basic_auth.username");
   s.client.password = optional_secret(c, "loki_pusher.basic_auth.password");
@@ -601,6 +603,14 @@ std::optional<std::string> http_url(const config::Value& value) {
   return "expected an http:// or https:// URL";
 }
 
+std::optional<std::string> absolute_path(const config::Value& value) {
+  const auto& path = std::get<std::string>(value);
+  if (path.starts_with('/') && path.find_first_of(" \t\r\n#") == std::string::npos) {
+    return std::nullopt;
+  }
+  return "expected a path starting with / (no spaces, no fragment)";
+}
+
 }  // namespace
 
 runtime::ServiceInfo pusher_info() {
@@ -640,9 +650,19 @@ void LokiPusherService::declare(config::Schema& schema) const {
       .default_value(true);
 
   schema.string("loki_pusher.url")
-      .describe("Loki's base URL; pushes go to <url>/loki/api/v1/push.")
+      .describe("Loki's base URL; pushes go to <url><push_path>.")
       .default_value("http://127.0.0.1:3100")
       .validate(http_url);
+  schema.string("loki_pusher.push_path")
+      .describe(
+          "Path of the push endpoint under url, query string allowed. VictoriaLogs: "
+          "/insert/loki/api/v1/push?disable_message_parsing=1 (the line kept whole).")
+      .default_value("/loki/api/v1/push")
+      .validate(absolute_path);
+  schema.string("loki_pusher.ready_path")
+      .describe("Path of the readiness probe under url. VictoriaLogs: /insert/loki/ready.")
+      .default_value("/ready")
+      .validate(absolute_path);
   schema.string("loki_pusher.tenant")
       .describe("Sent as X-Scope-OrgID when not empty (Loki with auth_enabled).")
       .default_value("");

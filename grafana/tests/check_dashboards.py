@@ -1,34 +1,40 @@
 #!/usr/bin/env python3
 """Checks every query of grafana/dashboards/*.json against the systems it reads.
 
-    check_dashboards.py --querylint BIN [--promtool BIN] [--scrape FILE]...
-                        [--prometheus URL --prom-start T --prom-end T]
-                        [--loki URL --loki-start T --loki-end T] DASHBOARD...
+    check_dashboards.py [--promtool BIN] [--scrape FILE]...
+                        [--prometheus URL --prom-start T --prom-end T] DASHBOARD...
 
 Always (no servers needed):
 - every datasource reference (panel, target, variable, annotation) names a uid provisioned in
   grafana/provisioning/datasources/, with the same type;
 - every PromQL expression parses with promtool (`promtool check rules` on a file with one
-  recording rule per expression), and with Prometheus's parser in querylint;
-- every LogQL expression parses with Loki's parser (querylint), its stream selectors use only
-  the labels ingest-loki-pusher sets (BRIEF §7: runs and alert events have their own sets),
-  and without a parser stage it groups only by those labels.
+  recording rule per expression), and with the grammar of Grafana's Prometheus query editor
+  (npm's @prometheus-io/lezer-promql, in parse_queries.mjs);
+- every LogQL expression parses with the grammar of Grafana's Loki query editor (npm's
+  @grafana/lezer-logql, in parse_queries.mjs), its stream selectors use only the labels
+  ingest-loki-pusher sets (BRIEF §7: runs and alert events have their own sets), and without a
+  parser stage it groups only by those labels.
+The grammars are the npm packages pinned in package-lock.json, which npm-deps installs into
+the cache on first use (node and npm are needed); Loki's own Go parser is AGPL-licensed and
+not used. They check syntax only: promtool still checks PromQL's types, nothing LogQL's.
 With --scrape (real /metrics expositions of the services, as scraped):
 - every metric a PromQL selector names is exposed by a service, with every label it matches on
   (the target labels job, instance and service come from Prometheus; `up` is Prometheus's own).
-With --prometheus / --loki (a running stack fed by the pipeline):
-- every query returns data: Prometheus over [prom-start, prom-end] (wall time of the run),
-  Loki over [loki-start, loki-end] (the event time of the data); and the stream labels the
-  dashboards use are labels Loki really holds.
+With --prometheus (a running stack fed by the pipeline):
+- every PromQL query returns data over [prom-start, prom-end] (wall time of the run).
+LogQL queries are not run: the local log store is becoming VictoriaLogs, which takes Loki's push
+protocol but does not execute LogQL (it answers LogsQL), so there is no LogQL engine to ask.
 Grafana's variables are replaced before parsing: $source, $objet and $service by `.*` (All),
 $__range by the queried range, $__interval and $__rate_interval by a minute (Prometheus) or
-the step (Loki).
+the step (LogQL).
 """
 import argparse
 import json
 import math
+import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +43,8 @@ import urllib.request
 
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 DATASOURCES = REPO / "grafana/provisioning/datasources/datasources.yml"
 # What ingest-loki-pusher puts on its streams (BRIEF §7; libs/loki/src/entry.cc).
 STREAM_LABELS = {
@@ -50,8 +57,8 @@ GRAFANA_BUILTIN_UIDS = {"-- Grafana --", "grafana"}
 
 
 class Query:
-    def __init__(self, where, lang, expr, instant):
-        self.where, self.lang, self.expr, self.instant = where, lang, expr, instant
+    def __init__(self, where, lang, expr):
+        self.where, self.lang, self.expr = where, lang, expr
 
     def concrete(self, range_seconds: int, step_seconds: int) -> str:
         """The expression with Grafana's variables replaced as in the module docstring."""
@@ -97,9 +104,8 @@ def queries_of(dashboard: dict) -> list:
     for panel in panels:
         for target in panel.get("targets", []):
             ds = target.get("datasource") or panel.get("datasource") or {}
-            instant = target.get("instant", False) or target.get("queryType") == "instant"
             out.append(Query(f'panel "{panel["title"]}" {target["refId"]}', kinds[ds["type"]],
-                             target["expr"], instant))
+                             target["expr"]))
     for var in dashboard.get("templating", {}).get("list", []):
         if var.get("type") != "query":
             continue
@@ -108,12 +114,12 @@ def queries_of(dashboard: dict) -> list:
         if not match:
             raise SystemExit(f"variable {var['name']}: only label_values(SELECTOR, LABEL) is "
                              f"understood here, not {text!r}")
-        out.append(Query(f"variable {var['name']}", "promql", match.group(1), True))
+        out.append(Query(f"variable {var['name']}", "promql", match.group(1)))
     for annotation in dashboard.get("annotations", {}).get("list", []):
         target = annotation.get("target", {})
         if "expr" in target:
             out.append(Query(f'annotation "{annotation["name"]}"',
-                             kinds[annotation["datasource"]["type"]], target["expr"], False))
+                             kinds[annotation["datasource"]["type"]], target["expr"]))
     return out
 
 
@@ -133,11 +139,39 @@ def promtool_problems(promtool: str, queries: list) -> list:
     return [f"promtool rejects the PromQL: {run.stdout}{run.stderr}"]
 
 
-def lint(querylint: str, queries: list) -> list:
-    lines = "".join(json.dumps({"lang": q.lang, "expr": q.concrete(3600, 60)}) + "\n"
-                    for q in queries)
-    run = subprocess.run([querylint], input=lines, capture_output=True, text=True, check=True)
-    return [json.loads(line) for line in run.stdout.splitlines()]
+def query_parser() -> list:
+    """The command that runs parse_queries.mjs, with the npm packages installed."""
+    deps = subprocess.run([str(HERE / "npm-deps")], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.strip()
+    # The module resolves its imports from where it lies, so it runs from npm-deps's folder.
+    # Copied under a temporary name and renamed, since other runs may be reading it there.
+    script = pathlib.Path(deps) / "parse_queries.mjs"
+    temporary = script.with_name(f".parse_queries.{os.getpid()}.mjs")
+    shutil.copyfile(HERE / "parse_queries.mjs", temporary)
+    os.replace(temporary, script)
+    return ["node", str(script)]
+
+
+# Lezer parsers recover from syntax errors and still build a tree: were parse_queries.mjs ever
+# to stop seeing the error nodes (a grammar upgrade, a renamed node type), every query would
+# pass. These must fail, or the parse check proves nothing.
+BROKEN = [("logql", 'sum(count_over_time({job="ingestion-logs"} [1m])'),
+          ("promql", "sum(rate(up[1m])")]
+
+
+def parse(parser: list, queries: list) -> list:
+    lines = "".join(json.dumps({"lang": lang, "expr": expr}) + "\n"
+                    for lang, expr in [*BROKEN, *((q.lang, q.concrete(3600, 60))
+                                                  for q in queries)])
+    run = subprocess.run(parser, input=lines, capture_output=True, text=True)
+    results = [json.loads(line) for line in run.stdout.splitlines()]
+    if run.returncode or len(results) != len(BROKEN) + len(queries):
+        raise SystemExit(f"parse_queries.mjs (exit {run.returncode}) answered {len(results)} "
+                         f"lines for {len(BROKEN) + len(queries)}: {run.stderr}")
+    for (lang, expr), result in zip(BROKEN, results):
+        if "error" not in result:
+            raise SystemExit(f"parse_queries.mjs accepts broken {lang} {expr!r}: {result}")
+    return results[len(BROKEN):]
 
 
 def logql_problems(query: Query, result: dict) -> list:
@@ -193,36 +227,20 @@ def get_json(url: str, params: dict) -> dict:
         return json.load(answer)
 
 
-def live_problems(queries: list, prometheus, prom_window, loki, loki_window) -> list:
+def live_problems(queries: list, prometheus: str, prom_window) -> list:
     problems = []
+    start, end = prom_window
+    step = max(15, math.ceil((end - start) / 200))
     for q in queries:
-        if q.lang == "promql" and prometheus:
-            start, end = prom_window
-            step = max(15, math.ceil((end - start) / 200))
-            expr = q.concrete(max(60, int(end - start)), step)
-            body = get_json(f"{prometheus}/api/v1/query_range",
-                            {"query": expr, "start": start, "end": end, "step": step})
-        elif q.lang == "logql" and loki:
-            start, end = loki_window
-            step = max(60, math.ceil((end - start) / 200))
-            expr = q.concrete(int(end - start), step)
-            if q.instant:
-                body = get_json(f"{loki}/loki/api/v1/query", {"query": expr, "time": int(end)})
-            else:
-                body = get_json(f"{loki}/loki/api/v1/query_range",
-                                {"query": expr, "start": int(start), "end": int(end),
-                                 "step": step, "limit": 100})
-        else:
+        if q.lang != "promql":
             continue
+        expr = q.concrete(max(60, int(end - start)), step)
+        body = get_json(f"{prometheus}/api/v1/query_range",
+                        {"query": expr, "start": start, "end": end, "step": step})
         if body.get("status") != "success":
             problems.append(f"{q.where}: {body}")
         elif not body["data"]["result"]:
             problems.append(f"{q.where}: no data for {expr}")
-    if loki:
-        held = set(get_json(f"{loki}/loki/api/v1/labels",
-                            {"start": int(loki_window[0]), "end": int(loki_window[1])})["data"])
-        wanted = set().union(*STREAM_LABELS.values())
-        problems += [f"Loki holds no label {name!r}" for name in sorted(wanted - held)]
     return problems
 
 
@@ -230,27 +248,26 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dashboards", nargs="+")
-    ap.add_argument("--querylint", required=True)
     ap.add_argument("--promtool", default="promtool")
     ap.add_argument("--scrape", action="append", default=[])
     ap.add_argument("--prometheus")
     ap.add_argument("--prom-start", type=float)
     ap.add_argument("--prom-end", type=float)
-    ap.add_argument("--loki")
-    ap.add_argument("--loki-start", type=float)
-    ap.add_argument("--loki-end", type=float)
     args = ap.parse_args()
+    if args.prometheus and (args.prom_start is None or args.prom_end is None):
+        ap.error("--prometheus needs --prom-start and --prom-end")
 
     provisioned = {d["uid"]: d["type"]
                    for d in yaml.safe_load(DATASOURCES.read_text())["datasources"]}
     problems, counts = [], {"promql": 0, "logql": 0}
     exposed = parse_scrapes(args.scrape) if args.scrape else None
+    parser = query_parser()
     for path in args.dashboards:
         dashboard = json.loads(pathlib.Path(path).read_text())
         problems += datasource_problems(dashboard, provisioned)
         queries = queries_of(dashboard)
         problems += promtool_problems(args.promtool, queries)
-        for q, result in zip(queries, lint(args.querylint, queries)):
+        for q, result in zip(queries, parse(parser, queries)):
             counts[q.lang] += 1
             if "error" in result:
                 problems.append(f"{path} {q.where}: does not parse: {result['error']}")
@@ -258,17 +275,17 @@ def main() -> int:
                 problems += [f"{path} {p}" for p in logql_problems(q, result)]
             elif exposed is not None:
                 problems += [f"{path} {p}" for p in metric_problems(q, result, exposed)]
-        if args.prometheus or args.loki:
+        if args.prometheus:
             problems += [f"{path} {p}" for p in live_problems(
-                queries, args.prometheus, (args.prom_start, args.prom_end), args.loki,
-                (args.loki_start, args.loki_end))]
+                queries, args.prometheus, (args.prom_start, args.prom_end))]
     for p in problems:
         print(f"FAIL {p}")
-    checks = ["datasource uids", "promtool parse", "querylint parse", "LogQL labels"]
+    checks = ["datasource uids", "promtool parse", "Grafana query-editor grammars parse",
+              "LogQL labels"]
     if exposed is not None:
         checks.append(f"metric names and labels against {len(args.scrape)} scrapes")
-    if args.prometheus or args.loki:
-        checks.append("every query returns data")
+    if args.prometheus:
+        checks.append("every PromQL query returns data")
     print(f"{'FAIL' if problems else 'ok'}: {counts['promql']} PromQL and {counts['logql']} "
           f"LogQL queries in {len(args.dashboards)} dashboards ({', '.join(checks)})")
     return 1 if problems else 0

@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
 # CTest grafana.schema: validate_dashboards.mjs on every dashboard, with the npm packages pinned
-# in package-lock.json installed once into the cache (npm ci; the registry is reachable, and
-# nothing is installed into the repo). Exit 77 (skipped) without node and npm.
+# in package-lock.json installed once into the cache by npm-deps (npm ci; the registry is
+# reachable, and nothing is installed into the repo). Exit 77 (skipped) without node and npm.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "skipped: node and npm are needed"
   exit 77
 fi
-cache=${INGESTWATCH_CACHE:-$HOME/.cache/ingestwatch}
-dir=$cache/grafana-checks-$(sha256sum "$here/package-lock.json" | cut -c1-12)
-if [[ ! -e $dir/.installed ]]; then
-  mkdir -p "$dir"
-  cp "$here/package.json" "$here/package-lock.json" "$dir/"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  touch "$dir/.installed"
-fi
+dir=$("$here/npm-deps")
 # The module resolves its imports from where it lies: next to node_modules.
 cp "$here/validate_dashboards.mjs" "$dir/"
 exec node "$dir/validate_dashboards.mjs" "$@"

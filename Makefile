@@ -15,7 +15,7 @@ help:
 	@echo "make test   - install what is missing, build, run the whole test suite"
 	@echo "make stop   - stop everything 'make run' started (scripts/stack stop .run)"
 	@echo "make e2e    - the end-to-end test alone (the whole stack on the sample data; in make test)"
-	@echo "make chaos  - the fault suite: kills, a broker crash, Loki down and 429 while records flow"
+	@echo "make chaos  - the fault suite: kills, a broker crash, the log store down and 429 while records flow"
 	@echo "make bench  - benchmarks against in-run raw librdkafka baselines (bench/results/)"
 	@echo "make fuzz   - libFuzzer with sanitizers on the enricher's decoder (60 s)"
 	@echo "make format - clang-format every C++ file"

@@ -11,7 +11,8 @@ Sizes, from the environment: BENCH_E2E_RECORDS (100000; the throughput run), BEN
 BENCH_E2E_ROUNDS (3; throughput rounds, medians, sides interleaved), BENCH_E2E_LATENCY_ROUNDS
 (1; latency rounds, the same way).
 
-The stack (scripts/stack start, owned by this process): one Kafka broker, Loki, Prometheus,
+The stack (scripts/stack start, owned by this process): one Kafka broker, VictoriaLogs (the log
+store, on its Loki push endpoint), Prometheus,
 Alertmanager, ingest-enricher (exactly once, its default), ingest-alert-evaluator and
 ingest-loki-pusher. Input: ~500-byte run records from iw::loggen (pipeline_baseline gen), times
 ending just before now. The raw pipe (bench/pipeline_baseline.cc): a raw producer, a raw
@@ -44,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from datetime import datetime, timezone
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -258,7 +260,8 @@ class Bench:
         st, run_dir = self.stack, self.stack.dir
         st.wait_settled()
         services = ["enricher", "alert-evaluator", "loki-pusher"]
-        pids = {name: pid_of(run_dir, name) for name in services + ["loki", "kafka", "prometheus"]}
+        pids = {name: pid_of(run_dir, name)
+                for name in services + ["victorialogs", "kafka", "prometheus"]}
         cpu0 = {name: proc_cpu(pid) for name, pid in pids.items()}
         hwm_reset = all(reset_hwm(pids[name]) for name in services)
         before, enr0 = st.counts(), st.enricher_counts()
@@ -480,12 +483,10 @@ def main() -> int:
             else:
                 raw_l.append(bench.raw_pipe(lat, latency_records, "eos", rate))
                 ours_l.append(bench.ours_latency(lat, latency_records, rate))
-        # Every enriched record in Loki, once: Loki's own count of the whole run.
-        span_h = int((time.time() - first_debut(files[0])) / 3600) + 2
-        answer = http_json(f"{env['LOKI_URL']}/loki/api/v1/query", {
-            "query": f'sum(count_over_time({{job="{RAW}"}}[{span_h}h]))'})
-        result = answer["data"]["result"]
-        loki_count = int(float(result[0]["value"][1])) if result else 0
+        # Every enriched record in the log store, once: VictoriaLogs' own count of the whole run.
+        answer = http_text(f"{env['LOKI_URL']}/select/logsql/query?" + urllib.parse.urlencode(
+            {"query": f'{{job="{RAW}"}} | stats count() n'}))
+        loki_count = sum(int(json.loads(line)["n"]) for line in answer.splitlines() if line)
     except (TimeoutError, RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
         log(f"error: {e}; logs in {work}/logs and {run_dir}/logs")
         stop_stack(run_dir)
@@ -553,7 +554,8 @@ def main() -> int:
     rows.append(row(f"Kafka broker CPU-seconds per million records ({thr}), during each side",
                     med([per_m(o["cpu"]["kafka"]) for o in ours_t]),
                     med([per_m(o["cpu"]["kafka"]) for o in raw_t]), digits=2))
-    for name, what in (("loki", "Loki"), ("prometheus", "Prometheus (scraping the services)")):
+    for name, what in (("victorialogs", "VictoriaLogs (the log store)"),
+                       ("prometheus", "Prometheus (scraping the services)")):
         rows.append(row(f"{what} CPU-seconds per million records ({thr}); no raw counterpart",
                         med([per_m(o["cpu"][name]) for o in ours_t]), None, digits=2))
     for label, ours_key, base_label, base_key in pairs[:2]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks what loki/loki-config.yml promises the pipeline (CTest loki.config). Field names and
-types are Loki's own business: `loki -verify-config` checks them (CTest loki.verify_config, with
-the Loki scripts/loki-build builds). What this checks:
+types are Loki's own business (Loki checks them when compose or the chart starts it; its code is
+under the AGPL, so the project does not build it to run `-verify-config`). What this checks:
 
 - what ingest-loki-pusher and docs/LOKI.md rely on: single binary, no auth, TSDB + v13 on the
   filesystem with a schema starting before the oldest data in data/, retention on and long

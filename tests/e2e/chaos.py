@@ -4,25 +4,29 @@
     chaos.py [--build-dir build] [--dir DIR] [--keep] [--feed-seconds 200]
 
 Starts the local stack (scripts/stack), puts a small HTTP proxy between ingest-loki-pusher and
-Loki (to make "Loki" answer 429), and feeds data/logs.json and the scenarios through
+the log store (VictoriaLogs, on its Loki endpoint; the proxy makes it answer 429), and feeds data/logs.json and the scenarios through
 ingest-producer at a steady pace for --feed-seconds while, in turn:
 
   SIGKILL ingest-enricher, ingest-loki-pusher, then ingest-producer (each restarted; the
   producer's unconfirmed records are sent again);
-  Loki answering 429 for 20 s;
+  the store answering 429 for 20 s;
   a broker crash (SIGKILL) and restart on its data;
-  Loki stopped for a minute, then started again on its data;
+  the store stopped for a minute, then started again on its data;
   SIGKILL ingest-alert-evaluator (restarted).
 
 Then, once everything is settled, it checks that nothing was lost and nothing doubled:
 - every input record is in ingestion-logs (duplicates only from the producer's resend, counted);
 - every raw record has exactly one outcome: one enriched record or one dead letter;
-- each enriched record and each alert event reached Loki once or, refused (a restarted
-  producer's duplicates can be too far behind their stream for Loki), was dead-lettered by the
-  pusher; no line is in Loki twice or without its record;
+- each enriched record and each alert event reached the store or, refused, was dead-lettered by
+  the pusher; no line is in the store without its record. Each is read back by two routes
+  (e2e_support.StoredLines): a query listing the job's lines, the store's count per stream, and
+  for a line the listing misses, a lookup by its exact time; a disagreement fails the check as a
+  query artifact, a line neither finds as lost. VictoriaLogs keeps every entry it acknowledged,
+  a re-sent one again (Loki would store it once): lines stored more than once are counted, not
+  failed, since the pusher's restart and lost partitions re-send by design (at least once);
 - no alert transition is in ingestion-alerts twice.
 Prints a table of the faults and one of the checks; exits 1 if a check failed. Bounded: about
-five minutes once Loki is built.
+five minutes once the store is built.
 """
 import argparse
 import collections
@@ -38,15 +42,15 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, Producer, RawOutcomes, http_text,
-                         load_env, log, loki_entries, loki_window, metric_sum, ndjson_of_inputs,
-                         on_stack, read_topic, wait_for)
+from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, Producer, RawOutcomes, StoredLines,
+                         alert_time, http_text, load_env, log, metric_sum, ndjson_of_inputs,
+                         on_stack, read_topic, run_time, wait_for)
 
 STACK = str(REPO / "scripts/stack")
 
 
 class LokiProxy:
-    """Forwards pushes to Loki, or answers 429 while told to."""
+    """Forwards pushes to the store's Loki endpoint, or answers 429 while told to."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream
@@ -60,7 +64,7 @@ class LokiProxy:
 
             def forward(self, method: str) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if proxy.throttle.is_set() and self.path.startswith("/loki/api/v1/push"):
+                if proxy.throttle.is_set() and "/api/v1/push" in self.path:
                     proxy.answered_429 += 1
                     self.send_response(429)
                     self.send_header("Retry-After", "1")
@@ -77,7 +81,7 @@ class LokiProxy:
                 except urllib.error.HTTPError as e:
                     status, payload = e.code, e.read()
                 except OSError:
-                    status, payload = 502, b"loki unreachable"
+                    status, payload = 502, b"log store unreachable"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -180,7 +184,7 @@ def restart_service(run_dir, name) -> float:
 
 
 def run(args, build_dir, run_dir, env, checks, faults) -> None:
-    # The pusher talks to Loki through the proxy from here on.
+    # The pusher talks to the store through the proxy from here on.
     proxy = LokiProxy(env["LOKI_URL"])
     subprocess.run([STACK, "stop-service", str(run_dir), "loki-pusher"], check=True)
     stack_env = run_dir / "stack.env"
@@ -219,7 +223,7 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
     proxy.throttle.set()
     time.sleep(20)
     proxy.throttle.clear()
-    faults.append(("Loki answering 429 for 20 s", when, 20.0,
+    faults.append(("log store answering 429 for 20 s", when, 20.0,
                    f"{proxy.answered_429} pushes answered 429"))
 
     when = at(65)
@@ -227,30 +231,34 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
                    check=True, stderr=subprocess.DEVNULL)
     time.sleep(5)
     t1 = time.monotonic()
+    # Owned by this process like the rest of the stack, unless --keep keeps it for a look.
+    owner = [] if args.keep else ["--owner-pid", str(os.getpid())]
     subprocess.run([str(REPO / "scripts/kafka-local"), "restart", "--dir",
-                    str(run_dir / "kafka"), "--owner-pid", str(os.getpid())], check=True,
+                    str(run_dir / "kafka"), *owner], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     faults.append(("broker crash (SIGKILL), restart on its data", when,
                    5 + time.monotonic() - t1, "down 5 s"))
     log("broker: crashed and restarted")
 
     when = at(85)
-    loki_pid = int((run_dir / "loki.pid").read_text())
-    command = pathlib.Path(f"/proc/{loki_pid}/cmdline").read_bytes().split(b"\0")[:-1]
-    cwd = os.readlink(f"/proc/{loki_pid}/cwd")
-    os.kill(loki_pid, signal.SIGTERM)
-    wait_for("Loki to stop", lambda: not pathlib.Path(f"/proc/{loki_pid}").exists(), 60, 0.2)
+    store_pid = int((run_dir / "victorialogs.pid").read_text())
+    command = pathlib.Path(f"/proc/{store_pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    cwd = os.readlink(f"/proc/{store_pid}/cwd")
+    os.kill(store_pid, signal.SIGTERM)
+    wait_for("the log store to stop", lambda: not pathlib.Path(f"/proc/{store_pid}").exists(),
+             60, 0.2)
     time.sleep(60)
     t1 = time.monotonic()
-    with open(run_dir / "logs/loki.log", "a") as out:
-        loki = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                start_new_session=True,
-                                env={**os.environ, "IW_STACK_DIR": str(run_dir)})
-    (run_dir / "loki.pid").write_text(f"{loki.pid}\n")
-    wait_for("Loki to be ready again", lambda: ready(env["LOKI_URL"] + "/ready"), 120, 0.5)
-    faults.append(("Loki stopped for a minute, then started on its data", when,
-                   60 + time.monotonic() - t1, "pushes retried meanwhile"))
-    log("loki: back after a minute")
+    with open(run_dir / "logs/victorialogs.log", "a") as out:
+        store = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                 start_new_session=True,
+                                 env={**os.environ, "IW_STACK_DIR": str(run_dir)})
+    (run_dir / "victorialogs.pid").write_text(f"{store.pid}\n")
+    wait_for("the log store to be ready again", lambda: ready(env["LOKI_URL"] + "/health"), 120,
+             0.5)
+    faults.append(("log store (VictoriaLogs) stopped for a minute, then started on its data",
+                   when, 60 + time.monotonic() - t1, "pushes retried meanwhile"))
+    log("log store: back after a minute")
 
     # Last: its restart replays its input and waits for the group's session timeout.
     kill_and_restart(max(165, time.monotonic() - t0), "alert-evaluator")
@@ -273,7 +281,7 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
         return quiet and time.monotonic() - stable_since[0] >= 5
 
     env.update(load_env(run_dir))  # the restarted services' new ports
-    wait_for("every consumer to catch up and Loki to take everything", settled, 300, 0.5)
+    wait_for("every consumer to catch up and the store to take everything", settled, 300, 0.5)
     verify(env, lines, checks)
 
 
@@ -308,53 +316,34 @@ def verify(env, lines, checks) -> None:
                  f"{len(enriched)} enriched, {len(dead)} dead letters; {len(outcomes.without)} "
                  f"without an outcome, {len(outcomes.twice)} with two")
 
-    # Loki: each enriched record and each alert event (a Kafka record) has an outcome: a line in
-    # Loki, or the pusher's dead letter naming it. A restarted producer's duplicates are records
-    # of their own (their lines name other raw offsets); Loki may refuse them for being too far
-    # behind their stream, and then their dead letter is their outcome.
-    window = loki_window(enriched)
+    # The store: each enriched record and each alert event (a Kafka record) has an outcome: a
+    # line in the store, or the pusher's dead letter naming it. A restarted producer's duplicates
+    # are records of their own (their lines name other raw offsets).
     pusher_letters = collections.Counter()
-    letter_reasons = collections.Counter()
+    letter_reasons = collections.defaultdict(collections.Counter)
     for r in dead:
         h = r["headers"]
         if h.get("dlq.stage") == "loki-pusher":
             pusher_letters[(h["dlq.topic"], int(h["dlq.partition"]), int(h["dlq.offset"]))] += 1
-            letter_reasons[h.get("dlq.reason")] += 1
+            letter_reasons[h["dlq.topic"]][h.get("dlq.reason")] += 1
 
-    def run_key(payload: str) -> tuple:
-        run = json.loads(payload)
-        raw_ref = run["pipeline"]["raw"]
-        return run["event"]["id"], raw_ref["partition"], raw_ref["offset"]
-
-    in_loki = collections.Counter(run_key(line) for line in
-                                  loki_entries(env["LOKI_URL"], '{job="ingestion-logs"}', window))
-    lost, both, refused = [], 0, 0
-    for r in enriched:
-        stored = in_loki[run_key(r["payload"])]
-        lettered = pusher_letters[(ENRICHED, r["partition"], r["offset"])]
-        if stored == 0 and lettered == 0:
-            lost.append((r["partition"], r["offset"], json.loads(r["payload"])["@timestamp"]))
-        both += stored > 0 and lettered > 0
-        refused += stored == 0 and lettered > 0
-    twice = sum(n - 1 for n in in_loki.values() if n > 1)
-    known = {run_key(r["payload"]) for r in enriched}
-    strangers = sum(n for key, n in in_loki.items() if key not in known)
-    checks.check("every enriched record reached Loki once or was dead-lettered (pusher killed, "
-                 "Loki down, 429)", not lost and twice == 0 and strangers == 0,
-                 f"{len(enriched)} enriched records: {sum(in_loki.values())} lines in Loki, "
-                 f"{refused} refused and dead-lettered, {both} both (decided again after the "
-                 f"pusher's crash), {len(lost)} lost {lost[:3]}, {twice} twice in Loki; pusher "
-                 f"dead letters by reason: {dict(letter_reasons)}")
-
-    alert_lines = collections.Counter(
-        loki_entries(env["LOKI_URL"], '{job="ingestion-alerts"}', window))
-    alert_lost = [(r["partition"], r["offset"]) for r in alert_records
-                  if alert_lines[r["payload"]] == 0 and
-                  pusher_letters[(ALERTS, r["partition"], r["offset"])] == 0]
-    checks.check("every alert event reached Loki once or was dead-lettered",
-                 not alert_lost and max(alert_lines.values(), default=1) == 1,
-                 f"{len(alert_records)} events: {sum(alert_lines.values())} lines in Loki, "
-                 f"{len(alert_lost)} lost {alert_lost[:3]}")
+    for job, topic, records, when in (("ingestion-logs", ENRICHED, enriched, run_time),
+                                      ("ingestion-alerts", ALERTS, alert_records, alert_time)):
+        stored = StoredLines(env["LOKI_URL"], job)
+        expected = [((r["partition"], r["offset"]), when(r["payload"]), r["payload"])
+                    for r in records if not pusher_letters[(topic, r["partition"], r["offset"])]]
+        lost, artifacts = stored.missing(expected)
+        payloads = {r["payload"] for r in records}
+        strangers = sum(n for line, n in stored.lines.items() if line not in payloads)
+        again = sum(n - 1 for n in stored.lines.values() if n > 1)
+        refused = len(records) - len(expected)
+        problems = stored.problems(lost, artifacts)
+        checks.check(f"every {topic} record reached the store or was dead-lettered (two routes)",
+                     not problems and strangers == 0,
+                     f"{len(records)} records: {sum(stored.lines.values())} lines in "
+                     f"{{job=\"{job}\"}} ({again} stored again after a re-send), {refused} "
+                     f"dead-lettered by the pusher {dict(letter_reasons[topic])}, {strangers} "
+                     f"without their record; {problems or 'both routes agree'}")
 
     events = [json.loads(p) for p in alert_payloads]
     transitions = collections.Counter(

@@ -11,7 +11,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timezone
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RULES = ["IngestionFailureDetected", "IngestionHighFailureRate", "IngestionSourceSilent",
@@ -153,23 +153,90 @@ def to_epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def loki_entries(loki: str, selector: str, window: tuple) -> list:
-    """Every line of a selector in the window, oldest first, in pages of 5000 (Loki's limit)."""
-    lines, start, seen_at_edge = [], int(window[0] * 1e9), set()
-    end = int(window[1] * 1e9)
-    while True:
-        body = http_json(f"{loki}/loki/api/v1/query_range", {
-            "query": selector, "start": start, "end": end, "limit": 5000,
-            "direction": "forward"})
-        entries = sorted((int(ts), line, json.dumps(s["stream"], sort_keys=True))
-                         for s in body["data"]["result"] for ts, line in s["values"])
-        fresh = [e for e in entries if e not in seen_at_edge]
-        lines += [line for _, line, _ in fresh]
-        if len(entries) < 5000:
-            return lines
-        # The next page starts at the last timestamp; entries at it are not taken twice.
-        start = entries[-1][0]
-        seen_at_edge = {e for e in entries if e[0] == start}
+# ---- the log store: VictoriaLogs, fed by the pusher through its Loki endpoint -----------------
+# Each check reads what is stored by two independent routes: every entry of a job listed by a
+# LogsQL query, and the store's own count per stream (`stats by (_stream) count()`), over all
+# time. An expected line missing from the list is looked up once more by its exact time. So a
+# query artifact (the count or the exact lookup holds more than the list) cannot pass for a loss,
+# nor a loss for an artifact: StoredLines.problems() names either.
+
+
+def store_query(store: str, query: str) -> list:
+    """The JSON lines VictoriaLogs answers to a LogsQL query over all time."""
+    with urllib.request.urlopen(f"{store}/select/logsql/query?" + urllib.parse.urlencode(
+            {"query": query}), timeout=120) as answer:
+        return [json.loads(line) for line in answer.read().decode().splitlines() if line.strip()]
+
+
+def to_nanos(stamp: str) -> int:
+    """An RFC 3339 instant (VictoriaLogs' _time, an event's timestamps) as Unix nanoseconds,
+    exactly: a float of seconds would round the nanoseconds away."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?",
+                     stamp)
+    if not m:
+        raise ValueError(f"not an RFC 3339 instant: {stamp!r}")
+    zone = "+00:00" if m[3] in (None, "Z") else m[3]
+    seconds = int(datetime.fromisoformat(m[1] + zone).timestamp())
+    return seconds * 1_000_000_000 + int(((m[2] or "") + "000000000")[:9])
+
+
+class StoredLines:
+    """What the log store holds for one job: each line with its stream and time (route 1), and
+    the store's count per stream (route 2)."""
+
+    def __init__(self, store: str, job: str):
+        self.store, self.job = store, job
+        rows = store_query(store, f'{{job="{job}"}} | fields _time, _stream, _msg')
+        self.lines = collections.Counter(r["_msg"] for r in rows)
+        listed = collections.Counter(r["_stream"] for r in rows)
+        counted = collections.Counter({r["_stream"]: int(r["n"]) for r in store_query(
+            store, f'{{job="{job}"}} | stats by (_stream) count() n')})
+        # A stream whose count differs from what the listing returned: the listing missed (or
+        # invented) entries, whatever the pipeline did.
+        self.count_mismatch = {s: (listed[s], counted[s]) for s in listed | counted
+                               if listed[s] != counted[s]}
+
+    def at(self, nanos: int) -> collections.Counter:
+        """The lines of the job stored at exactly this instant (route 1b: by time)."""
+        stamp = datetime.fromtimestamp(nanos // 1_000_000_000, tz=timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S") + f".{nanos % 1_000_000_000:09d}Z"
+        return collections.Counter(r["_msg"] for r in store_query(
+            self.store, f'{{job="{self.job}"}} _time:[{stamp}, {stamp}] | fields _msg'))
+
+    def missing(self, expected: list) -> tuple[list, list]:
+        """expected: (key, event-time nanos, line) of each line that should be stored. Returns
+        (lost, artifacts): keys of lines neither route finds, and keys of lines the listing
+        missed but the lookup by exact time found."""
+        lost, artifacts = [], []
+        for key, nanos, line in expected:
+            if self.lines[line] > 0:
+                continue
+            (artifacts if self.at(nanos)[line] > 0 else lost).append(key)
+        return lost, artifacts
+
+    def problems(self, lost: list, artifacts: list) -> str:
+        """'' when both routes agree; else what disagrees, named."""
+        parts = []
+        if artifacts:
+            parts.append(f"{len(artifacts)} found only by exact time (query artifact) "
+                         f"{artifacts[:3]}")
+        if self.count_mismatch:
+            parts.append(f"listing and count disagree on {len(self.count_mismatch)} streams "
+                         f"{dict(list(self.count_mismatch.items())[:2])}")
+        if lost:
+            parts.append(f"{len(lost)} lost (neither route finds them) {lost[:3]}")
+        return "; ".join(parts)
+
+
+def alert_time(payload: str) -> int:
+    """The instant an alert event is filed under: startsAt when firing, endsAt when resolved."""
+    event = json.loads(payload)
+    return to_nanos(event["startsAt"] if event["status"] == "firing" else event["endsAt"])
+
+
+def run_time(payload: str) -> int:
+    """The instant an enriched run is filed under: its @timestamp."""
+    return to_nanos(json.loads(payload)["@timestamp"])
 
 
 def on_stack(name: str, build_dir: str, dir_arg: str | None, keep: bool, body) -> Checks | None:
@@ -215,10 +282,3 @@ class RawOutcomes:
     @property
     def once(self) -> bool:
         return not (self.without or self.twice or self.stray)
-
-
-def loki_window(enriched: list) -> tuple:
-    """The event-time range to ask Loki about: the runs' @timestamps, an hour before the first
-    and three days after the last (alert events, the silences at wall pace)."""
-    times = [to_epoch(json.loads(r["payload"])["@timestamp"]) for r in enriched]
-    return min(times) - 3600, max(times) + 3 * 86400

@@ -158,50 +158,27 @@ class FakeAlertmanager {
   std::vector<Request> requests_;
 };
 
-// A loopback socket that listens but never accepts: connections succeed and then hang.
-class BlackHole {
+// A loopback port of the test's own, held until destroyed (a port taken and released could
+// meanwhile go to another test's server, which would then get this test's posts). Listening but
+// never accepting: connections succeed and then hang. Not listening: connections are refused.
+class HeldPort {
  public:
-  BlackHole() {
+  enum class Mode { kBlackHole, kRefusing };
+  explicit HeldPort(Mode mode) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
     if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
-        listen(fd_, 16) == 0 &&
+        (mode == Mode::kRefusing || listen(fd_, 16) == 0) &&
         getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
       port_ = ntohs(address.sin_port);
     }
   }
-  ~BlackHole() { close(fd_); }
-  BlackHole(const BlackHole&) = delete;
-  BlackHole& operator=(const BlackHole&) = delete;
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
-// A loopback port bound and never listened on, so connections are refused. Held until
-// destroyed: a port taken and released could meanwhile go to another test's server, which
-// would then get this test's posts, and answer them.
-class ClosedPort {
- public:
-  ClosedPort() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port_ = ntohs(address.sin_port);
-    }
-  }
-  ~ClosedPort() { close(fd_); }
-  ClosedPort(const ClosedPort&) = delete;
-  ClosedPort& operator=(const ClosedPort&) = delete;
+  ~HeldPort() { close(fd_); }
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  private:
@@ -503,7 +480,7 @@ TEST(AlertmanagerNotifierDownTest, AnUnreachableAlertmanagerNeverBlocksUpdate) {
   prometheus::Registry registry;
   log::MemorySink sink;
   const log::Logger logger("alert-evaluator", sink);
-  const ClosedPort closed;
+  const HeldPort closed(HeldPort::Mode::kRefusing);
   AlertmanagerNotifier notifier({.url = closed.url(), .resend_interval = 100ms}, registry, logger);
   auto slowest = Steady::duration::zero();
   for (int i = 0; i < 200; ++i) {
@@ -527,7 +504,7 @@ TEST(AlertmanagerNotifierDownTest, AnUnreachableAlertmanagerNeverBlocksUpdate) {
 }
 
 TEST(AlertmanagerNotifierDownTest, AHangingAlertmanagerTimesOutAndDoesNotHoldUpTheDestructor) {
-  BlackHole hole;
+  const HeldPort hole(HeldPort::Mode::kBlackHole);
   prometheus::Registry registry;
   log::MemorySink sink;
   const log::Logger logger("alert-evaluator", sink);

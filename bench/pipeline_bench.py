@@ -46,11 +46,10 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from datetime import datetime, timezone
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests/e2e"))
-from e2e_support import (ALERTS, ENRICHED, RAW, http_json, http_text, metric_sum,  # noqa: E402
+from e2e_support import (ALERTS, ENRICHED, RAW, http_text, metric_sum,  # noqa: E402
                          start_stack, stop_stack)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -612,13 +611,6 @@ def main() -> int:
     if not args.dir:
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def first_debut(file: pathlib.Path) -> float:
-    """Epoch seconds of a file's first Debut (UTC, "YYYY-MM-DD HH:MM:SS.mmm")."""
-    first = json.loads(file.open().readline())
-    return datetime.strptime(first["Debut"], "%Y-%m-%d %H:%M:%S.%f").replace(
-        tzinfo=timezone.utc).timestamp()
 
 
 if __name__ == "__main__":

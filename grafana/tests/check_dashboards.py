@@ -22,7 +22,7 @@ With --scrape (real /metrics expositions of the services, as scraped):
   (the target labels job, instance and service come from Prometheus; `up` is Prometheus's own).
 With --prometheus (a running stack fed by the pipeline):
 - every PromQL query returns data over [prom-start, prom-end] (wall time of the run).
-LogQL queries are not run: the local log store is becoming VictoriaLogs, which takes Loki's push
+LogQL queries are not run: the local log store is VictoriaLogs, which takes Loki's push
 protocol but does not execute LogQL (it answers LogsQL), so there is no LogQL engine to ask.
 Grafana's variables are replaced before parsing: $source, $objet and $service by `.*` (All),
 $__range by the queried range, $__interval and $__rate_interval by a minute (Prometheus) or
@@ -31,10 +31,8 @@ the step (LogQL).
 import argparse
 import json
 import math
-import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,16 +138,10 @@ def promtool_problems(promtool: str, queries: list) -> list:
 
 
 def query_parser() -> list:
-    """The command that runs parse_queries.mjs, with the npm packages installed."""
+    """The command that runs parse_queries.mjs from npm-deps's folder, next to the packages."""
     deps = subprocess.run([str(HERE / "npm-deps")], stdout=subprocess.PIPE, text=True,
                           check=True).stdout.strip()
-    # The module resolves its imports from where it lies, so it runs from npm-deps's folder.
-    # Copied under a temporary name and renamed, since other runs may be reading it there.
-    script = pathlib.Path(deps) / "parse_queries.mjs"
-    temporary = script.with_name(f".parse_queries.{os.getpid()}.mjs")
-    shutil.copyfile(HERE / "parse_queries.mjs", temporary)
-    os.replace(temporary, script)
-    return ["node", str(script)]
+    return ["node", str(pathlib.Path(deps) / "parse_queries.mjs")]
 
 
 # Lezer parsers recover from syntax errors and still build a tree: were parse_queries.mjs ever

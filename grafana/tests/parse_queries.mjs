@@ -149,14 +149,14 @@ function logql(expr) {
       if (node.name === 'Selector') {
         // Matcher nodes also make up label filters (| objet_name=~"..."), which test extracted
         // labels: only those inside the braces select streams.
-        for (const m of node.getChildren('Matchers').flatMap(allMatchers)) {
+        for (const m of node.getChildren('Matchers').flatMap((l) => items(l, 'Matcher'))) {
           stream.add(text(m.getChild('Identifier')));
         }
         return false;
       }
       if (node.name === 'Grouping') {  // by/without of a vector or range aggregation
         for (const labels of node.getChildren('Labels')) {
-          for (const id of allIdentifiers(labels)) grouping.add(text(id));
+          for (const id of items(labels, 'Identifier')) grouping.add(text(id));
         }
       }
       if (LOGQL_PARSERS.has(node.name)) parsers = true;
@@ -169,15 +169,11 @@ function logql(expr) {
   return result;
 }
 
-// The grammar nests lists to the left: Matchers(Matchers(Matcher), Matcher), Labels(Labels(a), b).
-function allMatchers(matchers) {
-  return [...matchers.getChildren('Matchers').flatMap(allMatchers),
-          ...matchers.getChildren('Matcher')];
-}
-
-function allIdentifiers(labels) {
-  return [...labels.getChildren('Labels').flatMap(allIdentifiers),
-          ...labels.getChildren('Identifier')];
+// The items of a list node. The grammar nests lists to the left, a list node holding the list
+// before it: Matchers(Matchers(Matcher), Matcher), Labels(Labels(Identifier), Identifier).
+function items(list, item) {
+  return [...list.getChildren(list.name).flatMap((inner) => items(inner, item)),
+          ...list.getChildren(item)];
 }
 
 function check(line) {

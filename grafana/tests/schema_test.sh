@@ -9,6 +9,4 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 77
 fi
 dir=$("$here/npm-deps")
-# The module resolves its imports from where it lies: next to node_modules.
-cp "$here/validate_dashboards.mjs" "$dir/"
 exec node "$dir/validate_dashboards.mjs" "$@"

@@ -4,8 +4,8 @@
     chaos.py [--build-dir build] [--dir DIR] [--keep] [--feed-seconds 200]
 
 Starts the local stack (scripts/stack), puts a small HTTP proxy between ingest-loki-pusher and
-the log store (VictoriaLogs, on its Loki endpoint; the proxy makes it answer 429), and feeds data/logs.json and the scenarios through
-ingest-producer at a steady pace for --feed-seconds while, in turn:
+the log store (VictoriaLogs, on its Loki endpoint; the proxy makes it answer 429), and feeds
+data/logs.json and the scenarios through ingest-producer at a steady pace for --feed-seconds while, in turn:
 
   SIGKILL ingest-enricher, ingest-loki-pusher, then ingest-producer (each restarted; the
   producer's unconfirmed records are sent again);
@@ -330,14 +330,13 @@ def verify(env, lines, checks) -> None:
     for job, topic, records, when in (("ingestion-logs", ENRICHED, enriched, run_time),
                                       ("ingestion-alerts", ALERTS, alert_records, alert_time)):
         stored = StoredLines(env["LOKI_URL"], job)
-        expected = [((r["partition"], r["offset"]), when(r["payload"]), r["payload"])
-                    for r in records if not pusher_letters[(topic, r["partition"], r["offset"])]]
-        lost, artifacts = stored.missing(expected)
+        expected = [r for r in records
+                    if not pusher_letters[(topic, r["partition"], r["offset"])]]
         payloads = {r["payload"] for r in records}
         strangers = sum(n for line, n in stored.lines.items() if line not in payloads)
         again = sum(n - 1 for n in stored.lines.values() if n > 1)
         refused = len(records) - len(expected)
-        problems = stored.problems(lost, artifacts)
+        problems = stored.problems(expected, when)
         checks.check(f"every {topic} record reached the store or was dead-lettered (two routes)",
                      not problems and strangers == 0,
                      f"{len(records)} records: {sum(stored.lines.values())} lines in "

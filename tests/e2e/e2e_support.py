@@ -181,12 +181,12 @@ def to_nanos(stamp: str) -> int:
 
 
 class StoredLines:
-    """What the log store holds for one job: each line with its stream and time (route 1), and
-    the store's count per stream (route 2)."""
+    """What the log store holds for one job: each line with its stream (route 1), and the
+    store's count per stream (route 2)."""
 
     def __init__(self, store: str, job: str):
         self.store, self.job = store, job
-        rows = store_query(store, f'{{job="{job}"}} | fields _time, _stream, _msg')
+        rows = store_query(store, f'{{job="{job}"}} | fields _stream, _msg')
         self.lines = collections.Counter(r["_msg"] for r in rows)
         listed = collections.Counter(r["_stream"] for r in rows)
         counted = collections.Counter({r["_stream"]: int(r["n"]) for r in store_query(
@@ -203,19 +203,17 @@ class StoredLines:
         return collections.Counter(r["_msg"] for r in store_query(
             self.store, f'{{job="{self.job}"}} _time:[{stamp}, {stamp}] | fields _msg'))
 
-    def missing(self, expected: list) -> tuple[list, list]:
-        """expected: (key, event-time nanos, line) of each line that should be stored. Returns
-        (lost, artifacts): keys of lines neither route finds, and keys of lines the listing
-        missed but the lookup by exact time found."""
+    def problems(self, records: list, filed_at) -> str:
+        """'' when every one of `records` (kcat envelopes, read_topic()) is stored and both routes
+        agree; else what disagrees, named by (partition, offset). filed_at(payload) is the
+        instant a record is filed under (alert_time, run_time). Lost: a line neither route
+        finds. Query artifact: a line the listing missed but the lookup by exact time found."""
         lost, artifacts = [], []
-        for key, nanos, line in expected:
-            if self.lines[line] > 0:
+        for r in records:
+            if self.lines[r["payload"]] > 0:
                 continue
-            (artifacts if self.at(nanos)[line] > 0 else lost).append(key)
-        return lost, artifacts
-
-    def problems(self, lost: list, artifacts: list) -> str:
-        """'' when both routes agree; else what disagrees, named."""
+            key = (r["partition"], r["offset"])
+            (artifacts if self.at(filed_at(r["payload"]))[r["payload"]] > 0 else lost).append(key)
         parts = []
         if artifacts:
             parts.append(f"{len(artifacts)} found only by exact time (query artifact) "

@@ -4,8 +4,9 @@
     pipeline_e2e.py [--build-dir build] [--dir DIR] [--keep]
 
 Starts the local stack (scripts/stack: a real Kafka broker, the log store (VictoriaLogs, fed
-through its Loki endpoint), Prometheus, Alertmanager and the services), publishes data/logs.json and data/scenarios/*.ndjson through one ingest-producer
-that Prometheus scrapes while it runs, waits until every record is settled, and checks:
+through its Loki endpoint), Prometheus, Alertmanager and the services), publishes
+data/logs.json and data/scenarios/*.ndjson through one ingest-producer that Prometheus scrapes
+while it runs, waits until every record is settled, and checks:
 
 1. Kafka: every raw record has exactly one outcome, an enriched record or a dead letter
    (dlq.topic/partition/offset name it), and the producer's rejects are dead letters too.
@@ -123,10 +124,8 @@ def run(build_dir, run_dir, env, checks, started) -> None:
     # --- 2. The log store: each enriched record and each alert event exactly once ---------------
     alert_records = read_topic(bootstrap, ALERTS)
     runs = StoredLines(env["LOKI_URL"], "ingestion-logs")
-    lost, artifacts = runs.missing([((r["partition"], r["offset"]), run_time(r["payload"]),
-                                     r["payload"]) for r in enriched])
     want = collections.Counter(r["payload"] for r in enriched)
-    problems = runs.problems(lost, artifacts)
+    problems = runs.problems(enriched, run_time)
     checks.check("store: every enriched record exactly once (two routes)",
                  runs.lines == want and not problems,
                  f"{runs.lines.total()} lines in {{job=\"ingestion-logs\"}}, {len(enriched)} "
@@ -142,9 +141,7 @@ def run(build_dir, run_dir, env, checks, started) -> None:
             break
         time.sleep(1)
         alert_records = read_topic(bootstrap, ALERTS)
-    lost, artifacts = alerts.missing([((r["partition"], r["offset"]), alert_time(r["payload"]),
-                                       r["payload"]) for r in alert_records])
-    problems = alerts.problems(lost, artifacts)
+    problems = alerts.problems(alert_records, alert_time)
     alert_payloads = [r["payload"] for r in alert_records]
     alert_events = [json.loads(p) for p in alert_payloads]
     checks.check("store: every alert event exactly once (two routes)",

@@ -18,7 +18,6 @@ using Steady = std::chrono::steady_clock;
 
 // Enough for Loki's longest 400s: ten refused entries listed per stream, many streams.
 constexpr std::size_t kMaxBodyKept = 1 << 20;
-constexpr std::string_view kPushPath = "/loki/api/v1/push";
 
 std::string strip_slashes(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -57,9 +56,9 @@ struct LokiClient::Impl {
 
 LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
   const std::string base = strip_slashes(options.url);
-  if (base.ends_with(kPushPath)) {
+  if (base.ends_with(options.push_path)) {
     push_url = base;
-    ready_url = base.substr(0, base.size() - kPushPath.size()) + options.ready_path;
+    ready_url = base.substr(0, base.size() - options.push_path.size()) + options.ready_path;
   } else {
     push_url = base + options.push_path;
     ready_url = base + options.ready_path;

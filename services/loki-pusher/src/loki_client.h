@@ -12,7 +12,7 @@ namespace iw::loki_pusher {
 
 struct LokiClientOptions {
   /// Loki's base URL ("http://127.0.0.1:3100"); pushes go to <url><push_path>, the readiness
-  /// probe to <url><ready_path>. A URL already ending in /loki/api/v1/push is taken as is.
+  /// probe to <url><ready_path>. A URL already ending in push_path is taken as is.
   std::string url;
   /// Loki's own paths by default. Other stores that take Loki's push protocol serve it
   /// elsewhere: VictoriaLogs at /insert/loki/api/v1/push (with ?disable_message_parsing=1, so

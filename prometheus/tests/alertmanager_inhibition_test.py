@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,10 +64,12 @@ CASES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_port(log: Path) -> int | None:
+    """The port Alertmanager logged it listens on ("Listening on" address=127.0.0.1:PORT)."""
+    # Read through a file of its own: seeking the file Alertmanager writes to would move its
+    # write position too (they share one open file description).
+    match = re.search(r'msg="Listening on" address=127\.0\.0\.1:(\d+)', log.read_text())
+    return int(match.group(1)) if match else None
 
 
 def rfc3339(t: dt.datetime) -> str:
@@ -112,17 +114,22 @@ def main() -> int:
     expected = {key(labels): (receivers, by)
                 for labels, resolved, receivers, by in CASES if not resolved}
     with tempfile.TemporaryDirectory() as storage:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = open(Path(storage) / "alertmanager.log", "w+")
+        log_path = Path(storage) / "alertmanager.log"
+        log = open(log_path, "w+")
+        # Port 0: the kernel picks a free port as Alertmanager binds it, and Alertmanager logs
+        # it; no port is chosen here and released for it to take (another test could take it).
         am = subprocess.Popen(
             [binary, f"--config.file={args.config}", f"--storage.path={storage}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+             "--web.listen-address=127.0.0.1:0", "--cluster.listen-address="],
             stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 15
             while True:
                 try:
+                    port = listening_port(log_path)
+                    if port is None:
+                        raise OSError("not listening yet")
+                    base = f"http://127.0.0.1:{port}"
                     urllib.request.urlopen(base + "/-/ready", timeout=1).close()
                     break
                 except OSError:

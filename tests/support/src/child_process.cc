@@ -155,4 +155,16 @@ fs::path TempDir::write(const std::string& name, std::string_view content) const
   return file;
 }
 
+ConfigCheck check_config(const std::string& binary, std::string_view yaml,
+                         std::vector<std::string> args, std::vector<std::string> extra_env) {
+  const TempDir dir;
+  ConfigCheck check{.file = dir.write("config.yaml", yaml).string()};
+  args.insert(args.begin(), {binary, "--check-config", "--config", check.file});
+  ChildProcess process(dir.path(), std::move(args), std::move(extra_env));
+  check.status = process.wait();
+  check.out = process.out();
+  check.err = process.err();
+  return check;
+}
+
 }  // namespace iw::testing

@@ -69,4 +69,19 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// What `BINARY --check-config --config FILE ARGS...` did, FILE holding the YAML given.
+struct ConfigCheck {
+  int status = -1;
+  std::string out;   ///< the effective configuration (YAML), when the check passed
+  std::string err;   ///< one problem a line and their count, or "configuration OK"
+  std::string file;  ///< FILE, as the problems name it
+};
+
+/// Runs a service's --check-config on `yaml` (written to a file in a fresh directory, where the
+/// process also runs) with `args` and `extra_env`; the environment is otherwise the test's minus
+/// every IW_* variable, as for ChildProcess.
+[[nodiscard]] ConfigCheck check_config(const std::string& binary, std::string_view yaml,
+                                       std::vector<std::string> args = {},
+                                       std::vector<std::string> extra_env = {});
+
 }  // namespace iw::testing

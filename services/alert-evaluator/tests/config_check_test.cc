@@ -43,12 +43,11 @@ TEST_F(EvaluatorConfigTest, InvalidRulesFileIsRefusedWithTheRulesProblems) {
 }
 
 TEST_F(EvaluatorConfigTest, StartUpRefusesWhatCheckConfigRefusesBeforeConnecting) {
-  const auto yaml = temp_.write("evaluator.yaml", "alert_evaluator.rules_file: /nonexistent\n");
-  iw::testing::ChildProcess p(temp_.path(), {IW_EVALUATOR_PATH, "--config", yaml.string()},
-                              {"IW_HTTP_LISTEN=127.0.0.1:0"});
-  EXPECT_EQ(p.wait(), 2);
-  EXPECT_THAT(p.err(), HasSubstr(yaml.string() + ":1:29: alert_evaluator.rules_file: cannot read"));
-  EXPECT_THAT(p.out(), Not(HasSubstr("\"msg\":\"started\"")));
+  const auto start = iw::testing::start_with_config(IW_EVALUATOR_PATH,
+                                                    "alert_evaluator.rules_file: /nonexistent\n");
+  EXPECT_EQ(start.status, 2);
+  EXPECT_THAT(start.err, HasSubstr(start.file + ":1:29: alert_evaluator.rules_file: cannot read"));
+  EXPECT_THAT(start.out, Not(HasSubstr("\"msg\":\"started\"")));
 }
 
 TEST_F(EvaluatorConfigTest, EveryFlagSetsItsKey) {

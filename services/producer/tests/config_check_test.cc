@@ -19,11 +19,10 @@ TEST(ProducerConfigTest, NoInputIsRefused) {
               HasSubstr(check.file + ":2:3: producer.input: required key missing (or give FILE on "
                                      "the command line)"));
 
-  iw::testing::TempDir temp;
-  iw::testing::ChildProcess start(temp.path(), {IW_PRODUCER_PATH}, {"IW_HTTP_LISTEN=127.0.0.1:0"});
-  EXPECT_EQ(start.wait(), 2);
-  EXPECT_THAT(start.err(), HasSubstr("producer.input: required key missing"));
-  EXPECT_THAT(start.out(), Not(HasSubstr("\"msg\":\"started\"")));
+  const auto start = iw::testing::start_with_config(IW_PRODUCER_PATH, "");
+  EXPECT_EQ(start.status, 2);
+  EXPECT_THAT(start.err, HasSubstr(start.file + ":1:1: producer.input: required key missing"));
+  EXPECT_THAT(start.out, Not(HasSubstr("\"msg\":\"started\"")));
 }
 
 TEST(ProducerConfigTest, TheFileArgumentSetsTheInputAndWinsOverTheFlag) {

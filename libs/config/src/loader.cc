@@ -543,7 +543,8 @@ class Loader {
   }
 
   // Runs each cross-key check whose keys all loaded without a problem, and reports its failure
-  // where the first of its keys that was set got its value.
+  // where the first of its keys that was set got its value. Which checks run is decided before
+  // any runs, so that one check's failure does not hide another's.
   void run_cross_key_checks(const Config& config) {
     std::vector<const CrossKeyCheck*> runnable;
     for (const CrossKeyCheck& check : schema_.checks()) {
@@ -612,11 +613,14 @@ class Loader {
       const KeySpec& spec = *slot.spec;
       Config::Entry entry{.path = spec.path, .type = spec.type, .secret = spec.secret};
       std::optional<Value> value;
-      if (slot.env_value) {
+      // A value with a problem is left out, so that cross-key checks (which run on the rest)
+      // read the default instead: it never reaches a service.
+      const bool usable = !has_problem(spec.path);
+      if (slot.env_value && usable) {
         value = std::move(slot.env_value);
         entry.source = slot.from_command_line ? Source::kCommandLine : Source::kEnv;
         entry.env_var = slot.env_var;
-      } else if (slot.file_value) {
+      } else if (slot.file_value && usable) {
         value = std::move(slot.file_value);
         entry.source = Source::kFile;
       } else if (spec.default_value) {

@@ -206,12 +206,17 @@ TEST(CrossKeyCheck, RunsOnlyOnceItsKeysHaveNoProblemOfTheirOwn) {
                         "    max: soon\n"),
               ElementsAre("app.yaml:4:10: app.backoff.max: expected a duration, got 'soon': use "
                           "digits followed by a unit (ms, s, m, h, d or w), e.g. '1h30m'"));
-  // Problems elsewhere do not stop it: every problem is reported at once.
+  // Problems elsewhere do not stop it: every problem is reported at once. (The check reads
+  // every field; those whose value has a problem hold their default meanwhile.)
   EXPECT_THAT(errors_of("app:\n"
                         "  batch: many\n"
+                        "  zone: nowhere\n"
+                        "  partitions: 3000000000\n"
                         "  backoff: {min: 2s, max: 1s}\n"),
               ElementsAre("app.yaml:2:10: app.batch: expected an integer, got 'many'",
-                          "app.yaml:3:27: app.backoff.max: app.backoff.max is below "
+                          "app.yaml:3:9: app.zone: expected an offset like +02, got 'nowhere'",
+                          "app.yaml:4:15: app.partitions: must be at most 2147483647",
+                          "app.yaml:5:27: app.backoff.max: app.backoff.max is below "
                           "app.backoff.min"));
 }
 

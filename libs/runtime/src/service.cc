@@ -224,13 +224,13 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
     return kExitUsage;
   }
   const config::Config& config = *loaded;
-  const auto settings = config.read<RuntimeSettings>();
   if (cli->check_config) {
     std::cout << config.dump();
     std::cerr << info.binary << ": configuration OK\n";
     return kExitOk;
   }
 
+  const auto settings = config.read<RuntimeSettings>();
   log::StdoutSink sink;
   log::Logger logger(info.name, sink, base::SystemClock::instance(), settings.log_level);
   metrics::Metrics metrics({info.name, std::string(version()), std::string(commit())});

@@ -155,7 +155,8 @@ std::string usage(const ServiceInfo& info, const config::Schema& schema) {
         "  " + key.flag + (key.flag_value_name.empty() ? "" : " " + key.flag_value_name), key.path);
   }
   if (!flags.empty()) {
-    text += "\nFlags (each sets the configuration key named, and wins over env and file):\n";
+    text += argument != nullptr ? "\nFlags and argument" : "\nFlags";
+    text += " (each sets the configuration key named, and wins over env and file):\n";
     std::size_t width = 0;
     for (const auto& [left, key] : flags) width = std::max(width, left.size() + 2);
     for (auto& [left, key] : flags) {

@@ -58,16 +58,22 @@ function(iw_service binary)
   target_link_libraries(${binary} PRIVATE ${parts})
 endfunction()
 
-# iw_process_test(NAME BINARY target PATH_DEFINE MACRO SOURCES ... DEPS ... [TIMEOUT s])
+# iw_process_test(NAME BINARY target PATH_DEFINE MACRO SOURCES ... DEPS ... [TIMEOUT s]
+#                 [NO_BROKER])
 # An integration test that runs the executable `target` as a process against the CTest Kafka
-# broker; the test finds it through the compile definition MACRO.
+# broker; the test finds it through the compile definition MACRO. With NO_BROKER, a unit test
+# that runs it without one (its command line and configuration checks).
 function(iw_process_test name)
-  cmake_parse_arguments(ARG "" "BINARY;PATH_DEFINE;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_BROKER" "BINARY;PATH_DEFINE;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
-  iw_test(${name} SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS} LABELS integration FIXTURES kafka
-          ENVIRONMENT ${IW_KAFKA_TEST_ENV} TIMEOUT ${ARG_TIMEOUT})
+  if(ARG_NO_BROKER)
+    iw_test(${name} SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS} TIMEOUT ${ARG_TIMEOUT})
+  else()
+    iw_test(${name} SOURCES ${ARG_SOURCES} DEPS ${ARG_DEPS} LABELS integration FIXTURES kafka
+            ENVIRONMENT ${IW_KAFKA_TEST_ENV} TIMEOUT ${ARG_TIMEOUT})
+  endif()
   target_compile_definitions(${name} PRIVATE ${ARG_PATH_DEFINE}="$<TARGET_FILE:${ARG_BINARY}>")
   add_dependencies(${name} ${ARG_BINARY})
 endfunction()

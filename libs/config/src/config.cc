@@ -103,6 +103,16 @@ const Secret& Config::get_secret(std::string_view path) const {
   return secret->second;
 }
 
+void Config::fill(std::type_index target, void* object) const {
+  bool bound = false;
+  for (const detail::Binding& binding : bindings_) {
+    if (binding.target != target) continue;
+    binding.set(object, *this);
+    bound = true;
+  }
+  IW_CHECK(bound, std::string("no config key is bound to a field of ") + target.name());
+}
+
 bool Config::has(std::string_view path) const { return source(path) != Source::kUnset; }
 
 Source Config::source(std::string_view path) const {
@@ -149,7 +159,9 @@ std::string Config::dump() const {
     std::string comment;
     if (item.source == Source::kDefault) comment = "  # default";
     if (item.source == Source::kEnv) comment = "  # env " + item.env_var;
-    if (item.source == Source::kCommandLine) comment = "  # flag " + item.env_var;
+    if (item.source == Source::kCommandLine) {
+      comment = (item.env_var.starts_with('-') ? "  # flag " : "  # argument ") + item.env_var;
+    }
 
     if (item.source == Source::kUnset) {
       out += " ~  # not set\n";

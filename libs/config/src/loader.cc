@@ -136,8 +136,10 @@ class Loader {
     if (readable) {
       for (const Slot& slot : slots_) check_required(slot);
     }
+    Config config = build();
+    run_cross_key_checks(config);
     if (!file_diags_.empty() || !env_diags_.empty()) return std::unexpected(diagnostics());
-    return build();
+    return config;
   }
 
  private:
@@ -158,6 +160,7 @@ class Loader {
     bool from_command_line = false;  // env_value came from LoadOptions::overrides
     std::optional<Position> inline_position;
     std::optional<Position> file_ref_position;
+    Position value_position;  // of the value (or `_file` value) last read from the file
     std::vector<PropertyEntry> properties;
   };
 
@@ -249,6 +252,7 @@ class Loader {
     const Position position = value_position(key, value);
     slot.in_file = true;
     slot.inline_position = position_of(key.Mark());
+    slot.value_position = position;
     if (spec.type == Type::kProperties) {
       take_properties(slot, key, value);
       return;
@@ -300,6 +304,7 @@ class Loader {
     const std::string file_key = spec.path + "_file";
     slot.in_file = true;
     slot.file_ref_position = position_of(key.Mark());
+    slot.value_position = position;
     if (!value.IsScalar()) {
       file_diag(position, file_key, "expected a file path" + got_node(value, false));
       return;
@@ -489,19 +494,85 @@ class Loader {
                 "set either '" + name + "' or '" + name + "_file', not both");
     }
     if (!spec.required || slot.in_file || slot.in_env) return;
-    // Point at the mapping the key belongs in, or at its nearest ancestor that exists.
-    std::string section = spec.path;
-    Position position;
+    file_diag(section_position(spec.path), spec.path,
+              spec.argument.empty()
+                  ? "required key missing"
+                  : "required key missing (or give " + spec.argument + " on the command line)");
+  }
+
+  // The mapping the key at `path` belongs in, or its nearest ancestor that exists.
+  Position section_position(const std::string& path) const {
+    std::string section = path;
     while (true) {
       const std::size_t dot = section.rfind('.');
       section = dot == std::string::npos ? "" : section.substr(0, dot);
-      if (auto it = mappings_.find(section); it != mappings_.end()) {
-        position = it->second;
-        break;
-      }
-      if (section.empty()) break;
+      if (auto it = mappings_.find(section); it != mappings_.end()) return it->second;
+      if (section.empty()) return {};
     }
-    file_diag(position, spec.path, "required key missing");
+  }
+
+  // Whether a diagnostic about `key_path` is about the key at `path` (or its `_file`, one of
+  // its elements or entries).
+  static bool about(const std::string& key_path, const std::string& path) {
+    if (!key_path.starts_with(path)) return false;
+    const std::string_view rest = std::string_view(key_path).substr(path.size());
+    return rest.empty() || rest == "_file" || rest.starts_with('.') || rest.starts_with('[');
+  }
+
+  bool has_problem(const std::string& path) const {
+    const auto about_path = [&path](const Diagnostic& d) { return about(d.key_path, path); };
+    return std::ranges::any_of(file_diags_, about_path) ||
+           std::ranges::any_of(env_diags_, about_path);
+  }
+
+  // `message` without the value of any secret or sensitive properties entry.
+  static std::string scrub_credentials(const Config& config, std::string message) {
+    for (const auto& [path, secret] : config.secrets_) {
+      message = scrub(std::move(message), secret.reveal());
+    }
+    for (const Config::Entry& entry : config.entries_) {
+      if (entry.type != Type::kProperties || !entry.value) continue;
+      for (const auto& [key, text] : std::get<std::map<std::string, std::string>>(*entry.value)) {
+        if (is_sensitive_property(key) ||
+            std::ranges::find(entry.redacted_properties, key) != entry.redacted_properties.end()) {
+          message = scrub(std::move(message), text);
+        }
+      }
+    }
+    return message;
+  }
+
+  // Runs each cross-key check whose keys all loaded without a problem, and reports its failure
+  // where the first of its keys that was set got its value. Which checks run is decided before
+  // any runs, so that one check's failure does not hide another's.
+  void run_cross_key_checks(const Config& config) {
+    std::vector<const CrossKeyCheck*> runnable;
+    for (const CrossKeyCheck& check : schema_.checks()) {
+      if (std::ranges::none_of(check.keys,
+                               [this](const std::string& key) { return has_problem(key); })) {
+        runnable.push_back(&check);
+      }
+    }
+    for (const CrossKeyCheck* check : runnable) {
+      std::optional<std::string> message = check->check(config);
+      if (!message) continue;
+      *message = scrub_credentials(config, std::move(*message));
+      const auto set = std::ranges::find_if(check->keys, [this](const std::string& key) {
+        const Slot& slot = *find_slot(key);
+        return slot.in_env || slot.in_file;
+      });
+      const Slot& blamed = *find_slot(set == check->keys.end() ? check->keys.front() : *set);
+      const std::string& path = blamed.spec->path;
+      if (blamed.from_command_line) {
+        env_diags_.push_back({blamed.env_var, 0, 0, path, std::move(*message)});
+      } else if (blamed.in_env) {
+        env_diag(blamed.env_var, path, std::move(*message));
+      } else if (blamed.in_file) {
+        file_diag(blamed.value_position, path, std::move(*message));
+      } else {
+        file_diag(section_position(path), path, std::move(*message));
+      }
+    }
   }
 
   std::string unknown_key_message(const std::string& path) const {
@@ -542,11 +613,14 @@ class Loader {
       const KeySpec& spec = *slot.spec;
       Config::Entry entry{.path = spec.path, .type = spec.type, .secret = spec.secret};
       std::optional<Value> value;
-      if (slot.env_value) {
+      // A value with a problem is left out, so that cross-key checks (which run on the rest)
+      // read the default instead: it never reaches a service.
+      const bool usable = !has_problem(spec.path);
+      if (slot.env_value && usable) {
         value = std::move(slot.env_value);
         entry.source = slot.from_command_line ? Source::kCommandLine : Source::kEnv;
         entry.env_var = slot.env_var;
-      } else if (slot.file_value) {
+      } else if (slot.file_value && usable) {
         value = std::move(slot.file_value);
         entry.source = Source::kFile;
       } else if (spec.default_value) {
@@ -566,6 +640,7 @@ class Loader {
         value.reset();
       }
       entry.value = std::move(value);
+      config.bindings_.insert(config.bindings_.end(), spec.bindings.begin(), spec.bindings.end());
       config.index_.emplace(spec.path, config.entries_.size());
       config.entries_.push_back(std::move(entry));
     }

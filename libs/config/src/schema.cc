@@ -181,6 +181,29 @@ KeyBuilder& KeyBuilder::one_of(std::vector<std::string> choices) {
   return *this;
 }
 
+KeyBuilder& KeyBuilder::flag(std::string name, std::string value_name) {
+  IW_CHECK(
+      name.size() > 2 && name.starts_with("--") && valid_path(name.substr(2)) &&
+          !name.contains('.'),
+      "config key '" + spec_->path + "': flag '" + name + "' is not --<letters, digits, -, _>");
+  IW_CHECK(spec_->type != Type::kProperties,
+           "config key '" + spec_->path + "': properties cannot be set by a flag");
+  IW_CHECK(!value_name.empty() || spec_->type == Type::kBoolean,
+           "config key '" + spec_->path + "': only a boolean key's flag can be a switch");
+  spec_->flag = std::move(name);
+  spec_->flag_value_name = std::move(value_name);
+  return *this;
+}
+
+KeyBuilder& KeyBuilder::argument(std::string name) {
+  IW_CHECK(!name.empty() && !name.starts_with('-'),
+           "config key '" + spec_->path + "': argument name '" + name + "' is not a NAME");
+  IW_CHECK(spec_->type != Type::kProperties,
+           "config key '" + spec_->path + "': properties cannot be an argument");
+  spec_->argument = std::move(name);
+  return *this;
+}
+
 Value KeyBuilder::coerce(Value value, std::string_view what) const {
   const bool is_bound = what != "default value";
   IW_CHECK(!is_bound || spec_->type == Type::kInteger || spec_->type == Type::kNumber ||
@@ -228,6 +251,14 @@ KeyBuilder& Schema::properties(std::string path, PropertyCheck check) {
   KeyBuilder& builder = add(std::move(path), Type::kProperties);
   specs_.back().property_check = std::move(check);
   return builder;
+}
+
+void Schema::check(std::vector<std::string> keys, CrossCheck check) {
+  IW_CHECK(!keys.empty() && check != nullptr, "a cross-key check needs keys and a function");
+  for (const std::string& key : keys) {
+    IW_CHECK(find(key) != nullptr, "cross-key check on undeclared config key '" + key + "'");
+  }
+  checks_.push_back({std::move(keys), std::move(check)});
 }
 
 const KeySpec* Schema::find(std::string_view path) const {
@@ -291,7 +322,22 @@ void check_declarations(const Schema& schema) {
     IW_CHECK(inserted, "config keys '" + it->second + "' and '" + path +
                            "' map to the same env var suffix " + var);
   };
+  std::map<std::string, std::string> flag_owner;
+  const KeySpec* with_argument = nullptr;
   for (const KeySpec& spec : schema.keys()) {
+    if (!spec.flag.empty()) {
+      IW_CHECK(!spec.secret, "config key '" + spec.path + "' is secret and cannot have a flag");
+      auto [it, inserted] = flag_owner.emplace(spec.flag, spec.path);
+      IW_CHECK(inserted, "config keys '" + it->second + "' and '" + spec.path +
+                             "' have the same flag " + spec.flag);
+    }
+    if (!spec.argument.empty()) {
+      IW_CHECK(!spec.secret, "config key '" + spec.path + "' is secret and cannot be an argument");
+      IW_CHECK(with_argument == nullptr, "config keys '" +
+                                             (with_argument ? with_argument->path : "") +
+                                             "' and '" + spec.path + "' are both arguments");
+      with_argument = &spec;
+    }
     if (spec.type == Type::kProperties) continue;
     const std::string var = env_var_name("", spec.path);
     claim(var, spec.path);

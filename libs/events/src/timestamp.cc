@@ -79,12 +79,6 @@ base::Result<TimeZone> TimeZone::from_name(std::string_view name) {
   }
 }
 
-std::optional<std::string> time_zone_problem(std::string_view name) {
-  auto zone = TimeZone::from_name(name);
-  if (!zone) return zone.error().message();
-  return std::nullopt;
-}
-
 base::TimePoint TimeZone::resolve(std::chrono::local_time<nanoseconds> local) const {
   if (zone_ == nullptr) {
     return base::TimePoint{std::chrono::duration_cast<base::TimePoint::duration>(

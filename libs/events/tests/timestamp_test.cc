@@ -79,8 +79,7 @@ TEST(TimeZoneTest, NamesAreCheckedAtStartup) {
   ASSERT_FALSE(unknown.has_value());
   EXPECT_THAT(unknown.error().message(), HasSubstr("Mars/Olympus_Mons"));
   EXPECT_FALSE(TimeZone::from_name("+2h").has_value());
-  EXPECT_EQ(time_zone_problem("Europe/Paris"), std::nullopt);
-  EXPECT_THAT(time_zone_problem("Mars/Olympus_Mons"), ::testing::Optional(HasSubstr("Mars")));
+  EXPECT_TRUE(TimeZone::from_name("Europe/Paris").has_value());
 }
 
 }  // namespace

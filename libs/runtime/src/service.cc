@@ -31,38 +31,38 @@ struct CommandLine {
   std::vector<config::LoadOptions::Override> overrides;
 };
 
-}  // namespace
+// What the runtime itself reads of the common keys.
+struct RuntimeSettings {
+  log::Level log_level = log::Level::kInfo;
+  std::string http_listen;
+};
 
-std::vector<Flag> flags_of(const ServiceInfo& info) {
-  std::vector<Flag> flags;
-  if (info.uses_kafka) {
-    flags.push_back({"--bootstrap-servers", "kafka.bootstrap_servers", "HOSTS", "Kafka brokers"});
+// The key that takes the positional argument, or nullptr.
+const config::KeySpec* argument_key(const config::Schema& schema) {
+  for (const config::KeySpec& key : schema.keys()) {
+    if (!key.argument.empty()) return &key;
   }
-  flags.insert(flags.end(), info.flags.begin(), info.flags.end());
-  return flags;
+  return nullptr;
 }
 
-namespace {
-
-std::expected<CommandLine, std::string> parse_command_line(const ServiceInfo& info, int argc,
+std::expected<CommandLine, std::string> parse_command_line(const config::Schema& schema, int argc,
                                                            char** argv) {
   CommandLine cli;
-  const std::vector<Flag> flags = flags_of(info);
   // A service flag: `--rate 5`, `--rate=5`, or a switch `--realtime`.
   const auto service_flag = [&](std::string_view arg, int& i) -> std::optional<std::string> {
     const std::size_t eq = arg.find('=');
     const std::string_view name = arg.substr(0, eq);
-    for (const Flag& flag : flags) {
-      if (flag.name != name) continue;
-      if (flag.value_name.empty()) {
-        if (eq != std::string_view::npos) return flag.name + " takes no value";
-        cli.overrides.push_back({flag.name, flag.key, "true"});
+    for (const config::KeySpec& key : schema.keys()) {
+      if (key.flag.empty() || key.flag != name) continue;
+      if (key.flag_value_name.empty()) {
+        if (eq != std::string_view::npos) return key.flag + " takes no value";
+        cli.overrides.push_back({key.flag, key.path, "true"});
       } else if (eq != std::string_view::npos) {
-        cli.overrides.push_back({flag.name, flag.key, std::string(arg.substr(eq + 1))});
+        cli.overrides.push_back({key.flag, key.path, std::string(arg.substr(eq + 1))});
       } else if (i + 1 < argc) {
-        cli.overrides.push_back({flag.name, flag.key, argv[++i]});
+        cli.overrides.push_back({key.flag, key.path, argv[++i]});
       } else {
-        return flag.name + " needs a value (" + flag.value_name + ")";
+        return key.flag + " needs a value (" + key.flag_value_name + ")";
       }
       return std::string();
     }
@@ -92,46 +92,76 @@ std::expected<CommandLine, std::string> parse_command_line(const ServiceInfo& in
       return std::unexpected("unknown option " + std::string(arg));
     }
   }
+  // Last, so the argument wins over its key's flag.
+  if (const config::KeySpec* argument = argument_key(schema); argument && !cli.args.empty()) {
+    if (cli.args.size() > 1) {
+      return std::unexpected("expected one " + argument->argument + ", got " +
+                             std::to_string(cli.args.size()) + " arguments");
+    }
+    cli.overrides.push_back({argument->argument, argument->path, cli.args.front()});
+    cli.args.clear();
+  }
   return cli;
 }
 
 void declare_common_keys(const ServiceInfo& info, config::Schema& schema) {
-  schema.string("log.level")
+  config::Binder<RuntimeSettings> keys(schema);
+  keys.choice("log.level",
+              {{"debug", log::Level::kDebug},
+               {"info", log::Level::kInfo},
+               {"warn", log::Level::kWarn},
+               {"error", log::Level::kError}},
+              &RuntimeSettings::log_level)
       .describe("Lowest level written to stdout: debug, info, warn or error.")
-      .default_value("info")
-      .one_of({"debug", "info", "warn", "error"});
-  schema.string("http.listen")
+      .default_value("info");
+  keys.key("http.listen", &RuntimeSettings::http_listen)
       .describe("host:port serving /metrics, /healthz and /readyz; port 0 picks a free one.")
       .default_value("0.0.0.0:" + std::to_string(info.default_http_port));
   if (!info.uses_kafka) return;
-  schema.string("kafka.bootstrap_servers")
+  config::Binder<kafka::ClientOptions> kafka(schema);
+  kafka.key("kafka.bootstrap_servers", &kafka::ClientOptions::bootstrap_servers)
       .describe("Comma-separated Kafka brokers, host:port.")
-      .default_value("127.0.0.1:9092");
-  schema.string("kafka.client_id")
+      .default_value("127.0.0.1:9092")
+      .flag("--bootstrap-servers", "HOSTS");
+  kafka.key("kafka.client_id", &kafka::ClientOptions::client_id)
       .describe("client.id sent to Kafka, to tell this service apart in broker logs.")
       .default_value(info.binary);
-  schema.properties("kafka.properties", &kafka::validate_property)
+  kafka.properties("kafka.properties", &kafka::validate_property, &kafka::ClientOptions::properties)
       .describe(
           "librdkafka settings passed through (security.protocol, sasl.*, linger.ms, ...). "
           "Credentials go in <key>_file entries that name a file.");
 }
 
-std::string usage(const ServiceInfo& info) {
+std::string usage(const ServiceInfo& info, const config::Schema& schema) {
+  const config::KeySpec* argument = argument_key(schema);
   std::string text = info.binary + " - " + info.summary + "\n\nUsage: " + info.binary +
-                     " [--config FILE] [--check-config] [--version] [--help]";
-  text += info.usage_notes.empty() ? "\n" : " [ARGS...]\n";
+                     " [--config FILE] [--check-config] [--version] [--help] [FLAGS...]";
+  if (argument != nullptr) {
+    text += " [" + argument->argument + "]\n";
+  } else {
+    text += info.usage_notes.empty() ? "\n" : " [ARGS...]\n";
+  }
   text +=
       "\n"
       "  --config FILE    YAML configuration (keys below); without it, defaults and env vars\n"
       "  --check-config   validate the configuration, print it with secrets redacted, exit\n"
       "  --version        print the version and exit\n"
       "  --help           print this help and exit\n";
-  if (const std::vector<Flag> flags = flags_of(info); !flags.empty()) {
-    text += "\nFlags (each sets a configuration key and wins over env and file):\n";
-    for (const Flag& flag : flags) {
-      std::string left = "  " + flag.name + (flag.value_name.empty() ? "" : " " + flag.value_name);
-      left.resize(std::max<std::size_t>(left.size() + 2, 22), ' ');
-      text += left + flag.help + "  [" + flag.key + "]\n";
+  std::vector<std::pair<std::string, std::string>> flags;  // "  --rate N", "producer.rate"
+  for (const config::KeySpec& key : schema.keys()) {
+    if (!key.argument.empty()) flags.emplace_back("  " + key.argument, key.path);
+    if (key.flag.empty()) continue;
+    flags.emplace_back(
+        "  " + key.flag + (key.flag_value_name.empty() ? "" : " " + key.flag_value_name), key.path);
+  }
+  if (!flags.empty()) {
+    text += argument != nullptr ? "\nFlags and argument" : "\nFlags";
+    text += " (each sets the configuration key named, and wins over env and file):\n";
+    std::size_t width = 0;
+    for (const auto& [left, key] : flags) width = std::max(width, left.size() + 2);
+    for (auto& [left, key] : flags) {
+      left.resize(width, ' ');
+      text += left + key + "\n";
     }
   }
   if (!info.usage_notes.empty()) text += "\n" + info.usage_notes + "\n";
@@ -145,11 +175,15 @@ std::string usage(const ServiceInfo& info) {
 
 }  // namespace
 
+config::Schema declare_keys(const ServiceInfo& info, const Service& service) {
+  config::Schema schema;
+  declare_common_keys(info, schema);
+  service.declare(schema);
+  return schema;
+}
+
 kafka::ClientOptions kafka_client_options(const Context& ctx) {
-  kafka::ClientOptions options;
-  options.bootstrap_servers = ctx.config.get_string("kafka.bootstrap_servers");
-  options.client_id = ctx.config.get_string("kafka.client_id");
-  options.properties = ctx.config.get_properties("kafka.properties");
+  auto options = ctx.config.read<kafka::ClientOptions>();
   options.logger = &ctx.logger;
   return options;
 }
@@ -164,18 +198,15 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
   // Before any other thread exists, so every later thread inherits the blocked signals.
   ShutdownSignal shutdown;
 
-  auto cli = parse_command_line(info, argc, argv);
+  const config::Schema schema = declare_keys(info, service);
+  auto cli = parse_command_line(schema, argc, argv);
   if (!cli) {
     std::cerr << info.binary << ": " << cli.error() << " (see --help)\n";
     return kExitUsage;
   }
 
-  config::Schema schema;
-  declare_common_keys(info, schema);
-  service.declare(schema);
-
   if (cli->help) {
-    std::cout << usage(info) << schema.help();
+    std::cout << usage(info, schema) << schema.help();
     return kExitOk;
   }
   if (cli->version) {
@@ -200,13 +231,13 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
     return kExitOk;
   }
 
+  const auto settings = config.read<RuntimeSettings>();
   log::StdoutSink sink;
-  log::Logger logger(info.name, sink, base::SystemClock::instance(),
-                     *log::parse_level(config.get_string("log.level")));
+  log::Logger logger(info.name, sink, base::SystemClock::instance(), settings.log_level);
   metrics::Metrics metrics({info.name, std::string(version()), std::string(commit())});
   metrics::Readiness readiness(service.readiness_checks());
   metrics::HttpServerOptions http_options;
-  http_options.listen_address = config.get_string("http.listen");
+  http_options.listen_address = settings.http_listen;
   http_options.on_error = [&logger](std::string_view message) {
     logger.warn("http server error", {{"detail", message}});
   };

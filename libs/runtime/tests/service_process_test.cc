@@ -58,6 +58,11 @@ TEST_F(ServiceProcessTest, HelpListsEveryKeyWithoutSecrets) {
         "kafka.properties", "demo.greeting", "demo.token", "IW_DEMO_GREETING"}) {
     EXPECT_THAT(out, HasSubstr(key));
   }
+  // Each flag is listed with the key it sets, as declared with the key.
+  EXPECT_THAT(out, ::testing::ContainsRegex("\n  --greeting TEXT +demo.greeting\n"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\n  --slow +demo.slow\n"));
+  EXPECT_THAT(out,
+              ::testing::ContainsRegex("\n  --bootstrap-servers HOSTS +kafka.bootstrap_servers\n"));
   EXPECT_THAT(out + p.err(), Not(HasSubstr(kSecret)));
 }
 
@@ -124,6 +129,23 @@ TEST_F(ServiceProcessTest, CheckConfigPrintsTheEffectiveConfigWithSecretsRedacte
   EXPECT_THAT(out, HasSubstr("<redacted>"));
   EXPECT_THAT(p.err(), HasSubstr("configuration OK"));
   EXPECT_THAT(out + p.err(), Not(HasSubstr(kSecret)));
+}
+
+TEST_F(ServiceProcessTest, CrossKeyChecksFailCheckConfigAndStartUpAlike) {
+  const fs::path config = write_config("shout.yaml", good_config() + "demo.shout: HI\n");
+  const std::string problem =
+      config.string() + ":12:13: demo.shout: set demo.greeting or demo.shout, not both";
+  ChildProcess check(dir_, demo({"--config", config.string(), "--check-config"}));
+  EXPECT_EQ(check.wait(), 2);
+  EXPECT_THAT(check.err(), HasSubstr(problem));
+  EXPECT_THAT(check.err(), Not(HasSubstr("configuration OK")));
+
+  const fs::path start_dir = dir_ / "start";
+  fs::create_directories(start_dir);
+  ChildProcess start(start_dir, demo({"--config", config.string()}));
+  EXPECT_EQ(start.wait(), 2);
+  EXPECT_THAT(start.err(), HasSubstr(problem));
+  EXPECT_THAT(start.out(), Not(HasSubstr("\"msg\":\"started\"")));
 }
 
 TEST_F(ServiceProcessTest, ServesMetricsThatPromtoolAcceptsAndDrainsOnSigterm) {

@@ -4,11 +4,13 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <cerrno>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include "alert_history.h"
@@ -20,6 +22,7 @@
 #include "iw/alerting/evaluator.h"
 #include "iw/alerting/rule.h"
 #include "iw/alerting/rule_test.h"
+#include "iw/base/check.h"
 #include "iw/base/time_format.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
@@ -43,23 +46,37 @@ std::string source_of(const alerting::Labels& labels, std::uint64_t fingerprint)
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
-struct Settings {
-  std::string input_topic;
-  std::string output_topic;
-  std::string dlq_topic;
-  std::string group_id;
-  std::string transactional_id;
-  std::string rules_file;  // empty: the built-in rules
-  alerting::ClockOptions clock;
-  std::vector<std::string> sources;
-  milliseconds replay_lookback{0};
-  milliseconds commit_interval{0};
-  bool create_topics = true;
-  std::int32_t partitions = 3;
-  std::string alertmanager_url;  // empty: no Alertmanager
-  milliseconds alertmanager_resend_interval{60'000};
-  config::Secret alertmanager_bearer_token;
-};
+base::Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return base::fail(base::ErrorCode::kNotFound,
+                      "cannot read '" + path + "': " + std::generic_category().message(errno));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The rules of a rules file; its problems on one line, for a configuration diagnostic.
+base::Result<std::vector<alerting::Rule>> load_rules(const std::string& file) {
+  auto text = read_file(file);
+  if (!text) return std::unexpected(text.error());
+  auto rules = alerting::parse_rules(*text, file);
+  if (!rules) {
+    std::string problems;
+    for (const config::Diagnostic& problem : rules.error()) {
+      problems += (problems.empty() ? "" : "; ") + problem.to_string();
+    }
+    return base::fail(base::ErrorCode::kInvalidInput, "invalid rules: " + problems);
+  }
+  return std::move(*rules);
+}
+
+std::vector<alerting::Rule> built_in_rules() {
+  auto rules = alerting::parse_rules(alerting::default_rules_yaml(), "built-in rules");
+  IW_CHECK(rules.has_value(), "the built-in rules do not parse");
+  return std::move(*rules);
+}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -73,62 +90,23 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-Settings read_settings(const runtime::Context& ctx) {
-  const config::Config& c = ctx.config;
-  Settings s;
-  s.input_topic = c.get_string("alert_evaluator.input_topic");
-  s.output_topic = c.get_string("alert_evaluator.output_topic");
-  s.dlq_topic = c.get_string("alert_evaluator.dlq_topic");
-  s.group_id = c.get_string("alert_evaluator.group_id");
-  s.transactional_id = c.has("alert_evaluator.transactional_id")
-                           ? c.get_string("alert_evaluator.transactional_id")
-                           : runtime::host_scoped_id("ingest-alert-evaluator");
-  if (c.has("alert_evaluator.rules_file"))
-    s.rules_file = c.get_string("alert_evaluator.rules_file");
-  s.clock.mode = c.get_string("alert_evaluator.clock") == "wall_clock"
-                     ? alerting::ClockMode::kWallClock
-                     : alerting::ClockMode::kEventTime;
-  s.clock.allowed_lateness = c.get_duration("alert_evaluator.allowed_lateness");
-  s.clock.idle_speed = c.get_number("alert_evaluator.idle_speed");
-  s.clock.idle_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
-      c.get_duration("alert_evaluator.idle_grace"));
-  s.sources = split_list(c.get_string("alert_evaluator.sources"));
-  s.replay_lookback = c.get_duration("alert_evaluator.replay_lookback");
-  s.commit_interval = c.get_duration("alert_evaluator.commit_interval");
-  s.create_topics = c.get_bool("alert_evaluator.create_topics");
-  s.partitions = static_cast<std::int32_t>(c.get_int("alert_evaluator.partitions"));
-  if (c.has("alert_evaluator.alertmanager_url"))
-    s.alertmanager_url = c.get_string("alert_evaluator.alertmanager_url");
-  s.alertmanager_resend_interval = c.get_duration("alert_evaluator.alertmanager_resend_interval");
-  if (c.has("alert_evaluator.alertmanager_bearer_token")) {
-    s.alertmanager_bearer_token = c.get_secret("alert_evaluator.alertmanager_bearer_token");
-  }
-  return s;
-}
-
-base::Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return base::fail(base::ErrorCode::kNotFound, path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-base::Result<std::vector<alerting::Rule>> load_rules(const std::string& file) {
-  std::string text;
-  if (file.empty()) {
-    text = alerting::default_rules_yaml();
-  } else {
-    auto read = read_file(file);
-    if (!read) return std::unexpected(read.error());
-    text = std::move(*read);
-  }
-  auto rules = alerting::parse_rules(text, file.empty() ? "built-in rules" : file);
-  if (!rules) {
-    return base::fail(base::ErrorCode::kInvalidInput, config::format_diagnostics(rules.error()));
-  }
-  return std::move(*rules);
-}
+struct Settings {
+  std::string input_topic;
+  std::string output_topic;
+  std::string dlq_topic;
+  std::string group_id;
+  std::string transactional_id = runtime::host_scoped_id("ingest-alert-evaluator");
+  std::vector<alerting::Rule> rules = built_in_rules();  // or alert_evaluator.rules_file's
+  alerting::ClockOptions clock;
+  std::vector<std::string> sources;
+  milliseconds replay_lookback{0};
+  milliseconds commit_interval{0};
+  bool create_topics = true;
+  std::int32_t partitions = 3;
+  std::string alertmanager_url;  // empty: no Alertmanager
+  milliseconds alertmanager_resend_interval{60'000};
+  config::Secret alertmanager_bearer_token;
+};
 
 const std::vector<std::string_view> kDeadLetterReasons = {"invalid_enriched_record"};
 
@@ -620,88 +598,87 @@ runtime::ServiceInfo evaluator_info() {
           .usage_notes =
               "Subcommand:\n"
               "  ingest-alert-evaluator test FILE...   run rule test files (docs/ALERTING.md);\n"
-              "                                        exit 0 when every check passes\n",
-          .flags = {
-              {"--input-topic", "alert_evaluator.input_topic", "TOPIC", "enriched run records"},
-              {"--output-topic", "alert_evaluator.output_topic", "TOPIC", "alert events"},
-              {"--group", "alert_evaluator.group_id", "ID", "consumer group"},
-              {"--rules", "alert_evaluator.rules_file", "FILE", "rules file (default: built in)"},
-              {"--clock", "alert_evaluator.clock", "MODE", "event_time or wall_clock"},
-              {"--idle-speed", "alert_evaluator.idle_speed", "X",
-               "event seconds per wall second while the input is idle"},
-              {"--replay-lookback", "alert_evaluator.replay_lookback", "DURATION",
-               "how much input a restart replays (0s: all of it)"},
-              {"--transactional-id", "alert_evaluator.transactional_id", "ID",
-               "stable, unique per instance"},
-          }};
+              "                                        exit 0 when every check passes\n"};
 }
 
 void EvaluatorService::declare(config::Schema& schema) const {
-  schema.string("alert_evaluator.input_topic")
+  using S = Settings;
+  config::Binder<S> keys(schema);
+  keys.key("alert_evaluator.input_topic", &S::input_topic)
       .describe("Enriched run records.")
-      .default_value("ingestion-logs-enriched");
-  schema.string("alert_evaluator.output_topic")
+      .default_value("ingestion-logs-enriched")
+      .flag("--input-topic", "TOPIC");
+  keys.key("alert_evaluator.output_topic", &S::output_topic)
       .describe("Alert events (BRIEF §5), keyed by source.")
-      .default_value("ingestion-alerts");
-  schema.string("alert_evaluator.dlq_topic")
+      .default_value("ingestion-alerts")
+      .flag("--output-topic", "TOPIC");
+  keys.key("alert_evaluator.dlq_topic", &S::dlq_topic)
       .describe("Enriched records that cannot be read, unchanged, with dlq.* headers.")
       .default_value("ingestion-logs-dlq");
-  schema.string("alert_evaluator.group_id")
+  keys.key("alert_evaluator.group_id", &S::group_id)
       .describe("Consumer group.")
-      .default_value("ingest-alert-evaluator");
-  schema.string("alert_evaluator.transactional_id")
+      .default_value("ingest-alert-evaluator")
+      .flag("--group", "ID");
+  keys.key("alert_evaluator.transactional_id", &S::transactional_id)
       .describe(
           "Transactional id; unique per running instance and stable across its restarts. Default "
-          "ingest-alert-evaluator-<hostname>.");
-  schema.string("alert_evaluator.rules_file")
+          "ingest-alert-evaluator-<hostname>.")
+      .flag("--transactional-id", "ID");
+  keys.parsed("alert_evaluator.rules_file", load_rules, &S::rules)
       .describe(
-          "Rules file (docs/ALERTING.md); default: the six rules of rules/ingestion-rules.yml, "
-          "built in.");
-  schema.string("alert_evaluator.clock")
+          "Rules file (docs/ALERTING.md), read and checked with the configuration; default: the "
+          "six rules of rules/ingestion-rules.yml, built in.")
+      .flag("--rules", "FILE");
+  keys.choice("alert_evaluator.clock",
+              {{"event_time", alerting::ClockMode::kEventTime},
+               {"wall_clock", alerting::ClockMode::kWallClock}},
+              &S::clock, &alerting::ClockOptions::mode)
       .describe(
           "event_time: decide up to the input's low watermark minus the allowed lateness, at "
           "wall-clock pace while the input is idle. wall_clock: up to now minus the lateness.")
       .default_value("event_time")
-      .one_of({"event_time", "wall_clock"});
-  schema.duration("alert_evaluator.allowed_lateness")
+      .flag("--clock", "MODE");
+  keys.key("alert_evaluator.allowed_lateness", &S::clock, &alerting::ClockOptions::allowed_lateness)
       .describe("How late a run may arrive and still be evaluated; later ones are counted.")
       .default_value("5m")
       .min("0s");
-  schema.number("alert_evaluator.idle_speed")
+  keys.key("alert_evaluator.idle_speed", &S::clock, &alerting::ClockOptions::idle_speed)
       .describe("Event seconds per wall second while no partition has anything to deliver.")
       .default_value(1.0)
-      .min(0.0);
-  schema.duration("alert_evaluator.idle_grace")
+      .min(0.0)
+      .flag("--idle-speed", "X");
+  keys.key("alert_evaluator.idle_grace", &S::clock, &alerting::ClockOptions::idle_grace)
       .describe(
           "How long a partition must stay caught up before it stops holding the clock back; "
           "restarted for the idle ones when input flows again (a burst reaches partitions one "
           "fetch apart).")
       .default_value("2s")
       .min("0s");
-  schema.string("alert_evaluator.sources")
+  keys.parsed("alert_evaluator.sources", split_list, &S::sources)
       .describe(
           "Comma-separated sources known from the start: silent 75 min after start-up if they "
           "never report.")
       .default_value("");
-  schema.duration("alert_evaluator.replay_lookback")
+  keys.key("alert_evaluator.replay_lookback", &S::replay_lookback)
       .describe(
           "On start-up and rebalance the windows are rebuilt by replaying the input: 0s replays "
           "each partition from its beginning (exact); otherwise records produced in the last "
           "lookback + longest window + lateness are replayed.")
       .default_value("0s")
-      .min("0s");
-  schema.duration("alert_evaluator.commit_interval")
+      .min("0s")
+      .flag("--replay-lookback", "DURATION");
+  keys.key("alert_evaluator.commit_interval", &S::commit_interval)
       .describe("Alert events and input positions are committed together at least this often.")
       .default_value("100ms")
       .min("1ms");
-  schema.boolean("alert_evaluator.create_topics")
+  keys.key("alert_evaluator.create_topics", &S::create_topics)
       .describe("Create the output and dead-letter topics when missing.")
       .default_value(true);
-  schema.integer("alert_evaluator.partitions")
+  keys.key("alert_evaluator.partitions", &S::partitions)
       .describe("Partitions of the output topic when the evaluator creates it.")
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
-  schema.string("alert_evaluator.alertmanager_url")
+  keys.key("alert_evaluator.alertmanager_url", &S::alertmanager_url)
       .describe(
           "Alertmanager to post alerts to (its /api/v2/alerts), e.g. http://127.0.0.1:9093; "
           "unset or empty: none. Firing alerts are sent again every resend interval, resolved "
@@ -713,24 +690,22 @@ void EvaluatorService::declare(config::Schema& schema) const {
         }
         return "expected an http:// or https:// URL";
       });
-  schema.duration("alert_evaluator.alertmanager_resend_interval")
+  keys.key("alert_evaluator.alertmanager_resend_interval", &S::alertmanager_resend_interval)
       .describe(
           "How often alerts are sent to Alertmanager again; firing ones carry endsAt = now + 4 "
           "intervals, so Alertmanager resolves them if the evaluator stops.")
       .default_value("1m")
       .min("1s");
-  schema.string("alert_evaluator.alertmanager_bearer_token")
-      .describe("Bearer token sent to Alertmanager (Authorization header).")
-      .secret();
+  keys.key("alert_evaluator.alertmanager_bearer_token", &S::alertmanager_bearer_token)
+      .describe("Bearer token sent to Alertmanager (Authorization header).");
 }
 
 std::vector<std::string> EvaluatorService::readiness_checks() const { return {"kafka"}; }
 
 base::Status EvaluatorService::run(runtime::Context& ctx) {
-  Settings settings = read_settings(ctx);
-  auto rules = load_rules(settings.rules_file);
-  if (!rules) return std::unexpected(rules.error());
-  Pipeline pipeline(ctx, std::move(settings), std::move(*rules));
+  auto settings = ctx.config.read<Settings>();
+  auto rules = std::move(settings.rules);
+  Pipeline pipeline(ctx, std::move(settings), std::move(rules));
   return pipeline.run();
 }
 

@@ -34,38 +34,14 @@ struct Settings {
   std::string output_topic;
   std::string dlq_topic;
   std::string group_id;
-  std::string transactional_id;
+  std::string transactional_id = runtime::host_scoped_id("ingest-enricher");
   Delivery delivery = Delivery::kExactlyOnce;
-  events::EnrichOptions enrich;
+  events::EnrichOptions enrich{.enricher_version = std::string(runtime::version())};
   std::size_t batch_max_records = 0;
   milliseconds batch_max_latency{0};
   bool create_topics = true;
   std::int32_t partitions = 3;
 };
-
-Settings read_settings(const runtime::Context& ctx) {
-  const config::Config& c = ctx.config;
-  Settings s;
-  s.input_topic = c.get_string("enricher.input_topic");
-  s.output_topic = c.get_string("enricher.output_topic");
-  s.dlq_topic = c.get_string("enricher.dlq_topic");
-  s.group_id = c.get_string("enricher.group_id");
-  s.transactional_id = c.has("enricher.transactional_id")
-                           ? c.get_string("enricher.transactional_id")
-                           : runtime::host_scoped_id("ingest-enricher");
-  s.delivery = c.get_string("enricher.delivery") == "at_least_once" ? Delivery::kAtLeastOnce
-                                                                    : Delivery::kExactlyOnce;
-  s.enrich.time_zone = *events::TimeZone::from_name(c.get_string("enricher.time_zone"));
-  s.enrich.high_memory_mb = c.get_number("enricher.high_memory_mb");
-  s.enrich.high_cpu_seconds = c.get_number("enricher.high_cpu_seconds");
-  s.enrich.max_record_bytes = static_cast<std::size_t>(c.get_int("enricher.max_record_bytes"));
-  s.enrich.enricher_version = std::string(runtime::version());
-  s.batch_max_records = static_cast<std::size_t>(c.get_int("enricher.batch_max_records"));
-  s.batch_max_latency = c.get_duration("enricher.batch_max_latency");
-  s.create_topics = c.get_bool("enricher.create_topics");
-  s.partitions = static_cast<std::int32_t>(c.get_int("enricher.partitions"));
-  return s;
-}
 
 // Why a record went to the dead-letter topic: every reason the enricher can give, plus the one
 // Kafka can (a record it refuses outright), so each metric child exists from the start.
@@ -497,77 +473,77 @@ runtime::ServiceInfo enricher_info() {
   return {.name = "enricher",
           .binary = "ingest-enricher",
           .summary = "parses, validates and enriches run records; dead-letters bad ones",
-          .default_http_port = 9465,
-          .flags = {
-              {"--input-topic", "enricher.input_topic", "TOPIC", "raw run records"},
-              {"--output-topic", "enricher.output_topic", "TOPIC", "enriched run records"},
-              {"--dlq-topic", "enricher.dlq_topic", "TOPIC", "rejected records"},
-              {"--group", "enricher.group_id", "ID", "consumer group"},
-              {"--delivery", "enricher.delivery", "MODE", "exactly_once or at_least_once"},
-              {"--transactional-id", "enricher.transactional_id", "ID",
-               "stable, unique per instance (exactly once)"},
-          }};
+          .default_http_port = 9465};
 }
 
 void EnricherService::declare(config::Schema& schema) const {
-  schema.string("enricher.input_topic")
+  using S = Settings;
+  config::Binder<S> keys(schema);
+  keys.key("enricher.input_topic", &S::input_topic)
       .describe("Raw run records.")
-      .default_value("ingestion-logs");
-  schema.string("enricher.output_topic")
+      .default_value("ingestion-logs")
+      .flag("--input-topic", "TOPIC");
+  keys.key("enricher.output_topic", &S::output_topic)
       .describe("Enriched run records (schema v1).")
-      .default_value("ingestion-logs-enriched");
-  schema.string("enricher.dlq_topic")
+      .default_value("ingestion-logs-enriched")
+      .flag("--output-topic", "TOPIC");
+  keys.key("enricher.dlq_topic", &S::dlq_topic)
       .describe("Records that cannot be enriched, unchanged, with dlq.* headers.")
-      .default_value("ingestion-logs-dlq");
-  schema.string("enricher.group_id").describe("Consumer group.").default_value("ingest-enricher");
-  schema.string("enricher.delivery")
+      .default_value("ingestion-logs-dlq")
+      .flag("--dlq-topic", "TOPIC");
+  keys.key("enricher.group_id", &S::group_id)
+      .describe("Consumer group.")
+      .default_value("ingest-enricher")
+      .flag("--group", "ID");
+  keys.choice("enricher.delivery",
+              {{"exactly_once", Delivery::kExactlyOnce}, {"at_least_once", Delivery::kAtLeastOnce}},
+              &S::delivery)
       .describe(
           "exactly_once: each input record's outcome is written and its offset committed in one "
           "Kafka transaction. at_least_once: idempotent producer, offsets stored after delivery; "
           "a crash can repeat records (event.id tells them apart).")
       .default_value("exactly_once")
-      .one_of({"exactly_once", "at_least_once"});
-  schema.string("enricher.transactional_id")
+      .flag("--delivery", "MODE");
+  keys.key("enricher.transactional_id", &S::transactional_id)
       .describe(
           "Transactional id (exactly once). Must be unique per running instance and stable across "
-          "its restarts; default ingest-enricher-<hostname>.");
-  schema.string("enricher.time_zone")
+          "its restarts; default ingest-enricher-<hostname>.")
+      .flag("--transactional-id", "ID");
+  keys.parsed("enricher.time_zone", events::TimeZone::from_name, &S::enrich,
+              &events::EnrichOptions::time_zone)
       .describe("Zone of timestamps without an offset: UTC, +02:00 or an IANA name.")
-      .default_value("UTC")
-      .validate([](const config::Value& value) {
-        return events::time_zone_problem(std::get<std::string>(value));
-      });
-  schema.number("enricher.high_memory_mb")
+      .default_value("UTC");
+  keys.key("enricher.high_memory_mb", &S::enrich, &events::EnrichOptions::high_memory_mb)
       .describe("metrics.high_memory_usage is 1 above this many MB (2^20 bytes).")
       .default_value(150.0)
       .min(0.0);
-  schema.number("enricher.high_cpu_seconds")
+  keys.key("enricher.high_cpu_seconds", &S::enrich, &events::EnrichOptions::high_cpu_seconds)
       .describe("metrics.high_cpu_usage is 1 above this many seconds of CPU.")
       .default_value(60.0)
       .min(0.0);
-  schema.integer("enricher.max_record_bytes")
+  keys.key("enricher.max_record_bytes", &S::enrich, &events::EnrichOptions::max_record_bytes)
       .describe("Raw records larger than this are dead-lettered as oversized_record.")
       .default_value(std::int64_t{1 << 20})
       .min(std::int64_t{1024});
-  schema.integer("enricher.batch_max_records")
+  keys.key("enricher.batch_max_records", &S::batch_max_records)
       .describe("Records per transaction at most (exactly once).")
       .default_value(std::int64_t{2000})
       .min(std::int64_t{1});
-  schema.duration("enricher.batch_max_latency")
+  keys.key("enricher.batch_max_latency", &S::batch_max_latency)
       .describe("A transaction commits at least this often while records flow (exactly once).")
       .default_value("100ms")
       .min("1ms");
-  schema.boolean("enricher.create_topics")
+  keys.key("enricher.create_topics", &S::create_topics)
       .describe("Create the output and dead-letter topics when missing.")
       .default_value(true);
-  schema.integer("enricher.partitions")
+  keys.key("enricher.partitions", &S::partitions)
       .describe("Partitions of the output topic when the enricher creates it.")
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
 }
 
 base::Status EnricherService::run(runtime::Context& ctx) {
-  Pipeline pipeline(ctx, read_settings(ctx));
+  Pipeline pipeline(ctx, ctx.config.read<Settings>());
   return pipeline.run();
 }
 

@@ -103,45 +103,6 @@ struct Settings {
   std::int32_t partitions = 1;
 };
 
-base::Result<Settings> read_settings(const runtime::Context& ctx) {
-  const config::Config& c = ctx.config;
-  Settings s;
-  // A file named on the command line wins over producer.input.
-  if (!ctx.args.empty()) {
-    if (ctx.args.size() > 1) {
-      return base::fail(base::ErrorCode::kInvalidInput,
-                        "expected one input file, got " + std::to_string(ctx.args.size()));
-    }
-    s.input = ctx.args.front();
-  } else if (c.has("producer.input")) {
-    s.input = c.get_string("producer.input");
-  } else {
-    return base::fail(base::ErrorCode::kInvalidInput,
-                      "no input: name a logs file (ingest-producer FILE, or producer.input)");
-  }
-  s.format = *logfile::parse_format(c.get_string("producer.format"));
-  s.topic = c.get_string("producer.topic");
-  s.dlq_topic = c.get_string("producer.dlq_topic");
-  s.rate = c.get_number("producer.rate");
-  s.realtime = c.get_bool("producer.realtime");
-  s.speed = c.get_number("producer.speed");
-  s.loop = c.get_bool("producer.loop");
-  s.dry_run = c.get_bool("producer.dry_run");
-  const std::string& on_invalid = c.get_string("producer.on_invalid");
-  s.on_invalid = on_invalid == "skip"   ? OnInvalid::kSkip
-                 : on_invalid == "fail" ? OnInvalid::kFail
-                                        : OnInvalid::kDeadLetter;
-  s.max_record_bytes = static_cast<std::size_t>(c.get_int("producer.max_record_bytes"));
-  auto zone = events::TimeZone::from_name(c.get_string("producer.time_zone"));
-  if (!zone) return std::unexpected(zone.error());
-  s.time_zone = *zone;
-  s.progress_interval = c.get_duration("producer.progress_interval");
-  s.delivery_timeout = c.get_duration("producer.delivery_timeout");
-  s.create_topics = c.get_bool("producer.create_topics");
-  s.partitions = static_cast<std::int32_t>(c.get_int("producer.partitions"));
-  return s;
-}
-
 // One run over the input: reading, checking, pacing, producing and accounting.
 class Publisher final : public kafka::DeliveryHandler {
  public:
@@ -507,96 +468,97 @@ runtime::ServiceInfo producer_info() {
           "Examples:\n"
           "  ingest-producer data/logs.json\n"
           "  ingest-producer --realtime --speed 60 --loop data/logs.json\n"
-          "  ingest-producer --dry-run big.ndjson",
-      .flags = {
-          {"--input", "producer.input", "FILE", "the logs file (or give it as FILE)"},
-          {"--format", "producer.format", "FORMAT", "auto, ndjson or json_array"},
-          {"--topic", "producer.topic", "TOPIC", "where records go"},
-          {"--dlq-topic", "producer.dlq_topic", "TOPIC", "where rejected records go"},
-          {"--rate", "producer.rate", "N", "at most N records per second (0: as fast as possible)"},
-          {"--realtime", "producer.realtime", "",
-           "replay at the records' own pace, times moved to now"},
-          {"--speed", "producer.speed", "F", "with --realtime, F times faster"},
-          {"--loop", "producer.loop", "", "start the file again at its end, until stopped"},
-          {"--dry-run", "producer.dry_run", "", "read and check only, publish nothing"},
-          {"--on-invalid", "producer.on_invalid", "MODE", "dlq, skip or fail"},
-          {"--time-zone", "producer.time_zone", "TZ", "zone of timestamps without offset"},
-          {"--delivery-timeout", "producer.delivery_timeout", "D",
-           "give up on a record Kafka has not taken after D"},
-      }};
+          "  ingest-producer --dry-run big.ndjson"};
 }
 
 void ProducerService::declare(config::Schema& schema) const {
-  schema.string("producer.input").describe("The logs file to publish ('-' for stdin).");
-  schema.string("producer.format")
+  using S = Settings;
+  config::Binder<S> keys(schema);
+  keys.key("producer.input", &S::input)
+      .describe("The logs file to publish ('-' for stdin); the FILE argument wins over it.")
+      .required()
+      .flag("--input", "FILE")
+      .argument("FILE");
+  keys.choice("producer.format",
+              {{"auto", logfile::Format::kAuto},
+               {"ndjson", logfile::Format::kNdjson},
+               {"json_array", logfile::Format::kJsonArray}},
+              &S::format)
       .describe("Layout of the input: auto (detect), ndjson or json_array.")
       .default_value("auto")
-      .one_of({"auto", "ndjson", "json_array"});
-  schema.string("producer.topic")
+      .flag("--format", "FORMAT");
+  keys.key("producer.topic", &S::topic)
       .describe("Topic the raw run records go to.")
-      .default_value("ingestion-logs");
-  schema.string("producer.dlq_topic")
+      .default_value("ingestion-logs")
+      .flag("--topic", "TOPIC");
+  keys.key("producer.dlq_topic", &S::dlq_topic)
       .describe("Topic rejected records go to, with dlq.* headers.")
-      .default_value("ingestion-logs-dlq");
-  schema.number("producer.rate")
+      .default_value("ingestion-logs-dlq")
+      .flag("--dlq-topic", "TOPIC");
+  keys.key("producer.rate", &S::rate)
       .describe("Records per second at most; 0 for as fast as possible.")
       .default_value(0.0)
-      .min(0.0);
-  schema.boolean("producer.realtime")
+      .min(0.0)
+      .flag("--rate", "N");
+  keys.key("producer.realtime", &S::realtime)
       .describe(
           "Replay at the records' own pace (by when each job wrote its record: Fin, else "
           "Debut), with Debut and Fin moved to the present.")
-      .default_value(false);
-  schema.number("producer.speed")
+      .default_value(false)
+      .flag("--realtime");
+  keys.key("producer.speed", &S::speed)
       .describe("With realtime, how many times faster than the records' own pace.")
       .default_value(1.0)
-      .min(0.001);
-  schema.boolean("producer.loop")
+      .min(0.001)
+      .flag("--speed", "F");
+  keys.key("producer.loop", &S::loop)
       .describe("At the end of the input, start it again, until stopped.")
-      .default_value(false);
-  schema.boolean("producer.dry_run")
+      .default_value(false)
+      .flag("--loop");
+  keys.key("producer.dry_run", &S::dry_run)
       .describe("Read and check every record; publish nothing.")
-      .default_value(false);
-  schema.string("producer.on_invalid")
+      .default_value(false)
+      .flag("--dry-run");
+  keys.choice(
+          "producer.on_invalid",
+          {{"dlq", OnInvalid::kDeadLetter}, {"skip", OnInvalid::kSkip}, {"fail", OnInvalid::kFail}},
+          &S::on_invalid)
       .describe(
           "What to do with a record that is not a JSON object with a Source string: dlq "
           "(publish it to the dead-letter topic), skip, or fail (stop with an error).")
       .default_value("dlq")
-      .one_of({"dlq", "skip", "fail"});
-  schema.integer("producer.max_record_bytes")
+      .flag("--on-invalid", "MODE");
+  keys.key("producer.max_record_bytes", &S::max_record_bytes)
       .describe("Records longer than this are rejected as oversized_record.")
       .default_value(std::int64_t{1'000'000})
       .min(std::int64_t{1024})
       .max(std::int64_t{100'000'000});
-  schema.string("producer.time_zone")
+  keys.parsed("producer.time_zone", events::TimeZone::from_name, &S::time_zone)
       .describe("Zone of timestamps without an offset (UTC, +02:00, Europe/Paris): realtime only.")
       .default_value("UTC")
-      .validate([](const config::Value& value) {
-        return events::time_zone_problem(std::get<std::string>(value));
-      });
-  schema.duration("producer.progress_interval")
+      .flag("--time-zone", "TZ");
+  keys.key("producer.progress_interval", &S::progress_interval)
       .describe("How often a progress line is logged when stderr is not a terminal.")
       .default_value("5s")
       .min("100ms");
-  schema.duration("producer.delivery_timeout")
+  keys.key("producer.delivery_timeout", &S::delivery_timeout)
       .describe(
           "How long Kafka may take to accept a record (message.timeout.ms) before it counts as not "
           "delivered.")
       .default_value("2m")
-      .min("1s");
-  schema.boolean("producer.create_topics")
+      .min("1s")
+      .flag("--delivery-timeout", "D");
+  keys.key("producer.create_topics", &S::create_topics)
       .describe("Create the topics when they do not exist.")
       .default_value(true);
-  schema.integer("producer.partitions")
+  keys.key("producer.partitions", &S::partitions)
       .describe("Partitions of the topic when the producer creates it.")
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
 }
 
 base::Status ProducerService::run(runtime::Context& ctx) {
-  auto settings = read_settings(ctx);
-  if (!settings) return std::unexpected(settings.error());
-  Publisher publisher(ctx, std::move(*settings));
+  Publisher publisher(ctx, ctx.config.read<Settings>());
   return publisher.run();
 }
 

@@ -155,4 +155,23 @@ fs::path TempDir::write(const std::string& name, std::string_view content) const
   return file;
 }
 
+ConfigRun start_with_config(const std::string& binary, std::string_view yaml,
+                            std::vector<std::string> args, std::vector<std::string> extra_env) {
+  const TempDir dir;
+  ConfigRun run{.file = dir.write("config.yaml", yaml).string()};
+  args.insert(args.begin(), {binary, "--config", run.file});
+  extra_env.emplace_back("IW_HTTP_LISTEN=127.0.0.1:0");
+  ChildProcess process(dir.path(), std::move(args), std::move(extra_env));
+  run.status = process.wait();
+  run.out = process.out();
+  run.err = process.err();
+  return run;
+}
+
+ConfigRun check_config(const std::string& binary, std::string_view yaml,
+                       std::vector<std::string> args, std::vector<std::string> extra_env) {
+  args.insert(args.begin(), "--check-config");
+  return start_with_config(binary, yaml, std::move(args), std::move(extra_env));
+}
+
 }  // namespace iw::testing

@@ -36,7 +36,7 @@ std::expected<Command, std::string> parse_command(std::span<const std::string> p
   return command;
 }
 
-CommandLineScan scan_command_line(const runtime::ServiceInfo& info,
+CommandLineScan scan_command_line(const config::Schema& schema,
                                   std::span<const std::string_view> args) {
   CommandLineScan scan;
   bool only_positional = false;
@@ -51,9 +51,9 @@ CommandLineScan scan_command_line(const runtime::ServiceInfo& info,
     } else if (arg == "--config" || arg == "-c") {
       ++i;
     } else if (!arg.contains('=')) {
-      const bool takes_value = std::ranges::any_of(
-          runtime::flags_of(info),
-          [&](const runtime::Flag& flag) { return flag.name == arg && !flag.value_name.empty(); });
+      const bool takes_value = std::ranges::any_of(schema.keys(), [&](const config::KeySpec& key) {
+        return key.flag == arg && !key.flag_value_name.empty();
+      });
       if (takes_value) ++i;
     }
   }

@@ -27,10 +27,10 @@ struct CommandLineScan {
 };
 
 /// Splits `args` (argv without the program name) the way run_service does — `--` ends the
-/// options, --config and each flag of `info` with a value name take the next argument unless
+/// options, --config and each flag of `schema` with a value name take the next argument unless
 /// written `--flag=value` — so a missing or unknown command is a command-line error (exit 2)
 /// before anything connects. Unknown options are left for run_service to report.
-[[nodiscard]] CommandLineScan scan_command_line(const runtime::ServiceInfo& info,
+[[nodiscard]] CommandLineScan scan_command_line(const config::Schema& schema,
                                                 std::span<const std::string_view> args);
 
 }  // namespace iw::dlq

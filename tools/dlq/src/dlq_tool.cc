@@ -42,6 +42,7 @@ struct Settings {
   Command command = Command::kList;
   std::string topic;
   Filter filter;
+  std::string since;  // dlq.since, read against the clock when the command runs
   std::uint64_t limit = 0;
   bool json = false;
   bool dry_run = false;
@@ -49,23 +50,15 @@ struct Settings {
 };
 
 base::Result<Settings> read_settings(const runtime::Context& ctx) {
-  const config::Config& c = ctx.config;
-  Settings s;
+  auto s = ctx.config.read<Settings>();
   auto command = parse_command(ctx.args);
   if (!command) return base::fail(base::ErrorCode::kInvalidInput, command.error());
   s.command = *command;
-  s.topic = c.get_string("dlq.topic");
-  s.filter.reasons = c.get_string_list("dlq.reason");
-  s.filter.stages = c.get_string_list("dlq.stage");
-  if (c.has("dlq.since")) {
-    auto since = parse_since(c.get_string("dlq.since"), ctx.clock.now());
+  if (!s.since.empty()) {
+    auto since = parse_since(s.since, ctx.clock.now());
     if (!since) return std::unexpected(since.error().with_context("dlq.since"));
     s.filter.since = *since;
   }
-  s.limit = static_cast<std::uint64_t>(c.get_int("dlq.limit"));
-  s.json = c.get_string("dlq.format") == "json";
-  s.dry_run = c.get_bool("dlq.dry_run");
-  s.idle_timeout = c.get_duration("dlq.idle_timeout");
   return s;
 }
 
@@ -446,33 +439,27 @@ runtime::ServiceInfo dlq_info() {
           "  ingest-dlq list --stage enricher --since 2h\n"
           "  ingest-dlq list --format json --limit 10 | jq .headers\n"
           "  ingest-dlq replay --reason invalid_timestamp --dry-run\n"
-          "  ingest-dlq replay --reason invalid_timestamp --since 2025-09-15T10:00:00Z",
-      .flags = {
-          {"--reason", "dlq.reason", "R[,R...]", "only records with one of these dlq.reason"},
-          {"--stage", "dlq.stage", "S[,S...]", "only records from one of these dlq.stage"},
-          {"--since", "dlq.since", "T",
-           "only records dead-lettered at or after T (RFC 3339) or within T (2h)"},
-          {"--limit", "dlq.limit", "N", "at most N records, the first read (0: all)"},
-          {"--format", "dlq.format", "F", "table or json (list, summary)"},
-          {"--dry-run", "dlq.dry_run", "", "replay: show what would be sent, send nothing"},
-          {"--topic", "dlq.topic", "TOPIC", "the dead-letter topic to read"},
-          {"--idle-timeout", "dlq.idle_timeout", "D", "end the read after D without a record"},
-      }};
+          "  ingest-dlq replay --reason invalid_timestamp --since 2025-09-15T10:00:00Z"};
 }
 
 void DlqTool::declare(config::Schema& schema) const {
-  schema.string("dlq.topic")
+  using S = Settings;
+  config::Binder<S> keys(schema);
+  keys.key("dlq.topic", &S::topic)
       .describe("The dead-letter topic to read.")
-      .default_value("ingestion-logs-dlq");
-  schema.string_list("dlq.reason")
+      .default_value("ingestion-logs-dlq")
+      .flag("--topic", "TOPIC");
+  keys.key("dlq.reason", &S::filter, &Filter::reasons)
       .describe("Only records whose dlq.reason is one of these; empty for all.")
-      .default_value(std::vector<std::string>{});
-  schema.string_list("dlq.stage")
+      .default_value(std::vector<std::string>{})
+      .flag("--reason", "R[,R...]");
+  keys.key("dlq.stage", &S::filter, &Filter::stages)
       .describe(
           "Only records whose dlq.stage (producer, enricher, loki-pusher, ...) is one of "
           "these; empty for all.")
-      .default_value(std::vector<std::string>{});
-  schema.string("dlq.since")
+      .default_value(std::vector<std::string>{})
+      .flag("--stage", "S[,S...]");
+  keys.key("dlq.since", &S::since)
       .describe(
           "Only records dead-lettered at or after this RFC 3339 time (UTC when without "
           "offset), or within this duration back from now (2h, 1h30m, 7d).")
@@ -480,24 +467,28 @@ void DlqTool::declare(config::Schema& schema) const {
         auto since = parse_since(std::get<std::string>(value), base::TimePoint{});
         if (!since) return since.error().message();
         return std::nullopt;
-      });
-  schema.integer("dlq.limit")
+      })
+      .flag("--since", "T");
+  keys.key("dlq.limit", &S::limit)
       .describe("At most this many records, the first in reading order; 0 for all.")
       .default_value(std::int64_t{0})
-      .min(std::int64_t{0});
-  schema.string("dlq.format")
+      .min(std::int64_t{0})
+      .flag("--limit", "N");
+  keys.choice("dlq.format", {{"table", false}, {"json", true}}, &S::json)
       .describe("list and summary output: table (for people) or json (one object a line).")
       .default_value("table")
-      .one_of({"table", "json"});
-  schema.boolean("dlq.dry_run")
+      .flag("--format", "F");
+  keys.key("dlq.dry_run", &S::dry_run)
       .describe("replay: show which records would go where, and send nothing.")
-      .default_value(false);
-  schema.duration("dlq.idle_timeout")
+      .default_value(false)
+      .flag("--dry-run");
+  keys.key("dlq.idle_timeout", &S::idle_timeout)
       .describe(
           "The read also ends when no record arrived for this long after the partitions were "
           "assigned (for offsets no record is delivered for, e.g. transaction markers).")
       .default_value("2s")
-      .min("100ms");
+      .min("100ms")
+      .flag("--idle-timeout", "D");
 }
 
 base::Status DlqTool::run(runtime::Context& ctx) {
@@ -523,7 +514,8 @@ base::Status DlqTool::run(runtime::Context& ctx) {
 int run_tool(int argc, char** argv) {
   const runtime::ServiceInfo info = dlq_info();
   const std::vector<std::string_view> args(argv + 1, argv + argc);
-  const CommandLineScan scan = scan_command_line(info, args);
+  const CommandLineScan scan =
+      scan_command_line(runtime::declare_keys(info, DlqTool(stdout)), args);
   if (scan.informational) {
     DlqTool tool(stdout);
     return runtime::run_service(info, tool, argc, argv);

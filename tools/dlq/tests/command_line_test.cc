@@ -17,7 +17,7 @@ std::expected<Command, std::string> command(std::vector<std::string> args) {
 }
 
 CommandLineScan scan(std::vector<std::string_view> args) {
-  return scan_command_line(dlq_info(), args);
+  return scan_command_line(runtime::declare_keys(dlq_info(), DlqTool(stdout)), args);
 }
 
 TEST(ParseCommandTest, NamesOneOfThreeCommands) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -93,6 +94,16 @@ class Config {
   [[nodiscard]] bool has(std::string_view path) const;
   [[nodiscard]] Source source(std::string_view path) const;
 
+  /// A settings struct filled from the keys bound to its fields (Binder<S>): S{} first, then
+  /// each bound key that has a value, in declaration order. Keys without value leave their
+  /// field as S's initialiser set it.
+  template <class S>
+  [[nodiscard]] S read() const {
+    S settings{};
+    fill(typeid(S), &settings);
+    return settings;
+  }
+
   /// The effective configuration as YAML, nested by section in declaration order, for
   /// --check-config. Secrets and sensitive properties entries print as <redacted>; values from
   /// defaults and env vars carry a trailing comment ("# default", "# env IW_X"); unset keys
@@ -114,8 +125,10 @@ class Config {
 
   Config() = default;
   const Entry& entry(std::string_view path, Type type) const;
+  void fill(std::type_index target, void* object) const;
 
-  std::vector<Entry> entries_;  // declaration order
+  std::vector<Entry> entries_;             // declaration order
+  std::vector<detail::Binding> bindings_;  // declaration order
   std::map<std::string, std::size_t, std::less<>> index_;
   std::map<std::string, Secret, std::less<>> secrets_;
 };
@@ -132,8 +145,9 @@ struct LoadOptions {
   /// services.
   std::map<std::string, std::string> env = process_environment();
   std::string env_prefix = "IW_";
-  /// Values given on the command line (a service's flags), which win over everything else.
-  /// Parsed like env values; problems name `origin` (e.g. "--rate") in place of a file.
+  /// Values given on the command line (a service's flags and argument), which win over
+  /// everything else, the later over the earlier. Parsed like env values; problems name
+  /// `origin` (e.g. "--rate", or "FILE" for an argument) in place of a file.
   struct Override {
     std::string origin;
     std::string path;

@@ -7,12 +7,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <variant>
 #include <vector>
 
 #include "iw/config/duration.h"
 
 namespace iw::config {
+
+class Config;
+template <class S>
+class Binder;
 
 /// A typed configuration value. The alternative held always matches the key's Type (the
 /// alternatives are in the same order as the enumerators of Type).
@@ -45,6 +50,27 @@ using Validator = std::function<std::optional<std::string>(const Value& value)>;
 using PropertyCheck =
     std::function<std::optional<std::string>(std::string_view key, std::string_view value)>;
 
+/// A check of values that span several keys, run on the loaded configuration. Returns what is
+/// wrong (a sentence naming the keys involved), or nullopt. Values of secrets and sensitive
+/// properties entries are scrubbed from the returned text.
+using CrossCheck = std::function<std::optional<std::string>(const Config& config)>;
+
+/// A CrossCheck and the keys it reads, in the order in which they are blamed (see
+/// Schema::check()).
+struct CrossKeyCheck {
+  std::vector<std::string> keys;
+  CrossCheck check;
+};
+
+namespace detail {
+/// How a key's value reaches a field of a settings struct of type `target` (see Binder):
+/// `set(object, config)` writes the key's effective value into `*object`, which is a `target`.
+struct Binding {
+  std::type_index target;
+  std::function<void(void* object, const Config& config)> set;
+};
+}  // namespace detail
+
 /// Everything declared about one key. Read-only outside KeyBuilder.
 struct KeySpec {
   std::string path;  ///< dotted, e.g. "kafka.bootstrap_servers"
@@ -57,7 +83,11 @@ struct KeySpec {
   std::optional<Value> max;         ///< inclusive; integer, number and duration keys
   std::vector<std::string> one_of;  ///< string keys, and each element of string lists
   std::vector<Validator> validators;
-  PropertyCheck property_check;  ///< properties keys only; may be empty
+  PropertyCheck property_check;           ///< properties keys only; may be empty
+  std::string flag;                       ///< "--rate"; empty when the key has no flag
+  std::string flag_value_name;            ///< "N" in `--rate N`; empty for a switch (boolean keys)
+  std::string argument;                   ///< "FILE": the positional argument that sets the key
+  std::vector<detail::Binding> bindings;  ///< the settings fields it fills (Binder)
 };
 
 /// Fluent declaration of one key, returned by the Schema methods. Each call that sets the
@@ -87,10 +117,20 @@ class KeyBuilder {
   KeyBuilder& max(Value bound);
   /// The allowed values of a string key, or of every element of a string list.
   KeyBuilder& one_of(std::vector<std::string> choices);
+  /// The command-line flag that sets the key, e.g. flag("--rate", "N") for `--rate N`. A
+  /// boolean key's flag without a value name is a switch: `--loop` sets it to true. Secrets
+  /// have no flags (command lines are visible to every user of the machine).
+  KeyBuilder& flag(std::string name, std::string value_name = {});
+  /// The positional command-line argument that sets the key (`ingest-producer FILE`); at most
+  /// one key of a schema has one. It wins over the key's flag.
+  KeyBuilder& argument(std::string name);
 
   [[nodiscard]] const KeySpec& spec() const { return *spec_; }
 
  private:
+  template <class S>
+  friend class Binder;
+
   Value coerce(Value value, std::string_view what) const;
   void check_default() const;
 
@@ -125,8 +165,17 @@ class Schema {
   /// newlines stripped). `check` (may be empty) vets every entry. Not settable from env.
   KeyBuilder& properties(std::string path, PropertyCheck check);
 
+  /// Declares a check that spans `keys` (each declared before), e.g. "backoff.max is not
+  /// below backoff.min". It runs at every load, --check-config included, once each of `keys`
+  /// has a value without problems of its own. A failure is reported at the first of `keys` that
+  /// a flag, an env var or the file set (at its value's position), or else at the first of
+  /// `keys`, naming that key.
+  void check(std::vector<std::string> keys, CrossCheck check);
+
   /// Keys in declaration order.
   [[nodiscard]] const std::deque<KeySpec>& keys() const { return specs_; }
+  /// Cross-key checks in declaration order.
+  [[nodiscard]] const std::vector<CrossKeyCheck>& checks() const { return checks_; }
   /// The key declared at `path`, or nullptr.
   [[nodiscard]] const KeySpec* find(std::string_view path) const;
 
@@ -140,6 +189,7 @@ class Schema {
   std::deque<KeySpec> specs_;
   std::deque<KeyBuilder> builders_;
   std::map<std::string, std::size_t, std::less<>> index_;
+  std::vector<CrossKeyCheck> checks_;
 };
 
 /// The env var that overrides `path`: `prefix` + the path upper-cased with '.' and '-' turned

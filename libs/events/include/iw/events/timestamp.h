@@ -41,10 +41,6 @@ class TimeZone {
   const date::time_zone* zone_ = nullptr;
 };
 
-/// Why `name` is not a time zone from_name() accepts, or nullopt: for configuration validators,
-/// so a bad zone is reported with the file position of its key at start-up.
-[[nodiscard]] std::optional<std::string> time_zone_problem(std::string_view name);
-
 /// Parses ISO 8601 / RFC 3339 date-times as ingestion jobs write them:
 ///   2025-09-15 10:30:00.000      naive, read in `zone`
 ///   2025-09-15T10:30:00Z         UTC

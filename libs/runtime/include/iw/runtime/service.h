@@ -6,6 +6,7 @@
 
 #include "iw/base/clock.h"
 #include "iw/base/error.h"
+#include "iw/config/binder.h"
 #include "iw/config/config.h"
 #include "iw/config/schema.h"
 #include "iw/kafka/client.h"
@@ -16,15 +17,6 @@
 
 namespace iw::runtime {
 
-/// A command-line flag that sets one configuration key, e.g. `--rate 500` for producer.rate.
-/// Flags win over the environment and the file; their problems are reported naming the flag.
-struct Flag {
-  std::string name;        ///< "--rate"
-  std::string key;         ///< "producer.rate"
-  std::string value_name;  ///< "N" for `--rate N`; empty for a switch that sets the key to true
-  std::string help;        ///< one line for --help
-};
-
 /// What a service is called and how it presents itself on the command line.
 struct ServiceInfo {
   std::string name;     ///< "enricher": the `service` field of logs and metrics
@@ -32,11 +24,9 @@ struct ServiceInfo {
   std::string summary;  ///< one line for --help
   std::uint16_t default_http_port = 9464;
   bool uses_kafka = true;  ///< declares the common kafka.* keys
-  /// Extra --help text: positional arguments, subcommands, examples.
+  /// Extra --help text: positional arguments, subcommands, examples. A service's flags are
+  /// not listed here: each is declared with the key it sets (config::KeyBuilder::flag()).
   std::string usage_notes;
-  /// Flags beyond the common ones (--bootstrap-servers comes with uses_kafka); each maps to a
-  /// declared configuration key.
-  std::vector<Flag> flags;
 };
 
 /// Everything the runtime has set up by the time Service::run is called.
@@ -48,7 +38,8 @@ struct Context {
   metrics::Readiness& readiness;
   ShutdownSignal& shutdown;
   const base::Clock& clock;
-  /// Positional command-line arguments (subcommands, file names), in order.
+  /// Positional command-line arguments (subcommands, file names), in order, less the one a
+  /// key declares as its argument (config::KeyBuilder::argument()).
   const std::vector<std::string>& args;
 };
 
@@ -57,7 +48,9 @@ struct Context {
 class Service {
  public:
   virtual ~Service() = default;
-  /// Declares the service's own configuration keys (the common ones are already declared).
+  /// Declares the service's own configuration keys (the common ones are already declared):
+  /// each once, with its flag, type, default, description and checks, bound to the field of
+  /// the service's settings it fills (config::Binder), and the checks that span several keys.
   virtual void declare(config::Schema& schema) const = 0;
   /// The readiness checks /readyz waits for; each starts "pending".
   [[nodiscard]] virtual std::vector<std::string> readiness_checks() const { return {}; }
@@ -66,12 +59,12 @@ class Service {
   virtual base::Status run(Context& ctx) = 0;
 };
 
-/// Every flag the command line accepts: the ones every Kafka-using service shares (declared by
-/// the runtime, next to the kafka.* keys they set), then ServiceInfo::flags.
-[[nodiscard]] std::vector<Flag> flags_of(const ServiceInfo& info);
+/// Every key of a service: the common ones (log.level, http.listen and, when
+/// ServiceInfo::uses_kafka, kafka.bootstrap_servers with its flag --bootstrap-servers,
+/// kafka.client_id and kafka.properties), then the service's own.
+[[nodiscard]] config::Schema declare_keys(const ServiceInfo& info, const Service& service);
 
-/// The keys every Kafka-using service shares, declared by the runtime when
-/// ServiceInfo::uses_kafka: kafka.bootstrap_servers, kafka.client_id, kafka.properties.
+/// The kafka.* keys every Kafka-using service shares, with the context's logger.
 [[nodiscard]] kafka::ClientOptions kafka_client_options(const Context& ctx);
 
 /// `<binary>-<hostname>`: a default for ids that must be stable across restarts of one instance
@@ -80,7 +73,8 @@ class Service {
 
 /// Runs a service as a process: parses the command line
 ///   BINARY [--config FILE] [--check-config] [--version] [--help] [FLAGS...] [ARGS...]
-/// loads and validates the configuration (every problem printed, exit 2), serves /metrics,
+/// loads and validates the configuration, cross-key checks included (every problem printed,
+/// exit 2, with --check-config as at start-up), serves /metrics,
 /// /healthz and /readyz, runs the service, and turns SIGTERM/SIGINT into an orderly drain
 /// (exit 0). Call it from main() and return its result.
 int run_service(const ServiceInfo& info, Service& service, int argc, char** argv);

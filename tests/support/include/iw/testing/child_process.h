@@ -69,4 +69,25 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// What `BINARY --config FILE ARGS...` did, FILE holding the YAML given.
+struct ConfigRun {
+  int status = -1;
+  std::string out;   ///< stdout: the effective configuration (YAML) of a passing --check-config
+  std::string err;   ///< stderr: one problem a line and their count, or "configuration OK"
+  std::string file;  ///< FILE, as the problems name it
+};
+
+/// Runs a service with `yaml` (written to a file in a fresh directory, where the process also
+/// runs) as its configuration, `args` and `extra_env` plus IW_HTTP_LISTEN=127.0.0.1:0; the
+/// environment is otherwise the test's minus every IW_* variable, as for ChildProcess. For
+/// configurations the service refuses: one it accepts runs until wait()'s limit.
+[[nodiscard]] ConfigRun start_with_config(const std::string& binary, std::string_view yaml,
+                                          std::vector<std::string> args = {},
+                                          std::vector<std::string> extra_env = {});
+
+/// start_with_config() with --check-config.
+[[nodiscard]] ConfigRun check_config(const std::string& binary, std::string_view yaml,
+                                     std::vector<std::string> args = {},
+                                     std::vector<std::string> extra_env = {});
+
 }  // namespace iw::testing

@@ -10,7 +10,7 @@ StageClients::~StageClients() {
 
 base::Status StageClients::start_producer(const ProducerOptions& options,
                                           DeliveryHandler& handler) {
-  auto producer = make_producer(options, handler);
+  auto producer = factory_.producer(options, handler);
   if (!producer) return std::unexpected(producer.error());
   producer_ = std::move(*producer);
   return {};
@@ -20,7 +20,7 @@ base::Status StageClients::start_consumer(const ConsumerOptions& options) {
   relay_.listener = options.listener;
   ConsumerOptions relayed = options;
   relayed.listener = &relay_;
-  auto consumer = make_consumer(relayed);
+  auto consumer = factory_.consumer(relayed);
   if (!consumer) return std::unexpected(consumer.error());
   consumer_ = std::move(*consumer);
   return {};

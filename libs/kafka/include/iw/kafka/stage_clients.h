@@ -4,6 +4,7 @@
 
 #include "iw/base/check.h"
 #include "iw/base/error.h"
+#include "iw/kafka/client_factory.h"
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/producer.h"
 
@@ -24,7 +25,8 @@ namespace iw::kafka {
 /// (they must be destroyed first).
 class StageClients {
  public:
-  StageClients() = default;
+  /// The clients come from `factory`, which must outlive this object.
+  explicit StageClients(ClientFactory& factory = librdkafka_clients()) : factory_(factory) {}
   ~StageClients();
   StageClients(const StageClients&) = delete;
   StageClients& operator=(const StageClients&) = delete;
@@ -56,6 +58,7 @@ class StageClients {
     RebalanceListener* listener = nullptr;
   };
 
+  ClientFactory& factory_;
   Relay relay_;  // outlives the consumer, which calls it
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;

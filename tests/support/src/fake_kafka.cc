@@ -193,6 +193,7 @@ base::Status FakeConsumer::subscribe(const std::vector<std::string>& topics) {
 
 base::Status FakeConsumer::serve() {
   if (closed_) return failed(base::ErrorCode::kFailedPrecondition, "consumer closed");
+  if (kafka_.on_poll) kafka_.on_poll(*this);
   while (!rebalances_.empty()) {
     Rebalance rebalance = std::move(rebalances_.front());
     rebalances_.pop_front();
@@ -440,14 +441,17 @@ base::Status FakeProducer::produce(const kafka::OutgoingRecord& record, std::uin
     if (auto status = check_transactional(true); !status) return status;
   }
   if (auto error = take(produce_error_)) return std::unexpected(std::move(*error));
-  const std::string topic(record.topic);
-  const std::int32_t partitions = kafka_.partition_count(topic);
-  if (partitions == 0) return failed(base::ErrorCode::kNotFound, "unknown topic " + topic);
+  const auto found = kafka_.topics_.find(std::string(record.topic));
+  if (found == kafka_.topics_.end()) {
+    return failed(base::ErrorCode::kNotFound, "unknown topic " + std::string(record.topic));
+  }
+  const std::string& topic = found->first;  // what the report's view points into
+  const std::size_t partitions = found->second.size();
   const std::int32_t partition = record.partition.value_or(
-      record.key ? static_cast<std::int32_t>(std::hash<std::string_view>{}(*record.key) %
-                                             static_cast<std::size_t>(partitions))
-                 : 0);
-  Report report{.topic = topic, .partition = partition, .correlation = correlation};
+      record.key
+          ? static_cast<std::int32_t>(std::hash<std::string_view>{}(*record.key) % partitions)
+          : 0);
+  kafka::DeliveryReport report{.topic = topic, .partition = partition, .correlation = correlation};
   if (auto error = take(delivery_error_)) {
     report.error = std::move(*error);
     transaction_failed_ = in_transaction();
@@ -469,13 +473,9 @@ base::Status FakeProducer::produce(const kafka::OutgoingRecord& record, std::uin
 int FakeProducer::poll(milliseconds) {
   int served = 0;
   while (!reports_.empty()) {
-    const Report report = std::move(reports_.front());
+    const kafka::DeliveryReport report = std::move(reports_.front());
     reports_.pop_front();
-    handler_.on_delivery({.topic = report.topic,
-                          .partition = report.partition,
-                          .offset = report.offset,
-                          .correlation = report.correlation,
-                          .error = report.error});
+    handler_.on_delivery(report);
     ++served;
   }
   return served;
@@ -487,7 +487,7 @@ base::Status FakeProducer::flush(milliseconds timeout) {
 }
 
 void FakeProducer::purge() {
-  for (Report& report : reports_) {
+  for (kafka::DeliveryReport& report : reports_) {
     if (!report.error) report.error = base::Error(base::ErrorCode::kAborted, "purged (fake)");
   }
 }

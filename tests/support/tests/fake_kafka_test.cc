@@ -78,6 +78,19 @@ class FakeKafkaTest : public ::testing::Test {
     return producer;
   }
 
+  // A transactional consumer that has polled its input, and a producer with a transaction open
+  // holding one record, `value`, for kOut.
+  std::pair<std::unique_ptr<FakeConsumer>, std::unique_ptr<FakeProducer>> mid_transaction(
+      const std::string& value) {
+    auto c = consumer(kafka::CommitMode::kTransactional);
+    auto p = transactional();
+    std::vector<kafka::Record> batch;
+    EXPECT_TRUE(c->poll_batch(batch, 10, 0ms));
+    EXPECT_TRUE(p->begin_transaction());
+    EXPECT_TRUE(p->produce({.topic = kOut, .value = value}, 7));
+    return {std::move(c), std::move(p)};
+  }
+
   FakeKafka kafka_;
   Listener listener_;
   Deliveries deliveries_;
@@ -203,12 +216,8 @@ TEST_F(FakeKafkaTest, AFatalPollErrorMakesTheConsumerFatal) {
 
 TEST_F(FakeKafkaTest, ATransactionIsSeenByReadCommittedReadersOnlyOnceCommitted) {
   kafka_.append(kIn, 0, "in");
-  auto c = consumer(kafka::CommitMode::kTransactional);
-  auto p = transactional();
+  auto [c, p] = mid_transaction("out");
   std::vector<kafka::Record> batch;
-  ASSERT_TRUE(c->poll_batch(batch, 10, 0ms));
-  ASSERT_TRUE(p->begin_transaction());
-  ASSERT_TRUE(p->produce({.topic = kOut, .value = "out"}, 7));
   EXPECT_TRUE(kafka_.committed_records(kOut).empty());
   EXPECT_EQ(p->poll(0ms), 1);
   ASSERT_EQ(deliveries_.reports.size(), 1U);
@@ -269,12 +278,8 @@ TEST_F(FakeKafkaTest, AnAbortedTransactionIsSkippedAndTheConsumerRewindsToTheCom
 
 TEST_F(FakeKafkaTest, ARebalanceMidTransactionRunsInsideThePoll) {
   kafka_.append(kIn, 0, "a");
-  auto c = consumer(kafka::CommitMode::kTransactional);
-  auto p = transactional();
+  auto [c, p] = mid_transaction("x");
   std::vector<kafka::Record> batch;
-  ASSERT_TRUE(c->poll_batch(batch, 10, 0ms));
-  ASSERT_TRUE(p->begin_transaction());
-  ASSERT_TRUE(p->produce({.topic = kOut, .value = "x"}, 0));
   // The listener commits the open transaction while it still owns the partition.
   listener_.on_revoke = [&] {
     const std::vector<kafka::TopicPartitionOffset> positions = {{kIn, 0, 1}};
@@ -365,6 +370,26 @@ TEST_F(FakeKafkaTest, AdminCreatesMissingTopicsAndCountsPartitions) {
   EXPECT_EQ(admin->partition_count("missing", 1s).error().code(), base::ErrorCode::kNotFound);
   admin->fail_next_create(base::Error(base::ErrorCode::kUnavailable, "no controller"));
   EXPECT_FALSE(admin->create_topics(topics, 1s));
+}
+
+TEST_F(FakeKafkaTest, OnPollRunsFirstInEveryPollAndTheFactoryHandsOutTheSameClients) {
+  std::vector<std::size_t> assigned_before;
+  kafka_.on_poll = [&](FakeConsumer& c) {
+    assigned_before.push_back(c.assignment().size());
+    kafka_.append(kIn, 0, "appended");
+  };
+  kafka::ClientFactory& factory = kafka_;
+  auto made = factory.consumer({.group_id = kGroup});
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->get(), kafka_.last_consumer());
+  ASSERT_TRUE((*made)->subscribe({kIn}));
+  std::vector<kafka::Record> batch;
+  ASSERT_TRUE((*made)->poll_batch(batch, 10, 0ms));
+  EXPECT_THAT(values(batch), ElementsAre("appended"));
+  ASSERT_TRUE((*made)->poll(0ms));
+  EXPECT_THAT(assigned_before, ElementsAre(0U, 2U));  // before the first rebalance ran
+  made->reset();
+  EXPECT_EQ(kafka_.last_consumer(), nullptr);
 }
 
 TEST_F(FakeKafkaTest, TheJournalShowsTheTeardownOrder) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -90,6 +91,11 @@ class FakeKafka final : public kafka::ClientFactory {
       const kafka::ConsumerOptions& options) override;
   [[nodiscard]] base::Result<std::unique_ptr<kafka::Producer>> producer(
       const kafka::ProducerOptions& options, kafka::DeliveryHandler& handler) override;
+
+  /// Called at the start of every poll() and poll_batch() of its consumers, before their
+  /// rebalances run: the script of what happens while a stage under test runs (inject a fault
+  /// into its producer, fence it, append input, ask it to stop).
+  std::function<void(FakeConsumer&)> on_poll;
 
   /// The consumer or producer made last that still lives, nullptr when none.
   [[nodiscard]] FakeConsumer* last_consumer() const;
@@ -238,24 +244,16 @@ class FakeProducer final : public kafka::Producer {
   base::Status abort_transaction(std::chrono::milliseconds timeout) override;
 
  private:
-  struct Report {
-    std::string topic;
-    std::int32_t partition = -1;
-    std::int64_t offset = -1;
-    std::uint64_t correlation = 0;
-    std::optional<base::Error> error;
-  };
-
   // kFailedPrecondition when fenced, or when the call needs a state the producer is not in.
   base::Status check_transactional(bool needs_open) const;
 
   FakeKafka& kafka_;
   kafka::ProducerOptions options_;
   kafka::DeliveryHandler& handler_;
-  std::deque<Report> reports_;
-  std::optional<std::uint32_t> epoch_;  // set by init_transactions
-  std::uint64_t transaction_ = 0;       // the open one, 0 for none
-  bool transaction_failed_ = false;     // a record of the open transaction was not delivered
+  std::deque<kafka::DeliveryReport> reports_;  // topics: views of FakeKafka's topic names
+  std::optional<std::uint32_t> epoch_;         // set by init_transactions
+  std::uint64_t transaction_ = 0;              // the open one, 0 for none
+  bool transaction_failed_ = false;            // a record of the open transaction was not delivered
   std::vector<std::pair<std::string, std::vector<kafka::TopicPartitionOffset>>> offsets_;
   std::optional<base::Error> produce_error_;
   std::optional<base::Error> delivery_error_;

@@ -89,14 +89,15 @@ struct Staged {
 
 class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceListener {
  public:
-  Pipeline(runtime::Context& ctx, Settings settings)
+  Pipeline(runtime::Context& ctx, Settings settings, kafka::ClientFactory& clients)
       : ctx_(ctx),
         settings_(std::move(settings)),
         reasons_(dead_letter_reasons()),
         metrics_(ctx.metrics.registry(), settings_, reasons_),
         business_(ctx.metrics.registry()),
         enricher_(settings_.enrich),
-        problems_(ctx.logger, 20, 10s) {
+        problems_(ctx.logger, 20, 10s),
+        clients_(clients) {
     staged_.dead_lettered.assign(reasons_.size(), 0);
   }
 
@@ -194,7 +195,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     client.properties.try_emplace("linger.ms", "5");
     client.properties.try_emplace("compression.type", "lz4");
     if (settings_.create_topics) {
-      auto admin = kafka::make_admin(client);
+      auto admin = clients_.factory().admin(client);
       if (!admin) return std::unexpected(admin.error());
       const std::vector<kafka::TopicSpec> topics = {
           {.name = settings_.output_topic, .partitions = settings_.partitions},
@@ -541,7 +542,7 @@ void EnricherService::declare(config::Schema& schema) const {
 }
 
 base::Status EnricherService::run(runtime::Context& ctx) {
-  Pipeline pipeline(ctx, ctx.config.read<Settings>());
+  Pipeline pipeline(ctx, ctx.config.read<Settings>(), clients_);
   return pipeline.run();
 }
 

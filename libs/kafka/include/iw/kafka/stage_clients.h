@@ -45,6 +45,9 @@ class StageClients {
     return *producer_;
   }
 
+  /// Where the clients come from, for the stage's other clients (an admin client).
+  [[nodiscard]] ClientFactory& factory() const { return factory_; }
+
   /// Leaves the group now, the listener told of the revocation. Idempotent.
   void close();
 

@@ -37,7 +37,7 @@ template <typename T, typename Read>
 void read(std::optional<T>& field, std::string_view name, std::string_view text, Read read_value,
           ParsedDeadLetter& out) {
   field = read_value(text);
-  std::erase(out.malformed, name);  // a repeat stands for the header alone
+  std::erase(out.malformed, name);  // of a repeated header, only the last value counts
   if (!field) out.malformed.push_back(name);
 }
 

@@ -21,8 +21,7 @@ namespace iw::kafka {
 /// group calls nothing back, then destroys the consumer, then the producer. What was not
 /// committed is read again by the partitions' next owner, as after a crash.
 ///
-/// Declare it after whatever the listener uses, and before the Records taken from its consumer
-/// (they must be destroyed first).
+/// Declare it before the Records taken from its consumer: they must be destroyed first.
 class StageClients {
  public:
   /// The clients come from `factory`, which must outlive this object.

@@ -11,7 +11,6 @@
 #include "iw/base/check.h"
 #include "iw/base/json_escape.h"
 #include "iw/base/time_format.h"
-#include "rfc3339.h"
 
 namespace iw::alerting {
 namespace {
@@ -217,7 +216,7 @@ base::Result<Instant> read_instant(simdjson::ondemand::value& value, std::string
   if (value.get_string().get(text) != simdjson::SUCCESS) {
     return invalid(field, "expected a string");
   }
-  const auto instant = detail::parse_rfc3339_millis(text);
+  const auto instant = base::parse_rfc3339_millis(text);
   if (!instant) return invalid(field, "not an RFC 3339 timestamp");
   return *instant;
 }
@@ -420,7 +419,7 @@ base::Result<AlertEvent> parse_alert_event(std::string_view json) {
     } else if (key == "endsAt") {
       auto instant = read_instant(value, "endsAt");
       if (!instant) return std::unexpected(std::move(instant.error()));
-      if (*instant != detail::parse_rfc3339_millis(kZeroTime)) event.ends_at = *instant;
+      if (*instant != base::parse_rfc3339_millis(kZeroTime)) event.ends_at = *instant;
       has_ends_at = true;
     } else if (key == "value") {
       bool null = false;

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "rfc3339.h"
+#include "iw/base/time_format.h"
 
 namespace iw::alerting {
 namespace {
@@ -141,7 +141,7 @@ base::Result<Run> EnrichedRunReader::read(std::string_view json) {
       if (key == "event" && name == "end") {
         std::string_view text;
         if (base::Status s = read_string(field, "event.end", text); !s) return s;
-        const auto end = detail::parse_rfc3339_millis(text);
+        const auto end = base::parse_rfc3339_millis(text);
         if (!end) return base::Status(invalid("event.end", "not an RFC 3339 timestamp"));
         run.end = *end;
         has_end = true;

@@ -45,5 +45,28 @@ TEST(TimeFormatTest, TruncatesTowardsThePastBeforeTheEpoch) {
   EXPECT_EQ(format_rfc3339_millis(TimePoint{} - 1ms), "1969-12-31T23:59:59.999Z");
 }
 
+TEST(TimeFormatTest, ParsesBackWhatItFormats) {
+  using namespace std::chrono;
+  for (const TimePoint t : {TimePoint{}, TimePoint{} - 1ms,
+                            TimePoint{sys_days{2025y / September / 15} + 10h + 30min + 1s + 154ms},
+                            TimePoint{sys_days{2199y / December / 31} + 86'399'999ms}}) {
+    EXPECT_EQ(parse_rfc3339_millis(format_rfc3339_millis(t)), t) << format_rfc3339_millis(t);
+  }
+  // Fewer fraction digits, or none, are the same instants.
+  EXPECT_EQ(parse_rfc3339_millis("2025-09-15T10:30:01.15Z"),
+            parse_rfc3339_millis("2025-09-15T10:30:01.150Z"));
+  EXPECT_EQ(parse_rfc3339_millis("2025-09-15T10:30:01Z"),
+            parse_rfc3339_millis("2025-09-15T10:30:01.000Z"));
+}
+
+TEST(TimeFormatTest, ParsesNothingElse) {
+  for (const std::string_view text :
+       {"", "yesterday", "2025-09-15 10:30:01.154Z", "2025-09-15T10:30:01.154",
+        "2025-09-15T10:30:01.154+02:00", "2025-09-15T10:30:01.1543Z", "2025-09-15T10:30:01.Z",
+        "2025-02-30T10:30:01.154Z", "2025-09-15T24:00:00.000Z", "2025-09-15T10:30:01.154Zx"}) {
+    EXPECT_FALSE(parse_rfc3339_millis(text)) << text;
+  }
+}
+
 }  // namespace
 }  // namespace iw::base

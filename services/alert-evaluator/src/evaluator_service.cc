@@ -28,6 +28,7 @@
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/dead_letter.h"
 #include "iw/kafka/producer.h"
+#include "iw/kafka/stage_clients.h"
 #include "iw/metrics/record_flow.h"
 #include "iw/runtime/consumer_lag.h"
 #include "iw/runtime/version.h"
@@ -142,7 +143,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                     {"alertmanager", notifier_ != nullptr}});
     int since_housekeeping = 0;
     while (!ctx_.shutdown.requested()) {
-      auto polled = consumer_->poll(50ms);
+      auto polled = clients_.consumer().poll(50ms);
       if (rebuild_pending_) {
         // Records polled before the rebuild are read again from the replay start.
         if (auto status = rebuild(); !status) return status;
@@ -165,7 +166,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
     ctx_.logger.info("draining", {});
     if (auto status = commit(true); !status) return status;
-    consumer_->close();
+    clients_.close();
     return {};
   }
 
@@ -208,22 +209,24 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         return std::unexpected(status.error().with_context("creating topics"));
       }
     }
-    auto producer = kafka::make_producer(
-        {.client = client, .transactional_id = settings_.transactional_id}, *this);
-    if (!producer) return std::unexpected(producer.error());
-    producer_ = std::move(*producer);
+    if (auto status = clients_.start_producer(
+            {.client = client, .transactional_id = settings_.transactional_id}, *this);
+        !status) {
+      return status;
+    }
     // Fences a previous instance with the same id and aborts what it left open, so the history
     // read next holds exactly what was committed.
-    if (auto status = producer_->init_transactions(60s); !status) {
+    if (auto status = clients_.producer().init_transactions(60s); !status) {
       return std::unexpected(status.error().with_context("init_transactions"));
     }
-    auto consumer = kafka::make_consumer({.client = client,
-                                          .group_id = settings_.group_id,
-                                          .commit_mode = kafka::CommitMode::kTransactional,
-                                          .listener = this});
-    if (!consumer) return std::unexpected(consumer.error());
-    consumer_ = std::move(*consumer);
-    if (auto status = consumer_->subscribe({settings_.input_topic}); !status) {
+    if (auto status = clients_.start_consumer({.client = client,
+                                               .group_id = settings_.group_id,
+                                               .commit_mode = kafka::CommitMode::kTransactional,
+                                               .listener = this});
+        !status) {
+      return status;
+    }
+    if (auto status = clients_.consumer().subscribe({settings_.input_topic}); !status) {
       return std::unexpected(status.error());
     }
     return {};
@@ -283,7 +286,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     evaluator_ = alerting::Evaluator(rules_, {.configured_sources = settings_.sources});
     clock_ = alerting::EvaluationClock(settings_.clock);
     positions_.clear();
-    const std::vector<kafka::TopicPartition> assigned = consumer_->assignment();
+    const std::vector<kafka::TopicPartition> assigned = clients_.consumer().assignment();
     for (const auto& p : assigned) clock_.assign(p.partition);
     const bool from_beginning = settings_.replay_lookback.count() == 0;
     std::vector<kafka::TopicPartitionOffset> starts;
@@ -293,7 +296,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     } else {
       const auto lookback = settings_.replay_lookback + alerting::longest_window(rules_) +
                             settings_.clock.allowed_lateness;
-      auto found = consumer_->offsets_for_times(assigned, ctx_.clock.now() - lookback, 30s);
+      auto found =
+          clients_.consumer().offsets_for_times(assigned, ctx_.clock.now() - lookback, 30s);
       if (!found) return std::unexpected(found.error().with_context("offsets_for_times"));
       starts = std::move(*found);
     }
@@ -301,7 +305,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       // No record that recent: nothing to replay in this partition.
       if (start.offset < 0 && start.offset != kafka::kOffsetBeginning)
         start.offset = kafka::kOffsetEnd;
-      if (auto status = consumer_->seek(start, 10s); !status) {
+      if (auto status = clients_.consumer().seek(start, 10s); !status) {
         return std::unexpected(status.error().with_context("seek to replay start"));
       }
     }
@@ -357,11 +361,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
          .at = ctx_.clock.now(),
          .execution_id = record.header("execution_id").value_or(""),
          .traceparent = record.header("traceparent").value_or("")});
-    if (auto status = producer_->produce({.topic = settings_.dlq_topic,
-                                          .key = record.key(),
-                                          .value = record.value(),
-                                          .headers = headers.view()},
-                                         0);
+    if (auto status = clients_.producer().produce({.topic = settings_.dlq_topic,
+                                                   .key = record.key(),
+                                                   .value = record.value(),
+                                                   .headers = headers.view()},
+                                                  0);
         !status) {
       return retry_or_stop(status);
     }
@@ -372,7 +376,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   base::Status housekeeping() {
     const auto mono = ctx_.clock.monotonic_now();
     // A partition with nothing left to read stops holding the clock back.
-    for (const auto& lag : consumer_->lag()) {
+    for (const auto& lag : clients_.consumer().lag()) {
       if (lag.records && *lag.records == 0) clock_.caught_up(lag.partition.partition, mono);
     }
     if (const auto t = clock_.at(ctx_.clock.now(), mono); t && *t > evaluator_.now()) {
@@ -389,10 +393,10 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     if (mono >= next_gauges_) {
       metrics_.update_active(evaluator_);
       metrics_.keys.Set(static_cast<double>(evaluator_.key_count()));
-      lag_.update(*consumer_, ctx_.clock.now());
+      lag_.update(clients_.consumer(), ctx_.clock.now());
       next_gauges_ = mono + 1s;
     }
-    producer_->poll(0ms);
+    clients_.producer().poll(0ms);
     return commit(false);
   }
 
@@ -422,7 +426,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       // hours out of order: Loki refuses those (too far behind).
       const std::string key = source_of(event.labels, event.fingerprint);
       const std::array<kafka::HeaderView, 1> headers = {{{"content-type", "application/json"}}};
-      if (auto status = producer_->produce(
+      if (auto status = clients_.producer().produce(
               {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers}, 0);
           !status) {
         return retry_or_stop(status);
@@ -477,7 +481,9 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
 
   base::Status begin() {
     if (in_transaction_) return {};
-    if (auto status = producer_->begin_transaction(); !status) return retry_or_stop(status);
+    if (auto status = clients_.producer().begin_transaction(); !status) {
+      return retry_or_stop(status);
+    }
     in_transaction_ = true;
     transaction_opened_ = ctx_.clock.monotonic_now();
     return {};
@@ -499,11 +505,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
     base::Status status;
     if (!positions.empty()) {
-      auto group = consumer_->group_metadata();
-      status = producer_->send_offsets_to_transaction(positions, *group, 30s);
+      auto group = clients_.consumer().group_metadata();
+      status = clients_.producer().send_offsets_to_transaction(positions, *group, 30s);
     }
     for (int attempt = 0; status && attempt < 5; ++attempt) {
-      status = producer_->commit_transaction(60s);
+      status = clients_.producer().commit_transaction(60s);
       if (status || !status.error().retryable() ||
           status.error().code() == base::ErrorCode::kAborted) {
         break;
@@ -533,7 +539,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   // transaction are not in the history, so the rebuild writes them again.
   void abort(std::string_view why) {
     ctx_.logger.warn("aborting transaction", {{"reason", why}});
-    if (auto status = producer_->abort_transaction(60s); !status) {
+    if (auto status = clients_.producer().abort_transaction(60s); !status) {
       ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
     }
     in_transaction_ = false;
@@ -565,8 +571,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   alerting::EnrichedRunReader reader_;
   AlertHistory history_;
   log::RateLimitedLog problems_;
-  std::unique_ptr<kafka::Consumer> consumer_;
-  std::unique_ptr<kafka::Producer> producer_;
+  kafka::StageClients clients_;
   std::vector<alerting::Transition> transitions_;
   std::string line_;
   std::map<std::int32_t, std::int64_t> positions_;

@@ -284,6 +284,24 @@ TEST_F(AlertEvaluatorTest, ALookbackThatReachesTheStartReplaysEverything) {
   EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
 }
 
+// Another instance took the transactional id over: the evaluator's next transaction is fenced.
+// It stops with status 1 and says why once, rather than dying of a signal while it tears down
+// (its consumer, leaving the group, used to call back into a producer already destroyed).
+TEST_F(AlertEvaluatorTest, AFencedProducerStopsWithStatusOneAndOneErrorLine) {
+  const std::vector<std::string> first(kAllScenarios.begin(), kAllScenarios.begin() + 3);
+  const std::vector<std::string> second(kAllScenarios.begin() + 3, kAllScenarios.end());
+  produce_scenarios(first);
+  ChildProcess evaluator(temp_.path(), command("1"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  ASSERT_GE(read_events(10, 2s).size(), 10U);  // its transactions commit
+  ASSERT_TRUE(iw::testing::fence(client_, "evaluator-" + group_));
+  produce_scenarios(second);
+  EXPECT_EQ(evaluator.wait(), 1) << evaluator.out() << evaluator.err();
+  const auto stopped = iw::testing::lines_with(evaluator.out(), "\"msg\":\"stopped on error\"");
+  ASSERT_EQ(stopped.size(), 1U) << evaluator.out();
+  EXPECT_THAT(stopped[0], ::testing::HasSubstr("\"code\":\"failed_precondition\""));
+  EXPECT_THAT(stopped[0], ::testing::HasSubstr("fenced"));
+}
+
 TEST_F(AlertEvaluatorTest, SigkillAndRestartWritesTheSameTransitionsOnce) {
   const std::vector<std::string> first(kAllScenarios.begin(), kAllScenarios.begin() + 3);
   const std::vector<std::string> second(kAllScenarios.begin() + 3, kAllScenarios.end());

@@ -16,6 +16,7 @@
 #include "iw/kafka/dead_letter.h"
 #include "iw/kafka/offset_tracker.h"
 #include "iw/kafka/producer.h"
+#include "iw/kafka/stage_clients.h"
 #include "iw/metrics/record_flow.h"
 #include "iw/runtime/consumer_lag.h"
 #include "iw/runtime/version.h"
@@ -88,14 +89,15 @@ struct Staged {
 
 class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceListener {
  public:
-  Pipeline(runtime::Context& ctx, Settings settings)
+  Pipeline(runtime::Context& ctx, Settings settings, kafka::ClientFactory& clients)
       : ctx_(ctx),
         settings_(std::move(settings)),
         reasons_(dead_letter_reasons()),
         metrics_(ctx.metrics.registry(), settings_, reasons_),
         business_(ctx.metrics.registry()),
         enricher_(settings_.enrich),
-        problems_(ctx.logger, 20, 10s) {
+        problems_(ctx.logger, 20, 10s),
+        clients_(clients) {
     staged_.dead_lettered.assign(reasons_.size(), 0);
   }
 
@@ -109,7 +111,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     records_.reserve(kBatchMax);
     while (!ctx_.shutdown.requested()) {
       rewound_.clear();
-      auto polled = consumer_->poll_batch(records_, kBatchMax, 100ms);
+      auto polled = clients_.consumer().poll_batch(records_, kBatchMax, 100ms);
       if (!polled) {
         if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
           return std::unexpected(polled.error());
@@ -138,16 +140,16 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       }
       // Delivery reports, commits and offset stores once per batch rather than per record:
       // each takes locks and builds partition lists in librdkafka.
-      producer_->poll(0ms);
+      clients_.producer().poll(0ms);
       if (auto status = settle(false); !status) return status;
       if (ctx_.clock.monotonic_now() >= next_lag_update) {
-        metrics_.lag.update(*consumer_, ctx_.clock.now());
+        metrics_.lag.update(clients_.consumer(), ctx_.clock.now());
         next_lag_update = ctx_.clock.monotonic_now() + 1s;
       }
     }
     ctx_.logger.info("draining", {{"open_records", batch_.records()}});
     if (auto status = settle(true); !status) return status;
-    consumer_->close();
+    clients_.close();
     return {};
   }
 
@@ -193,7 +195,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     client.properties.try_emplace("linger.ms", "5");
     client.properties.try_emplace("compression.type", "lz4");
     if (settings_.create_topics) {
-      auto admin = kafka::make_admin(client);
+      auto admin = clients_.factory().admin(client);
       if (!admin) return std::unexpected(admin.error());
       const std::vector<kafka::TopicSpec> topics = {
           {.name = settings_.output_topic, .partitions = settings_.partitions},
@@ -208,23 +210,19 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                                                ? kafka::CommitMode::kTransactional
                                                                : kafka::CommitMode::kStoredOffsets,
                                             .listener = this};
-    auto consumer = kafka::make_consumer(consumer_options);
-    if (!consumer) return std::unexpected(consumer.error());
-    consumer_ = std::move(*consumer);
+    if (auto status = clients_.start_consumer(consumer_options); !status) return status;
 
     kafka::ProducerOptions producer_options{.client = client};
     if (exactly_once()) producer_options.transactional_id = settings_.transactional_id;
-    auto producer = kafka::make_producer(producer_options, *this);
-    if (!producer) return std::unexpected(producer.error());
-    producer_ = std::move(*producer);
+    if (auto status = clients_.start_producer(producer_options, *this); !status) return status;
     if (exactly_once()) {
       // Also fences a previous instance with the same id and aborts what it left open, so
       // read_committed readers are not held back until its transaction times out.
-      if (auto status = producer_->init_transactions(60s); !status) {
+      if (auto status = clients_.producer().init_transactions(60s); !status) {
         return std::unexpected(status.error().with_context("init_transactions"));
       }
     }
-    if (auto status = consumer_->subscribe({settings_.input_topic}); !status) {
+    if (auto status = clients_.consumer().subscribe({settings_.input_topic}); !status) {
       return std::unexpected(status.error());
     }
     ctx_.readiness.set_ready("kafka");
@@ -233,7 +231,9 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
 
   base::Status process(const kafka::Record& record) {
     if (exactly_once() && !in_transaction_) {
-      if (auto status = producer_->begin_transaction(); !status) return fatal_or_retry(status);
+      if (auto status = clients_.producer().begin_transaction(); !status) {
+        return fatal_or_retry(status);
+      }
       in_transaction_ = true;
       batch_opened_ = ctx_.clock.monotonic_now();
     }
@@ -271,11 +271,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         {"traceparent", traceparent.text()},
         {"content-type", "application/json"},
     }};
-    auto status = producer_->produce({.topic = settings_.output_topic,
-                                      .key = facts->source,
-                                      .value = enriched_,
-                                      .headers = headers},
-                                     correlation);
+    auto status = clients_.producer().produce({.topic = settings_.output_topic,
+                                               .key = facts->source,
+                                               .value = enriched_,
+                                               .headers = headers},
+                                              correlation);
     if (!status) {
       if (status.error().code() == base::ErrorCode::kInvalidInput) {
         return dead_letter(record, "kafka_rejected", status.error().message(), execution_id,
@@ -308,11 +308,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                             .at = ctx_.clock.now(),
                                             .execution_id = execution_id,
                                             .traceparent = traceparent.text()});
-    auto status = producer_->produce({.topic = settings_.dlq_topic,
-                                      .key = record.key(),
-                                      .value = record.value(),
-                                      .headers = headers.view()},
-                                     correlation);
+    auto status = clients_.producer().produce({.topic = settings_.dlq_topic,
+                                               .key = record.key(),
+                                               .value = record.value(),
+                                               .headers = headers.view()},
+                                              correlation);
     if (!status) return fatal_or_retry(status);
     ++staged_.dead_lettered[index];
     return {};
@@ -328,14 +328,14 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                         "delivery failed: " + delivery_error_->message());
     }
     if (!exactly_once()) {
-      if (force) (void)producer_->flush(30s);
+      if (force) (void)clients_.producer().flush(30s);
       auto positions = tracker_.take_committable();
       if (!positions.empty()) {
-        if (auto status = consumer_->store_offsets(positions); !status) {
+        if (auto status = clients_.consumer().store_offsets(positions); !status) {
           problems_.warn("offset store failed", {{"detail", status.error().message()}});
         }
       }
-      if (force) (void)consumer_->commit();
+      if (force) (void)clients_.consumer().commit();
       business_.commit();
       apply_staged();
       return {};
@@ -351,12 +351,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     const auto positions = batch_.commit_positions();
     base::Status status;
     if (!positions.empty()) {
-      auto group = consumer_->group_metadata();
-      status = producer_->send_offsets_to_transaction(positions, *group, 30s);
+      auto group = clients_.consumer().group_metadata();
+      status = clients_.producer().send_offsets_to_transaction(positions, *group, 30s);
     }
     // A retriable commit error means "try the commit again", not "abort".
     for (int attempt = 0; status && attempt < 5; ++attempt) {
-      status = producer_->commit_transaction(60s);
+      status = clients_.producer().commit_transaction(60s);
       if (status || !status.error().retryable() ||
           status.error().code() == base::ErrorCode::kAborted) {
         break;
@@ -382,12 +382,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   // records are processed again into a new transaction.
   void abort_batch(std::string_view why) {
     ctx_.logger.warn("aborting transaction", {{"records", batch_.records()}, {"reason", why}});
-    if (auto status = producer_->abort_transaction(60s); !status) {
+    if (auto status = clients_.producer().abort_transaction(60s); !status) {
       ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
     }
     for (const auto& position : batch_.rewind_positions()) {
       rewound_.push_back(position.partition);
-      if (auto status = consumer_->seek(position, 10s); !status) {
+      if (auto status = clients_.consumer().seek(position, 10s); !status) {
         problems_.warn("rewind failed",
                        {{"detail", status.error().message()}, {"partition", position.partition}});
       }
@@ -450,8 +450,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   events::Enricher enricher_;
   log::RateLimitedLog problems_;
   trace::IdGenerator ids_;
-  std::unique_ptr<kafka::Consumer> consumer_;
-  std::unique_ptr<kafka::Producer> producer_;
+  kafka::StageClients clients_;
   // The batch being processed; declared after the consumer so that its records, which hold
   // librdkafka messages, are destroyed first even when run() returns in the middle of it.
   std::vector<kafka::Record> records_;
@@ -543,7 +542,7 @@ void EnricherService::declare(config::Schema& schema) const {
 }
 
 base::Status EnricherService::run(runtime::Context& ctx) {
-  Pipeline pipeline(ctx, ctx.config.read<Settings>());
+  Pipeline pipeline(ctx, ctx.config.read<Settings>(), clients_);
   return pipeline.run();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "iw/kafka/client_factory.h"
 #include "iw/runtime/service.h"
 
 namespace iw::enricher {
@@ -8,9 +9,16 @@ namespace iw::enricher {
 /// once by default.
 class EnricherService final : public runtime::Service {
  public:
+  /// Its Kafka clients come from `clients` (a test's fakes, say), which must outlive run().
+  explicit EnricherService(kafka::ClientFactory& clients = kafka::librdkafka_clients())
+      : clients_(clients) {}
+
   void declare(config::Schema& schema) const override;
   [[nodiscard]] std::vector<std::string> readiness_checks() const override { return {"kafka"}; }
   base::Status run(runtime::Context& ctx) override;
+
+ private:
+  kafka::ClientFactory& clients_;
 };
 
 [[nodiscard]] runtime::ServiceInfo enricher_info();

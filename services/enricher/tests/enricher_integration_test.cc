@@ -242,6 +242,28 @@ TEST_F(EnricherTest, TwoInstancesShareTheTopicThroughRebalancesWithoutLossOrDupl
   EXPECT_EQ(b.wait(), 0) << b.err();
 }
 
+// Another instance took the transactional id over: the enricher's next transaction is fenced.
+// It stops with status 1 and says why once, rather than dying of a signal while it tears down
+// (its consumer, leaving the group, used to call back into a producer already destroyed).
+TEST_F(EnricherTest, AFencedProducerStopsWithStatusOneAndOneErrorLine) {
+  produce_input(1000);
+  const std::string txn = random_name("txn");
+  ChildProcess p(temp_.path(), command(txn), env("50"));
+  double out = 0;
+  for (int i = 0; i < 1200 && out < 990; ++i) {
+    out = metric_sum(scrape(p), "ingestwatch_records_out_total");
+    if (out < 990) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(out, 990) << p.out();
+  ASSERT_TRUE(iw::testing::fence(client_, txn));
+  produce_input(1000);
+  EXPECT_EQ(p.wait(), 1) << p.out() << p.err();
+  const auto stopped = iw::testing::lines_with(p.out(), "\"msg\":\"stopped on error\"");
+  ASSERT_EQ(stopped.size(), 1U) << p.out();
+  EXPECT_THAT(stopped[0], HasSubstr("\"code\":\"failed_precondition\""));
+  EXPECT_THAT(stopped[0], HasSubstr("fenced"));
+}
+
 TEST_F(EnricherTest, AtLeastOnceModeDeliversEverythingWhenNothingCrashes) {
   produce_input();
   ChildProcess p(temp_.path(), command(random_name("unused"), "at_least_once"), env());

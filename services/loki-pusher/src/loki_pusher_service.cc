@@ -13,6 +13,7 @@
 #include "iw/kafka/consumer.h"
 #include "iw/kafka/dead_letter.h"
 #include "iw/kafka/producer.h"
+#include "iw/kafka/stage_clients.h"
 #include "iw/loki/batcher.h"
 #include "iw/loki/entry.h"
 #include "iw/metrics/record_flow.h"
@@ -90,14 +91,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         ledger_(settings_.topics),
         problems_(ctx.logger, 20, 10s) {}
 
-  // Leaves the group before the sender and the producer go: leaving calls on_revoked().
-  ~Pipeline() override {
-    closing_ = true;
-    if (consumer_) consumer_->close();
-  }
-  Pipeline(const Pipeline&) = delete;
-  Pipeline& operator=(const Pipeline&) = delete;
-
   base::Status run() {
     if (auto status = connect(); !status) return status;
     sender_ = std::make_unique<Sender>(settings_.client, settings_.sender, metrics_, ctx_.readiness,
@@ -123,7 +116,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         continue;
       }
       last_poll = ctx_.clock.monotonic_now();
-      auto polled = consumer_->poll(poll_timeout());
+      auto polled = clients_.consumer().poll(poll_timeout());
       bool idle = false;
       if (!polled) {
         if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
@@ -169,12 +162,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   // re-sent entry once).
   void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override {
     ctx_.logger.info("partitions revoked", {{"count", partitions.size()}});
-    if (!closing_ && sender_) {
+    if (sender_) {
       (void)apply_outcomes();
-      (void)producer_->flush(5s);
+      (void)clients_.producer().flush(5s);
     }
     store_offsets();
-    if (auto status = consumer_->commit(); !status) {
+    if (auto status = clients_.consumer().commit(); !status) {
       problems_.warn("commit before revocation failed", {{"detail", status.error().message()}});
     }
     forget(partitions);
@@ -204,9 +197,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         return std::unexpected(status.error().with_context("creating topics"));
       }
     }
-    auto producer = kafka::make_producer({.client = client}, *this);
-    if (!producer) return std::unexpected(producer.error());
-    producer_ = std::move(*producer);
+    if (auto status = clients_.start_producer({.client = client}, *this); !status) return status;
 
     kafka::ClientOptions consumer_client = client;
     // What librdkafka prefetches is memory too, outside the pending-bytes limit: 16 MiB instead
@@ -217,13 +208,14 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     consumer_client.properties.try_emplace("queued.max.messages.kbytes", "16384");
     // Stored offsets reach Kafka within a second: after a crash, less is read and sent again.
     consumer_client.properties.try_emplace("auto.commit.interval.ms", "1000");
-    auto consumer = kafka::make_consumer({.client = consumer_client,
-                                          .group_id = settings_.group_id,
-                                          .commit_mode = kafka::CommitMode::kStoredOffsets,
-                                          .listener = this});
-    if (!consumer) return std::unexpected(consumer.error());
-    consumer_ = std::move(*consumer);
-    if (auto status = consumer_->subscribe(settings_.topics); !status) {
+    if (auto status = clients_.start_consumer({.client = consumer_client,
+                                               .group_id = settings_.group_id,
+                                               .commit_mode = kafka::CommitMode::kStoredOffsets,
+                                               .listener = this});
+        !status) {
+      return status;
+    }
+    if (auto status = clients_.consumer().subscribe(settings_.topics); !status) {
       return std::unexpected(status.error());
     }
     ctx_.readiness.set_ready("kafka");
@@ -302,7 +294,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                                             .execution_id = execution_id,
                                             .traceparent = traceparent.text()});
     const std::uint64_t correlation = Ledger::pack(ref);
-    auto status = producer_->produce(
+    auto status = clients_.producer().produce(
         {.topic = settings_.dlq_topic, .key = key, .value = value, .headers = headers.view()},
         correlation);
     // The record came from Kafka, so Kafka takes its size; any failure here leaves it in
@@ -315,7 +307,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   base::Status housekeeping() {
     submit_due();
     if (auto status = apply_outcomes(); !status) return status;
-    producer_->poll(0ms);
+    clients_.producer().poll(0ms);
     if (delivery_error_) {
       // Kafka gave up on a dead letter after its retries; the restart resumes from the last
       // stored offset, which is before that record.
@@ -326,7 +318,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     flow_control();
     const auto now = ctx_.clock.monotonic_now();
     if (now >= next_gauges_) {
-      lag_.update(*consumer_, ctx_.clock.now());
+      lag_.update(clients_.consumer(), ctx_.clock.now());
       next_gauges_ = now + 1s;
     }
     return {};
@@ -384,7 +376,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   void store_offsets() {
     const auto positions = ledger_.take_committable();
     if (positions.empty()) return;
-    if (auto status = consumer_->store_offsets(positions); !status) {
+    if (auto status = clients_.consumer().store_offsets(positions); !status) {
       problems_.warn("offset store failed", {{"detail", status.error().message()}});
     }
   }
@@ -411,12 +403,12 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
                         {"max_pending_bytes", settings_.max_pending_bytes},
                         {"partitions", paused_partitions_.size()}});
     } else if (paused_ && (!failing || pending <= settings_.max_pending_bytes / 2)) {
-      const auto assigned = consumer_->assignment();
+      const auto assigned = clients_.consumer().assignment();
       std::vector<kafka::TopicPartition> resume;
       for (const auto& p : paused_partitions_) {
         if (std::find(assigned.begin(), assigned.end(), p) != assigned.end()) resume.push_back(p);
       }
-      if (auto status = consumer_->resume(resume); !status) {
+      if (auto status = clients_.consumer().resume(resume); !status) {
         problems_.warn("resume failed", {{"detail", status.error().message()}});
       }
       ctx_.logger.info("input resumed",
@@ -431,11 +423,11 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
 
   void pause_new_partitions() {
     std::vector<kafka::TopicPartition> fresh;
-    for (auto& p : consumer_->assignment()) {
+    for (auto& p : clients_.consumer().assignment()) {
       if (!paused_partitions_.contains(p)) fresh.push_back(std::move(p));
     }
     if (fresh.empty()) return;
-    if (auto status = consumer_->pause(fresh); !status) {
+    if (auto status = clients_.consumer().pause(fresh); !status) {
       problems_.warn("pause failed", {{"detail", status.error().message()}});
       return;
     }
@@ -461,7 +453,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     const auto deadline = ctx_.clock.monotonic_now() + settings_.drain_timeout;
     while (true) {
       if (auto status = apply_outcomes(); !status) return status;
-      producer_->poll(0ms);
+      clients_.producer().poll(0ms);
       store_offsets();
       if (sender_->idle()) break;
       const auto left =
@@ -471,15 +463,15 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
     sender_->stop();
     if (auto status = apply_outcomes(); !status) return status;
-    if (auto status = producer_->flush(10s); !status) {
+    if (auto status = clients_.producer().flush(10s); !status) {
       ctx_.logger.error("dead letters not delivered at shutdown",
                         {{"detail", status.error().message()}});
     }
     store_offsets();
-    if (auto status = consumer_->commit(); !status) {
+    if (auto status = clients_.consumer().commit(); !status) {
       problems_.warn("final commit failed", {{"detail", status.error().message()}});
     }
-    consumer_->close();
+    clients_.close();
     ctx_.logger.info("drained", {{"entries_not_pushed", abandoned_entries_},
                                  {"records_in_flight", ledger_.in_flight()}});
     if (delivery_error_) {
@@ -506,8 +498,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   Ledger ledger_;
   log::RateLimitedLog problems_;
   trace::IdGenerator ids_;
-  std::unique_ptr<kafka::Consumer> consumer_;
-  std::unique_ptr<kafka::Producer> producer_;
+  kafka::StageClients clients_;
   std::unique_ptr<Sender> sender_;
   // Reason (index into reasons_) of each dead letter awaiting its delivery report.
   std::unordered_map<std::uint64_t, std::size_t> dead_letter_reasons_;
@@ -515,7 +506,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   std::size_t submitted_bytes_ = 0;  // batches handed to the sender, not yet settled
   std::uint64_t abandoned_entries_ = 0;
   bool paused_ = false;
-  bool closing_ = false;
   std::set<kafka::TopicPartition> paused_partitions_;
   base::MonotonicTime next_gauges_{};
 };

@@ -11,10 +11,10 @@
 
 #include "delivery_ledger.h"
 #include "iw/base/check.h"
-#include "iw/base/time_format.h"
 #include "iw/events/raw_record_peek.h"
 #include "iw/events/timestamp.h"
 #include "iw/kafka/admin.h"
+#include "iw/kafka/dead_letter.h"
 #include "iw/kafka/producer.h"
 #include "iw/logfile/reader.h"
 #include "iw/metrics/record_flow.h"
@@ -306,30 +306,26 @@ class Publisher final : public kafka::DeliveryHandler {
   base::Status dead_letter(const logfile::RawRecord& record, std::string_view reason,
                            std::string_view message, std::optional<std::string_view> key,
                            std::size_t reason_index) {
-    const std::string line = std::to_string(record.line);
-    const std::string offset = std::to_string(record.byte_offset);
-    const std::string now = base::format_rfc3339_millis(ctx_.clock.now());
     const trace::TraceParent traceparent = trace::TraceParent::start(ids_);
-    // The dlq.* headers of BRIEF §1. A file has no partition or Kafka offset, so those are -1
-    // and the position in the file travels in dlq.file / dlq.line / dlq.byte_offset.
-    const std::array<kafka::HeaderView, 12> headers = {{
-        {"dlq.reason", reason},
-        {"dlq.error", message},
-        {"dlq.stage", "producer"},
-        {"dlq.topic", settings_.topic},
-        {"dlq.partition", "-1"},
-        {"dlq.offset", "-1"},
-        {"dlq.ts", now},
-        {"dlq.file", settings_.input},
-        {"dlq.line", line},
-        {"dlq.byte_offset", offset},
-        {"execution_id", execution_id_.text()},
-        {"traceparent", traceparent.text()},
-    }};
+    // A file has no partition or Kafka offset, so those are -1 and the position in the file
+    // travels instead.
+    const kafka::DeadLetterHeaders headers(
+        {.reason = reason,
+         .error = message,
+         .stage = "producer",
+         .topic = settings_.topic,
+         .partition = -1,
+         .offset = -1,
+         .at = ctx_.clock.now(),
+         .file = kafka::FilePosition{settings_.input, record.line, record.byte_offset},
+         .execution_id = execution_id_.text(),
+         .traceparent = traceparent.text()});
     const std::uint64_t correlation = ledger_.book(DeliveryLedger::Destination::kDeadLetter);
-    auto status = producer_->produce(
-        {.topic = settings_.dlq_topic, .key = key, .value = record.bytes, .headers = headers},
-        correlation);
+    auto status = producer_->produce({.topic = settings_.dlq_topic,
+                                      .key = key,
+                                      .value = record.bytes,
+                                      .headers = headers.view()},
+                                     correlation);
     if (!status) {
       ledger_.cancel();
       ++not_queued_;

@@ -28,6 +28,16 @@ std::string read_file(const fs::path& path) {
   return buffer.str();
 }
 
+std::vector<std::string> lines_with(std::string_view text, std::string_view needle) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const std::string_view line = text.substr(0, text.find('\n'));
+    if (line.find(needle) != std::string_view::npos) out.emplace_back(line);
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+  }
+  return out;
+}
+
 ChildProcess::ChildProcess(const fs::path& dir, std::vector<std::string> argv_strings,
                            std::vector<std::string> extra_env) {
   static int counter = 0;

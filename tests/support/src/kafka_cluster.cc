@@ -137,6 +137,14 @@ base::Status create_topics(const kafka::ClientOptions& client,
   return (*admin)->create_topics(topics, std::chrono::seconds{30});
 }
 
+base::Status fence(const kafka::ClientOptions& client, const std::string& transactional_id) {
+  CountingDeliveries deliveries;
+  auto producer =
+      kafka::make_producer({.client = client, .transactional_id = transactional_id}, deliveries);
+  if (!producer) return std::unexpected(producer.error());
+  return (*producer)->init_transactions(std::chrono::seconds{60});
+}
+
 std::string fixture_bootstrap_servers() {
   const char* file = std::getenv("IW_TEST_KAFKA_BOOTSTRAP_FILE");
   if (file == nullptr) return {};

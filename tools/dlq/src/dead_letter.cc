@@ -8,73 +8,40 @@
 namespace iw::dlq {
 
 DeadLetter DeadLetter::from(const kafka::Record& record) {
-  DeadLetter d;
-  d.partition = record.partition();
-  d.offset = record.offset();
-  d.timestamp = record.timestamp();
-  d.key = record.key();
-  d.value = record.value();
-  // One pass over the headers instead of a lookup per name; a later repeat wins, as Kafka
-  // clients conventionally resolve repeated headers (and as Record::header does).
-  for (std::size_t i = 0; i < record.header_count(); ++i) {
-    const kafka::HeaderView h = record.header_at(i);
-    if (!h.key.starts_with("dlq.")) continue;
-    const std::string_view name = h.key.substr(4);
-    if (name == "reason") {
-      d.reason = h.value;
-    } else if (name == "error") {
-      d.error = h.value;
-    } else if (name == "stage") {
-      d.stage = h.value;
-    } else if (name == "topic") {
-      d.topic = h.value;
-    } else if (name == "partition") {
-      d.origin_partition = h.value;
-    } else if (name == "offset") {
-      d.origin_offset = h.value;
-    } else if (name == "ts") {
-      d.ts = h.value;
-    } else if (name == "file") {
-      d.file = h.value;
-    } else if (name == "line") {
-      d.line = h.value;
-    } else if (name == "byte_offset") {
-      d.byte_offset = h.value;
-    }
-  }
-  return d;
+  return {.partition = record.partition(),
+          .offset = record.offset(),
+          .timestamp = record.timestamp(),
+          .key = record.key(),
+          .value = record.value(),
+          .letter = kafka::parse_dead_letter(record)};
 }
 
 std::string DeadLetter::origin() const {
-  if (file) {
-    std::string out(*file);
-    if (!line.empty()) out.append(":").append(line);
+  if (!letter.file.empty()) {
+    std::string out(letter.file);
+    if (letter.line) out.append(":").append(std::to_string(*letter.line));
     return out;
   }
-  const std::string_view where = topic.value_or("");
   // A partition of -1 is how stages say "no Kafka position" (the producer reading a file).
-  const bool positioned = !origin_partition.empty() && origin_partition != "-1";
-  if (where.empty() && !positioned) return "-";
-  std::string out(where.empty() ? "?" : where);
+  const bool positioned = letter.partition && *letter.partition != -1;
+  if (letter.topic.empty() && !positioned) return "-";
+  std::string out(letter.topic.empty() ? "?" : letter.topic);
   if (positioned) {
-    out.append("/").append(origin_partition);
-    out.append("/").append(origin_offset.empty() ? "?" : origin_offset);
+    out.append("/").append(std::to_string(*letter.partition));
+    out.append("/").append(letter.offset ? std::to_string(*letter.offset) : "?");
   }
   return out;
 }
 
-base::TimePoint DeadLetter::dead_lettered_at() const {
-  if (!ts.empty()) {
-    if (auto parsed = events::parse_timestamp(ts, events::TimeZone::utc())) return *parsed;
-  }
-  return timestamp;
-}
+base::TimePoint DeadLetter::dead_lettered_at() const { return letter.at.value_or(timestamp); }
 
 bool Filter::matches(const DeadLetter& record) const {
   const auto listed = [](const std::vector<std::string>& list, std::string_view value) {
     return list.empty() || std::ranges::find(list, value) != list.end();
   };
-  if (!listed(reasons, record.reason) || !listed(stages, record.stage)) return false;
+  if (!listed(reasons, record.letter.reason) || !listed(stages, record.letter.stage)) {
+    return false;
+  }
   return !since || record.dead_lettered_at() >= *since;
 }
 

@@ -8,30 +8,21 @@
 
 #include "iw/base/clock.h"
 #include "iw/base/error.h"
+#include "iw/kafka/dead_letter.h"
 #include "iw/kafka/record.h"
 
 namespace iw::dlq {
 
-/// One record of the dead-letter topic with its dlq.* headers picked out (BRIEF §1,
-/// docs/DLQ.md). Views into the consumed record: valid as long as that record lives. A missing
-/// header reads as "" (or nullopt where its absence means something).
+/// One record of the dead-letter topic: where it sits there, and its dlq.* headers as
+/// kafka::parse_dead_letter reads them (BRIEF §1, docs/DLQ.md). Views into the consumed record:
+/// valid as long as that record lives.
 struct DeadLetter {
   std::int32_t partition = 0;  ///< where it sits in the dead-letter topic
   std::int64_t offset = 0;
   base::TimePoint timestamp{};  ///< the Kafka timestamp of the dead-letter record
   std::optional<std::string_view> key;
   std::string_view value;
-
-  std::string_view reason;                ///< dlq.reason, a short code
-  std::string_view error;                 ///< dlq.error, human text
-  std::string_view stage;                 ///< dlq.stage: producer, enricher, loki-pusher, ...
-  std::optional<std::string_view> topic;  ///< dlq.topic: where the record was meant to go
-  std::string_view origin_partition;      ///< dlq.partition; "-1" for records from a file
-  std::string_view origin_offset;         ///< dlq.offset; "-1" for records from a file
-  std::string_view ts;                    ///< dlq.ts, RFC 3339
-  std::optional<std::string_view> file;   ///< dlq.file (producer only)
-  std::string_view line;                  ///< dlq.line (producer only), 1-based
-  std::string_view byte_offset;           ///< dlq.byte_offset (producer only), 0-based
+  kafka::ParsedDeadLetter letter;  ///< why, from where, and when it was dead-lettered
 
   [[nodiscard]] static DeadLetter from(const kafka::Record& record);
 
@@ -39,7 +30,7 @@ struct DeadLetter {
   /// file, "TOPIC/PARTITION/OFFSET" for one a Kafka stage rejected, the topic alone when it has
   /// no position, "-" when nothing is known.
   [[nodiscard]] std::string origin() const;
-  /// When it was dead-lettered: dlq.ts when it parses, else the Kafka timestamp (the two differ
+  /// When it was dead-lettered: dlq.ts when it reads, else the Kafka timestamp (the two differ
   /// only by the dead-lettering stage's produce latency).
   [[nodiscard]] base::TimePoint dead_lettered_at() const;
 };

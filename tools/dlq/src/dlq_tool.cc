@@ -227,7 +227,7 @@ base::Status list(runtime::Context& ctx, const Settings& settings, std::FILE* re
         if (selector.take(d)) {
           // The heading waits for the first row so that a failed read prints only its error.
           if (!settings.json && tally.total() == 0) emit(report, table_header());
-          tally.add(d.stage, d.reason);
+          tally.add(d.letter.stage, d.letter.reason);
           emit(report, settings.json ? json_line(record) : table_row(d));
         }
         return !selector.full();
@@ -251,7 +251,7 @@ base::Status summary(runtime::Context& ctx, const Settings& settings, std::FILE*
   auto status = reader.read(
       [&](const kafka::Record& record) {
         const DeadLetter d = DeadLetter::from(record);
-        if (selector.take(d)) tally.add(d.stage, d.reason);
+        if (selector.take(d)) tally.add(d.letter.stage, d.letter.reason);
         return !selector.full();
       },
       [] {});
@@ -423,7 +423,8 @@ runtime::ServiceInfo dlq_info() {
           "end is each partition's end offset, asked of the broker before reading; the read\n"
           "also ends once no record arrived for dlq.idle_timeout after the partitions were\n"
           "assigned (transaction markers take up offsets that no record is delivered for).\n"
-          "--since compares with dlq.ts (the Kafka timestamp when dlq.ts is missing).\n\n"
+          "--since compares with dlq.ts (the Kafka timestamp when dlq.ts is missing or\n"
+          "unreadable).\n\n"
           "replay keeps the execution_id header, continues the trace in traceparent with a new\n"
           "span, keeps other non-dlq headers, drops the dlq.* headers and adds\n"
           "dlq.replayed_from: <dlq topic>/<partition>/<offset>. The producer is idempotent\n"

@@ -16,10 +16,11 @@ std::string_view skip_reason_name(SkipReason reason) {
 
 std::expected<std::string_view, SkipReason> replay_destination(const DeadLetter& record,
                                                                std::string_view dlq_topic) {
-  if (!record.topic || record.topic->empty()) return std::unexpected(SkipReason::kNoDestination);
+  const std::string_view topic = record.letter.topic;
+  if (topic.empty()) return std::unexpected(SkipReason::kNoDestination);
   // Sending it back where it was read from would make the next replay find it again.
-  if (*record.topic == dlq_topic) return std::unexpected(SkipReason::kDeadLetterLoop);
-  return *record.topic;
+  if (topic == dlq_topic) return std::unexpected(SkipReason::kDeadLetterLoop);
+  return topic;
 }
 
 std::vector<std::pair<std::string, std::string>> replay_headers(

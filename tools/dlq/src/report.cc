@@ -164,14 +164,12 @@ std::string table_row(const DeadLetter& record) {
   std::string out;
   append_column(out, std::to_string(record.partition) + "/" + std::to_string(record.offset),
                 kPositionWidth);
-  append_column(
-      out, record.ts.empty() ? base::format_rfc3339_millis(record.timestamp) : printable(record.ts),
-      kTimeWidth);
-  append_column(out, printable(or_dash(record.stage)), kStageWidth);
-  append_column(out, printable(or_dash(record.reason)), kReasonWidth);
+  append_column(out, base::format_rfc3339_millis(record.dead_lettered_at()), kTimeWidth);
+  append_column(out, printable(or_dash(record.letter.stage)), kStageWidth);
+  append_column(out, printable(or_dash(record.letter.reason)), kReasonWidth);
   append_column(out, printable(record.origin()), kOriginWidth);
   append_column(out, record.key ? printable(or_dash(*record.key)) : "-", kKeyWidth);
-  out.append(printable(or_dash(record.error), kErrorColumnChars));
+  out.append(printable(or_dash(record.letter.error), kErrorColumnChars));
   // Columns pad to the right; a row should not end in spaces.
   while (!out.empty() && out.back() == ' ') out.pop_back();
   out.append("\n");

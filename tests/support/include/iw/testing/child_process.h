@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace iw::testing {
@@ -49,6 +50,9 @@ class ChildProcess {
   std::optional<int> exit_code_;
   std::optional<std::uint64_t> peak_rss_;
 };
+
+/// The lines of `text` (a process's output) that contain `needle`, in order.
+[[nodiscard]] std::vector<std::string> lines_with(std::string_view text, std::string_view needle);
 
 /// The whole content of a file ("" when unreadable).
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);

@@ -35,6 +35,12 @@ class CountingDeliveries final : public kafka::DeliveryHandler {
 [[nodiscard]] base::Status create_topics(const kafka::ClientOptions& client,
                                          const std::vector<kafka::TopicSpec>& topics);
 
+/// Fences every producer using `transactional_id`, as a restarted instance does: a producer of
+/// its own with that id calls init_transactions, so the broker bumps the id's epoch and the old
+/// producer's next transactional request fails as fenced (a fatal error for it).
+[[nodiscard]] base::Status fence(const kafka::ClientOptions& client,
+                                 const std::string& transactional_id);
+
 /// A name no other test uses: "<prefix>-<16 hex digits>".
 [[nodiscard]] std::string random_name(std::string_view prefix);
 

@@ -1,0 +1,191 @@
+// The enricher's wiring against in-memory Kafka clients (iw/testing/fake_kafka.h): no broker.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "enricher_service.h"
+#include "iw/testing/fake_kafka.h"
+#include "iw/testing/service_context.h"
+
+namespace iw::enricher {
+namespace {
+
+using iw::testing::FakeConsumer;
+using iw::testing::FakeKafka;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const std::string kInput = "ingestion-logs";
+const std::string kOutput = "ingestion-logs-enriched";
+const std::string kDeadLetters = "ingestion-logs-dlq";
+const std::string kGroup = "ingest-enricher";
+const std::string kTransactionalId = "enricher-test";
+
+// Transactions of four records, committed when full or at the drain, never by age: what
+// happens does not depend on how fast the test runs.
+constexpr std::string_view kConfig = R"(kafka:
+  bootstrap_servers: fake:9092
+enricher:
+  transactional_id: enricher-test
+  batch_max_records: 4
+  batch_max_latency: 1h
+)";
+
+// Record 3 is bad (an unreadable Debut).
+std::string raw_record(int id) {
+  return R"({"ID": )" + std::to_string(id) +
+         R"(, "Source": "Zoho", "Objet": "deals", "Etat": "SUCCESS", "Debut": ")" +
+         (id == 3 ? "yesterday" : "2025-09-15 10:30:00.000") +
+         R"(", "Fin": "2025-09-15 10:30:01.154"})";
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  explicit PipelineTest(std::string_view config = kConfig)
+      : context_(enricher_info(), service_, config) {}
+
+  void SetUp() override {
+    kafka_.create_topic(kInput, 2);
+    for (int id = 0; id < 10; ++id) append(id);
+  }
+
+  void append(int id) {
+    kafka_.append(kInput, id % 2, raw_record(id), "Zoho", {{"execution_id", "run-1"}});
+  }
+
+  // Every input record read, none left behind a rewind.
+  bool drained(const FakeConsumer& consumer) const {
+    const auto& positions = consumer.positions();
+    return !positions.empty() && std::ranges::all_of(positions, [&](const auto& p) {
+      return p.second ==
+             static_cast<std::int64_t>(kafka_.log(p.first.topic, p.first.partition).size());
+    });
+  }
+
+  // The objet ids of the committed enriched records.
+  std::multiset<std::string> committed_ids() const {
+    std::multiset<std::string> ids;
+    for (const auto& record : kafka_.committed_records(kOutput)) {
+      const auto at = record.value.find(R"("objet":{"id":)");
+      EXPECT_NE(at, std::string::npos) << record.value;
+      if (at == std::string::npos) continue;
+      const auto start = at + std::string_view(R"("objet":{"id":)").size();
+      ids.insert(record.value.substr(start, record.value.find(',', start) - start));
+    }
+    return ids;
+  }
+
+  std::size_t journaled(std::string_view what) const {
+    return static_cast<std::size_t>(std::ranges::count(kafka_.journal(), what));
+  }
+
+  FakeKafka kafka_;
+  EnricherService service_{kafka_};
+  iw::testing::ServiceContext context_;
+};
+
+TEST_F(PipelineTest, EnrichesEveryGoodRecordOnceAndDeadLettersTheBadOne) {
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(committed_ids(),
+            (std::multiset<std::string>{"0", "1", "2", "4", "5", "6", "7", "8", "9"}));
+  const auto dead = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(dead[0].value, raw_record(3));
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
+  EXPECT_EQ(journaled("transaction aborted"), 0U);
+}
+
+// A commit the broker aborts: the transaction is rolled back, the consumer rewound to its first
+// records, and the same records go into the next transactions, so each is written once.
+TEST_F(PipelineTest, AnAbortedCommitRewindsAndWritesEveryRecordOnce) {
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 1) {
+      kafka_.last_producer()->fail_next_commit(
+          base::Error(base::ErrorCode::kAborted, "transaction aborted (injected)"));
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(journaled("transaction aborted"), 1U);
+  EXPECT_EQ(context_.logged("aborting transaction").size(), 1U);
+  EXPECT_EQ(committed_ids(),
+            (std::multiset<std::string>{"0", "1", "2", "4", "5", "6", "7", "8", "9"}));
+  EXPECT_EQ(kafka_.committed_records(kDeadLetters).size(), 1U);
+  // The aborted transaction's records are in the log, skipped by read_committed readers.
+  std::size_t aborted = 0;
+  for (const std::string& topic : {kOutput, kDeadLetters}) {
+    for (std::int32_t p = 0; p < kafka_.partition_count(topic); ++p) {
+      aborted += static_cast<std::size_t>(
+          std::ranges::count_if(kafka_.log(topic, p), [](const auto& r) { return r.aborted; }));
+    }
+  }
+  EXPECT_EQ(aborted, 4U);  // the first transaction's records, enriched or dead-lettered
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
+}
+
+// Another instance took the transactional id over while a transaction was open: the run stops
+// with the fence as its error (exit 1 and one log line in the service), and leaving the group
+// on the way out calls nothing back: no revocation, no commit through the producer.
+TEST_F(PipelineTest, AFencedProducerEndsTheRunWithItsErrorAndNoCallbackAfterwards) {
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer&) {
+    if (++polls == 2) {
+      kafka_.fence(kTransactionalId);
+      for (int id = 10; id < 14; ++id) append(id);
+    }
+  };
+  const base::Status status = service_.run(context_.ctx());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), base::ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(status.error().message(), HasSubstr("fenced"));
+  // The first poll's ten records: two transactions committed, the third (two records) open
+  // when the fence came, and aborted by it.
+  EXPECT_EQ(journaled("transaction committed"), 2U);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 4);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 4);
+  EXPECT_THAT(context_.logged("partitions revoked"), IsEmpty());
+  EXPECT_THAT(context_.logged("could not settle before revocation"), IsEmpty());
+  const auto& journal = kafka_.journal();
+  const auto closed = std::ranges::find(journal, "consumer closed");
+  const auto destroyed = std::ranges::find(journal, "producer destroyed");
+  ASSERT_NE(closed, journal.end());
+  EXPECT_LT(closed, destroyed);
+}
+
+class AtLeastOncePipelineTest : public PipelineTest {
+ protected:
+  AtLeastOncePipelineTest() : PipelineTest(std::string(kConfig) + "  delivery: at_least_once\n") {}
+};
+
+// Kafka gave up on a record after its retries: the run stops before storing an offset past it
+// (the restart resumes before that record), and leaving the group calls nothing back.
+TEST_F(AtLeastOncePipelineTest, AFailedDeliveryEndsTheRunBeforeAnyOffsetIsStoredPastIt) {
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer&) {
+    if (++polls == 1) {
+      kafka_.last_producer()->fail_next_delivery(
+          base::Error(base::ErrorCode::kTimeout, "Local: Message timed out (injected)"));
+    }
+  };
+  const base::Status status = service_.run(context_.ctx());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), base::ErrorCode::kUnavailable);
+  EXPECT_THAT(status.error().message(), HasSubstr("delivery failed"));
+  // It stopped at the first offset store, which the failure came before: nothing committed,
+  // the restart reads every record again.
+  EXPECT_FALSE(kafka_.committed_offset(kGroup, {kInput, 0}));
+  EXPECT_FALSE(kafka_.committed_offset(kGroup, {kInput, 1}));
+  EXPECT_THAT(context_.logged("partitions revoked"), IsEmpty());
+}
+
+}  // namespace
+}  // namespace iw::enricher

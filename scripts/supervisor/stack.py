@@ -63,13 +63,8 @@ def set_dir(arg: str | None) -> Path:
 
 # ---------------------------------------------------------------- stack.env
 
-def shell_quote(value: str) -> str:
-    """A value as one shell word: as is when it needs no quoting, else single-quoted."""
-    return shlex.quote(value)
-
-
 def format_env(values: dict[str, str]) -> str:
-    return ENV_HEADER + "\n" + "".join(f"{key}={shell_quote(values.get(key, ''))}\n"
+    return ENV_HEADER + "\n" + "".join(f"{key}={shlex.quote(values.get(key, ''))}\n"
                                        for key in ENV_KEYS)
 
 

@@ -4,7 +4,6 @@ import json
 import os
 import pathlib
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,8 @@ import urllib.request
 from datetime import datetime, timezone
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from supervisor.stack import parse_env  # noqa: E402  (the one reader of stack.env)
 RULES = ["IngestionFailureDetected", "IngestionHighFailureRate", "IngestionSourceSilent",
          "IngestionLatencyP95Degraded", "IngestionResourceOveruse", "IngestionObjectErrorBurst"]
 RAW, ENRICHED, DLQ, ALERTS = ("ingestion-logs", "ingestion-logs-enriched", "ingestion-logs-dlq",
@@ -136,12 +137,7 @@ def start_stack(run_dir: pathlib.Path, build_dir: pathlib.Path,
 def load_env(run_dir: pathlib.Path) -> dict:
     """DIR/stack.env as a dict (start-service rewrites it: a restarted service has a new
     port)."""
-    env = {}
-    for line in (run_dir / "stack.env").read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = shlex.split(value)[0] if value else ""
-    return env
+    return parse_env((run_dir / "stack.env").read_text())
 
 
 def stop_stack(run_dir: pathlib.Path) -> None:

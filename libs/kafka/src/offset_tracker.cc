@@ -43,6 +43,12 @@ std::size_t OffsetTracker::in_flight() const {
   return count;
 }
 
+std::optional<std::int64_t> OffsetTracker::first_unfinished(const TopicPartition& partition) const {
+  const auto it = partitions_.find(partition);
+  if (it == partitions_.end() || it->second.pending.empty()) return std::nullopt;
+  return it->second.pending.front().first;  // finished records at the front are popped at once
+}
+
 void BatchPositions::add(const TopicPartition& partition, std::int64_t offset) {
   auto [it, inserted] = partitions_.try_emplace(partition, Span{offset, offset});
   if (!inserted) {

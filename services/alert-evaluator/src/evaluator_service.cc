@@ -30,7 +30,7 @@
 #include "iw/kafka/producer.h"
 #include "iw/kafka/stage_clients.h"
 #include "iw/metrics/record_flow.h"
-#include "iw/runtime/consumer_lag.h"
+#include "iw/stage/consumer_lag.h"
 #include "iw/runtime/version.h"
 
 namespace iw::alert_evaluator {
@@ -565,7 +565,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   kafka::ClientOptions client_;
   metrics::RecordFlowMetrics flow_;
   AlertMetrics metrics_;
-  runtime::ConsumerLagMetrics lag_;
+  stage::ConsumerLagMetrics lag_;
   alerting::Evaluator evaluator_;
   alerting::EvaluationClock clock_;
   alerting::EnrichedRunReader reader_;

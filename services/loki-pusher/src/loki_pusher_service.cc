@@ -17,7 +17,7 @@
 #include "iw/loki/batcher.h"
 #include "iw/loki/entry.h"
 #include "iw/metrics/record_flow.h"
-#include "iw/runtime/consumer_lag.h"
+#include "iw/stage/consumer_lag.h"
 #include "iw/runtime/version.h"
 #include "iw/trace/trace_context.h"
 #include "ledger.h"
@@ -492,7 +492,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   metrics::RecordFlowMetrics flow_;
   prometheus::Histogram& latency_;  // arrival in the input topic → accepted by Loki
   PusherMetrics metrics_;
-  runtime::ConsumerLagMetrics lag_;
+  stage::ConsumerLagMetrics lag_;
   loki::EntryBuilder builder_;
   loki::Batcher batcher_;
   Ledger ledger_;

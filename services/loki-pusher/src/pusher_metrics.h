@@ -21,7 +21,7 @@ namespace iw::loki_pusher {
 enum class RefusedBy { kPusher, kLoki };
 
 /// The pusher's own metrics (docs/LOKI_PUSHER.md), declared once. The shared record counters and
-/// consumer lag are metrics::RecordFlowMetrics and runtime::ConsumerLagMetrics. Thread-safe: the
+/// consumer lag are metrics::RecordFlowMetrics and stage::ConsumerLagMetrics. Thread-safe: the
 /// sender thread and the polling thread both count.
 class PusherMetrics {
  public:

@@ -441,6 +441,9 @@ base::Status FakeProducer::produce(const kafka::OutgoingRecord& record, std::uin
     if (auto status = check_transactional(true); !status) return status;
   }
   if (auto error = take(produce_error_)) return std::unexpected(std::move(*error));
+  if (refuse) {
+    if (auto error = refuse(record)) return std::unexpected(std::move(*error));
+  }
   const auto found = kafka_.topics_.find(std::string(record.topic));
   if (found == kafka_.topics_.end()) {
     return failed(base::ErrorCode::kNotFound, "unknown topic " + std::string(record.topic));

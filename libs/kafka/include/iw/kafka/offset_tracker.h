@@ -32,6 +32,8 @@ class OffsetTracker {
     return partitions_.contains(partition);
   }
   [[nodiscard]] std::size_t in_flight() const;
+  /// The offset of the partition's first record still in flight, nullopt when none is.
+  [[nodiscard]] std::optional<std::int64_t> first_unfinished(const TopicPartition& partition) const;
 
  private:
   struct Partition {

@@ -224,6 +224,9 @@ class FakeProducer final : public kafka::Producer {
   /// commit_transaction() returns `error` (kAborted: abort and retry; retryable: commit again);
   /// the transaction stays open.
   void fail_next_commit(base::Error error);
+  /// Asked at every produce(): an error it returns is produce()'s (a record that fails every
+  /// time it is written: a poison record's output).
+  std::function<std::optional<base::Error>(const kafka::OutgoingRecord&)> refuse;
 
   [[nodiscard]] bool in_transaction() const { return transaction_ != 0; }
   [[nodiscard]] int commits() const { return commits_; }

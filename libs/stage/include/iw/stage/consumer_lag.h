@@ -13,7 +13,7 @@
 #include "iw/base/clock.h"
 #include "iw/kafka/consumer.h"
 
-namespace iw::runtime {
+namespace iw::stage {
 
 /// The consumer lag gauges every consuming service exposes (docs/METRICS.md):
 ///   ingestwatch_consumer_lag_records{topic,partition}  records behind the service's position
@@ -47,4 +47,4 @@ class ConsumerLagMetrics {
   std::map<kafka::TopicPartition, std::pair<prometheus::Gauge*, prometheus::Gauge*>> gauges_;
 };
 
-}  // namespace iw::runtime
+}  // namespace iw::stage

@@ -1,11 +1,11 @@
-#include "iw/runtime/consumer_lag.h"
+#include "iw/stage/consumer_lag.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
 
-namespace iw::runtime {
+namespace iw::stage {
 namespace {
 
 using namespace std::chrono_literals;
@@ -94,4 +94,4 @@ TEST(ConsumerLagMetricsTest, SeveralTopicsKeepTheirOwnLastRecord) {
 }
 
 }  // namespace
-}  // namespace iw::runtime
+}  // namespace iw::stage

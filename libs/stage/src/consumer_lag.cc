@@ -1,9 +1,9 @@
-#include "iw/runtime/consumer_lag.h"
+#include "iw/stage/consumer_lag.h"
 
 #include <algorithm>
 #include <string>
 
-namespace iw::runtime {
+namespace iw::stage {
 
 ConsumerLagMetrics::ConsumerLagMetrics(prometheus::Registry& registry)
     : records_(prometheus::BuildGauge()
@@ -70,4 +70,4 @@ void ConsumerLagMetrics::update(kafka::Consumer& consumer, base::TimePoint now) 
   }
 }
 
-}  // namespace iw::runtime
+}  // namespace iw::stage

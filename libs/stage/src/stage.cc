@@ -1,0 +1,812 @@
+#include "iw/stage/stage.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "iw/base/check.h"
+#include "iw/kafka/dead_letter.h"
+#include "iw/kafka/offset_tracker.h"
+#include "iw/kafka/stage_clients.h"
+#include "iw/log/logger.h"
+#include "iw/metrics/record_flow.h"
+#include "iw/stage/consumer_lag.h"
+#include "iw/trace/trace_context.h"
+
+namespace iw::stage {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+// While the processor takes no input, the consumer is still polled this often: rebalances are
+// served in time (max.poll.interval.ms is 5 minutes by default); each such poll may take records.
+constexpr std::chrono::seconds kLongestHold{5};
+// A transaction's commit is tried this often when Kafka answers "retriable".
+constexpr int kCommitAttempts = 5;
+
+std::vector<std::string> all_reasons(const StageOptions& options) {
+  std::vector<std::string> reasons = options.dead_letter_reasons;
+  for (const std::string_view own : {kKafkaRejected, kProcessingFailed, kDeliveryFailed}) {
+    if (std::ranges::find(reasons, own) == reasons.end()) reasons.emplace_back(own);
+  }
+  return reasons;
+}
+
+kafka::ClientOptions with_properties(kafka::ClientOptions client,
+                                     const std::map<std::string, std::string>& extra) {
+  for (const auto& [name, value] : extra) client.properties.try_emplace(name, value);
+  return client;
+}
+
+}  // namespace
+
+DeadLetterContent content_of(const kafka::Record& record) {
+  return {.value = record.value(),
+          .key = record.key(),
+          .execution_id = record.header("execution_id").value_or(""),
+          .traceparent = record.header("traceparent").value_or(""),
+          .arrived = record.timestamp()};
+}
+
+std::optional<std::uint64_t> pack(const InputRef& ref) {
+  if (ref.topic < 0 || ref.topic >= (1 << 8) || ref.partition < 0 || ref.partition >= (1 << 16) ||
+      ref.offset < 0 || ref.offset >= (std::int64_t{1} << 40)) {
+    return std::nullopt;
+  }
+  return (static_cast<std::uint64_t>(ref.topic) << 56) |
+         (static_cast<std::uint64_t>(ref.partition) << 40) | static_cast<std::uint64_t>(ref.offset);
+}
+
+InputRef unpack(std::uint64_t packed) {
+  return {.topic = static_cast<std::int32_t>(packed >> 56),
+          .partition = static_cast<std::int32_t>((packed >> 40) & 0xFFFF),
+          .offset = static_cast<std::int64_t>(packed & ((std::uint64_t{1} << 40) - 1))};
+}
+
+class Stage::Impl final : public kafka::DeliveryHandler,
+                          public kafka::RebalanceListener,
+                          public Output,
+                          public Input {
+ public:
+  Impl(runtime::Context& ctx, StageOptions options, Processor& processor,
+       kafka::ClientFactory& factory)
+      : ctx_(ctx),
+        options_(std::move(options)),
+        processor_(processor),
+        reasons_(all_reasons(options_)),
+        reason_views_(reasons_.begin(), reasons_.end()),
+        flow_(ctx.metrics.registry(), options_.output_label, reason_views_),
+        latency_(metrics::record_latency_histogram(ctx.metrics.registry())),
+        transactions_(prometheus::BuildCounter()
+                          .Name("ingestwatch_transactions_total")
+                          .Help("Kafka transactions ended, by outcome (committed, aborted).")
+                          .Register(ctx.metrics.registry())),
+        committed_(transactions_.Add({{"outcome", "committed"}})),
+        aborted_(transactions_.Add({{"outcome", "aborted"}})),
+        lag_(ctx.metrics.registry(), options_.input_topics),
+        problems_(ctx.logger, 20, 10s),
+        clients_(factory) {
+    IW_CHECK(!options_.input_topics.empty(), "a stage reads at least one topic");
+    IW_CHECK(options_.input_topics.size() <= 256, "a stage reads at most 256 topics");
+    staged_dead_letters_.assign(reasons_.size(), 0);
+    partitions_.resize(options_.input_topics.size());
+  }
+
+  base::Status run() {
+    if (auto status = connect(); !status) return status;
+    processor_.started(*this);
+    records_.reserve(options_.poll_batch);
+    auto next_lag_update = ctx_.clock.monotonic_now();
+    auto last_poll = ctx_.clock.monotonic_now();
+    while (!ctx_.shutdown.requested()) {
+      rewound_.clear();
+      const auto mono = ctx_.clock.monotonic_now();
+      if (!processor_.wants_input() && mono - last_poll < kLongestHold) {
+        processor_.wait(50ms);
+        if (auto status = tick(); !status) return status;
+        if (auto status = settle(false); !status) return status;
+        continue;
+      }
+      last_poll = mono;
+      if (paused_) pause_new_partitions();
+      const milliseconds timeout =
+          std::clamp(processor_.poll_timeout(), 0ms, options_.poll_timeout);
+      auto polled = clients_.consumer().poll_batch(records_, options_.poll_batch, timeout);
+      if (!polled) {
+        if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
+          return std::unexpected(polled.error().with_context("consuming"));
+        }
+        problems_.warn("consume error", {{"detail", polled.error().message()}});
+      }
+      if (auto status = tick(); !status) return status;
+      for (const kafka::Record& record : records_) {
+        if (!rewound_.empty() && rewound_.contains(partition_of(record))) continue;
+        if (auto status = take(record); !status) return status;
+        if (transactional() && in_transaction_ &&
+            batch_.records() >= options_.transaction_max_records) {
+          if (auto status = commit(); !status) return status;
+        }
+      }
+      records_.clear();  // the librdkafka messages are freed here
+      if (auto status = settle(false); !status) return status;
+      if (ctx_.clock.monotonic_now() >= next_lag_update) {
+        lag_.update(clients_.consumer(), ctx_.clock.now());
+        next_lag_update = ctx_.clock.monotonic_now() + 1s;
+      }
+    }
+    ctx_.logger.info("draining", {{"stage", options_.name}});
+    if (auto status = processor_.drain(*this, *this); !status) return status;
+    if (auto status = settle(true); !status) return status;
+    clients_.close();
+    if (delivery_failures_.size() > 0) {
+      return base::fail(base::ErrorCode::kUnavailable,
+                        "records not delivered at shutdown; the restart reads them again");
+    }
+    return {};
+  }
+
+  // --- kafka::DeliveryHandler ---
+
+  void on_delivery(const kafka::DeliveryReport& report) override {
+    const std::uint64_t correlation = report.correlation;
+    const auto letter = dead_letters_in_flight_.find(correlation);
+    std::optional<std::size_t> reason;
+    if (letter != dead_letters_in_flight_.end()) {
+      reason = letter->second;
+      dead_letters_in_flight_.erase(letter);
+    }
+    if (correlation == 0) return;  // a tick's write: its transaction or nothing tracks it
+    const InputRef ref = unpack(correlation - 1);
+    if (report.error) {
+      delivery_failures_.push_back({ref, report.error->message()});
+      return;
+    }
+    if (transactional()) return;  // durable with its transaction
+    if (reason) {
+      flow_.dead_lettered(*reason).Increment();
+    } else {
+      flow_.records_out.Increment();
+    }
+    finish(ref);
+  }
+
+  // --- kafka::RebalanceListener ---
+
+  void on_assigned(std::vector<kafka::TopicPartitionOffset>& partitions) override {
+    ctx_.logger.info("partitions assigned", {{"count", partitions.size()}});
+    processor_.assigned(partitions);
+  }
+
+  // Still the owner: finish the work for these partitions so the next owner starts after it.
+  void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override {
+    ctx_.logger.info("partitions revoked", {{"count", partitions.size()}});
+    if (auto status = processor_.revoking(partitions, *this); !status) {
+      ctx_.logger.error("could not settle before revocation",
+                        {{"detail", status.error().message()}});
+    }
+    if (auto status = settle(true); !status) {
+      ctx_.logger.error("could not commit before revocation",
+                        {{"detail", status.error().message()}});
+    }
+    forget(partitions);
+    processor_.revoked(partitions);
+  }
+
+  // Already taken away: their work will be redone by their new owner, so it must not be
+  // committed here.
+  void on_lost(const std::vector<kafka::TopicPartition>& partitions) override {
+    ctx_.logger.warn("partitions lost", {{"count", partitions.size()}});
+    if (transactional() && in_transaction_) abort_and_rewind("partitions lost");
+    forget(partitions);
+    processor_.lost(partitions);
+  }
+
+  // --- Output ---
+
+  base::Status write(const kafka::OutgoingRecord& record) override {
+    if (auto status = begin(); !status) return status;
+    const std::uint64_t correlation = current_ ? correlation_of(*current_) : 0;
+    auto status = clients_.producer().produce(record, correlation);
+    if (!status) {
+      if (status.error().code() == base::ErrorCode::kInvalidInput && current_ &&
+          current_record_ != nullptr) {
+        // Kafka will never take it (too large): the input record goes to the dead letters.
+        return dead_letter(*current_, content_of(*current_record_), kKafkaRejected,
+                           status.error().message());
+      }
+      return status;
+    }
+    if (transactional()) {
+      ++staged_out_;
+    } else if (current_) {
+      outcome_ = Outcome::kWritten;
+    }
+    return {};
+  }
+
+  base::Status dead_letter(const InputRef& ref, const DeadLetterContent& content,
+                           std::string_view reason, std::string_view error) override {
+    const std::size_t index = reason_index(reason);
+    const std::string& topic_name = topic(ref);
+    flow_.rejected(index).Increment();
+    problems_.warn("record dead-lettered", {{"reason", reason},
+                                            {"error", error},
+                                            {"topic", topic_name},
+                                            {"partition", ref.partition},
+                                            {"offset", ref.offset}});
+    if (auto status = begin(); !status) return status;
+    const auto parent =
+        content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
+    const trace::TraceParent traceparent =
+        parent ? parent->child(ids_) : trace::TraceParent::start(ids_);
+    const kafka::DeadLetterHeaders headers({.reason = reason,
+                                            .error = error,
+                                            .stage = options_.name,
+                                            .topic = topic_name,
+                                            .partition = ref.partition,
+                                            .offset = ref.offset,
+                                            .at = ctx_.clock.now(),
+                                            .execution_id = content.execution_id,
+                                            .traceparent = traceparent.text()});
+    const std::uint64_t correlation = correlation_of(ref);
+    auto status = clients_.producer().produce({.topic = options_.dlq_topic,
+                                               .key = content.key,
+                                               .value = content.value,
+                                               .headers = headers.view()},
+                                              correlation);
+    if (!status) return std::unexpected(status.error().with_context("dead-lettering"));
+    if (transactional()) {
+      ++staged_dead_letters_[index];
+    } else {
+      dead_letters_in_flight_[correlation] = index;
+      if (current_ && *current_ == ref) outcome_ = Outcome::kWritten;
+    }
+    return {};
+  }
+
+  InputRef defer() override {
+    IW_CHECK(!transactional(), "only a stage storing offsets defers a record's outcome");
+    IW_CHECK(current_.has_value(), "defer() outside process()");
+    outcome_ = Outcome::kDeferred;
+    return *current_;
+  }
+
+  void complete(const InputRef& ref, base::TimePoint arrived) override {
+    if (!owns(ref)) return;
+    flow_.records_out.Increment();
+    if (sampled()) latency_.Observe(seconds_since(arrived));
+    finish(ref);
+  }
+
+  bool owns(const InputRef& ref) const override { return tracker_.tracks(partition_of(ref)); }
+
+  const std::string& topic(const InputRef& ref) const override {
+    return options_.input_topics[static_cast<std::size_t>(ref.topic)];
+  }
+
+  // --- Input ---
+
+  std::vector<kafka::TopicPartition> assignment() override {
+    return clients_.consumer().assignment();
+  }
+
+  std::vector<kafka::Consumer::PartitionLag> lag() override { return clients_.consumer().lag(); }
+
+  base::Result<std::vector<kafka::TopicPartitionOffset>> offsets_for_times(
+      std::span<const kafka::TopicPartition> partitions, base::TimePoint time) override {
+    return clients_.consumer().offsets_for_times(partitions, time, 30s);
+  }
+
+  base::Status seek(const kafka::TopicPartitionOffset& position) override {
+    // The open transaction holds positions read before; it commits first, so the positions
+    // of one transaction only move forward.
+    if (transactional() && in_transaction_) {
+      if (auto status = commit(); !status) return status;
+    }
+    const kafka::TopicPartition partition{position.topic, position.partition};
+    if (!transactional()) tracker_.forget(partition);
+    rewound_.insert(partition);
+    if (auto status = clients_.consumer().seek(position, 10s); !status) {
+      return std::unexpected(status.error().with_context("seek"));
+    }
+    return {};
+  }
+
+  void pause_input() override {
+    if (paused_) return;
+    paused_ = true;
+    pause_new_partitions();
+  }
+
+  void resume_input() override {
+    if (!paused_) return;
+    paused_ = false;
+    const auto assigned = clients_.consumer().assignment();
+    std::vector<kafka::TopicPartition> resume;
+    for (const auto& p : paused_partitions_) {
+      if (std::ranges::find(assigned, p) != assigned.end()) resume.push_back(p);
+    }
+    if (auto status = clients_.consumer().resume(resume); !status) {
+      problems_.warn("resume failed", {{"detail", status.error().message()}});
+    }
+    paused_partitions_.clear();
+  }
+
+  bool input_paused() const override { return paused_; }
+  std::size_t paused_partitions() const override { return paused_partitions_.size(); }
+  kafka::ClientFactory& factory() override { return clients_.factory(); }
+  const kafka::ClientOptions& client_options() const override { return options_.client; }
+
+ private:
+  enum class Outcome { kNone, kWritten, kDeferred };
+
+  struct Failure {
+    int attempts = 0;
+    std::string reason;
+    std::string error;
+  };
+
+  bool transactional() const { return options_.delivery == Delivery::kTransactional; }
+
+  base::Status connect() {
+    if (!options_.create_topics.empty()) {
+      auto admin = clients_.factory().admin(options_.client);
+      if (!admin) return std::unexpected(admin.error());
+      if (auto status = (*admin)->create_topics(options_.create_topics, 30s); !status) {
+        return std::unexpected(status.error().with_context("creating topics"));
+      }
+    }
+    kafka::ProducerOptions producer{
+        .client = with_properties(options_.client, options_.producer_properties)};
+    if (transactional()) producer.transactional_id = options_.transactional_id;
+    if (auto status = clients_.start_producer(producer, *this); !status) return status;
+    if (transactional()) {
+      // Also fences a previous instance with the same id and aborts what it left open, so
+      // read_committed readers are not held back until its transaction times out.
+      if (auto status = clients_.producer().init_transactions(60s); !status) {
+        return std::unexpected(status.error().with_context("init_transactions"));
+      }
+    }
+    kafka::ClientOptions consumer = with_properties(options_.client, options_.consumer_properties);
+    if (!transactional()) {
+      consumer.properties.try_emplace("auto.commit.interval.ms",
+                                      std::to_string(options_.store_interval.count()));
+    }
+    if (auto status = clients_.start_consumer(
+            {.client = consumer,
+             .group_id = options_.group_id,
+             .commit_mode = transactional() ? kafka::CommitMode::kTransactional
+                                            : kafka::CommitMode::kStoredOffsets,
+             .listener = this});
+        !status) {
+      return status;
+    }
+    if (auto status = clients_.consumer().subscribe(options_.input_topics); !status) {
+      return std::unexpected(status.error());
+    }
+    ctx_.logger.info("stage connected",
+                     {{"stage", options_.name},
+                      {"group", options_.group_id},
+                      {"delivery", transactional() ? "exactly_once" : "at_least_once"}});
+    return {};
+  }
+
+  base::Status tick() {
+    auto status = processor_.tick(*this, *this);
+    if (status) return {};
+    if (status.error().code() == base::ErrorCode::kFailedPrecondition) return status;
+    problems_.warn("stage tick failed", {{"detail", status.error().message()}});
+    if (transactional() && in_transaction_) abort_and_rewind(status.error().message());
+    back_off();
+    return {};
+  }
+
+  // One record taken from the consumer: processed, or dead-lettered when it failed too often.
+  base::Status take(const kafka::Record& record) {
+    const InputRef ref = ref_of(record);
+    const kafka::TopicPartition& partition = partition_of(ref);
+    if (auto status = begin(); !status) return failed_to_begin(status, partition, ref.offset);
+    if (transactional()) {
+      batch_.add(partition, ref.offset);
+    } else {
+      tracker_.started(partition, ref.offset);
+    }
+    flow_.records_in.Increment();
+    lag_.taken(static_cast<std::size_t>(ref.topic), ref.partition, record.timestamp());
+    // The latency of a deferred record is observed when it is completed.
+    const bool sample = sampled();
+    if (sample && transactional()) staged_arrivals_.push_back(record.timestamp());
+
+    current_ = ref;
+    current_record_ = &record;
+    outcome_ = Outcome::kNone;
+    auto status = process_or_dead_letter(record, ref);
+    const Outcome outcome = outcome_;
+    current_.reset();
+    current_record_ = nullptr;
+    if (!status) return status;
+    if (transactional()) return {};
+    if (sample && outcome != Outcome::kDeferred) {
+      latency_.Observe(seconds_since(record.timestamp()));
+    }
+    if (outcome == Outcome::kNone) finish(ref);
+    return {};
+  }
+
+  base::Status process_or_dead_letter(const kafka::Record& record, const InputRef& ref) {
+    const auto known = failures_.find(ref);
+    if (known != failures_.end() && known->second.attempts >= options_.poison.max_attempts) {
+      const Failure failure = std::move(known->second);
+      failures_.erase(known);
+      ctx_.logger.warn("poison record dead-lettered", {{"reason", failure.reason},
+                                                       {"attempts", failure.attempts},
+                                                       {"topic", topic(ref)},
+                                                       {"partition", ref.partition},
+                                                       {"offset", ref.offset}});
+      return dead_letter(ref, content_of(record), failure.reason,
+                         failure.error + " (" + std::to_string(failure.attempts) + " attempts)");
+    }
+    while (true) {
+      auto status = processor_.process(record, *this);
+      if (status) return {};
+      if (status.error().code() == base::ErrorCode::kFailedPrecondition) return status;
+      const int attempts = failed(ref, kProcessingFailed, status.error().message());
+      if (transactional()) {
+        // What the record wrote is in the open transaction: roll it back and read again.
+        abort_and_rewind(status.error().message());
+        back_off();
+        return {};
+      }
+      back_off();
+      if (ctx_.shutdown.requested()) {
+        // Left in flight: its offset is not stored, the restart reads it again.
+        outcome_ = Outcome::kDeferred;
+        return {};
+      }
+      if (attempts >= options_.poison.max_attempts) {
+        failures_.erase(ref);
+        return dead_letter(
+            ref, content_of(record), kProcessingFailed,
+            status.error().message() + " (" + std::to_string(attempts) + " attempts)");
+      }
+    }
+  }
+
+  int failed(const InputRef& ref, std::string_view reason, std::string_view error) {
+    Failure& failure = failures_[ref];
+    ++failure.attempts;
+    failure.reason = reason;
+    failure.error = error;
+    problems_.warn("record failed", {{"reason", reason},
+                                     {"error", error},
+                                     {"attempts", failure.attempts},
+                                     {"topic", topic(ref)},
+                                     {"partition", ref.partition},
+                                     {"offset", ref.offset}});
+    return failure.attempts;
+  }
+
+  // Waits before trying again, longer after each failure in a row; polling stops meanwhile
+  // (the longest wait is well inside max.poll.interval.ms), a shutdown cuts it short.
+  void back_off() {
+    ++failures_in_a_row_;
+    auto wait = options_.poison.backoff_min;
+    for (int i = 1; i < failures_in_a_row_ && wait < options_.poison.backoff_max; ++i) wait *= 2;
+    wait = std::min(wait, options_.poison.backoff_max);
+    const auto until = ctx_.clock.monotonic_now() + wait;
+    while (!ctx_.shutdown.requested() && ctx_.clock.monotonic_now() < until) {
+      ctx_.shutdown.wait_for(std::min<milliseconds>(
+          50ms, std::chrono::duration_cast<milliseconds>(until - ctx_.clock.monotonic_now())));
+    }
+  }
+
+  base::Status begin() {
+    if (!transactional() || in_transaction_) return {};
+    if (auto status = clients_.producer().begin_transaction(); !status) return status;
+    in_transaction_ = true;
+    transaction_opened_ = ctx_.clock.monotonic_now();
+    return {};
+  }
+
+  // The record is read again once a transaction can begin.
+  base::Status failed_to_begin(const base::Status& status, const kafka::TopicPartition& partition,
+                               std::int64_t offset) {
+    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
+      return std::unexpected(status.error().with_context("transaction"));
+    }
+    problems_.warn("could not begin a transaction", {{"detail", status.error().message()}});
+    rewound_.insert(partition);
+    if (auto sought = clients_.consumer().seek({partition.topic, partition.partition, offset}, 10s);
+        !sought) {
+      return std::unexpected(sought.error().with_context("rewinding after a failed begin"));
+    }
+    back_off();
+    return {};
+  }
+
+  // Makes finished work durable. kTransactional: commits the open transaction when it is full,
+  // old enough, or `force`d. kStoredOffsets: stores the offsets whose records are done, and
+  // rewinds to a record whose output was not delivered.
+  base::Status settle(bool force) {
+    clients_.producer().poll(0ms);
+    if (clients_.producer().fatal()) {
+      return base::fail(base::ErrorCode::kFailedPrecondition,
+                        "the producer hit a fatal error: the stage stops");
+    }
+    if (transactional()) {
+      if (!in_transaction_) return {};
+      const bool full = batch_.records() >= options_.transaction_max_records;
+      const bool old =
+          ctx_.clock.monotonic_now() - transaction_opened_ >= options_.transaction_max_age;
+      if (!force && !full && !old) return {};
+      return commit();
+    }
+    if (force) (void)clients_.producer().flush(30s);
+    if (!delivery_failures_.empty() && !force) rewind_undelivered();
+    store_offsets();
+    if (force) {
+      if (auto status = clients_.consumer().commit(); !status) {
+        problems_.warn("offset commit failed", {{"detail", status.error().message()}});
+      }
+    }
+    if (!force && failures_in_a_row_ > 0 && delivery_failures_.empty()) failures_in_a_row_ = 0;
+    return {};
+  }
+
+  void store_offsets() {
+    auto positions = tracker_.take_committable();
+    if (positions.empty()) return;
+    if (auto status = clients_.consumer().store_offsets(positions); !status) {
+      problems_.warn("offset store failed", {{"detail", status.error().message()}});
+    }
+  }
+
+  // At least once, Kafka gave up on an output after its retries: every report still owed is
+  // served, then each partition concerned is read again from its first record without a
+  // durable outcome. What was delivered after it is written again (at least once); a record
+  // whose output fails max_attempts times in a row is dead-lettered instead.
+  void rewind_undelivered() {
+    (void)clients_.producer().flush(30s);
+    std::map<kafka::TopicPartition, std::int64_t> from;
+    for (const auto& [ref, error] : delivery_failures_) {
+      const kafka::TopicPartition& partition = partition_of(ref);
+      if (!tracker_.tracks(partition)) continue;  // revoked meanwhile
+      failed(ref, kDeliveryFailed, error);
+      const std::int64_t first = tracker_.first_unfinished(partition).value_or(ref.offset);
+      auto [it, inserted] = from.try_emplace(partition, std::min(first, ref.offset));
+      if (!inserted) it->second = std::min({it->second, first, ref.offset});
+    }
+    delivery_failures_.clear();
+    for (const auto& [partition, offset] : from) {
+      ctx_.logger.warn(
+          "output not delivered: reading again",
+          {{"topic", partition.topic}, {"partition", partition.partition}, {"offset", offset}});
+      if (auto status = seek({partition.topic, partition.partition, offset}); !status) {
+        problems_.warn("rewind failed", {{"detail", status.error().message()}});
+      }
+    }
+    if (!from.empty()) back_off();
+  }
+
+  base::Status commit() {
+    const auto positions = batch_.commit_positions();
+    base::Status status;
+    if (!positions.empty()) {
+      auto group = clients_.consumer().group_metadata();
+      status = clients_.producer().send_offsets_to_transaction(positions, *group, 30s);
+    }
+    // A retriable commit error means "try the commit again", not "abort".
+    for (int attempt = 0; status && attempt < kCommitAttempts; ++attempt) {
+      status = clients_.producer().commit_transaction(60s);
+      if (status || !status.error().retryable() ||
+          status.error().code() == base::ErrorCode::kAborted) {
+        break;
+      }
+    }
+    if (status) {
+      in_transaction_ = false;
+      batch_.clear();
+      committed_.Increment();
+      apply_staged();
+      processor_.committed();
+      delivery_failures_.clear();
+      forget_failures_before(positions);
+      failures_in_a_row_ = 0;
+      return {};
+    }
+    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
+      return std::unexpected(status.error().with_context("transaction"));  // fenced: stop
+    }
+    // A record whose output was not delivered fails the commit: it counts against that record.
+    for (const auto& [ref, error] : delivery_failures_) failed(ref, kDeliveryFailed, error);
+    delivery_failures_.clear();
+    abort_and_rewind(status.error().message());
+    back_off();
+    return {};
+  }
+
+  // Records committed are through: their failures in a row are over. A record failing still
+  // (beyond the positions) keeps its count, whatever else committed meanwhile.
+  void forget_failures_before(const std::vector<kafka::TopicPartitionOffset>& positions) {
+    std::erase_if(failures_, [&](const auto& entry) {
+      const kafka::TopicPartition& partition = partition_of(entry.first);
+      return std::ranges::any_of(positions, [&](const kafka::TopicPartitionOffset& position) {
+        return position.partition == partition.partition && position.topic == partition.topic &&
+               entry.first.offset < position.offset;
+      });
+    });
+  }
+
+  // Rolls the open transaction back and rewinds the consumer to its first record, so the same
+  // records are processed again into a new transaction.
+  void abort_and_rewind(std::string_view why) {
+    ctx_.logger.warn("aborting transaction", {{"records", batch_.records()}, {"reason", why}});
+    if (auto status = clients_.producer().abort_transaction(60s); !status) {
+      ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
+    }
+    const auto rewind = batch_.rewind_positions();
+    for (const auto& position : rewind) {
+      rewound_.insert({position.topic, position.partition});
+      if (auto status = clients_.consumer().seek(position, 10s); !status) {
+        problems_.warn("rewind failed",
+                       {{"detail", status.error().message()}, {"partition", position.partition}});
+      }
+    }
+    in_transaction_ = false;
+    batch_.clear();
+    staged_out_ = 0;
+    std::ranges::fill(staged_dead_letters_, 0);
+    staged_arrivals_.clear();
+    aborted_.Increment();
+    processor_.rolled_back(rewind);
+  }
+
+  void apply_staged() {
+    flow_.records_out.Increment(static_cast<double>(staged_out_));
+    staged_out_ = 0;
+    for (std::size_t i = 0; i < staged_dead_letters_.size(); ++i) {
+      if (staged_dead_letters_[i] > 0) {
+        flow_.dead_lettered(i).Increment(static_cast<double>(staged_dead_letters_[i]));
+        staged_dead_letters_[i] = 0;
+      }
+    }
+    for (const auto arrived : staged_arrivals_) latency_.Observe(seconds_since(arrived));
+    staged_arrivals_.clear();
+  }
+
+  void finish(const InputRef& ref) { tracker_.finished(partition_of(ref), ref.offset); }
+
+  void forget(const std::vector<kafka::TopicPartition>& partitions) {
+    for (const auto& p : partitions) {
+      tracker_.forget(p);
+      paused_partitions_.erase(p);
+    }
+  }
+
+  void pause_new_partitions() {
+    std::vector<kafka::TopicPartition> fresh;
+    for (auto& p : clients_.consumer().assignment()) {
+      if (!paused_partitions_.contains(p)) fresh.push_back(std::move(p));
+    }
+    if (fresh.empty()) return;
+    if (auto status = clients_.consumer().pause(fresh); !status) {
+      problems_.warn("pause failed", {{"detail", status.error().message()}});
+      return;
+    }
+    paused_partitions_.insert(fresh.begin(), fresh.end());
+  }
+
+  std::size_t reason_index(std::string_view reason) const {
+    const auto it = std::ranges::find(reasons_, reason);
+    IW_CHECK(it != reasons_.end(), "dead-letter reason missing from the stage's declared set");
+    return static_cast<std::size_t>(it - reasons_.begin());
+  }
+
+  // Correlations are the packed InputRef plus one: 0 names no input record.
+  std::uint64_t correlation_of(const InputRef& ref) const {
+    const auto packed = pack(ref);
+    return packed ? *packed + 1 : 0;
+  }
+
+  // The latency histogram needs a sample, not every record.
+  bool sampled() {
+    return options_.latency_sample_every > 0 &&
+           ++records_seen_ % options_.latency_sample_every == 0;
+  }
+
+  double seconds_since(base::TimePoint arrived) const {
+    return std::chrono::duration<double>(ctx_.clock.now() - arrived).count();
+  }
+
+  InputRef ref_of(const kafka::Record& record) const {
+    std::int32_t topic = 0;
+    if (options_.input_topics.size() > 1) {
+      const auto it = std::ranges::find(options_.input_topics, record.topic());
+      IW_CHECK(it != options_.input_topics.end(), "a record from a topic not subscribed to");
+      topic = static_cast<std::int32_t>(it - options_.input_topics.begin());
+    }
+    return {.topic = topic, .partition = record.partition(), .offset = record.offset()};
+  }
+
+  const kafka::TopicPartition& partition_of(const kafka::Record& record) {
+    return partition_of(ref_of(record));
+  }
+
+  // A TopicPartition (a heap-allocated topic name) per record would cost an allocation each:
+  // they are made once per partition.
+  const kafka::TopicPartition& partition_of(const InputRef& ref) const {
+    auto& partitions = partitions_[static_cast<std::size_t>(ref.topic)];
+    const auto index = static_cast<std::size_t>(ref.partition);
+    for (std::size_t i = partitions.size(); i <= index; ++i) {
+      partitions.push_back({options_.input_topics[static_cast<std::size_t>(ref.topic)],
+                            static_cast<std::int32_t>(i)});
+    }
+    return partitions[index];
+  }
+
+  runtime::Context& ctx_;
+  StageOptions options_;
+  Processor& processor_;
+  std::vector<std::string> reasons_;
+  std::vector<std::string_view> reason_views_;
+  metrics::RecordFlowMetrics flow_;
+  prometheus::Histogram& latency_;
+  prometheus::Family<prometheus::Counter>& transactions_;
+  prometheus::Counter& committed_;
+  prometheus::Counter& aborted_;
+  ConsumerLagMetrics lag_;
+  log::RateLimitedLog problems_;
+  trace::IdGenerator ids_;
+  mutable std::vector<std::vector<kafka::TopicPartition>> partitions_;  // by topic index
+  kafka::StageClients clients_;
+  // The batch being processed; declared after the clients so that its records, which hold
+  // librdkafka messages, are destroyed first even when run() returns in the middle of it.
+  std::vector<kafka::Record> records_;
+  // Partitions sought (rewound) while the current batch is processed: the rest of the batch's
+  // records of them come again from the new position.
+  std::set<kafka::TopicPartition> rewound_;
+
+  std::optional<InputRef> current_;
+  const kafka::Record* current_record_ = nullptr;
+  Outcome outcome_ = Outcome::kNone;
+  std::uint64_t records_seen_ = 0;
+
+  // kTransactional
+  bool in_transaction_ = false;
+  base::MonotonicTime transaction_opened_{};
+  kafka::BatchPositions batch_;
+  std::uint64_t staged_out_ = 0;
+  std::vector<std::uint64_t> staged_dead_letters_;  // by reason index
+  std::vector<base::TimePoint> staged_arrivals_;
+
+  // kStoredOffsets
+  kafka::OffsetTracker tracker_;
+  std::unordered_map<std::uint64_t, std::size_t> dead_letters_in_flight_;  // correlation → reason
+
+  struct DeliveryFailure {
+    InputRef ref;
+    std::string error;
+  };
+  std::vector<DeliveryFailure> delivery_failures_;
+  std::map<InputRef, Failure> failures_;
+  int failures_in_a_row_ = 0;
+
+  bool paused_ = false;
+  std::set<kafka::TopicPartition> paused_partitions_;
+};
+
+Stage::Stage(runtime::Context& ctx, StageOptions options, Processor& processor,
+             kafka::ClientFactory& factory)
+    : impl_(std::make_unique<Impl>(ctx, std::move(options), processor, factory)) {}
+
+Stage::~Stage() = default;
+
+base::Status Stage::run() { return impl_->run(); }
+
+}  // namespace iw::stage

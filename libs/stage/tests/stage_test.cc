@@ -1,0 +1,475 @@
+// The stage loop and its two delivery policies against in-memory Kafka clients: no broker.
+#include "iw/stage/stage.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "iw/testing/fake_kafka.h"
+#include "iw/testing/service_context.h"
+
+namespace iw::stage {
+namespace {
+
+using iw::testing::FakeConsumer;
+using iw::testing::FakeKafka;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using namespace std::chrono_literals;
+
+const std::string kIn = "in";
+const std::string kOut = "out";
+const std::string kDeadLetters = "dlq";
+const std::string kGroup = "group";
+
+// Only what the runtime needs to make a Context: the common keys.
+class NoKeys final : public runtime::Service {
+ public:
+  void declare(config::Schema&) const override {}
+  base::Status run(runtime::Context&) override { return {}; }
+};
+
+runtime::ServiceInfo test_info() { return {.name = "stage-test", .binary = "stage-test"}; }
+
+// Copies each record to kOut. "reject" is dead-lettered by the processor; "poison" fails every
+// time; "flaky" fails `flaky_failures` times, then passes.
+class Copier final : public Processor {
+ public:
+  base::Status process(const kafka::Record& record, Output& out) override {
+    ++processed[std::string(record.value())];
+    if (record.value() == "reject") {
+      return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
+                             content_of(record), "rejected", "the test refuses it");
+    }
+    if (record.value() == "poison") {
+      return base::fail(base::ErrorCode::kInvalidInput, "cannot process poison");
+    }
+    if (record.value() == "flaky" && flaky_failures > 0) {
+      --flaky_failures;
+      return base::fail(base::ErrorCode::kUnavailable, "flaky failed");
+    }
+    if (defer_all) {
+      deferred.push_back(out.defer());
+      return {};
+    }
+    return out.write({.topic = kOut, .value = record.value()});
+  }
+  base::Status revoking(const std::vector<kafka::TopicPartition>& partitions,
+                        Output& out) override {
+    revocations.push_back(partitions.size());
+    if (complete_on_revoke) {
+      for (const auto& ref : deferred) out.complete(ref, {});
+      deferred.clear();
+    }
+    return {};
+  }
+  void committed() override { ++commits; }
+  void rolled_back(const std::vector<kafka::TopicPartitionOffset>& rewound) override {
+    rollbacks.push_back(rewound.size());
+  }
+  base::Status drain(Input&, Output&) override {
+    ++drains;
+    return {};
+  }
+
+  std::map<std::string, int> processed;
+  int flaky_failures = 0;
+  bool defer_all = false;
+  bool complete_on_revoke = false;
+  std::vector<InputRef> deferred;
+  std::vector<std::size_t> revocations;
+  std::vector<std::size_t> rollbacks;
+  int commits = 0;
+  int drains = 0;
+};
+
+class StageFixture : public ::testing::Test {
+ protected:
+  explicit StageFixture(Delivery delivery)
+      : delivery_(delivery),
+        context_(test_info(), service_, "kafka:\n  bootstrap_servers: fake:9092\n") {
+    kafka_.create_topic(kIn, 2);
+  }
+
+  StageOptions options() const {
+    return {
+        .name = "test-stage",
+        .input_topics = {kIn},
+        .group_id = kGroup,
+        .delivery = delivery_,
+        .transactional_id = "stage-test",
+        .dlq_topic = kDeadLetters,
+        .create_topics = {{.name = kOut, .partitions = 1}, {.name = kDeadLetters, .partitions = 1}},
+        // Transactions of four records, committed when full or at the drain, never by age:
+        // what happens does not depend on how fast the test runs.
+        .transaction_max_records = 4,
+        .transaction_max_age = 1h,
+        .poll_batch = 3,
+        .poll_timeout = 0ms,
+        .poison = {.max_attempts = 3, .backoff_min = 1ms, .backoff_max = 4ms},
+        .output_label = kOut,
+        .dead_letter_reasons = {"rejected"}};
+  }
+
+  // Values appended alternately to partitions 0 and 1.
+  void append(const std::vector<std::string>& values) {
+    for (const auto& value : values) {
+      kafka_.append(kIn, next_partition_, value, "key-" + value,
+                    {{"execution_id", "run-" + value}, {"traceparent", std::string(kParent)}});
+      next_partition_ = 1 - next_partition_;
+    }
+  }
+
+  bool exactly_once() const { return delivery_ == Delivery::kTransactional; }
+
+  // Every input record read, none left behind a rewind, nothing in flight.
+  bool drained(const FakeConsumer& consumer) const {
+    const auto& positions = consumer.positions();
+    return !positions.empty() && std::ranges::all_of(positions, [&](const auto& p) {
+      return p.second == static_cast<std::int64_t>(kafka_.log(kIn, p.first.partition).size());
+    });
+  }
+
+  void stop_when_drained() {
+    kafka_.on_poll = [&](FakeConsumer& consumer) {
+      if (drained(consumer)) context_.shutdown().request();
+    };
+  }
+
+  base::Status run() {
+    Stage stage(context_.ctx(), options(), copier_, kafka_);
+    return stage.run();
+  }
+
+  std::multiset<std::string> output() const {
+    std::multiset<std::string> out;
+    for (const auto& record : kafka_.committed_records(kOut)) out.insert(record.value);
+    return out;
+  }
+  std::vector<FakeKafka::Stored> dead_letters() const {
+    return kafka_.committed_records(kDeadLetters);
+  }
+  std::optional<std::int64_t> committed(std::int32_t partition) const {
+    return kafka_.committed_offset(kGroup, {kIn, partition});
+  }
+  std::size_t journaled(std::string_view what) const {
+    return static_cast<std::size_t>(std::ranges::count(kafka_.journal(), what));
+  }
+  static std::optional<std::string> header(const FakeKafka::Stored& record, std::string_view name) {
+    for (const auto& [key, value] : record.headers) {
+      if (key == name) return value;
+    }
+    return std::nullopt;
+  }
+  std::string metrics() {
+    return prometheus::TextSerializer().Serialize(context_.metrics().registry().Collect());
+  }
+
+  static constexpr std::string_view kParent =
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+  Delivery delivery_;
+  FakeKafka kafka_;
+  NoKeys service_;
+  iw::testing::ServiceContext context_;
+  Copier copier_;
+  std::int32_t next_partition_ = 0;
+};
+
+// What holds for both delivery policies.
+class StageTest : public StageFixture, public ::testing::WithParamInterface<Delivery> {
+ protected:
+  StageTest() : StageFixture(GetParam()) {}
+};
+
+class TransactionalStageTest : public StageFixture {
+ protected:
+  TransactionalStageTest() : StageFixture(Delivery::kTransactional) {}
+};
+
+class StoredOffsetsStageTest : public StageFixture {
+ protected:
+  StoredOffsetsStageTest() : StageFixture(Delivery::kStoredOffsets) {}
+};
+
+INSTANTIATE_TEST_SUITE_P(Policies, StageTest,
+                         ::testing::Values(Delivery::kTransactional, Delivery::kStoredOffsets),
+                         [](const auto& param_info) {
+                           return param_info.param == Delivery::kTransactional ? "Transactional"
+                                                                               : "StoredOffsets";
+                         });
+
+TEST_P(StageTest, WritesEveryRecordOnceAndDeadLettersWhatTheProcessorRefuses) {
+  append({"a", "b", "reject", "c", "d", "e"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", "c", "d", "e"}));
+  const auto dead = dead_letters();
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(dead[0].value, "reject");
+  EXPECT_EQ(dead[0].key, "key-reject");
+  EXPECT_EQ(header(dead[0], "dlq.reason"), "rejected");
+  EXPECT_EQ(header(dead[0], "dlq.stage"), "test-stage");
+  EXPECT_EQ(header(dead[0], "dlq.topic"), kIn);
+  EXPECT_EQ(header(dead[0], "dlq.partition"), "0");
+  EXPECT_EQ(header(dead[0], "dlq.offset"), "1");
+  EXPECT_EQ(header(dead[0], "execution_id"), "run-reject");
+  // A child span of the record's trace.
+  const auto parent = header(dead[0], "traceparent");
+  ASSERT_TRUE(parent);
+  EXPECT_EQ(parent->substr(0, 35), kParent.substr(0, 35));
+  EXPECT_NE(*parent, kParent);
+  EXPECT_EQ(committed(0), 3);
+  EXPECT_EQ(committed(1), 3);
+  EXPECT_EQ(copier_.drains, 1);
+  const std::string text = metrics();
+  EXPECT_THAT(text, HasSubstr("ingestwatch_records_in_total 6"));
+  EXPECT_THAT(text, HasSubstr(R"(ingestwatch_records_out_total{topic="out"} 5)"));
+  EXPECT_THAT(text, HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="rejected"} 1)"));
+  EXPECT_THAT(
+      text, HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="processing_failed"} 0)"));
+  EXPECT_THAT(text, HasSubstr(R"(ingestwatch_consumer_lag_records{partition="0",topic="in"})"));
+}
+
+// A record that fails the same way every time is tried max_attempts times, with a backoff, then
+// dead-lettered with that reason; the records around it go on. Never an endless retry loop.
+TEST_P(StageTest, APoisonRecordIsDeadLetteredAfterItsAttemptsAndTheStreamGoesOn) {
+  append({"a", "b", "poison", "c", "d", "e"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_EQ(copier_.processed["poison"], 3);
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", "c", "d", "e"}));
+  const auto dead = dead_letters();
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(dead[0].value, "poison");
+  EXPECT_EQ(header(dead[0], "dlq.reason"), "processing_failed");
+  EXPECT_THAT(header(dead[0], "dlq.error").value_or(""),
+              HasSubstr("cannot process poison (3 attempts)"));
+  EXPECT_EQ(committed(0), 3);
+  EXPECT_EQ(committed(1), 3);
+  if (exactly_once()) {
+    // Each failure rolled its transaction back; the records around it were written once.
+    EXPECT_EQ(journaled("transaction aborted"), 3U);
+    EXPECT_EQ(copier_.rollbacks.size(), 3U);
+  }
+  EXPECT_THAT(
+      metrics(),
+      HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="processing_failed"} 1)"));
+}
+
+// A record that fails less often than max_attempts gets through, written once.
+TEST_P(StageTest, ARecordThatFailsTwiceIsWrittenOnTheThirdAttempt) {
+  append({"a", "flaky", "b"});
+  copier_.flaky_failures = 2;
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "flaky", "b"}));
+  EXPECT_THAT(dead_letters(), IsEmpty());
+  EXPECT_EQ(copier_.processed["flaky"], 3);
+}
+
+// Kafka gave up on an output after its retries: it is written again (exactly once: the commit
+// fails and the transaction is rolled back and redone; at least once: the partition is read
+// again from it), and no offset is committed past it meanwhile.
+TEST_P(StageTest, AnOutputNotDeliveredIsWrittenAgain) {
+  append({"a", "b", "c", "d", "e", "f"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 1) {
+      kafka_.last_producer()->fail_next_delivery(
+          base::Error(base::ErrorCode::kTimeout, "Local: Message timed out (injected)"));
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  const auto out = output();
+  for (const std::string value : {"a", "b", "c", "d", "e", "f"}) {
+    if (exactly_once()) {
+      EXPECT_EQ(out.count(value), 1U) << value;
+    } else {
+      EXPECT_GE(out.count(value), 1U) << value;
+    }
+  }
+  EXPECT_THAT(dead_letters(), IsEmpty());
+  EXPECT_EQ(committed(0), 3);
+  EXPECT_EQ(committed(1), 3);
+  if (exactly_once()) {
+    EXPECT_EQ(journaled("transaction aborted"), 1U);
+  } else {
+    EXPECT_EQ(context_.logged("output not delivered: reading again").size(), 1U);
+  }
+}
+
+// A commit the broker aborts: the transaction is rolled back, the consumer rewound to its first
+// records, and the same records go into the next transactions, so each is written once.
+TEST_F(TransactionalStageTest, AnAbortedCommitRewindsAndWritesEveryRecordOnce) {
+  append({"a", "b", "c", "d", "e", "f"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 1) {
+      kafka_.last_producer()->fail_next_commit(
+          base::Error(base::ErrorCode::kAborted, "transaction aborted (injected)"));
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  EXPECT_EQ(journaled("transaction aborted"), 1U);
+  EXPECT_EQ(copier_.rollbacks, (std::vector<std::size_t>{2}));
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", "c", "d", "e", "f"}));
+  EXPECT_EQ(committed(0), 3);
+  EXPECT_EQ(committed(1), 3);
+}
+
+// Partitions revoked while a transaction is open (or outputs are in flight): what was done for
+// them is committed before they go, so their next owner starts after it and nothing is lost.
+TEST_P(StageTest, ARevocationMidBatchCommitsWhatWasDoneBeforeThePartitionsGo) {
+  append({"a", "b", "c"});
+  int polls = 0;
+  std::multiset<std::string> output_after_revocation;
+  std::optional<std::int64_t> committed_after_revocation[2];
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 2) consumer.revoke({{kIn, 0}, {kIn, 1}});
+    if (polls == 3) {
+      // Before the drain commits anything.
+      output_after_revocation = output();
+      committed_after_revocation[0] = committed(0);
+      committed_after_revocation[1] = committed(1);
+      context_.shutdown().request();
+    }
+  };
+  ASSERT_TRUE(run());
+  EXPECT_EQ(copier_.revocations, (std::vector<std::size_t>{2}));
+  EXPECT_EQ(output_after_revocation, (std::multiset<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(committed_after_revocation[0], 2);
+  EXPECT_EQ(committed_after_revocation[1], 1);
+}
+
+// Partitions lost (the session expired): their work is their new owner's. Nothing is committed
+// for them; exactly once, the open transaction is rolled back.
+TEST_P(StageTest, LostPartitionsCommitNothing) {
+  append({"a", "b", "c"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 2) consumer.lose({{kIn, 0}, {kIn, 1}});
+    if (polls == 3) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  EXPECT_FALSE(committed(0));
+  EXPECT_FALSE(committed(1));
+  if (exactly_once()) {
+    EXPECT_THAT(output(), IsEmpty());
+    EXPECT_EQ(journaled("transaction aborted"), 1U);
+  }
+}
+
+// A deferred record (the Loki pusher's, on its way to Loki) holds its partition's offset back
+// until it is completed; one completed after its partition was revoked is the new owner's.
+TEST_F(StoredOffsetsStageTest, ADeferredRecordHoldsItsOffsetUntilCompleted) {
+  copier_.defer_all = true;
+  append({"a", "b", "c", "d"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_FALSE(committed(0));
+  EXPECT_FALSE(committed(1));
+  EXPECT_EQ(copier_.deferred.size(), 4U);
+}
+
+TEST_F(StoredOffsetsStageTest, DeferredRecordsCompletedWhenRevokedAreCommitted) {
+  copier_.defer_all = true;
+  copier_.complete_on_revoke = true;
+  append({"a", "b", "c", "d"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 3) consumer.revoke({{kIn, 0}, {kIn, 1}});
+    if (polls == 4) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  EXPECT_EQ(committed(0), 2);
+  EXPECT_EQ(committed(1), 2);
+  EXPECT_THAT(metrics(), HasSubstr(R"(ingestwatch_records_out_total{topic="out"} 4)"));
+}
+
+// Another instance took the transactional id over: the run stops with the fence as its error
+// (the service exits 1 with it logged once), and leaving the group on the way out calls nothing
+// back: the consumer is closed before the producer is destroyed, no revocation, no commit.
+TEST_F(TransactionalStageTest, AFencedProducerEndsTheRunWithItsErrorAndNoCallbackAfterwards) {
+  append({"a", "b", "c", "d", "e", "f"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer&) {
+    if (++polls == 2) kafka_.fence("stage-test");
+  };
+  const base::Status status = run();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), base::ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(status.error().message(), HasSubstr("fenced"));
+  EXPECT_THAT(copier_.revocations, IsEmpty());
+  const auto& journal = kafka_.journal();
+  const auto closed = std::ranges::find(journal, "consumer closed");
+  const auto destroyed = std::ranges::find(journal, "producer destroyed");
+  ASSERT_NE(closed, journal.end());
+  EXPECT_LT(closed, destroyed);
+}
+
+// A fatal consumer error ends the run with that error, in the same teardown order.
+TEST_P(StageTest, AFatalConsumeErrorEndsTheRun) {
+  append({"a"});
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    consumer.fail_next_poll(base::Error(base::ErrorCode::kFailedPrecondition, "broken (injected)"));
+  };
+  const base::Status status = run();
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("broken (injected)"));
+  EXPECT_THAT(copier_.revocations, IsEmpty());
+}
+
+// A transient consume error is logged and the stream goes on.
+TEST_P(StageTest, ATransientConsumeErrorIsLoggedAndTheStreamGoesOn) {
+  append({"a", "b"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 1) {
+      consumer.fail_next_poll(base::Error(base::ErrorCode::kUnavailable, "broker down (injected)"));
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b"}));
+  EXPECT_EQ(context_.logged("consume error").size(), 1U);
+}
+
+// SIGTERM with work open (a transaction, outputs in flight): the processor drains, the stage
+// commits what was done, then leaves the group.
+TEST_P(StageTest, TheDrainCommitsOpenWorkThenLeavesTheGroup) {
+  append({"a", "b", "c"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer&) {
+    if (++polls == 2) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  EXPECT_EQ(copier_.drains, 1);
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(committed(0), 2);
+  EXPECT_EQ(committed(1), 1);
+  EXPECT_EQ(journaled("consumer closed"), 1U);
+}
+
+TEST(InputRefTest, PacksWithinItsRangesAndRefusesOutsideThem) {
+  const InputRef ref{.topic = 255, .partition = 65535, .offset = (std::int64_t{1} << 40) - 1};
+  ASSERT_TRUE(pack(ref));
+  EXPECT_EQ(unpack(*pack(ref)), ref);
+  EXPECT_EQ(unpack(*pack({.topic = 1, .partition = 2, .offset = 3})),
+            (InputRef{.topic = 1, .partition = 2, .offset = 3}));
+  EXPECT_FALSE(pack({.topic = 256}));
+  EXPECT_FALSE(pack({.partition = 65536}));
+  EXPECT_FALSE(pack({.offset = std::int64_t{1} << 40}));
+  EXPECT_FALSE(pack({.offset = -1}));
+}
+
+}  // namespace
+}  // namespace iw::stage

@@ -32,6 +32,8 @@ enricher:
   transactional_id: enricher-test
   batch_max_records: 4
   batch_max_latency: 1h
+  retry_backoff_min: 1ms
+  retry_backoff_max: 4ms
 )";
 
 // Record 3 is bad (an unreadable Debut).
@@ -87,6 +89,7 @@ class PipelineTest : public ::testing::Test {
   iw::testing::ServiceContext context_;
 };
 
+// Ten records in transactions of four: two commit when full, the last two at the SIGTERM drain.
 TEST_F(PipelineTest, EnrichesEveryGoodRecordOnceAndDeadLettersTheBadOne) {
   kafka_.on_poll = [&](FakeConsumer& consumer) {
     if (drained(consumer)) context_.shutdown().request();
@@ -100,6 +103,8 @@ TEST_F(PipelineTest, EnrichesEveryGoodRecordOnceAndDeadLettersTheBadOne) {
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
   EXPECT_EQ(journaled("transaction aborted"), 0U);
+  EXPECT_EQ(journaled("transaction committed"), 3U);
+  EXPECT_EQ(context_.logged("draining").size(), 1U);
 }
 
 // A commit the broker aborts: the transaction is rolled back, the consumer rewound to its first
@@ -166,25 +171,100 @@ class AtLeastOncePipelineTest : public PipelineTest {
   AtLeastOncePipelineTest() : PipelineTest(std::string(kConfig) + "  delivery: at_least_once\n") {}
 };
 
-// Kafka gave up on a record after its retries: the run stops before storing an offset past it
-// (the restart resumes before that record), and leaving the group calls nothing back.
-TEST_F(AtLeastOncePipelineTest, AFailedDeliveryEndsTheRunBeforeAnyOffsetIsStoredPastIt) {
+// Kafka gave up on a record after its retries: its partition is read again from it (records
+// after it may be written twice: at least once), no offset is stored past it meanwhile, and the
+// stream goes on.
+TEST_F(AtLeastOncePipelineTest, AFailedDeliveryIsWrittenAgainAndTheStreamGoesOn) {
   int polls = 0;
-  kafka_.on_poll = [&](FakeConsumer&) {
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
     if (++polls == 1) {
       kafka_.last_producer()->fail_next_delivery(
           base::Error(base::ErrorCode::kTimeout, "Local: Message timed out (injected)"));
     }
+    if (drained(consumer)) context_.shutdown().request();
   };
-  const base::Status status = service_.run(context_.ctx());
-  ASSERT_FALSE(status);
-  EXPECT_EQ(status.error().code(), base::ErrorCode::kUnavailable);
-  EXPECT_THAT(status.error().message(), HasSubstr("delivery failed"));
-  // It stopped at the first offset store, which the failure came before: nothing committed,
-  // the restart reads every record again.
-  EXPECT_FALSE(kafka_.committed_offset(kGroup, {kInput, 0}));
-  EXPECT_FALSE(kafka_.committed_offset(kGroup, {kInput, 1}));
-  EXPECT_THAT(context_.logged("partitions revoked"), IsEmpty());
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  const auto ids = committed_ids();
+  for (const std::string id : {"0", "1", "2", "4", "5", "6", "7", "8", "9"}) {
+    EXPECT_GE(ids.count(id), 1U) << id;
+  }
+  EXPECT_EQ(context_.logged("output not delivered: reading again").size(), 1U);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
+}
+
+// Kafka refuses a record outright (too large): it is dead-lettered as kafka_rejected, the
+// others are enriched.
+TEST_F(PipelineTest, ARecordKafkaRefusesIsDeadLetteredAsKafkaRejected) {
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 1) {
+      kafka_.last_producer()->fail_next_produce(
+          base::Error(base::ErrorCode::kInvalidInput, "Broker: Message size too large (injected)"));
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  const auto dead = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(dead.size(), 2U);
+  std::multiset<std::string> reasons;
+  for (const auto& record : dead) {
+    for (const auto& [key, value] : record.headers) {
+      if (key == "dlq.reason") reasons.insert(value);
+    }
+  }
+  EXPECT_EQ(reasons, (std::multiset<std::string>{"invalid_timestamp", "kafka_rejected"}));
+  EXPECT_EQ(committed_ids().size(), 8U);
+}
+
+// A record whose output fails the same way at every attempt (each aborts its transaction) is
+// dead-lettered after three, and the stream goes on: no endless abort-and-rewind loop.
+TEST_F(PipelineTest, ARecordWhoseOutputKeepsFailingIsDeadLetteredAfterThreeAttempts) {
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 1) {
+      kafka_.last_producer()->refuse =
+          [](const kafka::OutgoingRecord& record) -> std::optional<base::Error> {
+        if (record.value.find(R"("objet":{"id":0,)") == std::string_view::npos) return std::nullopt;
+        return base::Error(base::ErrorCode::kUnavailable, "Local: Queue full (injected)");
+      };
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(journaled("transaction aborted"), 3U);
+  EXPECT_EQ(committed_ids(), (std::multiset<std::string>{"1", "2", "4", "5", "6", "7", "8", "9"}));
+  const auto dead = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(dead.size(), 2U);  // record 0, and record 3 (unreadable)
+  const auto poison = std::ranges::find(dead, raw_record(0), &FakeKafka::Stored::value);
+  ASSERT_NE(poison, dead.end());
+  bool poison_reason = false;
+  for (const auto& [key, value] : poison->headers) {
+    poison_reason = poison_reason || (key == "dlq.reason" && value == "processing_failed");
+  }
+  EXPECT_TRUE(poison_reason);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
+}
+
+// Partitions revoked while a transaction is open: it commits before they go, so their next
+// owner starts after it.
+TEST_F(PipelineTest, ARevocationMidBatchCommitsTheOpenTransactionFirst) {
+  int polls = 0;
+  std::optional<std::int64_t> committed_at_revocation[2];
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (++polls == 2) consumer.revoke({{kInput, 0}, {kInput, 1}});
+    if (polls == 3) {
+      committed_at_revocation[0] = kafka_.committed_offset(kGroup, {kInput, 0});
+      committed_at_revocation[1] = kafka_.committed_offset(kGroup, {kInput, 1});
+      context_.shutdown().request();
+    }
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(context_.logged("partitions revoked").size(), 1U);
+  EXPECT_EQ(committed_at_revocation[0], 5);
+  EXPECT_EQ(committed_at_revocation[1], 5);
+  EXPECT_EQ(committed_ids(),
+            (std::multiset<std::string>{"0", "1", "2", "4", "5", "6", "7", "8", "9"}));
 }
 
 }  // namespace

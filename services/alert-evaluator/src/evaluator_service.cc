@@ -13,10 +13,10 @@
 #include <system_error>
 #include <utility>
 
-#include "alert_history.h"
 #include "alert_metrics.h"
 #include "alertmanager_notifier.h"
 #include "iw/alerting/alert_event.h"
+#include "iw/alerting/alert_history.h"
 #include "iw/alerting/enriched_run.h"
 #include "iw/alerting/evaluation_clock.h"
 #include "iw/alerting/evaluator.h"
@@ -234,7 +234,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
 
   // Reads every alert event committed to the output topic so far.
   base::Status read_history() {
-    history_ = AlertHistory();
+    history_ = alerting::AlertHistory();
     std::random_device random;
     auto reader = kafka::make_consumer(
         {.client = client_,
@@ -569,7 +569,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   alerting::Evaluator evaluator_;
   alerting::EvaluationClock clock_;
   alerting::EnrichedRunReader reader_;
-  AlertHistory history_;
+  alerting::AlertHistory history_;
   log::RateLimitedLog problems_;
   kafka::StageClients clients_;
   std::vector<alerting::Transition> transitions_;

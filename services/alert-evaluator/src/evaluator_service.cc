@@ -13,13 +13,15 @@
 #include <system_error>
 #include <utility>
 
-#include "alert_history.h"
 #include "alert_metrics.h"
 #include "alertmanager_notifier.h"
 #include "iw/alerting/alert_event.h"
+#include "iw/alerting/alert_history.h"
+#include "iw/alerting/emission.h"
 #include "iw/alerting/enriched_run.h"
 #include "iw/alerting/evaluation_clock.h"
 #include "iw/alerting/evaluator.h"
+#include "iw/alerting/replay.h"
 #include "iw/alerting/rule.h"
 #include "iw/alerting/rule_test.h"
 #include "iw/base/check.h"
@@ -36,16 +38,21 @@
 namespace iw::alert_evaluator {
 namespace {
 
-// An alert event's Kafka key: its source label, or its fingerprint when it has none.
-std::string source_of(const alerting::Labels& labels, std::uint64_t fingerprint) {
-  for (const auto& [name, value] : labels) {
-    if (name == "source") return value;
-  }
-  return alerting::fingerprint_hex(fingerprint);
-}
-
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
+
+// Where Kafka starts reading a partition replayed from `start`.
+std::int64_t offset_of(const alerting::ReplayStart& start) {
+  switch (start.from) {
+    case alerting::ReplayStart::From::kBeginning:
+      return kafka::kOffsetBeginning;
+    case alerting::ReplayStart::From::kEnd:
+      return kafka::kOffsetEnd;
+    case alerting::ReplayStart::From::kOffset:
+      break;
+  }
+  return start.offset;
+}
 
 base::Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -122,6 +129,9 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         lag_(ctx.metrics.registry()),
         evaluator_(rules_, {.configured_sources = settings_.sources}),
         clock_(settings_.clock),
+        warm_up_(alerting::warm_up_of(rules_, settings_.clock.allowed_lateness)),
+        // The notifier is made below exactly when there is an Alertmanager to notify.
+        emission_({.warm_up = warm_up_, .notify = !settings_.alertmanager_url.empty()}),
         problems_(ctx.logger, 20, 10s) {
     if (!settings_.alertmanager_url.empty()) {
       notifier_ = std::make_unique<AlertmanagerNotifier>(
@@ -233,8 +243,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   }
 
   // Reads every alert event committed to the output topic so far.
-  base::Status read_history() {
-    history_ = AlertHistory();
+  base::Result<alerting::AlertHistory> read_history() {
+    alerting::AlertHistory history;
     std::random_device random;
     auto reader = kafka::make_consumer(
         {.client = client_,
@@ -253,7 +263,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         last_record = now;
         auto event = alerting::parse_alert_event((**polled).value());
         if (event) {
-          history_.record(*event);
+          history.record(*event);
         } else {
           problems_.warn("unreadable alert event in history",
                          {{"detail", event.error().message()}, {"offset", (**polled).offset()}});
@@ -270,8 +280,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       if (at_end || (assigned && now - last_record > 2s) || now - started > 60s) break;
     }
     (*reader)->close();
-    ctx_.logger.info("alert history read", {{"events", history_.size()}});
-    return {};
+    ctx_.logger.info("alert history read", {{"events", history.size()}});
+    return history;
   }
 
   // Starts evaluation again from the replay start of every assigned partition: the state of
@@ -282,44 +292,42 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     if (in_transaction_) {
       if (auto status = commit(true); !status) return status;
     }
-    if (auto status = read_history(); !status) return status;
+    auto history = read_history();
+    if (!history) return std::unexpected(history.error());
     evaluator_ = alerting::Evaluator(rules_, {.configured_sources = settings_.sources});
     clock_ = alerting::EvaluationClock(settings_.clock);
     positions_.clear();
     const std::vector<kafka::TopicPartition> assigned = clients_.consumer().assignment();
     for (const auto& p : assigned) clock_.assign(p.partition);
-    const bool from_beginning = settings_.replay_lookback.count() == 0;
     std::vector<kafka::TopicPartitionOffset> starts;
-    if (from_beginning) {
+    alerting::Replay replay;
+    if (const auto lookup =
+            alerting::replay_lookup(settings_.replay_lookback, warm_up_, ctx_.clock.now());
+        !lookup) {
       for (const auto& p : assigned)
         starts.push_back({p.topic, p.partition, kafka::kOffsetBeginning});
+      replay = alerting::replay_from_beginning(starts.size());
     } else {
-      const auto lookback = settings_.replay_lookback + alerting::longest_window(rules_) +
-                            settings_.clock.allowed_lateness;
-      auto found =
-          clients_.consumer().offsets_for_times(assigned, ctx_.clock.now() - lookback, 30s);
+      auto found = clients_.consumer().offsets_for_times(assigned, *lookup, 30s);
       if (!found) return std::unexpected(found.error().with_context("offsets_for_times"));
       starts = std::move(*found);
+      std::vector<std::optional<std::int64_t>> offsets;
+      for (const auto& start : starts) {
+        offsets.push_back(start.offset >= 0 ? std::optional(start.offset) : std::nullopt);
+      }
+      replay = alerting::replay_from_lookup(offsets);
     }
-    for (auto& start : starts) {
-      // No record that recent: nothing to replay in this partition.
-      if (start.offset < 0 && start.offset != kafka::kOffsetBeginning)
-        start.offset = kafka::kOffsetEnd;
-      if (auto status = clients_.consumer().seek(start, 10s); !status) {
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+      starts[i].offset = offset_of(replay.starts[i]);
+      if (auto status = clients_.consumer().seek(starts[i], 10s); !status) {
         return std::unexpected(status.error().with_context("seek to replay start"));
       }
     }
-    // Without the whole input, windows are partial until the longest window has passed since
-    // the first record replayed; what they say before that is not trusted or written. A
-    // lookback that reaches offset 0 everywhere replays the whole input all the same.
-    const bool whole_input =
-        from_beginning || std::all_of(starts.begin(), starts.end(),
-                                      [](const auto& start) { return start.offset == 0; });
-    warm_until_ = whole_input ? alerting::Instant::min() : alerting::Instant::max();
-    warmed_ = false;
-    ctx_.logger.info("rebuilding from the input", {{"partitions", assigned.size()},
-                                                   {"from", whole_input ? "beginning" : "lookback"},
-                                                   {"history_events", history_.size()}});
+    emission_.start_replay(std::move(*history), replay.whole_input);
+    ctx_.logger.info("rebuilding from the input",
+                     {{"partitions", assigned.size()},
+                      {"from", replay.whole_input ? "beginning" : "lookback"},
+                      {"history_events", emission_.history().size()}});
     ctx_.readiness.set_ready("kafka");
     return {};
   }
@@ -331,9 +339,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     auto run = reader_.read(record.value());
     if (!run) return dead_letter(record, run.error().message());
     clock_.observe(record.partition(), run->end, ctx_.clock.monotonic_now());
-    if (warm_until_ == alerting::Instant::max()) {
-      warm_until_ = run->end + alerting::longest_window(rules_) + settings_.clock.allowed_lateness;
-    }
+    emission_.observed(run->end);
     if (evaluator_.add(*run) == alerting::Evaluator::Admission::kLate) {
       metrics_.late_runs.Increment();
       problems_.warn("late run not evaluated",
@@ -401,82 +407,38 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   }
 
   base::Status emit(const std::vector<alerting::Transition>& transitions) {
-    const bool warming = evaluator_.now() < warm_until_;
     for (const alerting::Transition& transition : transitions) {
       metrics_.count_transition(transition);
-      const bool firing = transition.to == alerting::AlertState::kFiring;
-      const bool resolved = transition.from == alerting::AlertState::kFiring;
-      if (!firing && !resolved) continue;  // pending is in the metrics, not an alert event
-      if (warming) continue;
-      alerting::AlertEvent event = alerting::event_of(transition);
-      if (history_.contains(event)) continue;  // written before the restart
-      if (resolved) {
-        // The episode may have begun before the replay start: keep its original startsAt.
-        if (const auto since = history_.firing_since(event.fingerprint, transition.at)) {
-          event.starts_at = *since;
-        }
-      }
+      const auto emitted = emission_.event_for(transition, evaluator_);
+      if (!emitted) continue;
       if (auto status = begin(); !status) return status;
       line_.clear();
-      alerting::append_alert_event(line_, event);
-      // Keyed by source: every event of one source, so of each of its Loki streams (whose
-      // labels include source), is in one partition, in the order it happened. Keyed by
-      // fingerprint, a source's alerts spread over partitions, and a pusher reading one
-      // partition's backlog before another's (after a restart) would send a stream's entries
-      // hours out of order: Loki refuses those (too far behind).
-      const std::string key = source_of(event.labels, event.fingerprint);
+      alerting::append_alert_event(line_, emitted->event);
+      const std::string& key = emitted->key;  // the event's source (EmittedEvent::key)
       const std::array<kafka::HeaderView, 1> headers = {{{"content-type", "application/json"}}};
       if (auto status = clients_.producer().produce(
               {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers}, 0);
           !status) {
         return retry_or_stop(status);
       }
-      history_.record(event);
+      emission_.written(emitted->event);
       ++staged_events_;
-      if (notifier_) {
-        alerts_changed_ = true;
-        if (resolved) notify_resolved_.push_back(event);
-      }
+      const bool firing = emitted->event.status == alerting::EventStatus::kFiring;
       ctx_.logger.info("alert", {{"status", firing ? "firing" : "resolved"},
                                  {"alertname", transition.alert.rule->alert},
                                  {"fingerprint", key},
                                  {"at", base::format_rfc3339_millis(transition.at)}});
     }
-    if (warming) return {};
-    // Leaving the warm-up: alerts firing now that the history knows keep their startsAt.
-    if (!warmed_) {
-      warmed_ = true;
-      evaluator_.for_each_active([&](const alerting::ActiveAlert& active) {
-        if (active.state != alerting::AlertState::kFiring) return;
-        if (const auto since = history_.firing_since(active.alert.fingerprint, evaluator_.now())) {
-          restore_.emplace_back(active.alert.fingerprint, *since);
-        }
-      });
-      for (const auto& [fingerprint, since] : restore_)
-        evaluator_.restore_fired_at(fingerprint, since);
-      restore_.clear();
-    }
+    emission_.advanced(evaluator_);
     return {};
   }
 
   // Hands Alertmanager's notifier the alerts firing now and the resolves written since the last
-  // time: at once after a change, else once a second (for the values in the annotations).
+  // time, when AlertEmission says so.
   void notify_alertmanager(base::MonotonicTime mono) {
-    if (!notifier_ || (!alerts_changed_ && mono < next_notify_)) return;
-    if (evaluator_.now() < warm_until_) return;
-    // Replaying what the alerts topic already holds: these alerts were sent before the
-    // restart, and the ones resolved since would show as firing again. The notifier keeps
-    // sending what it had until the evaluator has caught up with the topic.
-    if (const auto latest = history_.latest(); latest && evaluator_.now() < *latest) return;
-    alerts_changed_ = false;
-    next_notify_ = mono + 1s;
-    std::vector<alerting::AlertEvent> firing;
-    evaluator_.for_each_active([&](const alerting::ActiveAlert& active) {
-      if (active.state == alerting::AlertState::kFiring) {
-        firing.push_back(alerting::event_of(active));
-      }
-    });
-    notifier_->update(std::move(firing), std::exchange(notify_resolved_, {}));
+    if (auto notification = emission_.notification(evaluator_, mono)) {
+      notifier_->update(std::move(notification->firing), std::move(notification->resolved));
+    }
   }
 
   base::Status begin() {
@@ -569,16 +531,14 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   alerting::Evaluator evaluator_;
   alerting::EvaluationClock clock_;
   alerting::EnrichedRunReader reader_;
-  AlertHistory history_;
+  alerting::Millis warm_up_;
+  alerting::AlertEmission emission_;
   log::RateLimitedLog problems_;
   kafka::StageClients clients_;
   std::vector<alerting::Transition> transitions_;
   std::string line_;
   std::map<std::int32_t, std::int64_t> positions_;
   std::map<std::int32_t, std::int64_t> committed_positions_;
-  std::vector<std::pair<std::uint64_t, alerting::Instant>> restore_;
-  alerting::Instant warm_until_ = alerting::Instant::min();
-  bool warmed_ = false;
   bool rebuild_pending_ = false;
   bool in_transaction_ = false;
   base::MonotonicTime transaction_opened_{};
@@ -588,9 +548,6 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
   std::uint64_t staged_dead_letters_ = 0;
   std::optional<base::Error> delivery_error_;
   std::unique_ptr<AlertmanagerNotifier> notifier_;  // null without an Alertmanager URL
-  std::vector<alerting::AlertEvent> notify_resolved_;
-  bool alerts_changed_ = false;
-  base::MonotonicTime next_notify_{};
 };
 
 }  // namespace

@@ -1,29 +1,19 @@
-#include "alert_history.h"
+#include "iw/alerting/alert_history.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-namespace iw::alert_evaluator {
+#include "history_events.h"
+
+namespace iw::alerting {
 namespace {
 
-using alerting::AlertEvent;
-using alerting::EventStatus;
-using alerting::Instant;
+using history_events::firing;
+using history_events::resolved;
 using std::chrono::minutes;
 
 const Instant kT0{std::chrono::sys_days{std::chrono::year{2025} / 9 / 21}};
-
-AlertEvent firing(std::uint64_t fingerprint, Instant at) {
-  return {.status = EventStatus::kFiring, .starts_at = at, .fingerprint = fingerprint};
-}
-
-AlertEvent resolved(std::uint64_t fingerprint, Instant started, Instant at) {
-  return {.status = EventStatus::kResolved,
-          .starts_at = started,
-          .ends_at = at,
-          .fingerprint = fingerprint};
-}
 
 TEST(AlertHistoryTest, KnowsExactlyTheTransitionsWritten) {
   AlertHistory history;
@@ -52,4 +42,4 @@ TEST(AlertHistoryTest, FiringSinceIsTheStartOfTheEpisodeOpenAtAnInstant) {
 }
 
 }  // namespace
-}  // namespace iw::alert_evaluator
+}  // namespace iw::alerting

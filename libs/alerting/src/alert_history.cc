@@ -1,19 +1,19 @@
-#include "alert_history.h"
+#include "iw/alerting/alert_history.h"
 
 #include <algorithm>
 
-namespace iw::alert_evaluator {
+namespace iw::alerting {
 namespace {
 
-alerting::Instant instant_of(const alerting::AlertEvent& event) {
-  return event.status == alerting::EventStatus::kFiring ? event.starts_at
-                                                        : event.ends_at.value_or(event.starts_at);
+Instant instant_of(const AlertEvent& event) {
+  return event.status == EventStatus::kFiring ? event.starts_at
+                                              : event.ends_at.value_or(event.starts_at);
 }
 
 }  // namespace
 
-void AlertHistory::record(const alerting::AlertEvent& event) {
-  const alerting::Instant at = instant_of(event);
+void AlertHistory::record(const AlertEvent& event) {
+  const Instant at = instant_of(event);
   auto& entries = by_fingerprint_[event.fingerprint];
   const Entry entry{event.status, at, event.starts_at};
   // Kept in instant order; a firing and its resolve at the same instant keep their order.
@@ -24,23 +24,22 @@ void AlertHistory::record(const alerting::AlertEvent& event) {
   ++size_;
 }
 
-bool AlertHistory::contains(const alerting::AlertEvent& event) const {
+bool AlertHistory::contains(const AlertEvent& event) const {
   const auto it = by_fingerprint_.find(event.fingerprint);
   if (it == by_fingerprint_.end()) return false;
-  const alerting::Instant at = instant_of(event);
+  const Instant at = instant_of(event);
   return std::any_of(it->second.begin(), it->second.end(), [&](const Entry& entry) {
     return entry.status == event.status && entry.at == at;
   });
 }
 
-std::optional<alerting::Instant> AlertHistory::firing_since(std::uint64_t fingerprint,
-                                                            alerting::Instant at) const {
+std::optional<Instant> AlertHistory::firing_since(std::uint64_t fingerprint, Instant at) const {
   const auto it = by_fingerprint_.find(fingerprint);
   if (it == by_fingerprint_.end()) return std::nullopt;
-  std::optional<alerting::Instant> since;
+  std::optional<Instant> since;
   for (const Entry& entry : it->second) {
     if (entry.at > at) break;
-    if (entry.status == alerting::EventStatus::kFiring) {
+    if (entry.status == EventStatus::kFiring) {
       since = entry.starts_at;
     } else {
       since.reset();
@@ -49,4 +48,4 @@ std::optional<alerting::Instant> AlertHistory::firing_since(std::uint64_t finger
   return since;
 }
 
-}  // namespace iw::alert_evaluator
+}  // namespace iw::alerting

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "iw/alerting/rule.h"
+#include "iw/alerting/run.h"
+#include "iw/base/clock.h"
+
+namespace iw::alerting {
+
+/// How long after the first run of a replay that starts mid-input the windows can be trusted:
+/// the longest window of `rules` plus the allowed lateness.
+[[nodiscard]] Millis warm_up_of(const std::vector<Rule>& rules, Millis allowed_lateness);
+
+/// Where the replay of one input partition starts.
+struct ReplayStart {
+  enum class From : std::uint8_t { kBeginning, kOffset, kEnd };
+  From from = From::kBeginning;
+  std::int64_t offset = 0;  // kOffset's
+  friend bool operator==(const ReplayStart&, const ReplayStart&) = default;
+};
+
+/// How a restart or a rebalance rebuilds the windows: where each assigned input partition is
+/// replayed from (docs/ALERTING.md, "Restarts and rebalances").
+struct Replay {
+  /// One per partition, in the order the partitions were given.
+  std::vector<ReplayStart> starts;
+  /// Every partition is replayed from its first record: the windows are whole from the first
+  /// run on, so there is no warm-up (AlertEmission::start_replay).
+  bool whole_input = false;
+};
+
+/// The instant from which records are replayed, which the caller looks up in each partition
+/// (Kafka's offsets-for-times): `now` − (`lookback` + `warm_up`). Nothing when `lookback` is 0:
+/// every partition is replayed from its beginning (replay_from_beginning).
+[[nodiscard]] std::optional<base::TimePoint> replay_lookup(Millis lookback, Millis warm_up,
+                                                           base::TimePoint now);
+
+/// Every one of `partitions` partitions from its beginning: the whole input.
+[[nodiscard]] Replay replay_from_beginning(std::size_t partitions);
+
+/// From what the lookup found in each partition: the first offset produced at or after
+/// replay_lookup()'s instant, or nothing when no record is that recent (the partition then has
+/// nothing to replay and starts at its end). A lookback that reaches offset 0 of every
+/// partition replays the whole input all the same.
+[[nodiscard]] Replay replay_from_lookup(std::span<const std::optional<std::int64_t>> found);
+
+}  // namespace iw::alerting

@@ -21,8 +21,7 @@ void init_once() {
   std::call_once(done, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-void set_common_options(CURL* easy, const CommonOptions& options, char* error_buffer,
-                        CappedBody* body) {
+void set_common_options(CURL* easy, const CommonOptions& options, CappedBody* body) {
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
@@ -30,7 +29,6 @@ void set_common_options(CURL* easy, const CommonOptions& options, char* error_bu
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &keep_capped);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, body);
 }

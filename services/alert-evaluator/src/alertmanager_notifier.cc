@@ -5,16 +5,15 @@
 #include <prometheus/histogram.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "iw/base/check.h"
 #include "iw/http/curl_setup.h"
+#include "iw/http/request_loop.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -64,7 +63,6 @@ struct AlertmanagerNotifier::Impl {
   void run();
   std::vector<Batch> collect(bool full);
   void post(const Batch& batch);
-  CURLcode perform();
 
   const AlertmanagerOptions options;
   const std::string endpoint;
@@ -83,13 +81,11 @@ struct AlertmanagerNotifier::Impl {
   bool prompt = false;
   std::atomic<bool> stopping{false};
 
-  // Used by the thread only. One easy handle in a multi handle: the multi handle keeps the
-  // connection alive between posts, and curl_multi_wakeup() lets the destructor end a post
-  // that hangs instead of waiting for its timeout.
-  CURLM* multi = nullptr;
+  // Used by the thread, except that the destructor interrupts the loop: a post that hangs
+  // ends at once instead of at its timeout.
+  http::RequestLoop loop;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  std::array<char, CURL_ERROR_SIZE> error_text{};
   http::CappedBody response{kMaxResponseKept};
   std::uint64_t failed_in_a_row = 0;
 
@@ -117,10 +113,8 @@ AlertmanagerNotifier::Impl::Impl(AlertmanagerOptions opts, prometheus::Registry&
                        .Register(registry)
                        .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
                                                                         0.1, 0.5, 1, 2.5, 5, 10})) {
-  http::init_once();
-  multi = curl_multi_init();
   easy = curl_easy_init();
-  IW_CHECK(multi != nullptr && easy != nullptr, "libcurl could not create a handle");
+  IW_CHECK(easy != nullptr, "libcurl could not create a handle");
 
   headers = curl_slist_append(headers, "Content-Type: application/json");
   // A body over 1 kB would otherwise wait for "100 Continue", which servers may never send.
@@ -136,7 +130,7 @@ AlertmanagerNotifier::Impl::Impl(AlertmanagerOptions opts, prometheus::Registry&
                            {.user_agent = options.user_agent,
                             .connect_timeout = options.connect_timeout,
                             .request_timeout = options.request_timeout},
-                           error_text.data(), &response);
+                           &response);
   curl_easy_setopt(easy, CURLOPT_URL, endpoint.c_str());
   curl_easy_setopt(easy, CURLOPT_POST, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
@@ -151,10 +145,9 @@ AlertmanagerNotifier::Impl::~Impl() {
     stopping = true;
   }
   wake.notify_all();
-  curl_multi_wakeup(multi);
+  loop.interrupt();
   thread.join();
   curl_easy_cleanup(easy);
-  curl_multi_cleanup(multi);
   curl_slist_free_all(headers);
 }
 
@@ -215,14 +208,12 @@ void AlertmanagerNotifier::Impl::post(const Batch& batch) {
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, batch.body.data());
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(batch.body.size()));
   response.text.clear();
-  error_text[0] = '\0';
-  const auto started = Steady::now();
-  const CURLcode result = perform();
+  const http::TransferResult result = loop.run(easy);
   if (stopping) return;  // abandoned: neither a success nor Alertmanager's fault
-  post_latency.Observe(std::chrono::duration<double>(Steady::now() - started).count());
+  post_latency.Observe(result.elapsed.count());
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  if (result == CURLE_OK && status >= 200 && status < 300) {
+  if (result.code == CURLE_OK && status >= 200 && status < 300) {
     posts_succeeded.Increment();
     alerts_sent.Increment(static_cast<double>(batch.alerts));
     if (failed_in_a_row > 0) {
@@ -234,46 +225,16 @@ void AlertmanagerNotifier::Impl::post(const Batch& batch) {
   // Not retried here: every alert goes out again with the next full round.
   posts_failed.Increment();
   ++failed_in_a_row;
-  if (result != CURLE_OK) {
-    const std::string detail =
-        error_text[0] != '\0' ? error_text.data() : curl_easy_strerror(result);
+  if (result.code != CURLE_OK) {
     problems.warn(
         "alertmanager post failed",
-        {{"error", detail}, {"alerts", batch.alerts}, {"failed_in_a_row", failed_in_a_row}});
+        {{"error", result.error}, {"alerts", batch.alerts}, {"failed_in_a_row", failed_in_a_row}});
   } else {
     problems.warn("alertmanager rejected alerts", {{"status", static_cast<std::int64_t>(status)},
                                                    {"response", response.text},
                                                    {"alerts", batch.alerts},
                                                    {"failed_in_a_row", failed_in_a_row}});
   }
-}
-
-// One request through the multi handle; CURLE_ABORTED_BY_CALLBACK when stopped on the way.
-CURLcode AlertmanagerNotifier::Impl::perform() {
-  if (const CURLMcode added = curl_multi_add_handle(multi, easy); added != CURLM_OK) {
-    std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(added));
-    return CURLE_FAILED_INIT;
-  }
-  CURLMcode code = CURLM_OK;
-  while (!stopping) {
-    int running = 0;
-    code = curl_multi_perform(multi, &running);
-    if (code != CURLM_OK || running == 0) break;
-    // Returns on socket activity, curl's own timers, or curl_multi_wakeup().
-    code = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-    if (code != CURLM_OK) break;
-  }
-  CURLcode result = CURLE_ABORTED_BY_CALLBACK;
-  int queued = 0;
-  while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-    if (message->msg == CURLMSG_DONE && message->easy_handle == easy) result = message->data.result;
-  }
-  if (result == CURLE_ABORTED_BY_CALLBACK && code != CURLM_OK) {
-    std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(code));
-    result = CURLE_FAILED_INIT;
-  }
-  curl_multi_remove_handle(multi, easy);
-  return result;
 }
 
 AlertmanagerNotifier::AlertmanagerNotifier(AlertmanagerOptions options,

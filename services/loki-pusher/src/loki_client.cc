@@ -3,18 +3,13 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cstdio>
-#include <mutex>
 
 #include "iw/base/check.h"
 #include "iw/http/curl_setup.h"
+#include "iw/http/request_loop.h"
 
 namespace iw::loki_pusher {
 namespace {
-
-using Steady = std::chrono::steady_clock;
 
 // Enough for Loki's longest 400s: ten refused entries listed per stream, many streams.
 constexpr std::size_t kMaxBodyKept = 1 << 20;
@@ -44,14 +39,10 @@ struct LokiClient::Impl {
   const LokiClientOptions options;
   std::string push_url;
   std::string ready_url;
-  // One easy handle in a multi handle: the connection stays alive between requests, and
-  // curl_multi_wakeup() lets interrupt() end a request that hangs instead of waiting for its
-  // timeout.
-  CURLM* multi = nullptr;
+  // Before `easy`, so it is destroyed after it: the connection is the loop's.
+  http::RequestLoop loop;
   CURL* easy = nullptr;
-  std::array<char, CURL_ERROR_SIZE> error_text{};
   http::CappedBody response{kMaxBodyKept};
-  std::atomic<bool> interrupted{false};
 };
 
 LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
@@ -63,16 +54,14 @@ LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
     push_url = base + options.push_path;
     ready_url = base + options.ready_path;
   }
-  http::init_once();
-  multi = curl_multi_init();
   easy = curl_easy_init();
-  IW_CHECK(multi != nullptr && easy != nullptr, "libcurl could not create a handle");
+  IW_CHECK(easy != nullptr, "libcurl could not create a handle");
 
   http::set_common_options(easy,
                            {.user_agent = options.user_agent,
                             .connect_timeout = options.connect_timeout,
                             .request_timeout = options.request_timeout},
-                           error_text.data(), &response);
+                           &response);
   if (!options.username.empty()) {
     curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(easy, CURLOPT_USERNAME, options.username.c_str());
@@ -91,10 +80,7 @@ LokiClient::Impl::Impl(LokiClientOptions opts) : options(std::move(opts)) {
   }
 }
 
-LokiClient::Impl::~Impl() {
-  curl_easy_cleanup(easy);
-  curl_multi_cleanup(multi);
-}
+LokiClient::Impl::~Impl() { curl_easy_cleanup(easy); }
 
 curl_slist* LokiClient::Impl::common_headers() const {
   curl_slist* headers = nullptr;
@@ -110,41 +96,12 @@ HttpResult LokiClient::Impl::perform(curl_slist* headers) {
   HttpResult result;
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   response.text.clear();
-  error_text[0] = '\0';
-  const auto started = Steady::now();
-  CURLcode code = CURLE_ABORTED_BY_CALLBACK;
-  if (const CURLMcode added = curl_multi_add_handle(multi, easy); added != CURLM_OK) {
-    std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(added));
-    code = CURLE_FAILED_INIT;
-  } else {
-    CURLMcode multi_code = CURLM_OK;
-    while (!interrupted) {
-      int running = 0;
-      multi_code = curl_multi_perform(multi, &running);
-      if (multi_code != CURLM_OK || running == 0) break;
-      // Returns on socket activity, curl's own timers, or curl_multi_wakeup().
-      multi_code = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-      if (multi_code != CURLM_OK) break;
-    }
-    int queued = 0;
-    while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-      if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
-        code = message->data.result;
-      }
-    }
-    if (code == CURLE_ABORTED_BY_CALLBACK && multi_code != CURLM_OK) {
-      std::snprintf(error_text.data(), error_text.size(), "%s", curl_multi_strerror(multi_code));
-      code = CURLE_FAILED_INIT;
-    }
-    curl_multi_remove_handle(multi, easy);
-  }
-  result.elapsed = Steady::now() - started;
+  const http::TransferResult transfer = loop.run(easy);
+  result.elapsed = transfer.elapsed;
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(headers);
-  if (code != CURLE_OK) {
-    result.error = interrupted             ? std::string("interrupted")
-                   : error_text[0] != '\0' ? std::string(error_text.data())
-                                           : std::string(curl_easy_strerror(code));
+  if (transfer.code != CURLE_OK) {
+    result.error = transfer.error;
     return result;
   }
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &result.status);
@@ -184,10 +141,7 @@ HttpResult LokiClient::ready() {
   return impl_->perform(impl_->common_headers());
 }
 
-void LokiClient::interrupt() {
-  impl_->interrupted = true;
-  curl_multi_wakeup(impl_->multi);
-}
+void LokiClient::interrupt() { impl_->loop.interrupt(); }
 
 const std::string& LokiClient::push_url() const { return impl_->push_url; }
 

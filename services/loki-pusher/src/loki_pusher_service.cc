@@ -16,13 +16,13 @@
 #include "iw/kafka/stage_clients.h"
 #include "iw/loki/batcher.h"
 #include "iw/loki/entry.h"
+#include "iw/loki/push_policy.h"
 #include "iw/metrics/record_flow.h"
 #include "iw/stage/consumer_lag.h"
 #include "iw/runtime/version.h"
 #include "iw/trace/trace_context.h"
 #include "ledger.h"
 #include "loki_client.h"
-#include "push_policy.h"
 #include "pusher_metrics.h"
 #include "sender.h"
 
@@ -342,8 +342,8 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         abandoned_entries_ += outcome.batch.entry_count;
         continue;
       }
-      const Settlement settlement =
-          settle(outcome.batch, outcome.rejections, outcome.earlier_attempt_may_have_landed);
+      const loki::Settlement settlement =
+          loki::settle(outcome.batch, outcome.rejections, outcome.earlier_attempt_may_have_landed);
       const auto now = ctx_.clock.now();
       for (const loki::EntryRef& ref : settlement.accepted) {
         if (const auto meta = ledger_.release(ref)) {
@@ -354,8 +354,9 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       flow_.records_out.Increment(static_cast<double>(settlement.accepted.size()));
       metrics_.entries_pushed.Increment(static_cast<double>(settlement.accepted.size()));
       metrics_.bytes_pushed.Increment(static_cast<double>(settlement.accepted_line_bytes));
-      for (const DeadLetter& letter : settlement.dead_letters) {
-        const loki::BatchEntry& entry = outcome.batch.streams[letter.stream].entries[letter.entry];
+      for (const loki::RefusedEntry& refused : settlement.refused) {
+        const loki::BatchEntry& entry =
+            outcome.batch.streams[refused.stream].entries[refused.entry];
         std::optional<RecordMeta> meta = ledger_.release(entry.ref);
         // Revoked meanwhile: the new owner reads the record again and decides.
         if (!ledger_.owns(entry.ref)) continue;
@@ -363,7 +364,7 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
         const std::optional<std::string_view> key =
             meta->key ? std::optional<std::string_view>(*meta->key) : std::nullopt;
         if (auto status =
-                produce_dead_letter(entry.ref, entry.line, key, letter.reason, letter.message,
+                produce_dead_letter(entry.ref, entry.line, key, refused.reason, refused.message,
                                     meta->execution_id, meta->traceparent);
             !status) {
           return status;
@@ -710,19 +711,21 @@ void LokiPusherService::declare(config::Schema& schema) const {
           "batched, queued, or retried), and resumed below half of it.")
       .default_value(std::int64_t{64} << 20)
       .min(std::int64_t{1} << 16);
-  keys.key("loki_pusher.backoff.min", &S::sender, &SenderOptions::backoff, &BackoffOptions::min)
+  keys.key("loki_pusher.backoff.min", &S::sender, &SenderOptions::backoff,
+           &loki::BackoffOptions::min)
       .describe(
           "First wait after a failed push (429, 5xx, no answer, 401/403/404); doubles "
           "with every failure in a row, with jitter.")
       .default_value("500ms")
       .min("1ms");
-  keys.key("loki_pusher.backoff.max", &S::sender, &SenderOptions::backoff, &BackoffOptions::max)
+  keys.key("loki_pusher.backoff.max", &S::sender, &SenderOptions::backoff,
+           &loki::BackoffOptions::max)
       .describe("Longest wait between attempts.")
       .default_value("30s")
       .min("1ms");
   keys.check({"loki_pusher.backoff.max", "loki_pusher.backoff.min"},
              [](const S& s) -> std::optional<std::string> {
-               const BackoffOptions& backoff = s.sender.backoff;
+               const loki::BackoffOptions& backoff = s.sender.backoff;
                if (backoff.max < backoff.min)
                  return "loki_pusher.backoff.max (" + config::format_duration(backoff.max) +
                         ") is below loki_pusher.backoff.min (" +
@@ -730,7 +733,7 @@ void LokiPusherService::declare(config::Schema& schema) const {
                return std::nullopt;
              });
   keys.key("loki_pusher.backoff.retry_after_max", &S::sender, &SenderOptions::backoff,
-           &BackoffOptions::retry_after_max)
+           &loki::BackoffOptions::retry_after_max)
       .describe("Loki's Retry-After is obeyed up to this long.")
       .default_value("5m")
       .min("0s");

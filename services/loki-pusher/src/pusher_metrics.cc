@@ -75,8 +75,8 @@ PusherMetrics::PusherMetrics(prometheus::Registry& registry)
 }
 
 prometheus::Counter& PusherMetrics::push(Verdict verdict, long status) {
-  const std::string_view outcome = verdict_name(verdict);
-  const std::string_view label = status_label(status);
+  const std::string_view outcome = loki::verdict_name(verdict);
+  const std::string_view label = loki::status_label(status);
   std::lock_guard lock(mutex_);
   auto [it, inserted] = push_children_.try_emplace({outcome, label}, nullptr);
   if (inserted) {

@@ -13,9 +13,12 @@
 #include <utility>
 
 #include "iw/loki/entry.h"
-#include "push_policy.h"
+#include "iw/loki/push_policy.h"
 
 namespace iw::loki_pusher {
+
+// What an answer means is decided in libs/loki; the pusher counts its pushes and acts by it.
+using loki::Verdict;
 
 /// Where an entry was refused: here before sending (`pusher`), or by Loki's 400 (`loki`).
 enum class RefusedBy { kPusher, kLoki };

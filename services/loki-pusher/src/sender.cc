@@ -145,7 +145,7 @@ void Sender::send(Job job) {
     }
     metrics_.request_bytes.Increment(static_cast<double>(body.bytes.size()));
     metrics_.push_latency.Observe(result.elapsed.count());
-    const Verdict verdict = classify(result.status);
+    const Verdict verdict = loki::classify(result.status);
     metrics_.push(verdict, result.status).Increment();
 
     if (verdict == Verdict::kRetry || verdict == Verdict::kMisconfigured) {
@@ -159,7 +159,7 @@ void Sender::send(Job job) {
       may_have_landed = may_have_landed || (verdict == Verdict::kRetry && result.status != 429);
       std::uniform_real_distribution<double> unit(0.0, 1.0);
       const milliseconds delay =
-          backoff_delay(options_.backoff, failures, result.retry_after, unit(random_));
+          loki::backoff_delay(options_.backoff, failures, result.retry_after, unit(random_));
       metrics_.backoff_seconds.Set(std::chrono::duration<double>(delay).count());
       const std::string body_start = result.body.substr(0, 512);
       const log::Fields fields = {{"status", static_cast<std::int64_t>(result.status)},
@@ -198,7 +198,7 @@ void Sender::send(Job job) {
       return;
     }
     if (verdict == Verdict::kTooLarge && job.batch.entry_count >= 2) {
-      auto [first, second] = split_batch(job.batch);
+      auto [first, second] = loki::split_batch(job.batch);
       problems_.warn("loki refuses a batch as too large; sending it in two halves",
                      {{"entries", job.batch.entry_count}, {"body_bytes", body.bytes.size()}});
       const std::size_t first_bytes = std::min(first.byte_size, job.released_bytes);

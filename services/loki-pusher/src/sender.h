@@ -14,17 +14,17 @@
 #include "iw/log/logger.h"
 #include "iw/loki/batcher.h"
 #include "iw/loki/encode.h"
+#include "iw/loki/push_policy.h"
 #include "iw/loki/push_response.h"
 #include "iw/metrics/readiness.h"
 #include "loki_client.h"
-#include "push_policy.h"
 #include "pusher_metrics.h"
 
 namespace iw::loki_pusher {
 
 struct SenderOptions {
   loki::Encoding encoding = loki::Encoding::kProtobuf;
-  BackoffOptions backoff;
+  loki::BackoffOptions backoff;
   /// While there is nothing to push, Loki's /ready is asked this often, so the "loki" readiness
   /// check says whether Loki can be reached even when no records flow.
   std::chrono::milliseconds probe_interval{10'000};

@@ -27,10 +27,9 @@ struct CommonOptions {
 void init_once();
 
 /// The settings every client's easy handle has: http and https only, the user agent, the
-/// timeouts, no signals (they belong to the service: SIGTERM drains it), TCP keep-alive,
-/// libcurl's error text into `error_buffer` (CURL_ERROR_SIZE bytes) and the body into `body`.
-/// Both must outlive the handle's transfers.
-void set_common_options(CURL* easy, const CommonOptions& options, char* error_buffer,
-                        CappedBody* body);
+/// timeouts, no signals (they belong to the service: SIGTERM drains it), TCP keep-alive and the
+/// body into `body`, which must outlive the handle's transfers. libcurl's error text is the
+/// RequestLoop's (request_loop.h).
+void set_common_options(CURL* easy, const CommonOptions& options, CappedBody* body);
 
 }  // namespace iw::http

@@ -1,11 +1,11 @@
-#include "push_policy.h"
+#include "iw/loki/push_policy.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "iw/base/check.h"
 
-namespace iw::loki_pusher {
+namespace iw::loki {
 
 using std::chrono::milliseconds;
 
@@ -90,15 +90,15 @@ milliseconds backoff_delay(const BackoffOptions& options, int failures,
 
 namespace {
 
-std::size_t stream_bytes(const loki::BatchStream& stream) {
+std::size_t stream_bytes(const BatchStream& stream) {
   std::size_t bytes = stream.labels.size();
-  for (const loki::BatchEntry& entry : stream.entries) {
-    bytes += entry.line.size() + loki::kEntryOverheadBytes;
+  for (const BatchEntry& entry : stream.entries) {
+    bytes += entry.line.size() + kEntryOverheadBytes;
   }
   return bytes;
 }
 
-void add_stream(loki::Batch& batch, loki::BatchStream stream) {
+void add_stream(Batch& batch, BatchStream stream) {
   if (stream.entries.empty()) return;
   batch.entry_count += stream.entries.size();
   batch.byte_size += stream_bytes(stream);
@@ -115,15 +115,15 @@ std::string cut_utf8(std::string_view text, std::size_t max_bytes) {
 
 }  // namespace
 
-std::pair<loki::Batch, loki::Batch> split_batch(const loki::Batch& batch) {
+std::pair<Batch, Batch> split_batch(const Batch& batch) {
   IW_CHECK(batch.entry_count >= 2, "only a batch of two or more entries can be split");
   const std::size_t first_entries = (batch.entry_count + 1) / 2;
-  std::pair<loki::Batch, loki::Batch> halves;
+  std::pair<Batch, Batch> halves;
   std::size_t taken = 0;
-  for (const loki::BatchStream& stream : batch.streams) {
-    loki::BatchStream head{.labels = stream.labels, .entries = {}};
-    loki::BatchStream tail{.labels = stream.labels, .entries = {}};
-    for (const loki::BatchEntry& entry : stream.entries) {
+  for (const BatchStream& stream : batch.streams) {
+    BatchStream head{.labels = stream.labels, .entries = {}};
+    BatchStream tail{.labels = stream.labels, .entries = {}};
+    for (const BatchEntry& entry : stream.entries) {
       (taken++ < first_entries ? head : tail).entries.push_back(entry);
     }
     add_stream(halves.first, std::move(head));
@@ -132,8 +132,8 @@ std::pair<loki::Batch, loki::Batch> split_batch(const loki::Batch& batch) {
   return halves;
 }
 
-Settlement settle(const loki::Batch& batch, const loki::Rejections& rejections,
-                  bool sent_before_unanswered, std::size_t max_message_bytes) {
+Settlement settle(const Batch& batch, const Rejections& rejections, bool sent_before_unanswered,
+                  std::size_t max_message_bytes) {
   Settlement out;
   out.accepted.reserve(batch.entry_count - std::min(batch.entry_count, rejections.entries.size()));
   auto rejected = rejections.entries.begin();
@@ -150,8 +150,8 @@ Settlement settle(const loki::Batch& batch, const loki::Rejections& rejections,
                                     ? std::string_view(rejections.messages[rejected->message])
                                     : std::string_view("no message");
         std::string message = cut_utf8(said, max_message_bytes);
-        const bool ordering = rejected->reason == loki::Reason::kTooFarBehind ||
-                              rejected->reason == loki::Reason::kOutOfOrder;
+        const bool ordering =
+            rejected->reason == Reason::kTooFarBehind || rejected->reason == Reason::kOutOfOrder;
         if (sent_before_unanswered && ordering) {
           message +=
               " (an earlier attempt of this batch failed without a usable answer: Loki has "
@@ -161,7 +161,7 @@ Settlement settle(const loki::Batch& batch, const loki::Rejections& rejections,
               " (Loki's answer fits this entry but does not single it out: Loki may have stored "
               "it; a replay is harmless)";
         }
-        out.dead_letters.push_back(
+        out.refused.push_back(
             {.stream = s, .entry = e, .reason = rejected->reason, .message = std::move(message)});
         continue;
       }
@@ -172,4 +172,4 @@ Settlement settle(const loki::Batch& batch, const loki::Rejections& rejections,
   return out;
 }
 
-}  // namespace iw::loki_pusher
+}  // namespace iw::loki

@@ -1,9 +1,9 @@
-#include "push_policy.h"
+#include "iw/loki/push_policy.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace iw::loki_pusher {
+namespace iw::loki {
 namespace {
 
 using namespace std::chrono_literals;
@@ -68,11 +68,11 @@ TEST(BackoffTest, RetryAfterIsAFloorUpToItsCap) {
   EXPECT_EQ(backoff_delay(options, 1, 1h, 0.0), 2min);
 }
 
-loki::Batch three_streams() {
-  loki::Batch batch;
+Batch three_streams() {
+  Batch batch;
   std::int64_t offset = 0;
   for (const char* labels : {R"({job="a"})", R"({job="b"})", R"({job="c"})"}) {
-    loki::BatchStream stream{.labels = labels, .entries = {}};
+    BatchStream stream{.labels = labels, .entries = {}};
     for (int i = 0; i < 3; ++i) {
       stream.entries.push_back({.timestamp_ns = 1000 + i,
                                 .line = std::string(10 + offset, 'x'),
@@ -85,15 +85,15 @@ loki::Batch three_streams() {
   return batch;
 }
 
-std::vector<std::int64_t> offsets(const loki::Batch& batch) {
+std::vector<std::int64_t> offsets(const Batch& batch) {
   std::vector<std::int64_t> out;
   batch.for_each(
-      [&](std::size_t, std::size_t, const loki::BatchEntry& e) { out.push_back(e.ref.offset); });
+      [&](std::size_t, std::size_t, const BatchEntry& e) { out.push_back(e.ref.offset); });
   return out;
 }
 
 TEST(SplitBatchTest, HalvesKeepStreamsAndOrder) {
-  const loki::Batch batch = three_streams();
+  const Batch batch = three_streams();
   const auto [first, second] = split_batch(batch);
   EXPECT_THAT(offsets(first), ElementsAre(0, 1, 2, 3, 4));
   EXPECT_THAT(offsets(second), ElementsAre(5, 6, 7, 8));
@@ -108,7 +108,7 @@ TEST(SplitBatchTest, HalvesKeepStreamsAndOrder) {
 }
 
 TEST(SplitBatchTest, TwoEntriesMakeTwoBatchesOfOne) {
-  loki::Batch batch = three_streams();
+  Batch batch = three_streams();
   batch.streams.resize(1);
   batch.streams[0].entries.resize(2);
   batch.entry_count = 2;
@@ -117,53 +117,52 @@ TEST(SplitBatchTest, TwoEntriesMakeTwoBatchesOfOne) {
   EXPECT_THAT(offsets(second), ElementsAre(1));
 }
 
-TEST(SettleTest, EveryEntryIsEitherAcceptedOrDeadLettered) {
-  const loki::Batch batch = three_streams();
-  loki::Rejections rejections;
+TEST(SettleTest, EveryEntryIsEitherAcceptedOrRefused) {
+  const Batch batch = three_streams();
+  Rejections rejections;
   rejections.messages = {"entry out of order", "timestamp too old"};
   rejections.entries = {
-      {.stream = 0, .entry = 2, .reason = loki::Reason::kOutOfOrder, .message = 0},
-      {.stream = 2, .entry = 0, .reason = loki::Reason::kTooOld, .certain = false, .message = 1},
-      {.stream = 2, .entry = 1, .reason = loki::Reason::kTooOld, .certain = true, .message = 1}};
+      {.stream = 0, .entry = 2, .reason = Reason::kOutOfOrder, .message = 0},
+      {.stream = 2, .entry = 0, .reason = Reason::kTooOld, .certain = false, .message = 1},
+      {.stream = 2, .entry = 1, .reason = Reason::kTooOld, .certain = true, .message = 1}};
   const Settlement settlement = settle(batch, rejections);
   std::vector<std::int64_t> accepted;
   for (const auto& ref : settlement.accepted) accepted.push_back(ref.offset);
   EXPECT_THAT(accepted, ElementsAre(0, 1, 3, 4, 5, 8));
   EXPECT_EQ(settlement.accepted_line_bytes, 10u + 11 + 13 + 14 + 15 + 18);
-  ASSERT_EQ(settlement.dead_letters.size(), 3u);
-  EXPECT_EQ(settlement.dead_letters[0].stream, 0u);
-  EXPECT_EQ(settlement.dead_letters[0].entry, 2u);
-  EXPECT_EQ(settlement.dead_letters[0].reason, loki::Reason::kOutOfOrder);
-  EXPECT_EQ(settlement.dead_letters[0].message, "entry out of order");
+  ASSERT_EQ(settlement.refused.size(), 3u);
+  EXPECT_EQ(settlement.refused[0].stream, 0u);
+  EXPECT_EQ(settlement.refused[0].entry, 2u);
+  EXPECT_EQ(settlement.refused[0].reason, Reason::kOutOfOrder);
+  EXPECT_EQ(settlement.refused[0].message, "entry out of order");
   // An uncertain one says so: Loki may have stored it.
-  EXPECT_THAT(settlement.dead_letters[1].message, ::testing::StartsWith("timestamp too old ("));
-  EXPECT_EQ(settlement.dead_letters[2].message, "timestamp too old");
+  EXPECT_THAT(settlement.refused[1].message, ::testing::StartsWith("timestamp too old ("));
+  EXPECT_EQ(settlement.refused[2].message, "timestamp too old");
 }
 
 TEST(SettleTest, RefusalsAfterAnUnansweredAttemptSayLokiProbablyHasThem) {
-  const loki::Batch batch = three_streams();
-  loki::Rejections rejections;
+  const Batch batch = three_streams();
+  Rejections rejections;
   rejections.messages = {"entry too far behind"};
-  rejections.entries = {
-      {.stream = 0, .entry = 0, .reason = loki::Reason::kTooFarBehind, .message = 0},
-      {.stream = 0, .entry = 1, .reason = loki::Reason::kLineTooLong, .message = 0}};
+  rejections.entries = {{.stream = 0, .entry = 0, .reason = Reason::kTooFarBehind, .message = 0},
+                        {.stream = 0, .entry = 1, .reason = Reason::kLineTooLong, .message = 0}};
   const Settlement settlement = settle(batch, rejections, /*sent_before_unanswered=*/true);
-  ASSERT_EQ(settlement.dead_letters.size(), 2u);
-  EXPECT_THAT(settlement.dead_letters[0].message,
+  ASSERT_EQ(settlement.refused.size(), 2u);
+  EXPECT_THAT(settlement.refused[0].message,
               ::testing::HasSubstr("Loki has probably stored this entry"));
-  EXPECT_EQ(settlement.dead_letters[1].message, "entry too far behind");
+  EXPECT_EQ(settlement.refused[1].message, "entry too far behind");
 }
 
 TEST(SettleTest, A2xxAcceptsAllAndMessagesAreCutAtACharacter) {
-  const loki::Batch batch = three_streams();
+  const Batch batch = three_streams();
   EXPECT_EQ(settle(batch, {}).accepted.size(), 9u);
-  loki::Rejections rejections;
+  Rejections rejections;
   rejections.messages = {"ab\xC3\xA9"};  // "abé": é is two bytes
-  rejections.entries = {{.stream = 1, .entry = 1, .reason = loki::Reason::kUnknown}};
+  rejections.entries = {{.stream = 1, .entry = 1, .reason = Reason::kUnknown}};
   const Settlement settlement = settle(batch, rejections, false, 3);
-  ASSERT_EQ(settlement.dead_letters.size(), 1u);
-  EXPECT_EQ(settlement.dead_letters[0].message, "ab");
+  ASSERT_EQ(settlement.refused.size(), 1u);
+  EXPECT_EQ(settlement.refused[0].message, "ab");
 }
 
 }  // namespace
-}  // namespace iw::loki_pusher
+}  // namespace iw::loki

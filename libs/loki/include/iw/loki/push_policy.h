@@ -12,7 +12,7 @@
 #include "iw/loki/batcher.h"
 #include "iw/loki/push_response.h"
 
-namespace iw::loki_pusher {
+namespace iw::loki {
 
 /// What an answer to a push means for its batch (docs/LOKI_PUSHER.md), decided from the status
 /// alone; the body matters only for kPartlyRejected.
@@ -61,31 +61,31 @@ struct BackoffOptions {
 
 /// Splits a batch of two or more entries into two with about half the entries each, streams and
 /// entry order kept; each half's byte_size counted as the Batcher counts it.
-[[nodiscard]] std::pair<loki::Batch, loki::Batch> split_batch(const loki::Batch& batch);
+[[nodiscard]] std::pair<Batch, Batch> split_batch(const Batch& batch);
 
-/// One entry of a batch that goes to the dead-letter topic.
-struct DeadLetter {
+/// One entry of a batch that Loki refused (the pusher dead-letters it).
+struct RefusedEntry {
   std::size_t stream = 0;  ///< index into Batch::streams
   std::size_t entry = 0;   ///< index into that stream's entries
-  loki::Reason reason = loki::Reason::kUnknown;
+  Reason reason = Reason::kUnknown;
   std::string message;  ///< for dlq.error: Loki's words, and whether Loki may have it anyway
 };
 
 /// What a batch's answer means entry by entry.
 struct Settlement {
-  std::vector<loki::EntryRef> accepted;
+  std::vector<EntryRef> accepted;
   std::uint64_t accepted_line_bytes = 0;
-  std::vector<DeadLetter> dead_letters;
+  std::vector<RefusedEntry> refused;
 };
 
 /// Splits `batch` by `rejections` (empty for a 2xx): every entry is either accepted or
-/// dead-lettered, none both. Messages are cut to `max_message_bytes` (at a UTF-8 boundary).
+/// refused, none both. Messages are cut to `max_message_bytes` (at a UTF-8 boundary).
 /// `sent_before_unanswered`: an earlier attempt of this batch failed in a way that may have
 /// stored it (no answer, a 5xx), so entries now refused as behind or out of order are probably
-/// in Loki already; their message says so. They are dead-lettered all the same: Loki's answer
-/// cannot prove it.
-[[nodiscard]] Settlement settle(const loki::Batch& batch, const loki::Rejections& rejections,
+/// in Loki already; their message says so. They are refused all the same: Loki's answer cannot
+/// prove it.
+[[nodiscard]] Settlement settle(const Batch& batch, const Rejections& rejections,
                                 bool sent_before_unanswered = false,
                                 std::size_t max_message_bytes = 1024);
 
-}  // namespace iw::loki_pusher
+}  // namespace iw::loki

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,14 @@ class FakeKafka final : public kafka::ClientFactory {
     /// Written in a transaction that was aborted: read_committed readers skip it.
     bool aborted = false;
     std::uint64_t transaction = 0;  ///< the transaction that wrote it, 0 for none
+
+    /// The value of the header `name` (its first), nullopt when the record has none.
+    [[nodiscard]] std::optional<std::string> header(std::string_view name) const {
+      for (const auto& header : headers) {
+        if (header.first == name) return header.second;
+      }
+      return std::nullopt;
+    }
   };
 
   /// Creates the topic; an existing one is left as it is.

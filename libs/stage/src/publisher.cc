@@ -1,0 +1,104 @@
+#include "iw/stage/publisher.h"
+
+#include "iw/base/check.h"
+#include "iw/trace/trace_context.h"
+
+namespace iw::stage {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+Publisher::Publisher(runtime::Context& ctx, PublisherOptions options,
+                     kafka::DeliveryHandler& handler, kafka::ClientFactory& factory)
+    : ctx_(ctx),
+      options_(std::move(options)),
+      handler_(handler),
+      factory_(factory),
+      ids_(std::make_unique<trace::IdGenerator>()) {}
+
+Publisher::~Publisher() = default;
+
+base::Status Publisher::start() {
+  kafka::ClientOptions client = options_.client;
+  for (const auto& [name, value] : options_.producer_properties) {
+    client.properties.try_emplace(name, value);
+  }
+  client.properties["message.timeout.ms"] = std::to_string(options_.delivery_timeout.count());
+  if (!options_.create_topics.empty()) {
+    auto admin = factory_.admin(client);
+    if (!admin) return std::unexpected(admin.error());
+    if (auto status = (*admin)->create_topics(options_.create_topics, 30s); !status) {
+      ctx_.readiness.set_not_ready("kafka", "cannot create topics");
+      return std::unexpected(status.error().with_context("creating topics"));
+    }
+  }
+  auto producer = factory_.producer({.client = client}, *this);
+  if (!producer) return std::unexpected(producer.error());
+  producer_ = std::move(*producer);
+  ctx_.readiness.set_ready("kafka");
+  return {};
+}
+
+base::Status Publisher::write(const kafka::OutgoingRecord& record, std::uint64_t correlation) {
+  IW_CHECK(producer_ != nullptr, "Publisher::write() before start()");
+  if (auto status = producer_->produce(record, correlation); !status) return status;
+  ++written_;
+  return {};
+}
+
+base::Status Publisher::dead_letter(const DeadLetterContent& content, std::string_view reason,
+                                    std::string_view error,
+                                    const std::optional<kafka::FilePosition>& position,
+                                    std::uint64_t correlation) {
+  const auto parent =
+      content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
+  const trace::TraceParent traceparent =
+      parent ? parent->child(*ids_) : trace::TraceParent::start(*ids_);
+  // A record that never was in Kafka has no partition or offset: -1, and its position in the
+  // file travels instead.
+  const kafka::DeadLetterHeaders headers({.reason = reason,
+                                          .error = error,
+                                          .stage = options_.name,
+                                          .topic = options_.topic,
+                                          .partition = -1,
+                                          .offset = -1,
+                                          .at = ctx_.clock.now(),
+                                          .file = position,
+                                          .execution_id = content.execution_id,
+                                          .traceparent = traceparent.text()});
+  return write({.topic = options_.dlq_topic,
+                .key = content.key,
+                .value = content.value,
+                .headers = headers.view()},
+               correlation);
+}
+
+void Publisher::serve(milliseconds timeout) {
+  if (!producer_) return;
+  producer_->poll(timeout);
+  if (options_.max_in_flight == 0) return;
+  while (outstanding() >= options_.max_in_flight) producer_->poll(100ms);
+}
+
+void Publisher::drain() {
+  if (!producer_) return;
+  if (producer_->fatal()) {
+    ctx_.logger.warn("producer failed, purging", {{"in_flight", producer_->in_flight()}});
+  } else if (auto status = producer_->flush(options_.delivery_timeout + options_.drain_margin);
+             status) {
+    return;
+  } else {
+    ctx_.logger.warn("flush timed out, purging", {{"in_flight", producer_->in_flight()}});
+  }
+  producer_->purge();
+  for (int i = 0; i < 100 && producer_->in_flight() > 0; ++i) producer_->poll(100ms);
+}
+
+bool Publisher::fatal() const { return producer_ != nullptr && producer_->fatal(); }
+
+void Publisher::on_delivery(const kafka::DeliveryReport& report) {
+  ++reported_;
+  handler_.on_delivery(report);
+}
+
+}  // namespace iw::stage

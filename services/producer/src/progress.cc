@@ -112,4 +112,20 @@ std::string format_summary(const RunTotals& totals, const std::string& input,
   return out;
 }
 
+void log_summary(const log::Logger& logger, const RunTotals& totals, std::string_view execution_id,
+                 bool dry_run, bool interrupted) {
+  logger.info("summary", {{"read", totals.read},
+                          {"sent", totals.sent},
+                          {"invalid", totals.invalid},
+                          {"dead_lettered", totals.dead_lettered},
+                          {"failed", totals.failed},
+                          {"possibly_persisted", totals.possibly_persisted},
+                          {"passes", totals.passes},
+                          {"seconds", seconds(totals.elapsed)},
+                          {"records_per_second", rate(totals.read, totals.elapsed)},
+                          {"execution_id", execution_id},
+                          {"dry_run", dry_run},
+                          {"interrupted", interrupted}});
+}
+
 }  // namespace iw::producer

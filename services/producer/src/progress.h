@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "iw/base/clock.h"
 #include "iw/log/logger.h"
@@ -48,5 +49,9 @@ class ProgressReporter {
 [[nodiscard]] std::string format_summary(const RunTotals& totals, const std::string& input,
                                          const std::string& topic, const std::string& dlq_topic,
                                          bool dry_run, bool interrupted);
+
+/// The closing summary, for machines: the JSON "summary" log line.
+void log_summary(const log::Logger& logger, const RunTotals& totals, std::string_view execution_id,
+                 bool dry_run, bool interrupted);
 
 }  // namespace iw::producer

@@ -1,0 +1,250 @@
+// The producer's wiring (file → stage::Publisher) against in-memory Kafka clients
+// (iw/testing/fake_kafka.h): no broker.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <functional>
+#include <regex>
+#include <string>
+
+#include "iw/testing/child_process.h"
+#include "iw/testing/fake_kafka.h"
+#include "iw/testing/service_context.h"
+#include "producer_service.h"
+
+namespace iw::producer {
+namespace {
+
+using iw::testing::FakeKafka;
+using iw::testing::FakeProducer;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const std::string kTopic = "ingestion-logs";
+const std::string kDeadLetters = "ingestion-logs-dlq";
+
+std::string record(int id) {
+  static const std::array<std::string, 3> kSources = {"Zoho", "PowerBI", "Efficy"};
+  return R"({"ID":)" + std::to_string(id) + R"(,"Source":")" + kSources[id % 3] +
+         R"(","Etat":"SUCCESS","Debut":"2025-09-15 10:30:00.000","Fin":"2025-09-15 10:30:01.154"})";
+}
+
+std::string ndjson(int count) {
+  std::string text;
+  for (int id = 0; id < count; ++id) text += record(id) + "\n";
+  return text;
+}
+
+// FakeKafka's clients, with a hook on each producer as it is made: the test's script.
+class Clients final : public kafka::ClientFactory {
+ public:
+  explicit Clients(FakeKafka& kafka) : kafka_(kafka) {}
+  std::function<void(FakeProducer&)> on_producer;
+
+  base::Result<std::unique_ptr<kafka::Admin>> admin(const kafka::ClientOptions& options) override {
+    return kafka_.admin(options);
+  }
+  base::Result<std::unique_ptr<kafka::Consumer>> consumer(
+      const kafka::ConsumerOptions& options) override {
+    return kafka_.consumer(options);
+  }
+  base::Result<std::unique_ptr<kafka::Producer>> producer(
+      const kafka::ProducerOptions& options, kafka::DeliveryHandler& handler) override {
+    auto producer = kafka_.fake_producer(options, handler);
+    if (on_producer) on_producer(*producer);
+    return std::unique_ptr<kafka::Producer>(std::move(producer));
+  }
+
+ private:
+  FakeKafka& kafka_;
+};
+
+// A header of a record written, "<missing>" when it has none.
+std::string header(const FakeKafka::Stored& record, std::string_view name) {
+  return record.header(name).value_or("<missing>");
+}
+
+class WiringTest : public ::testing::Test {
+ protected:
+  explicit WiringTest(std::string_view extra = "")
+      : input_((dir_.path() / "logs.ndjson").string()),
+        context_(producer_info(), service_,
+                 "kafka:\n  bootstrap_servers: fake:9092\nproducer:\n  input: " + input_ +
+                     "\n  progress_interval: 1h\n" + std::string(extra)) {}
+
+  void write_input(const std::string& text) { (void)dir_.write("logs.ndjson", text); }
+
+  // A number of the "summary" log line.
+  std::uint64_t summary(const std::string& field) const {
+    const auto lines = context_.logged("summary");
+    if (lines.size() != 1) {
+      ADD_FAILURE() << lines.size() << " summary lines";
+      return 0;
+    }
+    std::smatch match;
+    if (!std::regex_search(lines[0], match, std::regex("\"" + field + "\":([0-9]+)"))) {
+      ADD_FAILURE() << "no " << field << " in " << lines[0];
+      return 0;
+    }
+    return std::stoull(match[1]);
+  }
+
+  std::string metrics() {
+    return prometheus::TextSerializer().Serialize(context_.metrics().registry().Collect());
+  }
+
+  iw::testing::TempDir dir_;
+  std::string input_;
+  FakeKafka kafka_;
+  Clients clients_{kafka_};
+  ProducerService service_{clients_};
+  iw::testing::ServiceContext context_;
+};
+
+TEST_F(WiringTest, PublishesEveryRecordKeyedBySourceWithItsHeaders) {
+  write_input(ndjson(5));
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(kafka_.partition_count(kTopic), 3);
+  EXPECT_EQ(kafka_.partition_count(kDeadLetters), 1);
+  auto records = kafka_.committed_records(kTopic);
+  ASSERT_EQ(records.size(), 5U);
+  std::ranges::sort(records, {}, [](const auto& r) { return r.value; });
+  const std::string execution_id = header(records[0], "execution_id");
+  for (int id = 0; id < 5; ++id) {
+    const auto& r = records[static_cast<std::size_t>(id)];
+    EXPECT_EQ(r.value, record(id));
+    EXPECT_EQ(r.key, id % 3 == 0 ? "Zoho" : id % 3 == 1 ? "PowerBI" : "Efficy");
+    EXPECT_EQ(header(r, "execution_id"), execution_id);
+    EXPECT_THAT(header(r, "traceparent"), ::testing::MatchesRegex("00-[0-9a-f]{32}-.*"));
+    EXPECT_EQ(header(r, "content-type"), "application/json");
+  }
+  EXPECT_EQ(execution_id.size(), 36U);
+  EXPECT_THAT(kafka_.committed_records(kDeadLetters), IsEmpty());
+  EXPECT_EQ(summary("read"), 5U);
+  EXPECT_EQ(summary("sent"), 5U);
+  EXPECT_EQ(summary("failed"), 0U);
+  EXPECT_THAT(metrics(), HasSubstr(R"(ingestwatch_records_out_total{topic="ingestion-logs"} 5)"));
+  EXPECT_TRUE(context_.ctx().readiness.ready());
+}
+
+TEST_F(WiringTest, AMalformedLineIsDeadLetteredWithItsPositionInTheFile) {
+  const std::string bad = R"({"ID": 1, "Source":)";
+  write_input(record(0) + "\n" + bad + "\n" + record(2) + "\n");
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 2U);
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 1U);
+  const auto& letter = letters[0];
+  EXPECT_EQ(letter.value, bad);
+  EXPECT_EQ(header(letter, "dlq.reason"), "invalid_json");
+  EXPECT_EQ(header(letter, "dlq.stage"), "producer");
+  EXPECT_EQ(header(letter, "dlq.topic"), kTopic);
+  EXPECT_EQ(header(letter, "dlq.partition"), "-1");
+  EXPECT_EQ(header(letter, "dlq.offset"), "-1");
+  EXPECT_EQ(header(letter, "dlq.file"), input_);
+  EXPECT_EQ(header(letter, "dlq.line"), "2");
+  EXPECT_EQ(header(letter, "dlq.byte_offset"), std::to_string(record(0).size() + 1));
+  EXPECT_EQ(header(letter, "execution_id"),
+            header(kafka_.committed_records(kTopic)[0], "execution_id"));
+  EXPECT_EQ(summary("invalid"), 1U);
+  EXPECT_EQ(summary("dead_lettered"), 1U);
+  EXPECT_EQ(summary("sent"), 2U);
+  const auto rejected = context_.logged("record rejected");
+  ASSERT_EQ(rejected.size(), 1U);
+  EXPECT_THAT(rejected[0], HasSubstr("\"line\":2"));
+  EXPECT_THAT(metrics(),
+              HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="invalid_json"} 1)"));
+}
+
+// Kafka gives up on a record: reading stops at the next report served (every 64 records), what
+// was queued is still accounted for, and the run fails naming the first error.
+TEST_F(WiringTest, ADeliveryFailureStopsReadingAndFailsTheRun) {
+  write_input(ndjson(200));
+  clients_.on_producer = [](FakeProducer& producer) {
+    producer.fail_next_delivery(base::Error(base::ErrorCode::kTimeout, "Local: Message timed out"));
+  };
+  const auto status = service_.run(context_.ctx());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), base::ErrorCode::kUnavailable);
+  EXPECT_THAT(status.error().message(),
+              HasSubstr("1 records not delivered (0 possibly persisted); first error: Local: "
+                        "Message timed out"));
+  EXPECT_EQ(summary("read"), 64U);
+  EXPECT_EQ(summary("sent"), 63U);
+  EXPECT_EQ(summary("failed"), 1U);
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 63U);
+  EXPECT_THAT(metrics(),
+              HasSubstr(R"(ingestwatch_delivery_failures_total{topic="ingestion-logs"} 1)"));
+}
+
+// A record Kafka refuses outright (too large) is bad input: dead-lettered as kafka_rejected.
+TEST_F(WiringTest, ARecordKafkaRefusesIsDeadLetteredAsKafkaRejected) {
+  write_input(ndjson(3));
+  clients_.on_producer = [](FakeProducer& producer) {
+    producer.fail_next_produce(
+        base::Error(base::ErrorCode::kInvalidInput, "Broker: Message size too large"));
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 2U);
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(header(letters[0], "dlq.reason"), "kafka_rejected");
+  EXPECT_EQ(header(letters[0], "dlq.line"), "1");
+  EXPECT_EQ(summary("invalid"), 1U);
+  EXPECT_EQ(summary("failed"), 0U);
+}
+
+// The queue stays full (no broker): the record was never queued, reading stops, the run fails.
+TEST_F(WiringTest, ARecordNeverQueuedCountsAsFailedAndStopsReading) {
+  write_input(ndjson(10));
+  clients_.on_producer = [](FakeProducer& producer) {
+    producer.fail_next_produce(base::Error(base::ErrorCode::kUnavailable, "Local: Queue full"));
+  };
+  const auto status = service_.run(context_.ctx());
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("first error: Local: Queue full"));
+  EXPECT_EQ(summary("read"), 1U);
+  EXPECT_EQ(summary("failed"), 1U);
+  EXPECT_THAT(kafka_.committed_records(kTopic), IsEmpty());
+}
+
+// SIGTERM mid-file: reading stops, and every record read is delivered before the run ends.
+TEST_F(WiringTest, SigtermMidFileDeliversWhatWasReadAndExitsCleanly) {
+  write_input(ndjson(100));
+  int produced = 0;
+  clients_.on_producer = [&](FakeProducer& producer) {
+    producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
+      if (++produced == 10) context_.shutdown().request();
+      return std::nullopt;
+    };
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(summary("read"), 10U);
+  EXPECT_EQ(summary("sent"), 10U);
+  EXPECT_EQ(summary("failed"), 0U);
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 10U);
+  EXPECT_THAT(context_.logged("summary")[0], HasSubstr("\"interrupted\":true"));
+  EXPECT_THAT(metrics(), HasSubstr("ingestwatch_records_in_flight 0"));
+}
+
+class DryRunTest : public WiringTest {
+ protected:
+  DryRunTest() : WiringTest("  dry_run: true\n") {}
+};
+
+TEST_F(DryRunTest, ReadsEverythingAndMakesNoKafkaClient) {
+  write_input(ndjson(4) + "not json\n");
+  bool made = false;
+  clients_.on_producer = [&](FakeProducer&) { made = true; };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_FALSE(made);
+  EXPECT_EQ(kafka_.partition_count(kTopic), 0);
+  EXPECT_EQ(summary("read"), 5U);
+  EXPECT_EQ(summary("invalid"), 1U);
+  EXPECT_EQ(summary("sent"), 0U);
+}
+
+}  // namespace
+}  // namespace iw::producer

@@ -44,6 +44,9 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
       .consumer_properties = {{"queued.max.messages.kbytes", "16384"}},
       // Stored offsets reach Kafka within a second: after a crash, less is read and sent again.
       .store_interval = 1000ms,
+      // wants_input() is asked before each poll: a poll of this many records is all that can
+      // go past max_pending_bytes (256 records overshot a 4 MiB limit by ~190 KB).
+      .poll_batch = 8,
       .poison = s.poison,
       .output_label = "loki",
       .dead_letter_reasons = reason_names(),

@@ -1,8 +1,7 @@
 #include "ledger.h"
 
 #include <algorithm>
-
-#include "iw/base/check.h"
+#include <functional>
 
 namespace iw::loki_pusher {
 
@@ -13,66 +12,31 @@ constexpr std::size_t kHeldOverheadBytes = 160;
 
 }  // namespace
 
-Ledger::Ledger(std::vector<std::string> topics)
-    : topics_(std::move(topics)), partitions_(topics_.size()) {
-  IW_CHECK(!topics_.empty() && topics_.size() <= 256, "a ledger reads 1 to 256 topics");
+std::size_t Ledger::Hash::operator()(const stage::InputRef& ref) const {
+  if (const auto packed = stage::pack(ref)) return std::hash<std::uint64_t>{}(*packed);
+  return std::hash<std::int64_t>{}(ref.offset) ^
+         (std::hash<std::int64_t>{}((std::int64_t{ref.topic} << 32) | ref.partition) << 1);
 }
 
-const std::string& Ledger::topic(std::int32_t index) const {
-  return topics_.at(static_cast<std::size_t>(index));
-}
-
-const kafka::TopicPartition& Ledger::partition(const loki::EntryRef& ref) {
-  auto& partitions = partitions_.at(static_cast<std::size_t>(ref.topic));
-  const auto index = static_cast<std::size_t>(ref.partition);
-  for (std::size_t i = partitions.size(); i <= index; ++i) {
-    partitions.push_back(
-        {topics_[static_cast<std::size_t>(ref.topic)], static_cast<std::int32_t>(i)});
+void Ledger::hold(const stage::InputRef& ref, RecordMeta meta) {
+  auto [it, inserted] = held_.try_emplace(ref);
+  if (inserted) {
+    held_bytes_ += meta_bytes(meta);
+    it->second.meta = std::move(meta);
   }
-  return partitions[index];
+  ++it->second.copies;
+  ++held_entries_;
 }
 
-void Ledger::read(const loki::EntryRef& ref) { tracker_.started(partition(ref), ref.offset); }
-
-void Ledger::hold(const loki::EntryRef& ref, RecordMeta meta) {
-  const std::size_t bytes = meta_bytes(meta);
-  auto [it, inserted] = held_.insert_or_assign(pack(ref), std::move(meta));
-  // The same record read again (a partition revoked and assigned back) replaces its twin.
-  if (inserted) held_bytes_ += bytes;
-}
-
-std::optional<RecordMeta> Ledger::release(const loki::EntryRef& ref) {
-  const auto it = held_.find(pack(ref));
+std::optional<RecordMeta> Ledger::release(const stage::InputRef& ref) {
+  const auto it = held_.find(ref);
   if (it == held_.end()) return std::nullopt;
-  RecordMeta meta = std::move(it->second);
+  --held_entries_;
+  if (--it->second.copies > 0) return it->second.meta;
+  RecordMeta meta = std::move(it->second.meta);
   held_.erase(it);
   held_bytes_ -= std::min(held_bytes_, meta_bytes(meta));
   return meta;
-}
-
-void Ledger::done(const loki::EntryRef& ref) { tracker_.finished(partition(ref), ref.offset); }
-
-bool Ledger::owns(const loki::EntryRef& ref) const {
-  const auto topic = static_cast<std::size_t>(ref.topic);
-  const auto index = static_cast<std::size_t>(ref.partition);
-  if (topic >= partitions_.size() || index >= partitions_[topic].size()) return false;
-  return tracker_.tracks(partitions_[topic][index]);
-}
-
-void Ledger::forget(const kafka::TopicPartition& partition) { tracker_.forget(partition); }
-
-std::uint64_t Ledger::pack(const loki::EntryRef& ref) {
-  IW_CHECK(ref.topic >= 0 && ref.topic < 256 && ref.partition >= 0 && ref.partition < 65536 &&
-               ref.offset >= 0 && ref.offset < (std::int64_t{1} << 40),
-           "record reference out of the packable range");
-  return (static_cast<std::uint64_t>(ref.topic) << 56) |
-         (static_cast<std::uint64_t>(ref.partition) << 40) | static_cast<std::uint64_t>(ref.offset);
-}
-
-loki::EntryRef Ledger::unpack(std::uint64_t packed) {
-  return {.topic = static_cast<std::int32_t>(packed >> 56),
-          .partition = static_cast<std::int32_t>((packed >> 40) & 0xFFFF),
-          .offset = static_cast<std::int64_t>(packed & ((std::uint64_t{1} << 40) - 1))};
 }
 
 std::size_t Ledger::meta_bytes(const RecordMeta& meta) {

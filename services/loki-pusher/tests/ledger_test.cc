@@ -1,57 +1,57 @@
 #include "ledger.h"
 
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace iw::loki_pusher {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
-
 constexpr std::int32_t kRuns = 0;
 constexpr std::int32_t kAlerts = 1;
 
-loki::EntryRef ref(std::int32_t topic, std::int32_t partition, std::int64_t offset) {
+stage::InputRef ref(std::int32_t topic, std::int32_t partition, std::int64_t offset) {
   return {.topic = topic, .partition = partition, .offset = offset};
 }
 
-TEST(LedgerTest, PositionsMovePerPartitionOnlyPastRecordsAcceptedOrDeadLettered) {
-  Ledger ledger({"runs", "alerts"});
-  for (std::int64_t o = 0; o < 6; ++o) {
-    ledger.read(ref(kRuns, 0, o));
-    ledger.hold(ref(kRuns, 0, o), {.key = "Zoho", .execution_id = "e", .traceparent = ""});
-  }
-  ledger.read(ref(kAlerts, 0, 40));
-  ledger.hold(ref(kAlerts, 0, 40), {});
-  EXPECT_EQ(ledger.in_flight(), 7u);
+TEST(LedgerTest, KeepsEachRecordsMetaUntilItsEntrysOutcomeIsKnown) {
+  Ledger ledger;
+  ledger.hold(ref(kRuns, 0, 1), {.key = "Zoho", .execution_id = "e", .traceparent = "t"});
+  ledger.hold(ref(kAlerts, 0, 1), {.key = std::nullopt, .execution_id = "a", .traceparent = ""});
+  EXPECT_EQ(ledger.held(), 2u);
 
-  // The second batch (offsets 3..5) comes back first.
-  for (std::int64_t o = 3; o < 6; ++o) ledger.done(ref(kRuns, 0, o));
-  EXPECT_THAT(ledger.take_committable(), IsEmpty());
-  // The first batch got a 400: 0 and 2 accepted, 1 to be dead-lettered.
-  ledger.done(ref(kRuns, 0, 0));
-  ledger.done(ref(kRuns, 0, 2));
-  auto dead = ledger.release(ref(kRuns, 0, 1));
-  ASSERT_TRUE(dead.has_value());
-  EXPECT_EQ(dead->key, "Zoho");
+  auto run = ledger.release(ref(kRuns, 0, 1));
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->key, "Zoho");
+  EXPECT_EQ(run->execution_id, "e");
+  EXPECT_EQ(run->traceparent, "t");
   EXPECT_FALSE(ledger.release(ref(kRuns, 0, 1)).has_value()) << "released once";
-  // The alert's batch is accepted meanwhile: its own topic moves on its own.
-  ledger.done(ref(kAlerts, 0, 40));
-  EXPECT_THAT(ledger.take_committable(),
-              UnorderedElementsAre(kafka::TopicPartitionOffset{"runs", 0, 1},
-                                   kafka::TopicPartitionOffset{"alerts", 0, 41}));
-  // The dead letter is delivered: the whole partition is done.
-  ledger.done(ref(kRuns, 0, 1));
-  EXPECT_THAT(ledger.take_committable(), ElementsAre(kafka::TopicPartitionOffset{"runs", 0, 6}));
-  EXPECT_EQ(ledger.in_flight(), 0u);
+  EXPECT_FALSE(ledger.release(ref(kRuns, 0, 2)).has_value()) << "never held";
+  // The same partition and offset of the other topic is another record.
+  const auto alert = ledger.release(ref(kAlerts, 0, 1));
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->execution_id, "a");
+  EXPECT_EQ(ledger.held(), 0u);
+}
+
+// A partition rewound (or assigned back) while an entry of it is on its way: the record is read
+// again and its second entry batched before the first one's outcome. Each outcome finds the meta.
+TEST(LedgerTest, ARecordReadAgainIsHeldUntilBothOfItsEntriesAreSettled) {
+  Ledger ledger;
+  ledger.hold(ref(kRuns, 3, 7), {.key = "k", .execution_id = "first", .traceparent = ""});
+  const std::size_t bytes = ledger.held_bytes();
+  ledger.hold(ref(kRuns, 3, 7), {.key = "k", .execution_id = "again", .traceparent = ""});
+  EXPECT_EQ(ledger.held(), 2u);
+  EXPECT_EQ(ledger.held_bytes(), bytes) << "one meta for both";
+  ASSERT_TRUE(ledger.release(ref(kRuns, 3, 7)).has_value());
+  const auto second = ledger.release(ref(kRuns, 3, 7));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->execution_id, "first");
+  EXPECT_FALSE(ledger.release(ref(kRuns, 3, 7)).has_value());
+  EXPECT_EQ(ledger.held_bytes(), 0u);
 }
 
 TEST(LedgerTest, HeldBytesFollowWhatIsHeld) {
-  Ledger ledger({"runs"});
+  Ledger ledger;
   EXPECT_EQ(ledger.held_bytes(), 0u);
-  ledger.read(ref(kRuns, 2, 7));
   ledger.hold(ref(kRuns, 2, 7),
               {.key = std::string(100, 'k'), .execution_id = "", .traceparent = ""});
   EXPECT_GT(ledger.held_bytes(), 100u);
@@ -61,25 +61,15 @@ TEST(LedgerTest, HeldBytesFollowWhatIsHeld) {
   EXPECT_EQ(ledger.held(), 0u);
 }
 
-TEST(LedgerTest, ForgottenPartitionsAreNotOwnedAndStoreNothing) {
-  Ledger ledger({"runs"});
-  ledger.read(ref(kRuns, 0, 0));
-  ledger.read(ref(kRuns, 1, 0));
-  EXPECT_TRUE(ledger.owns(ref(kRuns, 0, 0)));
-  EXPECT_FALSE(ledger.owns(ref(kRuns, 5, 0))) << "never read";
-  ledger.forget({"runs", 0});
-  EXPECT_FALSE(ledger.owns(ref(kRuns, 0, 0)));
-  ledger.done(ref(kRuns, 0, 0));  // a late outcome for a revoked partition
-  ledger.done(ref(kRuns, 1, 0));
-  EXPECT_THAT(ledger.take_committable(), ElementsAre(kafka::TopicPartitionOffset{"runs", 1, 1}));
-}
-
-TEST(LedgerTest, ReferencesPackIntoSixtyFourBits) {
-  for (const loki::EntryRef r :
-       {ref(0, 0, 0), ref(1, 65535, (std::int64_t{1} << 40) - 1), ref(255, 3, 123456789)}) {
-    EXPECT_EQ(Ledger::unpack(Ledger::pack(r)), r);
-  }
-  EXPECT_NE(Ledger::pack(ref(0, 1, 0)), Ledger::pack(ref(1, 0, 0)));
+// A reference outside stage::pack()'s ranges (an offset past 2^40) is held all the same.
+TEST(LedgerTest, ReferencesOutsideThePackableRangeAreHeldToo) {
+  Ledger ledger;
+  const auto far = ref(kRuns, 0, std::int64_t{1} << 41);
+  const auto near = ref(kRuns, 0, 0);
+  ledger.hold(far, {.key = "far", .execution_id = "", .traceparent = ""});
+  ledger.hold(near, {.key = "near", .execution_id = "", .traceparent = ""});
+  EXPECT_EQ(ledger.release(far)->key, "far");
+  EXPECT_EQ(ledger.release(near)->key, "near");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "alert_events.h"
 #include "iw/events/enricher.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/producer.h"
@@ -69,16 +70,6 @@ std::string event_id(std::string_view line) {
   const auto at = line.find(kField);
   if (at == std::string_view::npos) return {};
   return std::string(line.substr(at + kField.size(), 32));
-}
-
-std::string alert_event(int n) {
-  return R"({"status":"firing","labels":{"alertname":"IngestionFailureDetected","objet":"o)" +
-         std::to_string(n) +
-         R"(","severity":"critical","source":"Zoho"},"annotations":{"summary":"s"},)"
-         R"("startsAt":"2025-09-21T08:3)" +
-         std::to_string(n) +
-         R"(:00.000Z","endsAt":"0001-01-01T00:00:00.000Z","value":1,"fingerprint":"a95330)" +
-         std::to_string(n) + R"(a7ebe300"})";
 }
 
 using Deliveries = iw::testing::CountingDeliveries;

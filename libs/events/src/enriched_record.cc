@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 #include "enriched_schema.h"
 #include "iw/base/time_format.h"
@@ -129,42 +130,24 @@ Result read_text(value& json, std::string_view field, Text rule, std::string_vie
   return {};
 }
 
-// A number, or null for "not measured". Memory is a byte count, so it must be an integer.
-Result read_optional_number(value& json, std::string_view field, std::optional<double>& out) {
+// A number, or null for "not measured": a double (cpu_time_sec), or a byte count that must be a
+// non-negative integer (memory_used_bytes).
+template <typename T>
+Result read_optional(value& json, std::string_view field, std::optional<T>& out) {
+  constexpr std::string_view kExpected = std::is_same_v<T, double>
+                                             ? "expected a number or null"
+                                             : "expected a non-negative integer or null";
   json_type type{};
   if (auto error = json.type().get(type)) return not_json(field, error);
   if (type == json_type::null) {
     bool null = false;
-    if (json.is_null().get(null) != simdjson::SUCCESS || !null) {
-      return invalid(field, "expected a number or null");
-    }
+    if (json.is_null().get(null) != simdjson::SUCCESS || !null) return invalid(field, kExpected);
     out.reset();
     return {};
   }
-  double number = 0;
-  if (json.get_double().get(number) != simdjson::SUCCESS) {
-    return invalid(field, "expected a number or null");
-  }
+  T number{};
+  if (json.get<T>().get(number) != simdjson::SUCCESS) return invalid(field, kExpected);
   out = number;
-  return {};
-}
-
-Result read_optional_count(value& json, std::string_view field, std::optional<std::uint64_t>& out) {
-  json_type type{};
-  if (auto error = json.type().get(type)) return not_json(field, error);
-  if (type == json_type::null) {
-    bool null = false;
-    if (json.is_null().get(null) != simdjson::SUCCESS || !null) {
-      return invalid(field, "expected a non-negative integer or null");
-    }
-    out.reset();
-    return {};
-  }
-  std::uint64_t count = 0;
-  if (json.get_uint64().get(count) != simdjson::SUCCESS) {
-    return invalid(field, "expected a non-negative integer or null");
-  }
-  out = count;
   return {};
 }
 
@@ -204,9 +187,9 @@ Result read_field(const Member& member, value& json, EnrichedRecord& out) {
       }
       return {};
     case EnrichedField::kCpuTime:
-      return read_optional_number(json, path, out.cpu_seconds);
+      return read_optional(json, path, out.cpu_seconds);
     case EnrichedField::kMemoryUsed:
-      return read_optional_count(json, path, out.memory_bytes);
+      return read_optional(json, path, out.memory_bytes);
     case EnrichedField::kLabelSource:
       return read_text(json, path, Text::kNotEmpty, out.labels.source);
     case EnrichedField::kLabelEtat:

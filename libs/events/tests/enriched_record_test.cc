@@ -7,20 +7,17 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <vector>
 
 #include "iw/base/time_format.h"
 #include "iw/events/timestamp.h"
 #include "iw/testing/alloc_counter.h"
+#include "iw/testing/enricher_goldens.h"
 
 namespace iw::events {
 namespace {
 
-namespace fs = std::filesystem;
 using F = EnrichedField;
 using Kind = EnrichedRecordError::Kind;
 
@@ -35,25 +32,9 @@ const std::initializer_list<EnrichedField> kEvery = {
     F::kEventEnd,    F::kDuration,   F::kCpuTime,   F::kMemoryUsed,
     F::kLabelSource, F::kLabelEtat,  F::kLabelZone, F::kLabelEntreprise};
 
-struct Golden {
-  std::string name;
-  std::string json;  // without the trailing newline
-};
+using Golden = iw::testing::EnrichedGolden;
 
-std::vector<Golden> golden_outputs() {
-  constexpr std::string_view kSuffix = ".output.json";
-  std::vector<Golden> goldens;
-  for (const auto& entry : fs::directory_iterator(IW_GOLDEN_DIR)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.ends_with(kSuffix)) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string json{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (json.ends_with('\n')) json.pop_back();
-    goldens.push_back({file.substr(0, file.size() - kSuffix.size()), std::move(json)});
-  }
-  std::ranges::sort(goldens, {}, &Golden::name);
-  return goldens;
-}
+std::vector<Golden> golden_outputs() { return iw::testing::enricher_golden_outputs(IW_GOLDEN_DIR); }
 
 std::string_view optional_text(simdjson::dom::element labels, const char* key) {
   simdjson::dom::element value;

@@ -136,11 +136,7 @@ constexpr std::string_view kRecord =
 
 // `from` replaced by `to` in kRecord.
 std::string with(std::string_view from, std::string_view to) {
-  std::string json(kRecord);
-  const std::size_t pos = json.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos == std::string::npos) return json;
-  return json.replace(pos, from.size(), to);
+  return iw::testing::replaced(kRecord, from, to);
 }
 
 TEST(EnrichedRecordReaderTest, OnlyWhatIsAskedForIsReadOrRequired) {

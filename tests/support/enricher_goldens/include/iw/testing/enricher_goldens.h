@@ -1,13 +1,16 @@
 #pragma once
 
 // The enricher's golden outputs (tests/golden/enricher/*.output.json): real enriched records,
-// for the tests of the readers of schema v1.
+// for the tests of the readers of schema v1; and variants of a record for their error cases.
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace iw::testing {
@@ -31,6 +34,15 @@ inline std::vector<EnrichedGolden> enricher_golden_outputs(const std::filesystem
   }
   std::ranges::sort(goldens, {}, &EnrichedGolden::name);
   return goldens;
+}
+
+/// `record` with the first `from` replaced by `to` (a failed expectation when there is none).
+inline std::string replaced(std::string_view record, std::string_view from, std::string_view to) {
+  std::string json(record);
+  const std::size_t pos = json.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  if (pos == std::string::npos) return json;
+  return json.replace(pos, from.size(), to);
 }
 
 }  // namespace iw::testing

@@ -5,40 +5,22 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 
 #include "iw/events/timestamp.h"
 #include "iw/testing/alloc_counter.h"
+#include "iw/testing/enricher_goldens.h"
 
 namespace iw::alerting {
 namespace {
 
-namespace fs = std::filesystem;
-
 using ::testing::HasSubstr;
 
-struct Golden {
-  std::string name;
-  std::string json;  // without the trailing newline
-};
+using Golden = iw::testing::EnrichedGolden;
 
 // The enricher's golden outputs: real enriched records, as the evaluator will read them.
 std::vector<Golden> golden_outputs() {
-  constexpr std::string_view kSuffix = ".output.json";
-  std::vector<Golden> goldens;
-  for (const auto& entry : fs::directory_iterator(IW_ENRICHER_GOLDEN_DIR)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.ends_with(kSuffix)) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string json{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (json.ends_with('\n')) json.pop_back();
-    goldens.push_back({file.substr(0, file.size() - kSuffix.size()), std::move(json)});
-  }
-  std::ranges::sort(goldens, {}, &Golden::name);
-  return goldens;
+  return iw::testing::enricher_golden_outputs(IW_ENRICHER_GOLDEN_DIR);
 }
 
 // What a record says, read with simdjson's DOM API and the enricher's timestamp parser rather
@@ -183,11 +165,7 @@ TEST(EnrichedRunReaderTest, FieldsInAnyOrderAndUnknownFieldsIgnored) {
 
 // `from` replaced by `to` in kRecord.
 std::string with(std::string_view from, std::string_view to) {
-  std::string json(kRecord);
-  const std::size_t pos = json.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos == std::string::npos) return json;
-  return json.replace(pos, from.size(), to);
+  return iw::testing::replaced(kRecord, from, to);
 }
 
 TEST(EnrichedRunReaderTest, ErrorsNameTheField) {

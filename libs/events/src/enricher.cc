@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "enriched_schema.h"
 #include "iw/base/check.h"
 #include "iw/base/json_escape.h"
 #include "iw/base/time_format.h"
@@ -373,13 +374,13 @@ std::optional<Etat> canonical_etat(std::string_view text) {
 std::string_view etat_name(Etat etat) {
   switch (etat) {
     case Etat::kSuccess:
-      return "SUCCESS";
+      return schema::kSuccess;
     case Etat::kFailed:
-      return "FAILED";
+      return schema::kFailed;
     case Etat::kRunning:
-      return "RUNNING";
+      return schema::kRunning;
   }
-  return "RUNNING";
+  return schema::kRunning;
 }
 
 std::string_view outcome_name(Etat etat) {
@@ -812,47 +813,48 @@ DecodeResult<RunFacts> Enricher::enrich(std::string_view raw, std::size_t readab
   const Text zone = d.zone.value_or(Text{});
   const Text entreprise = d.entreprise.value_or(Text{});
 
-  // The field order of BRIEF §3; one line, no spaces.
+  // The field order of BRIEF §3; one line, no spaces. The names the readers look up come from
+  // enriched_schema.h, joined into the fragments at compile time.
   out.clear();
   s.start_text.clear();
   base::append_rfc3339_millis(s.start_text, start);
-  out += R"({"@timestamp":")";
+  out += schema::join<R"({")", schema::kTimestamp, R"(":")">;
   out += s.start_text;
-  out += R"(","@version":"1","event":{"id":")";
+  out += schema::join<R"(","@version":"1",")", schema::kEvent, R"(":{"id":")">;
   out += event_id;
   out += R"(","dataset":"ingestion-logs","kind":"event","outcome":")";
   out += outcome_name(etat);
   out += R"(","start":")";
   out += s.start_text;
-  out += R"(","end":")";
+  out += schema::join<R"(",")", schema::kEnd, R"(":")">;
   base::append_rfc3339_millis(out, end);
-  out += R"("},"source":{"name":)";
+  out += schema::join<R"("},")", schema::kSource, R"(":{")", schema::kName, R"(":)">;
   append_text(out, *d.source);
   out += R"(,"type":)";
   out += d.transformation && mentions_api(d.transformation->value) ? R"("api")" : R"("job")";
-  out += R"(},"objet":{"id":)";
+  out += schema::join<R"(},")", schema::kObjet, R"(":{"id":)">;
   if (d.id) {
     append_int(out, *d.id);
   } else {
     out += "null";
   }
-  out += R"(,"name":)";
+  out += schema::join<R"(,")", schema::kName, R"(":)">;
   append_text(out, *d.objet);
   out += R"(,"transformation":)";
   append_text_or_null(out, d.transformation);
-  out += R"(},"etat":")";
+  out += schema::join<R"(},")", schema::kEtat, R"(":")">;
   out += etat_text;
   out += R"(","etat_source":)";
   append_text(out, *d.etat_text);
-  out += R"(,"performance":{"duree_secondes":)";
+  out += schema::join<R"(,")", schema::kPerformance, R"(":{")", schema::kDureeSecondes, R"(":)">;
   append_double(out, duration);
-  out += R"(,"cpu_time_sec":)";
+  out += schema::join<R"(,")", schema::kCpuTimeSec, R"(":)">;
   if (cpu) {
     append_double(out, *cpu);
   } else {
     out += "null";
   }
-  out += R"(,"memory_used_bytes":)";
+  out += schema::join<R"(,")", schema::kMemoryUsedBytes, R"(":)">;
   if (d.memory) {
     append_int(out, *d.memory);
     out += R"(,"memory_used_mb":)";
@@ -860,17 +862,17 @@ DecodeResult<RunFacts> Enricher::enrich(std::string_view raw, std::size_t readab
   } else {
     out += R"(null,"memory_used_mb":null)";
   }
-  out += R"(},"labels":{"etat":")";
+  out += schema::join<R"(},")", schema::kLabels, R"(":{")", schema::kEtat, R"(":")">;
   out += etat_text;
-  out += R"(","source":)";
+  out += schema::join<R"(",")", schema::kSource, R"(":)">;
   append_text(out, *d.source);
   // An empty label is no label (Prometheus, Loki): absent and "" are both left out.
   if (!zone.value.empty()) {
-    out += R"(,"zone":)";
+    out += schema::join<R"(,")", schema::kZone, R"(":)">;
     append_text(out, zone);
   }
   if (!entreprise.value.empty()) {
-    out += R"(,"entreprise":)";
+    out += schema::join<R"(,")", schema::kEntreprise, R"(":)">;
     append_text(out, entreprise);
   }
   out += R"(},"metrics":{"is_failed":)";

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 
+#include "iw/events/enriched_record.h"
 #include "iw/events/timestamp.h"
 
 namespace iw::loki {
@@ -123,12 +124,17 @@ struct EntryBuilder::Impl {
   explicit Impl(EntryOptions o) : options(std::move(o)) {}
 
   // Copies `record` into the entry's line with simdjson's padding behind it, so the one copy the
-  // entry needs anyway is also what gets parsed.
-  EntryResult<object> open(std::string_view record, Entry& entry) {
+  // entry needs anyway is also what gets parsed. Returns how many bytes are readable after it.
+  static std::size_t copy_line(std::string_view record, Entry& entry) {
     entry.line.reserve(record.size() + simdjson::SIMDJSON_PADDING);
     entry.line.assign(record);
+    return entry.line.capacity() - entry.line.size();
+  }
+
+  EntryResult<object> open(std::string_view record, Entry& entry) {
+    const std::size_t padding = copy_line(record, entry);
     const simdjson::padded_string_view padded(entry.line.data(), entry.line.size(),
-                                              entry.line.capacity());
+                                              entry.line.size() + padding);
     if (auto error = parser.iterate(padded).get(document)) return not_json("record", error);
     object members;
     if (auto error = document.get_object().get(members)) {
@@ -148,6 +154,12 @@ struct EntryBuilder::Impl {
   }
 
   EntryOptions options;
+  // Enriched runs: the schema is read by its one reader (libs/events, next to its writer).
+  events::EnrichedRecordReader run_reader{
+      events::EnrichedField::kTimestamp, events::EnrichedField::kLabelSource,
+      events::EnrichedField::kLabelEtat, events::EnrichedField::kLabelZone,
+      events::EnrichedField::kLabelEntreprise};
+  // Alert events.
   simdjson::ondemand::parser parser;
   simdjson::ondemand::document document;
 };
@@ -159,44 +171,23 @@ EntryBuilder::~EntryBuilder() = default;
 EntryResult<Entry> EntryBuilder::enriched_run(std::string_view record, EntryRef ref,
                                               base::TimePoint ingest_time) {
   Entry entry{.stream = {}, .timestamp_ns = to_unix_nanos(ingest_time), .line = {}, .ref = ref};
-  auto members = impl_->open(record, entry);
-  if (!members) return std::unexpected(std::move(members).error());
-
-  std::optional<std::string_view> timestamp, source, etat, zone, entreprise;
-  bool seen_labels = false;
-  for (auto member : *members) {
-    std::string_view key;
-    value field;
-    if (auto error = member.unescaped_key().get(key)) return not_json("record", error);
-    if (auto error = member.value().get(field)) return not_json(key, error);
-    if (key == "@timestamp") {
-      if (timestamp) return invalid("@timestamp: appears more than once");
-      auto text = read_string(field, "@timestamp", false);
-      if (!text) return std::unexpected(std::move(text).error());
-      timestamp = *text;
-    } else if (key == "labels") {
-      if (seen_labels) return invalid("labels: appears more than once");
-      seen_labels = true;
-      // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
-      const std::array<LabelSlot, 4> slots = {{{"source", &source, false},
-                                               {"etat", &etat, false},
-                                               {"zone", &zone, true},
-                                               {"entreprise", &entreprise, true}}};
-      if (auto read = read_labels(field, slots); !read) return std::unexpected(read.error());
-    }
+  // Parsed where it is: in the entry's line, padded by the copy.
+  const std::size_t padding = Impl::copy_line(record, entry);
+  auto run = impl_->run_reader.read(entry.line, padding);
+  if (!run) return invalid(std::move(run.error().message));
+  if (impl_->options.timestamp == TimestampSource::kEventTime) {
+    entry.timestamp_ns = to_unix_nanos(run->timestamp);
   }
-  if (!timestamp) return invalid("@timestamp: required field is missing");
-  if (!source) return invalid("labels.source: required field is missing");
-  if (!etat) return invalid("labels.etat: required field is missing");
-  auto event_time = read_time(*timestamp, "@timestamp");
-  if (!event_time) return std::unexpected(std::move(event_time).error());
-  if (impl_->options.timestamp == TimestampSource::kEventTime) entry.timestamp_ns = *event_time;
 
+  // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
+  const events::EnrichedRecord::Labels& run_labels = run->labels;
   LabelSet labels = {{"job", std::string(kRunsJob)},
-                     {"source", std::string(*source)},
-                     {"etat", std::string(*etat)}};
-  if (zone) labels.push_back({"zone", std::string(*zone)});
-  if (entreprise) labels.push_back({"entreprise", std::string(*entreprise)});
+                     {"source", std::string(run_labels.source)},
+                     {"etat", std::string(run_labels.etat)}};
+  if (!run_labels.zone.empty()) labels.push_back({"zone", std::string(run_labels.zone)});
+  if (!run_labels.entreprise.empty()) {
+    labels.push_back({"entreprise", std::string(run_labels.entreprise)});
+  }
   if (auto done = impl_->finish(std::move(labels), entry); !done) {
     return std::unexpected(std::move(done).error());
   }

@@ -110,6 +110,32 @@ TEST(EnrichedRunTest, Rejections) {
   EXPECT_EQ(too_long.message, "label source has a value of 17 bytes, more than the limit of 16");
 }
 
+// The record is read by events::EnrichedRecordReader: one object, each field it reads once.
+TEST(EnrichedRunTest, OneObjectAndEachFieldReadOnce) {
+  EntryBuilder builder;
+  auto message = [&](const std::string& record) {
+    auto entry = builder.enriched_run(record, kRef, kIngest);
+    EXPECT_FALSE(entry) << record;
+    if (entry) return std::string();
+    EXPECT_EQ(entry.error().reason, Reason::kInvalidRecord);
+    return entry.error().message;
+  };
+  const std::string good = run(R"({"etat":"SUCCESS","source":"Zoho"})");
+  EXPECT_EQ(message(good + R"( {"labels":{}})"), "record: not JSON (text after the object)");
+  EXPECT_EQ(message(R"({"@timestamp":"2025-09-15T10:30:00Z","@timestamp":"2025-09-15T10:30:00Z",)"
+                    R"("labels":{"etat":"SUCCESS","source":"Zoho"}})"),
+            "@timestamp: appears twice");
+  EXPECT_EQ(message(R"({"labels":{},"@timestamp":"2025-09-15T10:30:00Z",)"
+                    R"("labels":{"etat":"SUCCESS","source":"Zoho"}})"),
+            "labels: appears twice");
+  // Fields the pusher does not read are not looked at, even when another reader would object.
+  auto entry = builder.enriched_run(
+      run(R"({"etat":"SUCCESS","source":"Zoho"})").insert(1, R"("etat":0,"event":1,)"), kRef,
+      kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_EQ(entry->stream, R"({etat="SUCCESS", job="ingestion-logs", source="Zoho"})");
+}
+
 std::string alert(std::string_view status, std::string_view ends_at) {
   return R"({"status":")" + std::string(status) +
          R"(","labels":{"alertname":"IngestionFailureDetected","objet":"deals",)"

@@ -11,8 +11,9 @@ namespace iw::alerting {
 
 /// Reads the fields the rules need from an enriched record (schema v1, docs/ENRICHED_RECORD.md):
 /// source.name, objet.name, etat, event.end, performance.duree_secondes, cpu_time_sec and
-/// memory_used_bytes. simdjson On-Demand; one reader per thread, reused. Errors are
-/// kInvalidInput and name the field.
+/// memory_used_bytes, through events::EnrichedRecordReader (the schema's one reader). One
+/// reader per thread, reused; allocates nothing once warm. Errors are kInvalidInput and name
+/// the field ("source.name: missing", "etat: appears twice").
 class EnrichedRunReader {
  public:
   EnrichedRunReader();

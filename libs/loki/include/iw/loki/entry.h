@@ -98,9 +98,11 @@ class EntryBuilder {
   /// An enriched run record (docs/ENRICHED_RECORD.md) on stream
   /// `{entreprise, etat, job="ingestion-logs", source, zone}`, values from its `labels` object;
   /// `zone` and `entreprise` only when present and not empty, other keys of `labels` ignored
-  /// (they stay in the line). kInvalidRecord when it is not JSON, `@timestamp` is missing or not
-  /// RFC 3339, or `labels.source` / `labels.etat` are missing or empty; kInvalidLabels when a
-  /// value breaks Loki's label rules (e.g. longer than max_value_length).
+  /// (they stay in the line). Read by events::EnrichedRecordReader, the schema's one reader.
+  /// kInvalidRecord when it is not one JSON object (text after it included), `@timestamp` is
+  /// missing or not a timestamp, `labels.source` / `labels.etat` are missing or empty, or one of
+  /// those (or `labels`) appears twice; kInvalidLabels when a value breaks Loki's label rules
+  /// (e.g. longer than max_value_length).
   [[nodiscard]] EntryResult<Entry> enriched_run(std::string_view record, EntryRef ref,
                                                 base::TimePoint ingest_time);
 

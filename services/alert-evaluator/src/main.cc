@@ -1,6 +1,7 @@
 #include <string_view>
 
 #include "evaluator_service.h"
+#include "rule_test_command.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "test") {

@@ -4,16 +4,6 @@
 #include <set>
 
 namespace iw::alert_evaluator {
-namespace {
-
-prometheus::Family<prometheus::Counter>& transactions(prometheus::Registry& registry) {
-  return prometheus::BuildCounter()
-      .Name("ingestwatch_transactions_total")
-      .Help("Kafka transactions ended, by outcome (committed, aborted).")
-      .Register(registry);
-}
-
-}  // namespace
 
 AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<alerting::Rule>& rules)
     : evaluation_seconds(
@@ -40,8 +30,6 @@ AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<ale
                .Help("Keys (source, or source and objet) the evaluator holds state for.")
                .Register(registry)
                .Add({})),
-      committed(transactions(registry).Add({{"outcome", "committed"}})),
-      aborted(transactions(registry).Add({{"outcome", "aborted"}})),
       alerts_(prometheus::BuildGauge()
                   .Name("ingestwatch_alerts")
                   .Help("Active alerts of the in-stream rules, as Prometheus's ALERTS: 1 per "

@@ -33,8 +33,6 @@ class AlertMetrics {
   prometheus::Gauge& clock_seconds;
   prometheus::Counter& late_runs;
   prometheus::Gauge& keys;
-  prometheus::Counter& committed;
-  prometheus::Counter& aborted;
 
  private:
   prometheus::Family<prometheus::Gauge>& alerts_;

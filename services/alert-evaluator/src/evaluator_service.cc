@@ -1,10 +1,8 @@
 #include "evaluator_service.h"
 
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-
-#include <map>
+#include <array>
+#include <limits>
+#include <memory>
 #include <random>
 #include <utility>
 
@@ -18,22 +16,41 @@
 #include "iw/alerting/evaluation_clock.h"
 #include "iw/alerting/evaluator.h"
 #include "iw/alerting/replay.h"
-#include "iw/alerting/rule.h"
 #include "iw/base/time_format.h"
-#include "iw/kafka/admin.h"
-#include "iw/kafka/consumer.h"
-#include "iw/kafka/dead_letter.h"
-#include "iw/kafka/producer.h"
-#include "iw/kafka/stage_clients.h"
-#include "iw/metrics/record_flow.h"
 #include "iw/runtime/version.h"
-#include "iw/stage/consumer_lag.h"
+#include "iw/stage/stage.h"
+#include "iw/stage/topic_reader.h"
 
 namespace iw::alert_evaluator {
 namespace {
 
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
+
+constexpr std::string_view kInvalidRecord = "invalid_enriched_record";
+
+stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
+  stage::StageOptions options{.name = "alert-evaluator",
+                              .input_topics = {s.input_topic},
+                              .group_id = s.group_id,
+                              .delivery = stage::Delivery::kTransactional,
+                              .transactional_id = s.transactional_id,
+                              .dlq_topic = s.dlq_topic,
+                              .client = runtime::kafka_client_options(ctx),
+                              // Alert events and input positions commit together every commit
+                              // interval, however many records that is.
+                              .transaction_max_records = std::numeric_limits<std::size_t>::max(),
+                              .transaction_max_age = s.commit_interval,
+                              .poll_timeout = 50ms,
+                              .poison = s.poison,
+                              .output_label = s.output_topic,
+                              .dead_letter_reasons = {std::string(kInvalidRecord)},
+                              .latency_sample_every = 0};  // its outcome is an alert, not a record
+  if (s.create_topics) {
+    options.create_topics = {{.name = s.output_topic, .partitions = s.partitions},
+                             {.name = s.dlq_topic, .partitions = 1}};
+  }
+  return options;
+}
 
 // Where Kafka starts reading a partition replayed from `start`.
 std::int64_t offset_of(const alerting::ReplayStart& start) {
@@ -48,20 +65,19 @@ std::int64_t offset_of(const alerting::ReplayStart& start) {
   return start.offset;
 }
 
-const std::vector<std::string_view> kDeadLetterReasons = {"invalid_enriched_record"};
-
-class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceListener {
+// The rules on the enriched runs: each record feeds the evaluator, each tick advances it to the
+// evaluation clock and writes the alert events of its transitions. A restart, a rebalance or a
+// rolled-back transaction rebuilds the windows from the input (docs/ALERTING.md, "Restarts and
+// rebalances"). The stage does the Kafka part.
+class Evaluation final : public stage::Processor {
  public:
-  Pipeline(runtime::Context& ctx, Settings settings, std::vector<alerting::Rule> rules)
+  Evaluation(runtime::Context& ctx, Settings settings)
       : ctx_(ctx),
         settings_(std::move(settings)),
-        rules_(std::move(rules)),
-        flow_(ctx.metrics.registry(), settings_.output_topic, kDeadLetterReasons),
-        metrics_(ctx.metrics.registry(), rules_),
-        lag_(ctx.metrics.registry()),
-        evaluator_(rules_, {.configured_sources = settings_.sources}),
+        metrics_(ctx.metrics.registry(), settings_.rules),
+        evaluator_(settings_.rules, {.configured_sources = settings_.sources}),
         clock_(settings_.clock),
-        warm_up_(alerting::warm_up_of(rules_, settings_.clock.allowed_lateness)),
+        warm_up_(alerting::warm_up_of(settings_.rules, settings_.clock.allowed_lateness)),
         // The notifier is made below exactly when there is an Alertmanager to notify.
         emission_({.warm_up = warm_up_, .notify = !settings_.alertmanager_url.empty()}),
         problems_(ctx.logger, 20, 10s) {
@@ -76,200 +92,13 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     }
   }
 
-  base::Status run() {
-    if (auto status = connect(); !status) return status;
-    ctx_.logger.info("evaluating", {{"input", settings_.input_topic},
-                                    {"output", settings_.output_topic},
-                                    {"rules", rules_.size()},
-                                    {"group", settings_.group_id},
-                                    {"alertmanager", notifier_ != nullptr}});
-    int since_housekeeping = 0;
-    while (!ctx_.shutdown.requested()) {
-      auto polled = clients_.consumer().poll(50ms);
-      if (rebuild_pending_) {
-        // Records polled before the rebuild are read again from the replay start.
-        if (auto status = rebuild(); !status) return status;
-        continue;
-      }
-      bool idle = false;
-      if (!polled) {
-        if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
-          return std::unexpected(polled.error());
-        }
-        problems_.warn("consume error", {{"detail", polled.error().message()}});
-      } else if (*polled) {
-        if (auto status = process(**polled); !status) return status;
-      } else {
-        idle = true;
-      }
-      if (!idle && ++since_housekeeping < kHousekeepingEvery) continue;
-      since_housekeeping = 0;
-      if (auto status = housekeeping(); !status) return status;
-    }
-    ctx_.logger.info("draining", {});
-    if (auto status = commit(true); !status) return status;
-    clients_.close();
-    return {};
-  }
-
-  void on_delivery(const kafka::DeliveryReport& report) override {
-    if (report.error && !delivery_error_) delivery_error_ = *report.error;
-  }
-
-  void on_assigned(std::vector<kafka::TopicPartitionOffset>& partitions) override {
-    ctx_.logger.info("partitions assigned", {{"count", partitions.size()}});
-    rebuild_pending_ = true;
-  }
-
-  void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override {
-    ctx_.logger.info("partitions revoked", {{"count", partitions.size()}});
-    if (auto status = commit(true); !status) {
-      ctx_.logger.error("could not commit before revocation",
-                        {{"detail", status.error().message()}});
-    }
-    for (const auto& p : partitions) clock_.revoke(p.partition);
-    rebuild_pending_ = true;
-  }
-
-  void on_lost(const std::vector<kafka::TopicPartition>& partitions) override {
-    ctx_.logger.warn("partitions lost", {{"count", partitions.size()}});
-    if (in_transaction_) abort("partitions lost");
-    rebuild_pending_ = true;
-  }
-
- private:
-  base::Status connect() {
-    kafka::ClientOptions client = runtime::kafka_client_options(ctx_);
-    client_ = client;
-    if (settings_.create_topics) {
-      auto admin = kafka::make_admin(client);
-      if (!admin) return std::unexpected(admin.error());
-      const std::vector<kafka::TopicSpec> topics = {
-          {.name = settings_.output_topic, .partitions = settings_.partitions},
-          {.name = settings_.dlq_topic, .partitions = 1}};
-      if (auto status = (*admin)->create_topics(topics, 30s); !status) {
-        return std::unexpected(status.error().with_context("creating topics"));
-      }
-    }
-    if (auto status = clients_.start_producer(
-            {.client = client, .transactional_id = settings_.transactional_id}, *this);
-        !status) {
-      return status;
-    }
-    // Fences a previous instance with the same id and aborts what it left open, so the history
-    // read next holds exactly what was committed.
-    if (auto status = clients_.producer().init_transactions(60s); !status) {
-      return std::unexpected(status.error().with_context("init_transactions"));
-    }
-    if (auto status = clients_.start_consumer({.client = client,
-                                               .group_id = settings_.group_id,
-                                               .commit_mode = kafka::CommitMode::kTransactional,
-                                               .listener = this});
-        !status) {
-      return status;
-    }
-    if (auto status = clients_.consumer().subscribe({settings_.input_topic}); !status) {
-      return std::unexpected(status.error());
-    }
-    return {};
-  }
-
-  // Reads every alert event committed to the output topic so far.
-  base::Result<alerting::AlertHistory> read_history() {
-    alerting::AlertHistory history;
-    std::random_device random;
-    auto reader = kafka::make_consumer(
-        {.client = client_,
-         .group_id = settings_.group_id + "-history-" + std::to_string(random()),
-         .commit_mode = kafka::CommitMode::kManual});
-    if (!reader) return std::unexpected(reader.error());
-    if (auto status = (*reader)->subscribe({settings_.output_topic}); !status) {
-      return std::unexpected(status.error());
-    }
-    const auto started = ctx_.clock.monotonic_now();
-    auto last_record = started;
-    while (!ctx_.shutdown.requested()) {
-      auto polled = (*reader)->poll(100ms);
-      const auto now = ctx_.clock.monotonic_now();
-      if (polled && *polled) {
-        last_record = now;
-        auto event = alerting::parse_alert_event((**polled).value());
-        if (event) {
-          history.record(*event);
-        } else {
-          problems_.warn("unreadable alert event in history",
-                         {{"detail", event.error().message()}, {"offset", (**polled).offset()}});
-        }
-        continue;
-      }
-      // Caught up: every partition's position is at its end, or the topic said nothing for a
-      // while after joining (an empty partition reports no position).
-      const auto lags = (*reader)->lag();
-      const bool assigned = !(*reader)->assignment().empty();
-      const bool at_end = assigned && std::all_of(lags.begin(), lags.end(), [](const auto& lag) {
-                            return lag.records && *lag.records == 0;
-                          });
-      if (at_end || (assigned && now - last_record > 2s) || now - started > 60s) break;
-    }
-    (*reader)->close();
-    ctx_.logger.info("alert history read", {{"events", history.size()}});
-    return history;
-  }
-
-  // Starts evaluation again from the replay start of every assigned partition: the state of
-  // the windows is rebuilt from the input, and the history says which transitions were already
-  // written.
-  base::Status rebuild() {
-    rebuild_pending_ = false;
-    if (in_transaction_) {
-      if (auto status = commit(true); !status) return status;
-    }
-    auto history = read_history();
-    if (!history) return std::unexpected(history.error());
-    evaluator_ = alerting::Evaluator(rules_, {.configured_sources = settings_.sources});
-    clock_ = alerting::EvaluationClock(settings_.clock);
-    positions_.clear();
-    const std::vector<kafka::TopicPartition> assigned = clients_.consumer().assignment();
-    for (const auto& p : assigned) clock_.assign(p.partition);
-    std::vector<kafka::TopicPartitionOffset> starts;
-    alerting::Replay replay;
-    if (const auto lookup =
-            alerting::replay_lookup(settings_.replay_lookback, warm_up_, ctx_.clock.now());
-        !lookup) {
-      for (const auto& p : assigned)
-        starts.push_back({p.topic, p.partition, kafka::kOffsetBeginning});
-      replay = alerting::replay_from_beginning(starts.size());
-    } else {
-      auto found = clients_.consumer().offsets_for_times(assigned, *lookup, 30s);
-      if (!found) return std::unexpected(found.error().with_context("offsets_for_times"));
-      starts = std::move(*found);
-      std::vector<std::optional<std::int64_t>> offsets;
-      for (const auto& start : starts) {
-        offsets.push_back(start.offset >= 0 ? std::optional(start.offset) : std::nullopt);
-      }
-      replay = alerting::replay_from_lookup(offsets);
-    }
-    for (std::size_t i = 0; i < starts.size(); ++i) {
-      starts[i].offset = offset_of(replay.starts[i]);
-      if (auto status = clients_.consumer().seek(starts[i], 10s); !status) {
-        return std::unexpected(status.error().with_context("seek to replay start"));
-      }
-    }
-    emission_.start_replay(std::move(*history), replay.whole_input);
-    ctx_.logger.info("rebuilding from the input",
-                     {{"partitions", assigned.size()},
-                      {"from", replay.whole_input ? "beginning" : "lookback"},
-                      {"history_events", emission_.history().size()}});
-    ctx_.readiness.set_ready("kafka");
-    return {};
-  }
-
-  base::Status process(const kafka::Record& record) {
-    flow_.records_in.Increment();
-    positions_[record.partition()] = record.offset() + 1;
-    lag_.taken(record.partition(), record.timestamp());
+  base::Status process(const kafka::Record& record, stage::Output& out) override {
+    if (rebuild_pending_) return {};  // the rebuild reads it again from the replay start
     auto run = reader_.read(record.value());
-    if (!run) return dead_letter(record, run.error().message());
+    if (!run) {
+      return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
+                             stage::content_of(record), kInvalidRecord, run.error().message());
+    }
     clock_.observe(record.partition(), run->end, ctx_.clock.monotonic_now());
     emission_.observed(run->end);
     if (evaluator_.add(*run) == alerting::Evaluator::Admission::kLate) {
@@ -282,39 +111,99 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     return {};
   }
 
-  base::Status dead_letter(const kafka::Record& record, std::string_view message) {
-    flow_.rejected(0).Increment();
-    problems_.warn("record dead-lettered", {{"reason", kDeadLetterReasons[0]},
-                                            {"error", message},
-                                            {"partition", record.partition()},
-                                            {"offset", record.offset()}});
-    if (auto status = begin(); !status) return status;
-    const kafka::DeadLetterHeaders headers(
-        {.reason = kDeadLetterReasons[0],
-         .error = message,
-         .stage = "alert-evaluator",
-         .topic = record.topic(),
-         .partition = record.partition(),
-         .offset = record.offset(),
-         .at = ctx_.clock.now(),
-         .execution_id = record.header("execution_id").value_or(""),
-         .traceparent = record.header("traceparent").value_or("")});
-    if (auto status = clients_.producer().produce({.topic = settings_.dlq_topic,
-                                                   .key = record.key(),
-                                                   .value = record.value(),
-                                                   .headers = headers.view()},
-                                                  0);
-        !status) {
-      return retry_or_stop(status);
+  base::Status tick(stage::Input& input, stage::Output& out) override {
+    if (rebuild_pending_) {
+      if (auto status = rebuild(input); !status) return status;
     }
-    ++staged_dead_letters_;
+    return housekeeping(input, out);
+  }
+
+  void assigned(std::vector<kafka::TopicPartitionOffset>&) override { rebuild_pending_ = true; }
+  void revoked(const std::vector<kafka::TopicPartition>& partitions) override {
+    for (const auto& p : partitions) clock_.revoke(p.partition);
+    rebuild_pending_ = true;
+  }
+  void lost(const std::vector<kafka::TopicPartition>&) override { rebuild_pending_ = true; }
+  // The events of the transaction rolled back are not in the history: the rebuild writes them
+  // again.
+  void rolled_back(const std::vector<kafka::TopicPartitionOffset>&) override {
+    rebuild_pending_ = true;
+  }
+
+ private:
+  // Starts evaluation again from the replay start of every assigned partition: the state of
+  // the windows is rebuilt from the input, and the history says which transitions were already
+  // written.
+  base::Status rebuild(stage::Input& input) {
+    const std::vector<kafka::TopicPartition> assigned = input.assignment();
+    std::vector<kafka::TopicPartitionOffset> starts;
+    alerting::Replay replay;
+    if (const auto lookup =
+            alerting::replay_lookup(settings_.replay_lookback, warm_up_, ctx_.clock.now());
+        !lookup) {
+      for (const auto& p : assigned) {
+        starts.push_back({p.topic, p.partition, kafka::kOffsetBeginning});
+      }
+      replay = alerting::replay_from_beginning(starts.size());
+    } else {
+      auto found = input.offsets_for_times(assigned, *lookup);
+      if (!found) return std::unexpected(found.error().with_context("offsets_for_times"));
+      starts = std::move(*found);
+      std::vector<std::optional<std::int64_t>> offsets;
+      for (const auto& start : starts) {
+        offsets.push_back(start.offset >= 0 ? std::optional(start.offset) : std::nullopt);
+      }
+      replay = alerting::replay_from_lookup(offsets);
+    }
+    // The stage commits its open transaction before the first seek, so the history read next
+    // holds every event written so far.
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+      starts[i].offset = offset_of(replay.starts[i]);
+      if (auto status = input.seek(starts[i]); !status) {
+        return std::unexpected(status.error().with_context("seek to replay start"));
+      }
+    }
+    auto history = read_history(input);
+    if (!history) return std::unexpected(history.error());
+    evaluator_ = alerting::Evaluator(settings_.rules, {.configured_sources = settings_.sources});
+    clock_ = alerting::EvaluationClock(settings_.clock);
+    for (const auto& p : assigned) clock_.assign(p.partition);
+    emission_.start_replay(std::move(*history), replay.whole_input);
+    rebuild_pending_ = false;
+    ctx_.logger.info("rebuilding from the input",
+                     {{"partitions", assigned.size()},
+                      {"from", replay.whole_input ? "beginning" : "lookback"},
+                      {"history_events", emission_.history().size()}});
+    ctx_.readiness.set_ready("kafka");
     return {};
   }
 
-  base::Status housekeeping() {
+  // Every alert event committed to the output topic so far, read with a group of its own.
+  base::Result<alerting::AlertHistory> read_history(stage::Input& input) {
+    alerting::AlertHistory history;
+    std::random_device random;
+    const auto read = stage::read_topic(
+        input.factory(), input.client_options(),
+        {.topic = settings_.output_topic,
+         .group_id = settings_.group_id + "-history-" + std::to_string(random())},
+        ctx_.shutdown, ctx_.clock, [&](const kafka::Record& record) {
+          auto event = alerting::parse_alert_event(record.value());
+          if (event) {
+            history.record(*event);
+          } else {
+            problems_.warn("unreadable alert event in history",
+                           {{"detail", event.error().message()}, {"offset", record.offset()}});
+          }
+        });
+    if (!read) return std::unexpected(read.error().with_context("reading the alert history"));
+    ctx_.logger.info("alert history read", {{"events", history.size()}});
+    return history;
+  }
+
+  base::Status housekeeping(stage::Input& input, stage::Output& out) {
     const auto mono = ctx_.clock.monotonic_now();
     // A partition with nothing left to read stops holding the clock back.
-    for (const auto& lag : clients_.consumer().lag()) {
+    for (const auto& lag : input.lag()) {
       if (lag.records && *lag.records == 0) clock_.caught_up(lag.partition.partition, mono);
     }
     if (const auto t = clock_.at(ctx_.clock.now(), mono); t && *t > evaluator_.now()) {
@@ -323,38 +212,41 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
       evaluator_.advance_to(*t, transitions_);
       metrics_.evaluation_seconds.Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (auto status = emit(transitions_); !status) return status;
+      if (auto status = emit(transitions_, out); !status) {
+        rebuild_pending_ = true;  // the transitions not written are evaluated again
+        return status;
+      }
       metrics_.clock_seconds.Set(
           std::chrono::duration<double>(evaluator_.now().time_since_epoch()).count());
     }
-    notify_alertmanager(mono);
+    // Hands Alertmanager's notifier the alerts firing now and the resolves written since the
+    // last time, when AlertEmission says so.
+    if (auto notification = emission_.notification(evaluator_, mono)) {
+      notifier_->update(std::move(notification->firing), std::move(notification->resolved));
+    }
     if (mono >= next_gauges_) {
       metrics_.update_active(evaluator_);
       metrics_.keys.Set(static_cast<double>(evaluator_.key_count()));
-      lag_.update(clients_.consumer(), ctx_.clock.now());
       next_gauges_ = mono + 1s;
     }
-    clients_.producer().poll(0ms);
-    return commit(false);
+    return {};
   }
 
-  base::Status emit(const std::vector<alerting::Transition>& transitions) {
+  base::Status emit(const std::vector<alerting::Transition>& transitions, stage::Output& out) {
     for (const alerting::Transition& transition : transitions) {
       metrics_.count_transition(transition);
       const auto emitted = emission_.event_for(transition, evaluator_);
       if (!emitted) continue;
-      if (auto status = begin(); !status) return status;
       line_.clear();
       alerting::append_alert_event(line_, emitted->event);
       const std::string& key = emitted->key;  // the event's source (EmittedEvent::key)
       const std::array<kafka::HeaderView, 1> headers = {{{"content-type", "application/json"}}};
-      if (auto status = clients_.producer().produce(
-              {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers}, 0);
+      if (auto status = out.write(
+              {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers});
           !status) {
-        return retry_or_stop(status);
+        return status;
       }
       emission_.written(emitted->event);
-      ++staged_events_;
       const bool firing = emitted->event.status == alerting::EventStatus::kFiring;
       ctx_.logger.info("alert", {{"status", firing ? "firing" : "resolved"},
                                  {"alertname", transition.alert.rule->alert},
@@ -365,120 +257,19 @@ class Pipeline final : public kafka::DeliveryHandler, public kafka::RebalanceLis
     return {};
   }
 
-  // Hands Alertmanager's notifier the alerts firing now and the resolves written since the last
-  // time, when AlertEmission says so.
-  void notify_alertmanager(base::MonotonicTime mono) {
-    if (auto notification = emission_.notification(evaluator_, mono)) {
-      notifier_->update(std::move(notification->firing), std::move(notification->resolved));
-    }
-  }
-
-  base::Status begin() {
-    if (in_transaction_) return {};
-    if (auto status = clients_.producer().begin_transaction(); !status) {
-      return retry_or_stop(status);
-    }
-    in_transaction_ = true;
-    transaction_opened_ = ctx_.clock.monotonic_now();
-    return {};
-  }
-
-  // Commits the alert events written and the input positions reached, together.
-  base::Status commit(bool force) {
-    const auto now = ctx_.clock.monotonic_now();
-    const bool positions_moved = positions_ != committed_positions_;
-    if (!in_transaction_ && !positions_moved) return {};
-    if (!force && now - transaction_opened_ < settings_.commit_interval && in_transaction_) {
-      return {};
-    }
-    if (!force && !in_transaction_ && now - last_commit_ < settings_.commit_interval) return {};
-    if (auto status = begin(); !status) return status;
-    std::vector<kafka::TopicPartitionOffset> positions;
-    for (const auto& [partition, offset] : positions_) {
-      positions.push_back({settings_.input_topic, partition, offset});
-    }
-    base::Status status;
-    if (!positions.empty()) {
-      auto group = clients_.consumer().group_metadata();
-      status = clients_.producer().send_offsets_to_transaction(positions, *group, 30s);
-    }
-    for (int attempt = 0; status && attempt < 5; ++attempt) {
-      status = clients_.producer().commit_transaction(60s);
-      if (status || !status.error().retryable() ||
-          status.error().code() == base::ErrorCode::kAborted) {
-        break;
-      }
-    }
-    last_commit_ = now;
-    if (status) {
-      in_transaction_ = false;
-      committed_positions_ = positions_;
-      flow_.records_out.Increment(static_cast<double>(staged_events_));
-      if (staged_dead_letters_ > 0) {
-        flow_.dead_lettered(0).Increment(static_cast<double>(staged_dead_letters_));
-      }
-      staged_events_ = 0;
-      staged_dead_letters_ = 0;
-      metrics_.committed.Increment();
-      return {};
-    }
-    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
-      return std::unexpected(status.error().with_context("transaction"));
-    }
-    abort(status.error().message());
-    return {};
-  }
-
-  // Rolls back and evaluates again from the replay start: the events of the aborted
-  // transaction are not in the history, so the rebuild writes them again.
-  void abort(std::string_view why) {
-    ctx_.logger.warn("aborting transaction", {{"reason", why}});
-    if (auto status = clients_.producer().abort_transaction(60s); !status) {
-      ctx_.logger.error("abort failed", {{"detail", status.error().message()}});
-    }
-    in_transaction_ = false;
-    staged_events_ = 0;
-    staged_dead_letters_ = 0;
-    metrics_.aborted.Increment();
-    rebuild_pending_ = true;
-  }
-
-  base::Status retry_or_stop(const base::Status& status) {
-    if (status.error().code() == base::ErrorCode::kFailedPrecondition) {
-      return std::unexpected(status.error());
-    }
-    if (in_transaction_) abort(status.error().message());
-    return {};
-  }
-
-  static constexpr int kHousekeepingEvery = 256;
-
   runtime::Context& ctx_;
   Settings settings_;
-  std::vector<alerting::Rule> rules_;
-  kafka::ClientOptions client_;
-  metrics::RecordFlowMetrics flow_;
   AlertMetrics metrics_;
-  stage::ConsumerLagMetrics lag_;
   alerting::Evaluator evaluator_;
   alerting::EvaluationClock clock_;
   alerting::EnrichedRunReader reader_;
   alerting::Millis warm_up_;
   alerting::AlertEmission emission_;
   log::RateLimitedLog problems_;
-  kafka::StageClients clients_;
   std::vector<alerting::Transition> transitions_;
   std::string line_;
-  std::map<std::int32_t, std::int64_t> positions_;
-  std::map<std::int32_t, std::int64_t> committed_positions_;
   bool rebuild_pending_ = false;
-  bool in_transaction_ = false;
-  base::MonotonicTime transaction_opened_{};
-  base::MonotonicTime last_commit_{};
   base::MonotonicTime next_gauges_{};
-  std::uint64_t staged_events_ = 0;
-  std::uint64_t staged_dead_letters_ = 0;
-  std::optional<base::Error> delivery_error_;
   std::unique_ptr<AlertmanagerNotifier> notifier_;  // null without an Alertmanager URL
 };
 
@@ -497,13 +288,17 @@ runtime::ServiceInfo evaluator_info() {
 
 void EvaluatorService::declare(config::Schema& schema) const { declare_settings(schema); }
 
-std::vector<std::string> EvaluatorService::readiness_checks() const { return {"kafka"}; }
-
 base::Status EvaluatorService::run(runtime::Context& ctx) {
   auto settings = ctx.config.read<Settings>();
-  auto rules = std::move(settings.rules);
-  Pipeline pipeline(ctx, std::move(settings), std::move(rules));
-  return pipeline.run();
+  const stage::StageOptions options = stage_options(ctx, settings);
+  ctx.logger.info("evaluating", {{"input", settings.input_topic},
+                                 {"output", settings.output_topic},
+                                 {"rules", settings.rules.size()},
+                                 {"group", settings.group_id},
+                                 {"alertmanager", !settings.alertmanager_url.empty()}});
+  Evaluation evaluation(ctx, std::move(settings));
+  stage::Stage stage(ctx, options, evaluation, clients_);
+  return stage.run();
 }
 
 }  // namespace iw::alert_evaluator

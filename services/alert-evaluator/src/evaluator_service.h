@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "iw/kafka/client_factory.h"
 #include "iw/runtime/service.h"
 
 namespace iw::alert_evaluator {
@@ -14,9 +15,16 @@ runtime::ServiceInfo evaluator_info();
 
 class EvaluatorService final : public runtime::Service {
  public:
+  /// Its Kafka clients come from `clients` (a test's fakes, say), which must outlive run().
+  explicit EvaluatorService(kafka::ClientFactory& clients = kafka::librdkafka_clients())
+      : clients_(clients) {}
+
   void declare(config::Schema& schema) const override;
-  [[nodiscard]] std::vector<std::string> readiness_checks() const override;
+  [[nodiscard]] std::vector<std::string> readiness_checks() const override { return {"kafka"}; }
   base::Status run(runtime::Context& ctx) override;
+
+ private:
+  kafka::ClientFactory& clients_;
 };
 
 }  // namespace iw::alert_evaluator

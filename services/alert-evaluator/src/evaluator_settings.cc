@@ -8,6 +8,7 @@
 
 #include "iw/base/check.h"
 #include "iw/runtime/service.h"
+#include "iw/stage/poison_keys.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -159,6 +160,7 @@ void declare_settings(config::Schema& schema) {
       .min("1s");
   keys.key("alert_evaluator.alertmanager_bearer_token", &S::alertmanager_bearer_token)
       .describe("Bearer token sent to Alertmanager (Authorization header).");
+  stage::declare_poison_keys(keys, "alert_evaluator", &S::poison);
 }
 
 }  // namespace iw::alert_evaluator

@@ -9,6 +9,7 @@
 #include "iw/alerting/rule.h"
 #include "iw/base/error.h"
 #include "iw/config/binder.h"
+#include "iw/stage/stage.h"
 
 namespace iw::alert_evaluator {
 
@@ -29,6 +30,7 @@ struct Settings {
   std::string alertmanager_url;  // empty: no Alertmanager
   std::chrono::milliseconds alertmanager_resend_interval{60'000};
   config::Secret alertmanager_bearer_token;
+  stage::PoisonPolicy poison;
 
   Settings();
 };

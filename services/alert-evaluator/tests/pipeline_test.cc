@@ -105,15 +105,6 @@ class PipelineTest : public ::testing::Test {
     return service_.run(context_->ctx());
   }
 
-  // Every input record read, none left behind a rewind.
-  bool drained(const FakeConsumer& consumer) const {
-    const auto& positions = consumer.positions();
-    return !positions.empty() && std::ranges::all_of(positions, [&](const auto& p) {
-      return p.second ==
-             static_cast<std::int64_t>(kafka_.log(p.first.topic, p.first.partition).size());
-    });
-  }
-
   // "status source startsAt" of each alert event: committed ones, or every one not aborted.
   Events events(bool committed_only = true) const {
     Events out;
@@ -143,7 +134,7 @@ class PipelineTest : public ::testing::Test {
   }
 
   bool all_committed(const FakeConsumer& consumer, const Events& expected = kExpected) const {
-    return drained(consumer) && events() == expected;
+    return consumer.at_end() && events() == expected;
   }
 
   std::size_t journaled(std::string_view what) const {
@@ -307,7 +298,7 @@ class LongTransactionTest : public PipelineTest {
 // Nothing commits by age: what is open at SIGTERM commits at the drain, events and positions
 // together.
 TEST_F(LongTransactionTest, TheDrainCommitsWhatIsOpen) {
-  ASSERT_TRUE(run_until([&](FakeConsumer& c) { return drained(c) && events(false) == kExpected; }));
+  ASSERT_TRUE(run_until([&](FakeConsumer& c) { return c.at_end() && events(false) == kExpected; }));
   EXPECT_EQ(journaled("transaction committed"), 1U);
   EXPECT_EQ(context_->logged("draining").size(), 1U);
   EXPECT_EQ(events(), kExpected);
@@ -323,7 +314,7 @@ TEST_F(LongTransactionTest, ARevocationMidTransactionCommitsFirst) {
   std::optional<std::int64_t> offset_at_revocation;
   ASSERT_TRUE(run_until([&](FakeConsumer& consumer) {
     const std::vector<kafka::TopicPartition> all = {{kInput, 0}, {kInput, 1}};
-    if (step == 0 && drained(consumer) && events(false) == kExpected) {
+    if (step == 0 && consumer.at_end() && events(false) == kExpected) {
       EXPECT_THAT(events(), IsEmpty());
       consumer.revoke(all);
       step = 1;
@@ -333,7 +324,7 @@ TEST_F(LongTransactionTest, ARevocationMidTransactionCommitsFirst) {
       consumer.assign(all);
       step = 2;
     }
-    return step == 2 && drained(consumer) &&
+    return step == 2 && consumer.at_end() &&
            context_->logged("rebuilding from the input").size() == 3;
   }));
   // This revocation, and leaving the group at the drain.

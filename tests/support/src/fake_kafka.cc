@@ -264,6 +264,12 @@ std::int64_t FakeConsumer::start_of(const kafka::TopicPartitionOffset& requested
   }
 }
 
+bool FakeConsumer::at_end() const {
+  return !positions_.empty() && std::ranges::all_of(positions_, [this](const auto& p) {
+    return p.second == end_of(p.first);
+  });
+}
+
 std::int64_t FakeConsumer::end_of(const kafka::TopicPartition& partition) const {
   return static_cast<std::int64_t>(kafka_.log(partition.topic, partition.partition).size());
 }

@@ -112,6 +112,20 @@ TEST_F(FakeKafkaTest, TheFirstPollAssignsEveryPartitionThenDeliversInBatches) {
   EXPECT_EQ(c->assignment().size(), 2U);
 }
 
+TEST_F(FakeKafkaTest, AtEndOnceEveryAssignedPartitionIsReadToTheEndOfItsLog) {
+  kafka_.append(kIn, 0, "a");
+  kafka_.append(kIn, 1, "b");
+  auto c = consumer();
+  EXPECT_FALSE(c->at_end());  // nothing assigned yet
+  std::vector<kafka::Record> batch;
+  ASSERT_TRUE(c->poll_batch(batch, 1, 0ms));
+  EXPECT_FALSE(c->at_end());
+  ASSERT_TRUE(c->poll_batch(batch, 10, 0ms));
+  EXPECT_TRUE(c->at_end());
+  ASSERT_TRUE(c->seek({kIn, 1, 0}, 0ms));
+  EXPECT_FALSE(c->at_end());
+}
+
 TEST_F(FakeKafkaTest, AssignmentStartsAtTheCommittedOffsetOrWhereTheListenerSays) {
   for (int i = 0; i < 5; ++i) kafka_.append(kIn, 0, std::to_string(i));
   kafka_.commit_offset(kGroup, {kIn, 0}, 3);

@@ -161,6 +161,9 @@ class FakeConsumer final : public kafka::Consumer {
   }
   [[nodiscard]] const std::set<kafka::TopicPartition>& paused() const { return paused_; }
   [[nodiscard]] bool closed() const { return closed_; }
+  /// Every assigned partition read to the end of its log, none left behind a rewind (or an
+  /// open transaction, read_committed); false with nothing assigned.
+  [[nodiscard]] bool at_end() const;
   [[nodiscard]] const kafka::ConsumerOptions& options() const { return options_; }
 
   base::Status subscribe(const std::vector<std::string>& topics) override;

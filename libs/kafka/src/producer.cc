@@ -182,7 +182,7 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     return rkt;
   }
 
-  std::string fatal_reason() const {
+  std::string fatal_reason() const override {
     std::string reason;
     const RdKafka::ErrorCode code = producer_->fatal_error(reason);
     return "producer hit a fatal error (" + std::string(RdKafka::err2str(code)) + "): " + reason;

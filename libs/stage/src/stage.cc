@@ -536,8 +536,10 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   base::Status settle(bool force) {
     clients_.producer().poll(0ms);
     if (clients_.producer().fatal()) {
+      const std::string reason = clients_.producer().fatal_reason();
       return base::fail(base::ErrorCode::kFailedPrecondition,
-                        "the producer hit a fatal error: the stage stops");
+                        "the producer hit a fatal error: the stage stops" +
+                            (reason.empty() ? std::string() : ": " + reason));
     }
     if (transactional()) {
       if (!in_transaction_) return {};

@@ -416,6 +416,19 @@ TEST_F(TransactionalStageTest, AFencedProducerEndsTheRunWithItsErrorAndNoCallbac
   EXPECT_LT(closed, destroyed);
 }
 
+// A fence noticed between transactions, with nothing to produce, still names the fence.
+TEST_F(TransactionalStageTest, AFenceSeenWhileIdleEndsTheRunNamingTheFence) {
+  append({"a", "b", "c", "d"});  // one transaction, committed when full
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (drained(consumer) && journaled("transaction committed") == 1) kafka_.fence("stage-test");
+  };
+  const base::Status status = run();
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), base::ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(status.error().message(), HasSubstr("fenced"));
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", "c", "d"}));
+}
+
 // A fatal consumer error ends the run with that error, in the same teardown order.
 TEST_P(StageTest, AFatalConsumeErrorEndsTheRun) {
   append({"a"});

@@ -426,15 +426,16 @@ bool FakeProducer::fatal() const {
          kafka_.epochs_.at(*options_.transactional_id) != *epoch_;
 }
 
+std::string FakeProducer::fatal_reason() const {
+  return fatal() ? "Fatal error: Broker: Producer fenced by a newer instance (fake)" : "";
+}
+
 base::Status FakeProducer::check_transactional(bool needs_open) const {
   if (!options_.transactional_id || !epoch_) {
     return failed(base::ErrorCode::kFailedPrecondition,
                   "transactions need a transactional id and init_transactions");
   }
-  if (fatal()) {
-    return failed(base::ErrorCode::kFailedPrecondition,
-                  "Fatal error: Broker: Producer fenced by a newer instance (fake)");
-  }
+  if (fatal()) return failed(base::ErrorCode::kFailedPrecondition, fatal_reason());
   if (needs_open != in_transaction()) {
     return failed(base::ErrorCode::kFailedPrecondition,
                   needs_open ? "no transaction open" : "a transaction is already open");

@@ -78,6 +78,9 @@ class Producer {
   virtual void purge() = 0;
   /// True once the client hit a fatal error; it must be recreated.
   [[nodiscard]] virtual bool fatal() const = 0;
+  /// Why fatal() is true, in the client's words (a fence says "fenced"); empty when it cannot
+  /// say.
+  [[nodiscard]] virtual std::string fatal_reason() const { return {}; }
 
   // Transactions (only with ProducerOptions::transactional_id). Errors are kAborted when the
   // transaction must be aborted and retried from its start, kFailedPrecondition when the

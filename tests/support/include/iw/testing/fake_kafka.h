@@ -250,6 +250,7 @@ class FakeProducer final : public kafka::Producer {
   [[nodiscard]] std::size_t in_flight() const override { return reports_.size(); }
   void purge() override;
   [[nodiscard]] bool fatal() const override;
+  [[nodiscard]] std::string fatal_reason() const override;
   base::Status init_transactions(std::chrono::milliseconds timeout) override;
   base::Status begin_transaction() override;
   base::Status send_offsets_to_transaction(std::span<const kafka::TopicPartitionOffset> offsets,

@@ -165,6 +165,9 @@ class Evaluation final : public stage::Processor {
     }
     auto history = read_history(input);
     if (!history) return std::unexpected(history.error());
+    // Cut short: a partial history would let events be written twice. Nothing is evaluated
+    // until the next rebuild, and there is none before the drain.
+    if (ctx_.shutdown.requested()) return {};
     evaluator_ = alerting::Evaluator(settings_.rules, {.configured_sources = settings_.sources});
     clock_ = alerting::EvaluationClock(settings_.clock);
     for (const auto& p : assigned) clock_.assign(p.partition);

@@ -300,7 +300,7 @@ base::Status EvaluatorService::run(runtime::Context& ctx) {
                                  {"group", settings.group_id},
                                  {"alertmanager", !settings.alertmanager_url.empty()}});
   Evaluation evaluation(ctx, std::move(settings));
-  stage::Stage stage(ctx, options, evaluation, clients_);
+  stage::Stage stage(ctx, options, evaluation, clients());
   return stage.run();
 }
 

@@ -3,8 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "iw/kafka/client_factory.h"
-#include "iw/runtime/service.h"
+#include "iw/stage/kafka_service.h"
 
 namespace iw::alert_evaluator {
 
@@ -13,18 +12,12 @@ namespace iw::alert_evaluator {
 /// docs/ALERTING.md describes it.
 runtime::ServiceInfo evaluator_info();
 
-class EvaluatorService final : public runtime::Service {
+class EvaluatorService final : public stage::KafkaService {
  public:
-  /// Its Kafka clients come from `clients` (a test's fakes, say), which must outlive run().
-  explicit EvaluatorService(kafka::ClientFactory& clients = kafka::librdkafka_clients())
-      : clients_(clients) {}
+  using KafkaService::KafkaService;
 
   void declare(config::Schema& schema) const override;
-  [[nodiscard]] std::vector<std::string> readiness_checks() const override { return {"kafka"}; }
   base::Status run(runtime::Context& ctx) override;
-
- private:
-  kafka::ClientFactory& clients_;
 };
 
 }  // namespace iw::alert_evaluator

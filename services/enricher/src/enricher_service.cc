@@ -208,7 +208,7 @@ void EnricherService::declare(config::Schema& schema) const {
 base::Status EnricherService::run(runtime::Context& ctx) {
   const auto settings = ctx.config.read<Settings>();
   Enrichment enrichment(ctx, settings);
-  stage::Stage stage(ctx, stage_options(ctx, settings), enrichment, clients_);
+  stage::Stage stage(ctx, stage_options(ctx, settings), enrichment, clients());
   ctx.logger.info(
       "enriching",
       {{"input", settings.input_topic},

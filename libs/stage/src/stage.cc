@@ -99,20 +99,6 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   }
 
   base::Status run() {
-    auto status = loop();
-    if (status || !producer_started_ || !clients_.producer().fatal()) return status;
-    // A producer that hit a fatal error answers every later call with librdkafka's generic
-    // "Local: Fatal error"; its reason (a fence: another instance took the transactional id
-    // over) is what the one line the service logs must say.
-    const std::string reason = clients_.producer().fatal_reason();
-    if (reason.empty() || status.error().message().find(reason) != std::string::npos) {
-      return status;
-    }
-    return base::fail(base::ErrorCode::kFailedPrecondition,
-                      status.error().message() + ": " + reason);
-  }
-
-  base::Status loop() {
     if (auto status = connect(); !status) return status;
     processor_.started(*this);
     records_.reserve(options_.poll_batch);
@@ -380,7 +366,6 @@ class Stage::Impl final : public kafka::DeliveryHandler,
         .client = with_properties(options_.client, options_.producer_properties)};
     if (transactional()) producer.transactional_id = options_.transactional_id;
     if (auto status = clients_.start_producer(producer, *this); !status) return status;
-    producer_started_ = true;
     if (transactional()) {
       // Also fences a previous instance with the same id and aborts what it left open, so
       // read_committed readers are not held back until its transaction times out.
@@ -816,7 +801,6 @@ class Stage::Impl final : public kafka::DeliveryHandler,
 
   bool paused_ = false;
   std::set<kafka::TopicPartition> paused_partitions_;
-  bool producer_started_ = false;
 };
 
 Stage::Stage(runtime::Context& ctx, StageOptions options, Processor& processor,

@@ -490,7 +490,10 @@ TEST_F(LokiPusherTest, SigtermPushesWhatWasReadStoresItsOffsetsAndLeaves) {
   receiver_->set_delay(100ms);
   produce(runs, 0, kRuns);
   {
-    auto child = pusher();
+    // A drain timeout well above what pushing them takes, even on a loaded machine (the 10 s
+    // default was once cut short with 712 runs to go): this part is about what the drain
+    // pushes, the next one about its timeout.
+    auto child = pusher({"IW_LOKI_PUSHER_DRAIN_TIMEOUT=120s"});
     ASSERT_TRUE(receiver_->wait_for_entries(1000, 60s));
     // Most of the runs are read and waiting for the slow receiver: the drain pushes them.
     stop(*child);

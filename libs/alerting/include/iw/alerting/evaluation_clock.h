@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "iw/alerting/run.h"
 #include "iw/base/clock.h"
@@ -32,6 +36,10 @@ struct ClockOptions {
   /// fetch may bring one partition's records before the others' have arrived, and without the
   /// grace that one partition would carry the clock past runs still on their way.
   std::chrono::milliseconds idle_grace{0};
+  /// How many records a source stays among the sources that vote on the input's front after
+  /// its last one, at least: the span is this or 4 records per source known, whichever is
+  /// larger, so a source reporting once per round of its peers keeps its vote.
+  std::uint64_t source_vote_records = 256;
 };
 
 /// The instant up to which the evaluator may decide. Never moves backwards.
@@ -42,6 +50,13 @@ struct ClockOptions {
 /// every partition has caught up, the clock advances at `idle_speed` × wall-clock pace from
 /// where it stands. It starts with the first record: with no input at all it has no notion of
 /// event time (ClockMode::kWallClock has).
+///
+/// No source can carry the clock ahead of its peers: a partition's latest τ counts only up to
+/// the input's front, the lower median (the ⌈n/2⌉-th smallest) of the latest τ of the n sources
+/// that reported recently (within `source_vote_records` records), and never beyond the wall
+/// clock. A source whose clock runs ahead of the others' is outvoted: its runs wait in the
+/// evaluator until the others' time reaches them, and only its own alerts wait with them.
+/// docs/ALERTING.md, "The evaluation clock", has the reasoning.
 class EvaluationClock {
  public:
   explicit EvaluationClock(ClockOptions options);
@@ -52,7 +67,12 @@ class EvaluationClock {
   void revoke(std::int32_t partition);
   /// A record with end τ was read from `partition`. If the partition had caught up, the
   /// other caught-up partitions start their idle grace again.
-  void observe(std::int32_t partition, Instant end, base::MonotonicTime now);
+  void observe(std::int32_t partition, std::string_view source, Instant end,
+               base::MonotonicTime now);
+  /// The same for input whose source does not matter (one voter: the front is its latest τ).
+  void observe(std::int32_t partition, Instant end, base::MonotonicTime now) {
+    observe(partition, {}, end, now);
+  }
   /// `partition` has nothing more to deliver for now; it holds the clock for `idle_grace`
   /// more, then no longer.
   void caught_up(std::int32_t partition, base::MonotonicTime now);
@@ -66,6 +86,10 @@ class EvaluationClock {
 
   [[nodiscard]] const ClockOptions& options() const { return options_; }
 
+  /// The input's front (see the class comment) capped at `wall_now`; nothing before the first
+  /// record.
+  [[nodiscard]] std::optional<Instant> front(base::TimePoint wall_now);
+
  private:
   struct PartitionState {
     bool seen = false;  // delivered at least one record
@@ -73,9 +97,21 @@ class EvaluationClock {
     base::MonotonicTime idle_since{};
     Instant latest{};
   };
+  struct SourceState {
+    Instant latest{};
+    std::uint64_t last_record = 0;  // the record count when it last reported
+  };
+  // Heterogeneous lookup, so finding a source by string_view allocates nothing.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   [[nodiscard]] bool settled_idle(const PartitionState& state, base::MonotonicTime now) const;
   ClockOptions options_;
   std::map<std::int32_t, PartitionState> partitions_;
+  std::unordered_map<std::string, SourceState, StringHash, std::equal_to<>> sources_;
+  std::uint64_t records_ = 0;
+  std::vector<Instant> votes_;  // reused by front()
   bool started_ = false;
   Instant value_{};
   // Where the clock stood when every partition last became idle, and when that was.

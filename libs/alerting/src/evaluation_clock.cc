@@ -12,13 +12,6 @@ void EvaluationClock::revoke(std::int32_t partition) { partitions_.erase(partiti
 
 void EvaluationClock::observe(std::int32_t partition, std::string_view source, Instant end,
                               base::MonotonicTime now) {
-  ++records_;
-  auto found = sources_.find(source);
-  if (found == sources_.end()) {
-    found = sources_.emplace(std::string(source), SourceState{.latest = end}).first;
-  }
-  found->second.latest = std::max(found->second.latest, end);
-  found->second.last_record = records_;
   PartitionState& state = partitions_[partition];
   if (state.idle) {
     // Input flows again: the others' "caught up" may predate records now on their way.
@@ -26,10 +19,36 @@ void EvaluationClock::observe(std::int32_t partition, std::string_view source, I
       if (other != partition && other_state.idle) other_state.idle_since = now;
     }
   }
-  state.latest = state.seen ? std::max(state.latest, end) : end;
+  state.recent.emplace_back(std::hash<std::string_view>{}(source), end);
+  while (state.recent.size() > std::max<std::size_t>(options_.source_vote_records, 1)) {
+    state.recent.pop_front();
+  }
+  vote(state);
   state.seen = true;
   state.idle = false;
   idle_anchor_set_ = false;
+}
+
+void EvaluationClock::vote(PartitionState& state) {
+  // Each source's latest end among the partition's last records, then the lower median of
+  // those: with two sources the one behind, with three the middle one.
+  votes_.assign(state.recent.begin(), state.recent.end());
+  std::sort(votes_.begin(), votes_.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second > b.second;
+  });
+  votes_.erase(std::unique(votes_.begin(), votes_.end(),
+                           [](const auto& a, const auto& b) { return a.first == b.first; }),
+               votes_.end());
+  const auto median = votes_.begin() + static_cast<std::ptrdiff_t>((votes_.size() - 1) / 2);
+  std::nth_element(votes_.begin(), median, votes_.end(),
+                   [](const auto& a, const auto& b) { return a.second < b.second; });
+  state.latest = median->second;
+}
+
+std::optional<Instant> EvaluationClock::progress(std::int32_t partition) const {
+  const auto it = partitions_.find(partition);
+  if (it == partitions_.end() || !it->second.seen) return std::nullopt;
+  return it->second.latest;
 }
 
 void EvaluationClock::caught_up(std::int32_t partition, base::MonotonicTime now) {
@@ -49,29 +68,6 @@ void EvaluationClock::resume_from(Instant instant) {
   idle_anchor_set_ = false;
 }
 
-std::optional<Instant> EvaluationClock::front(base::TimePoint wall_now) {
-  if (sources_.empty()) return std::nullopt;
-  // Sources silent for the vote span no longer vote (and are forgotten: a source reporting
-  // again votes again), so a source that goes on alone after its peers stopped leads the clock
-  // again once they have been quiet that long.
-  const std::uint64_t span =
-      std::max<std::uint64_t>(options_.source_vote_records, 4 * sources_.size());
-  votes_.clear();
-  for (auto it = sources_.begin(); it != sources_.end();) {
-    if (records_ - it->second.last_record >= span) {
-      it = sources_.erase(it);
-    } else {
-      votes_.push_back(it->second.latest);
-      ++it;
-    }
-  }
-  if (votes_.empty()) return std::nullopt;
-  // The lower median: with two sources the one behind, with three the middle one.
-  const auto median = votes_.begin() + static_cast<std::ptrdiff_t>((votes_.size() - 1) / 2);
-  std::nth_element(votes_.begin(), median, votes_.end());
-  return std::min(*median, Instant(std::chrono::floor<Millis>(wall_now)));
-}
-
 std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::MonotonicTime now) {
   const auto current = [this]() -> std::optional<Instant> {
     if (!started_) return std::nullopt;
@@ -85,8 +81,8 @@ std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::Monot
   }
 
   if (partitions_.empty()) return current();
-  // No partition's latest counts beyond the front: a source ahead of its peers is outvoted.
-  const Instant front_cap = front(wall_now).value_or(Instant::max());
+  // No partition counts beyond the wall clock (a run within the future tolerance).
+  const Instant wall_cap{std::chrono::floor<Millis>(wall_now)};
   bool busy = false;
   bool seen_any = false;
   Instant watermark = Instant::max();
@@ -98,7 +94,7 @@ std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::Monot
     if (!state.seen && !idle) return current();
     if (!state.seen) continue;
     seen_any = true;
-    const Instant bound = std::min(state.latest, front_cap) - options_.allowed_lateness;
+    const Instant bound = std::min(state.latest, wall_cap) - options_.allowed_lateness;
     if (idle) {
       latest_idle = std::max(latest_idle, bound);
     } else {

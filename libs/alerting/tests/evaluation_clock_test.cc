@@ -126,15 +126,17 @@ TEST(EvaluationClockTest, ASourceAheadOfItsPeersDoesNotCarryTheClock) {
   clock.observe(1, "PowerBI", kT0 + seconds(30), kMono);
   clock.observe(1, "Ahead2h", kT0 + std::chrono::hours(2), kMono);
   clock.observe(0, "Salesforce", kT0 + minutes(1), kMono);
-  // Busy: partition 1's latest counts only up to the front, the sources' lower median.
-  EXPECT_EQ(clock.front(kWall), kT0 + seconds(30));
-  EXPECT_EQ(clock.at(kWall, kMono), kT0 + seconds(30) - minutes(5));
+  clock.observe(1, "Sage", kT0 + minutes(1), kMono);
+  // Partition 1 has come as far as the middle of its three sources, not as far as the fast one.
+  EXPECT_EQ(clock.progress(1), kT0 + minutes(1));
+  EXPECT_EQ(clock.progress(0), kT0);  // the lower of its two
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 - minutes(5));
   // Every partition idle, the one carrying the fast source included: the idle clock starts
-  // from the front, not from the fast source.
+  // from the furthest partition's progress, not from the fast source.
   clock.caught_up(0, kMono);
   clock.caught_up(1, kMono);
-  EXPECT_EQ(clock.at(kWall, kMono), kT0 + seconds(30) - minutes(5));
-  EXPECT_EQ(clock.at(kWall, kMono + seconds(60)), kT0 + seconds(90) - minutes(5));
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(1) - minutes(5));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(60)), kT0 + minutes(2) - minutes(5));
 }
 
 TEST(EvaluationClockTest, TwoSourcesFollowTheOneBehindWhicheverCameFirst) {

@@ -38,5 +38,14 @@ TEST(FutureTimestampTest, TypoedYearsAreFutureAndTheMessageSaysWhy) {
       future_timestamp_problem(at("2261-01-01T00:00:00Z"), wall, std::chrono::milliseconds::max()));
 }
 
+TEST(FutureTimestampTest, YearsBeyondNanosecondRangeAreFutureToo) {
+  using std::chrono::sys_days;
+  using std::chrono::year;
+  const std::chrono::sys_time<std::chrono::milliseconds> far{sys_days{year{9999} / 1 / 1}};
+  const auto problem = future_timestamp_problem(far, at("2026-12-06T08:00:00Z"), 15min);
+  ASSERT_TRUE(problem);
+  EXPECT_THAT(*problem, HasSubstr("event.end 9999-01-01T00:00:00.000Z"));
+}
+
 }  // namespace
 }  // namespace iw::events

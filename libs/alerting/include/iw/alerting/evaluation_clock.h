@@ -2,11 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "iw/alerting/run.h"
@@ -36,10 +35,9 @@ struct ClockOptions {
   /// fetch may bring one partition's records before the others' have arrived, and without the
   /// grace that one partition would carry the clock past runs still on their way.
   std::chrono::milliseconds idle_grace{0};
-  /// How many records a source stays among the sources that vote on the input's front after
-  /// its last one, at least: the span is this or 4 records per source known, whichever is
-  /// larger, so a source reporting once per round of its peers keeps its vote.
-  std::uint64_t source_vote_records = 256;
+  /// How many of a partition's latest records say how far it has come: the sources among them
+  /// vote (see EvaluationClock).
+  std::size_t source_vote_records = 16;
 };
 
 /// The instant up to which the evaluator may decide. Never moves backwards.
@@ -51,12 +49,14 @@ struct ClockOptions {
 /// where it stands. It starts with the first record: with no input at all it has no notion of
 /// event time (ClockMode::kWallClock has).
 ///
-/// No source can carry the clock ahead of its peers: a partition's latest τ counts only up to
-/// the input's front, the lower median (the ⌈n/2⌉-th smallest) of the latest τ of the n sources
-/// that reported recently (within `source_vote_records` records), and never beyond the wall
-/// clock. A source whose clock runs ahead of the others' is outvoted: its runs wait in the
-/// evaluator until the others' time reaches them, and only its own alerts wait with them.
-/// docs/ALERTING.md, "The evaluation clock", has the reasoning.
+/// No source can carry the clock ahead of its peers: a partition's "latest τ" is not the largest
+/// end it delivered but the lower median (the ⌈n/2⌉-th smallest) of the latest τ of the n
+/// sources among its last `source_vote_records` records, and never beyond the wall clock. A
+/// source whose clock runs ahead of the others' on its partition is outvoted: its runs wait in
+/// the evaluator until the others' time reaches them, and only its own alerts wait with them.
+/// A partition's records keep the order they were written in, so the vote is not disturbed by
+/// how fetches interleave partitions. docs/ALERTING.md, "The evaluation clock", has the
+/// reasoning and the limits.
 class EvaluationClock {
  public:
   explicit EvaluationClock(ClockOptions options);
@@ -86,32 +86,25 @@ class EvaluationClock {
 
   [[nodiscard]] const ClockOptions& options() const { return options_; }
 
-  /// The input's front (see the class comment) capped at `wall_now`; nothing before the first
-  /// record.
-  [[nodiscard]] std::optional<Instant> front(base::TimePoint wall_now);
+  /// How far `partition` has come (see the class comment), before the lateness and the wall
+  /// clock; nothing before its first record.
+  [[nodiscard]] std::optional<Instant> progress(std::int32_t partition) const;
 
  private:
   struct PartitionState {
     bool seen = false;  // delivered at least one record
     bool idle = false;  // caught up
     base::MonotonicTime idle_since{};
+    // Its last records: the source (hashed) and end of each, oldest first.
+    std::deque<std::pair<std::size_t, Instant>> recent;
+    // The lower median of `recent`'s sources, kept up to date by observe().
     Instant latest{};
-  };
-  struct SourceState {
-    Instant latest{};
-    std::uint64_t last_record = 0;  // the record count when it last reported
-  };
-  // Heterogeneous lookup, so finding a source by string_view allocates nothing.
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   [[nodiscard]] bool settled_idle(const PartitionState& state, base::MonotonicTime now) const;
+  void vote(PartitionState& state);
   ClockOptions options_;
   std::map<std::int32_t, PartitionState> partitions_;
-  std::unordered_map<std::string, SourceState, StringHash, std::equal_to<>> sources_;
-  std::uint64_t records_ = 0;
-  std::vector<Instant> votes_;  // reused by front()
+  std::vector<std::pair<std::size_t, Instant>> votes_;  // reused by vote()
   bool started_ = false;
   Instant value_{};
   // Where the clock stood when every partition last became idle, and when that was.

@@ -21,6 +21,13 @@ inline constexpr std::chrono::milliseconds kDefaultFutureTolerance = std::chrono
 /// tolerance, e.g. "event.end 2261-01-01T00:00:00.000Z is after the wall clock
 /// 2026-12-06T08:00:00.000Z + tolerance 900s".
 [[nodiscard]] std::optional<std::string> future_timestamp_problem(
-    base::TimePoint end, base::TimePoint wall_now, std::chrono::milliseconds tolerance);
+    std::chrono::sys_time<std::chrono::milliseconds> end, base::TimePoint wall_now,
+    std::chrono::milliseconds tolerance);
+/// The same for an end read at nanosecond precision (the enricher's), judged to the millisecond.
+[[nodiscard]] inline std::optional<std::string> future_timestamp_problem(
+    base::TimePoint end, base::TimePoint wall_now, std::chrono::milliseconds tolerance) {
+  return future_timestamp_problem(std::chrono::floor<std::chrono::milliseconds>(end), wall_now,
+                                  tolerance);
+}
 
 }  // namespace iw::events

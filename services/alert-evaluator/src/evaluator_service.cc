@@ -30,23 +30,23 @@ using namespace std::chrono_literals;
 constexpr std::string_view kInvalidRecord = "invalid_enriched_record";
 
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
-  stage::StageOptions options{
-      .name = "alert-evaluator",
-      .input_topics = {s.input_topic},
-      .group_id = s.group_id,
-      .delivery = stage::Delivery::kTransactional,
-      .transactional_id = s.transactional_id,
-      .dlq_topic = s.dlq_topic,
-      .client = runtime::kafka_client_options(ctx),
-      // Alert events and input positions commit together every commit
-      // interval, however many records that is.
-      .transaction_max_records = std::numeric_limits<std::size_t>::max(),
-      .transaction_max_age = s.commit_interval,
-      .poll_timeout = 50ms,
-      .poison = s.poison,
-      .output_label = s.output_topic,
-      .dead_letter_reasons = {std::string(kInvalidRecord), std::string(events::kFutureTimestamp)},
-      .latency_sample_every = 0};  // its outcome is an alert, not a record
+  stage::StageOptions options{.name = "alert-evaluator",
+                              .input_topics = {s.input_topic},
+                              .group_id = s.group_id,
+                              .delivery = stage::Delivery::kTransactional,
+                              .transactional_id = s.transactional_id,
+                              .dlq_topic = s.dlq_topic,
+                              .client = runtime::kafka_client_options(ctx),
+                              // Alert events and input positions commit together every commit
+                              // interval, however many records that is.
+                              .transaction_max_records = std::numeric_limits<std::size_t>::max(),
+                              .transaction_max_age = s.commit_interval,
+                              .poll_timeout = 50ms,
+                              .poison = s.poison,
+                              .output_label = s.output_topic,
+                              .dead_letter_reasons = {std::string(kInvalidRecord)},
+                              .latency_sample_every = 0};  // its outcome is an alert, not a record
+  options.dead_letter_reasons.emplace_back(events::kFutureTimestamp);
   if (s.create_topics) {
     options.create_topics = {{.name = s.output_topic, .partitions = s.partitions},
                              {.name = s.dlq_topic, .partitions = 1}};

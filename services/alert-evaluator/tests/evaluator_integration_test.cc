@@ -116,47 +116,43 @@ class AlertEvaluatorTest : public ::testing::Test {
   // `bad` unreadable records.
   void produce_scenarios(const std::vector<std::string>& files, int bad = 0) {
     events::Enricher enricher({});
-    Deliveries deliveries;
-    auto producer = kafka::make_producer({.client = client_}, deliveries);
-    ASSERT_TRUE(producer.has_value());
+    std::vector<std::pair<std::string, std::string>> records;
     std::string enriched;
-    std::uint64_t n = 0;
     for (const std::string& file : files) {
       std::istringstream lines(read_text(kScenarios / file));
       std::string line;
       while (std::getline(lines, line)) {
         const auto facts = enricher.enrich(line, 0, {.topic = "ingestion-logs"}, enriched);
         ASSERT_TRUE(facts.has_value()) << line;
-        const std::string source(facts->source);
-        ASSERT_TRUE((*producer)
-                        ->produce({.topic = input_, .key = source, .value = enriched}, n++)
-                        .has_value());
-        (*producer)->poll(0ms);
+        records.emplace_back(std::string(facts->source), enriched);
       }
     }
-    for (int i = 0; i < bad; ++i) {
-      ASSERT_TRUE(
-          (*producer)
-              ->produce({.topic = input_, .key = "ScenarioFailure", .value = "{\"oops\":1"}, n++)
-              .has_value());
-    }
-    ASSERT_TRUE((*producer)->flush(60s).has_value());
-    ASSERT_EQ(deliveries.failed, 0);
+    for (int i = 0; i < bad; ++i) records.emplace_back("ScenarioFailure", "{\"oops\":1");
+    produce(records);
   }
 
   // Enriches raw records as the enricher does (without its future check: these stand for
   // records written straight to the input) and writes each with its key.
   void produce_raw(const std::vector<std::pair<std::string, std::string>>& keyed_lines) {
     events::Enricher enricher({});
+    std::vector<std::pair<std::string, std::string>> records;
+    std::string enriched;
+    for (const auto& [key, line] : keyed_lines) {
+      ASSERT_TRUE(enricher.enrich(line, 0, {.topic = "ingestion-logs"}, enriched)) << line;
+      records.emplace_back(key, enriched);
+    }
+    produce(records);
+  }
+
+  // Writes each value with its key to the input topic.
+  void produce(const std::vector<std::pair<std::string, std::string>>& keyed_values) {
     Deliveries deliveries;
     auto producer = kafka::make_producer({.client = client_}, deliveries);
     ASSERT_TRUE(producer.has_value());
-    std::string enriched;
     std::uint64_t n = 0;
-    for (const auto& [key, line] : keyed_lines) {
-      ASSERT_TRUE(enricher.enrich(line, 0, {.topic = "ingestion-logs"}, enriched)) << line;
+    for (const auto& [key, value] : keyed_values) {
       ASSERT_TRUE(
-          (*producer)->produce({.topic = input_, .key = key, .value = enriched}, n++).has_value());
+          (*producer)->produce({.topic = input_, .key = key, .value = value}, n++).has_value());
       (*producer)->poll(0ms);
     }
     ASSERT_TRUE((*producer)->flush(60s).has_value());

@@ -23,13 +23,15 @@ void EvaluationClock::observe(std::int32_t partition, std::string_view source, I
   while (state.recent.size() > std::max<std::size_t>(options_.source_vote_records, 1)) {
     state.recent.pop_front();
   }
-  vote(state);
+  state.voted = false;  // counted again by at(), once per poll rather than once per record
   state.seen = true;
   state.idle = false;
   idle_anchor_set_ = false;
 }
 
 void EvaluationClock::vote(PartitionState& state) {
+  if (state.voted || state.recent.empty()) return;
+  state.voted = true;
   // Each source's latest end among the partition's last records, then the lower median of
   // those: with two sources the one behind, with three the middle one.
   votes_.assign(state.recent.begin(), state.recent.end());
@@ -45,9 +47,10 @@ void EvaluationClock::vote(PartitionState& state) {
   state.latest = median->second;
 }
 
-std::optional<Instant> EvaluationClock::progress(std::int32_t partition) const {
+std::optional<Instant> EvaluationClock::progress(std::int32_t partition) {
   const auto it = partitions_.find(partition);
   if (it == partitions_.end() || !it->second.seen) return std::nullopt;
+  vote(it->second);
   return it->second.latest;
 }
 
@@ -87,7 +90,8 @@ std::optional<Instant> EvaluationClock::at(base::TimePoint wall_now, base::Monot
   bool seen_any = false;
   Instant watermark = Instant::max();
   Instant latest_idle = Instant::min();
-  for (const auto& [partition, state] : partitions_) {
+  for (auto& [partition, state] : partitions_) {
+    vote(state);
     const bool idle = settled_idle(state, now);
     // Assigned but neither read from nor known to be empty: it may hold anything, so the
     // clock waits for it.

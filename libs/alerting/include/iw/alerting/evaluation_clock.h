@@ -88,7 +88,7 @@ class EvaluationClock {
 
   /// How far `partition` has come (see the class comment), before the lateness and the wall
   /// clock; nothing before its first record.
-  [[nodiscard]] std::optional<Instant> progress(std::int32_t partition) const;
+  [[nodiscard]] std::optional<Instant> progress(std::int32_t partition);
 
  private:
   struct PartitionState {
@@ -97,8 +97,9 @@ class EvaluationClock {
     base::MonotonicTime idle_since{};
     // Its last records: the source (hashed) and end of each, oldest first.
     std::deque<std::pair<std::size_t, Instant>> recent;
-    // The lower median of `recent`'s sources, kept up to date by observe().
+    // The lower median of `recent`'s sources, counted by vote() when `voted` is false.
     Instant latest{};
+    bool voted = true;
   };
   [[nodiscard]] bool settled_idle(const PartitionState& state, base::MonotonicTime now) const;
   void vote(PartitionState& state);

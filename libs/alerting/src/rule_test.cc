@@ -29,9 +29,10 @@ struct OwnedRun {
   double duration_seconds = 1;
   std::optional<double> cpu_seconds;
   std::optional<double> memory_bytes;
+  std::string id;  // event.id of a run from a runs_file; none for inline runs
 
   [[nodiscard]] Run view() const {
-    return {source, objet, etat, end, duration_seconds, cpu_seconds, memory_bytes};
+    return {source, objet, etat, end, duration_seconds, cpu_seconds, memory_bytes, id};
   }
 };
 
@@ -216,7 +217,8 @@ std::optional<std::vector<OwnedRun>> runs_from_file(Reader& reader, const YAML::
                  .etat = etat_from_name(facts->etat).value_or(Etat::kRunning),
                  .end = std::chrono::floor<Millis>(facts->end),
                  .duration_seconds = facts->duration_seconds,
-                 .cpu_seconds = facts->cpu_seconds};
+                 .cpu_seconds = facts->cpu_seconds,
+                 .id = std::string(facts->event_id)};
     if (facts->memory_bytes) run.memory_bytes = static_cast<double>(*facts->memory_bytes);
     runs.push_back(std::move(run));
   }

@@ -1,6 +1,7 @@
 #include "iw/alerting/evaluation_clock.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace iw::alerting {
 

@@ -69,7 +69,8 @@ class EvaluationClock {
   /// other caught-up partitions start their idle grace again.
   void observe(std::int32_t partition, std::string_view source, Instant end,
                base::MonotonicTime now);
-  /// The same for input whose source does not matter (one voter: the front is its latest τ).
+  /// The same for input whose sources do not matter: one voter, so a partition has come as far
+  /// as the largest end among its last records.
   void observe(std::int32_t partition, Instant end, base::MonotonicTime now) {
     observe(partition, {}, end, now);
   }

@@ -11,7 +11,7 @@ struct EnrichedRunReader::Impl {
       events::EnrichedField::kSourceName, events::EnrichedField::kObjetName,
       events::EnrichedField::kEtat,       events::EnrichedField::kEventEnd,
       events::EnrichedField::kDuration,   events::EnrichedField::kCpuTime,
-      events::EnrichedField::kMemoryUsed};
+      events::EnrichedField::kMemoryUsed, events::EnrichedField::kEventId};
 };
 
 EnrichedRunReader::EnrichedRunReader() : impl_(std::make_unique<Impl>()) {}
@@ -40,7 +40,8 @@ base::Result<Run> EnrichedRunReader::read(std::string_view json) {
              .cpu_seconds = record->cpu_seconds,
              .memory_bytes = record->memory_bytes
                                  ? std::optional<double>(static_cast<double>(*record->memory_bytes))
-                                 : std::nullopt};
+                                 : std::nullopt,
+             .id = record->event_id};
 }
 
 }  // namespace iw::alerting

@@ -6,6 +6,7 @@
 #include <queue>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "iw/alerting/alert_event.h"
 #include "iw/base/check.h"
@@ -152,6 +153,13 @@ struct Evaluator::Impl {
   std::priority_queue<PendingRun, std::vector<PendingRun>, std::greater<>> out_of_order;
   std::uint64_t sequence = 0;
 
+  // Ids of the runs accepted (hashed: 64 bits make a false match among a window's runs
+  // vanishingly unlikely), each forgotten once the longest window has passed its τ.
+  std::unordered_set<std::uint64_t> ids;
+  using IdExpiry = std::pair<Instant, std::uint64_t>;
+  std::priority_queue<IdExpiry, std::vector<IdExpiry>, std::greater<>> id_expiries;
+  Millis longest = Millis(0);
+
   Instant now = Instant::min();
   bool started = false;
   std::uint64_t epoch = 0;
@@ -160,6 +168,7 @@ struct Evaluator::Impl {
 
   Impl(std::vector<Rule> rules_in, EvaluatorOptions options_in)
       : rules(std::move(rules_in)), options(std::move(options_in)), per_rule(rules.size()) {
+    longest = longest_window(rules);
     for (std::uint32_t i = 0; i < rules.size(); ++i) {
       (rules[i].group_by == GroupBy::kSource ? source_rules : objet_rules).push_back(i);
     }
@@ -469,7 +478,13 @@ Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
 
 Evaluator::Admission Evaluator::add(const Run& run) {
   Impl& impl = *impl_;
+  const std::uint64_t id_hash = run.id.empty() ? 0 : std::hash<std::string_view>{}(run.id);
+  if (!run.id.empty() && impl.ids.contains(id_hash)) return Admission::kDuplicate;
   if (run.end <= impl.now) return Admission::kLate;
+  if (!run.id.empty()) {
+    impl.ids.insert(id_hash);
+    impl.id_expiries.emplace(run.end + impl.longest, id_hash);
+  }
   const std::uint32_t source_key = impl.source_key(run.source);
   const Impl::PendingRun pending{.end = run.end,
                                  .sequence = impl.sequence++,
@@ -495,6 +510,11 @@ void Evaluator::advance_to(Instant t, std::vector<Transition>& out) {
     impl.process_instant(next, out);
   }
   impl.now = t;
+  // A copy of these would be late now: their ids are no longer needed.
+  while (!impl.id_expiries.empty() && impl.id_expiries.top().first <= t) {
+    impl.ids.erase(impl.id_expiries.top().second);
+    impl.id_expiries.pop();
+  }
 }
 
 Instant Evaluator::now() const { return impl_->now; }
@@ -533,9 +553,13 @@ std::size_t Evaluator::buffered_runs() const {
   return impl_->in_order.size() + impl_->out_of_order.size();
 }
 
+std::size_t Evaluator::remembered_ids() const { return impl_->ids.size(); }
+
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
-  std::size_t bytes = impl.states.capacity() * sizeof(Impl::State) +
+  // An id: its hash node (value, next pointer, cached hash) and bucket, and its expiry entry.
+  std::size_t bytes = impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
+                      impl.states.capacity() * sizeof(Impl::State) +
                       impl.keys.capacity() * sizeof(Impl::Key) +
                       (impl.in_order.size() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
   for (const Impl::State& state : impl.states) bytes += state.sorted.capacity() * sizeof(double);

@@ -118,5 +118,63 @@ TEST(EvaluationClockTest, InputFlowingAgainRestartsTheOtherPartitionsGrace) {
   EXPECT_EQ(clock.at(kWall, quiet + seconds(3)), kT0 + std::chrono::hours(24) - minutes(5));
 }
 
+TEST(EvaluationClockTest, ASourceAheadOfItsPeersDoesNotCarryTheClock) {
+  EvaluationClock clock({});
+  clock.assign(0);
+  clock.assign(1);
+  clock.observe(0, "Zoho", kT0, kMono);
+  clock.observe(1, "PowerBI", kT0 + seconds(30), kMono);
+  clock.observe(1, "Ahead2h", kT0 + std::chrono::hours(2), kMono);
+  clock.observe(0, "Salesforce", kT0 + minutes(1), kMono);
+  clock.observe(1, "Sage", kT0 + minutes(1), kMono);
+  // Partition 1 has come as far as the middle of its three sources, not as far as the fast one.
+  EXPECT_EQ(clock.progress(1), kT0 + minutes(1));
+  EXPECT_EQ(clock.progress(0), kT0);  // the lower of its two
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 - minutes(5));
+  // Every partition idle, the one carrying the fast source included: the idle clock starts
+  // from the furthest partition's progress, not from the fast source.
+  clock.caught_up(0, kMono);
+  clock.caught_up(1, kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(1) - minutes(5));
+  EXPECT_EQ(clock.at(kWall, kMono + seconds(60)), kT0 + minutes(2) - minutes(5));
+}
+
+TEST(EvaluationClockTest, TwoSourcesFollowTheOneBehindWhicheverCameFirst) {
+  EvaluationClock clock({});
+  clock.assign(0);
+  clock.observe(0, "Ahead30m", kT0 + minutes(30), kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(25));  // alone, it is the front
+  clock.observe(0, "Zoho", kT0, kMono);
+  clock.observe(0, "Zoho", kT0 + minutes(2), kMono);
+  // The clock never goes back, but it waits for Zoho to reach it.
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(25));
+  clock.observe(0, "Zoho", kT0 + minutes(40), kMono);
+  EXPECT_EQ(clock.at(kWall, kMono), kT0 + minutes(25));  // the other one is behind now
+}
+
+TEST(EvaluationClockTest, ASourceGoingOnAloneLeadsOnceItsPeersStoppedVoting) {
+  EvaluationClock clock({.source_vote_records = 10});
+  clock.assign(0);
+  clock.observe(0, "Zoho", kT0, kMono);
+  clock.observe(0, "PowerBI", kT0, kMono);
+  Instant end = kT0;
+  for (int i = 0; i < 8; ++i) {
+    end += minutes(1);
+    clock.observe(0, "PowerBI", end, kMono);
+    EXPECT_EQ(clock.at(kWall, kMono), kT0 - minutes(5)) << i;  // Zoho still votes
+  }
+  end += minutes(1);
+  clock.observe(0, "PowerBI", end, kMono);  // Zoho's last record is ten records back
+  EXPECT_EQ(clock.at(kWall, kMono), end - minutes(5));
+}
+
+TEST(EvaluationClockTest, NoPartitionCountsBeyondTheWallClock) {
+  EvaluationClock clock({});
+  clock.assign(0);
+  const Instant wall = std::chrono::floor<Millis>(kWall);
+  clock.observe(0, "Zoho", wall + minutes(10), kMono);  // within a future tolerance
+  EXPECT_EQ(clock.at(kWall, kMono), wall - minutes(5));
+}
+
 }  // namespace
 }  // namespace iw::alerting

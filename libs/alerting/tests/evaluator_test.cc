@@ -138,6 +138,29 @@ TEST(EvaluatorTest, ARunAtOrBeforeTheEvaluatedInstantIsLateAndNotFoldedIn) {
             Evaluator::Admission::kAccepted);
 }
 
+// A producer's resend: the same raw record again, with the same event.id. It counts once,
+// whether the copy comes before or after the clock reached it, for as long as a window could
+// hold it; after that a copy is late like any old run.
+TEST(EvaluatorTest, ACopyOfARunWithTheSameIdCountsOnce) {
+  Evaluator evaluator({failed_runs(minutes(5), Comparison::kGreaterOrEqual, 2)});
+  alerting::Run failure = run("Zoho", "deals", Etat::kFailed, kT0 + minutes(1));
+  failure.id = "0123456789abcdef0123456789abcdef";
+  ASSERT_EQ(evaluator.add(failure), Evaluator::Admission::kAccepted);
+  EXPECT_EQ(evaluator.add(failure), Evaluator::Admission::kDuplicate);  // still buffered
+  std::vector<Transition> out;
+  evaluator.advance_to(kT0 + minutes(2), out);
+  EXPECT_EQ(evaluator.add(failure), Evaluator::Admission::kDuplicate);  // evaluated already
+  // Runs without an id are never taken for copies.
+  alerting::Run anonymous = run("Zoho", "deals", Etat::kSuccess, kT0 + minutes(3));
+  EXPECT_EQ(evaluator.add(anonymous), Evaluator::Admission::kAccepted);
+  EXPECT_EQ(evaluator.add(anonymous), Evaluator::Admission::kAccepted);
+  evaluator.advance_to(kT0 + minutes(20), out);
+  EXPECT_THAT(out, testing::IsEmpty());  // one failure, never two
+  // The window (5 min) has passed the run: its id is forgotten, and a copy is late.
+  EXPECT_EQ(evaluator.remembered_ids(), 0U);
+  EXPECT_EQ(evaluator.add(failure), Evaluator::Admission::kLate);
+}
+
 TEST(EvaluatorTest, SourcesAndObjetsAreKeptApart) {
   Evaluator evaluator({failed_runs(minutes(10), Comparison::kGreater, 1)});
   // One failure each for two objets of Zoho and for the same objet of another source: no key

@@ -100,6 +100,33 @@ tests:
   EXPECT_EQ(report->checks_passed, 3);
 }
 
+// A runs_file's runs carry the enricher's event.id, as in the service: a line sent twice (a
+// producer's resend) counts once.
+TEST(RuleTestRunnerTest, ALineOfARunsFileSentTwiceCountsOnce) {
+  const std::string failure =
+      R"({"ID": 1, "Source": "Zoho", "Objet": "deals", "Etat": "FAILED", )"
+      R"("Debut": "2025-09-21 08:34:00.000", "Fin": "2025-09-21 08:35:00.000"})";
+  const std::string yaml = R"(
+tests:
+  - name: resend
+    runs_file: runs.ndjson
+    alert_rule_test:
+      - eval_time: "2025-09-21T08:35:00Z"
+        alertname: IngestionFailureDetected
+        exp_alerts:
+          - exp_labels: {severity: critical, source: Zoho, objet: deals}
+      # Four copies of one failure are one failure: the burst (more than 3 in 10 min) is quiet.
+      - eval_time: "2025-09-21T08:35:00Z"
+        alertname: IngestionObjectErrorBurst
+        exp_alerts: []
+)";
+  std::string file_text;
+  for (int copy = 0; copy < 4; ++copy) file_text += failure + "\n";
+  const auto report = run_rule_tests(yaml, "t.yml", files({{"runs.ndjson", file_text}}));
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->ok()) << report->text;
+}
+
 TEST(RuleTestRunnerTest, ProblemsInTheFileAreDiagnosticsWithPositions) {
   const auto report = run_rule_tests(R"(
 rule_files: [missing.yml]

@@ -25,6 +25,12 @@ AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<ale
                           "logged, not evaluated.")
                     .Register(registry)
                     .Add({})),
+      duplicate_runs(prometheus::BuildCounter()
+                         .Name("ingestwatch_duplicate_records_total")
+                         .Help("Records dropped as copies of one already counted (the same "
+                               "event.id, e.g. a producer's resend).")
+                         .Register(registry)
+                         .Add({})),
       keys(prometheus::BuildGauge()
                .Name("ingestwatch_alert_keys")
                .Help("Keys (source, or source and objet) the evaluator holds state for.")

@@ -18,6 +18,7 @@ namespace iw::alert_evaluator {
 ///   ingestwatch_alert_evaluation_seconds                           time to evaluate a step
 ///   ingestwatch_alert_clock_timestamp_seconds                      the evaluation clock
 ///   ingestwatch_alert_late_runs_total                              runs later than the lateness
+///   ingestwatch_duplicate_records_total                            copies of a run (event.id)
 ///   ingestwatch_alert_keys                                         keys with state
 ///   ingestwatch_alert_firing_duration_seconds{alertname,source}    startsAt to resolve (MTTR)
 class AlertMetrics {
@@ -32,6 +33,7 @@ class AlertMetrics {
   prometheus::Histogram& evaluation_seconds;
   prometheus::Gauge& clock_seconds;
   prometheus::Counter& late_runs;
+  prometheus::Counter& duplicate_runs;
   prometheus::Gauge& keys;
 
  private:

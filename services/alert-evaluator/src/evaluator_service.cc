@@ -17,6 +17,7 @@
 #include "iw/alerting/evaluator.h"
 #include "iw/alerting/replay.h"
 #include "iw/base/time_format.h"
+#include "iw/events/future_timestamp.h"
 #include "iw/runtime/version.h"
 #include "iw/stage/stage.h"
 #include "iw/stage/topic_reader.h"
@@ -45,6 +46,7 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
                               .output_label = s.output_topic,
                               .dead_letter_reasons = {std::string(kInvalidRecord)},
                               .latency_sample_every = 0};  // its outcome is an alert, not a record
+  options.dead_letter_reasons.emplace_back(events::kFutureTimestamp);
   if (s.create_topics) {
     options.create_topics = {{.name = s.output_topic, .partitions = s.partitions},
                              {.name = s.dlq_topic, .partitions = 1}};
@@ -99,14 +101,30 @@ class Evaluation final : public stage::Processor {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
                              stage::content_of(record), kInvalidRecord, run.error().message());
     }
-    clock_.observe(record.partition(), run->end, ctx_.clock.monotonic_now());
+    // Written straight to the input (the enricher dead-letters the others): it would carry
+    // the clock to a time no other run has reached.
+    if (auto problem = events::future_timestamp_problem(run->end, ctx_.clock.now(),
+                                                        settings_.future_tolerance)) {
+      return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
+                             stage::content_of(record), events::kFutureTimestamp, *problem);
+    }
+    clock_.observe(record.partition(), run->source, run->end, ctx_.clock.monotonic_now());
     emission_.observed(run->end);
-    if (evaluator_.add(*run) == alerting::Evaluator::Admission::kLate) {
-      metrics_.late_runs.Increment();
-      problems_.warn("late run not evaluated",
-                     {{"source", run->source},
-                      {"end", base::format_rfc3339_millis(run->end)},
-                      {"evaluated_up_to", base::format_rfc3339_millis(evaluator_.now())}});
+    switch (evaluator_.add(*run)) {
+      case alerting::Evaluator::Admission::kAccepted:
+        break;
+      case alerting::Evaluator::Admission::kLate:
+        metrics_.late_runs.Increment();
+        problems_.warn("late run not evaluated",
+                       {{"source", run->source},
+                        {"end", base::format_rfc3339_millis(run->end)},
+                        {"evaluated_up_to", base::format_rfc3339_millis(evaluator_.now())}});
+        break;
+      case alerting::Evaluator::Admission::kDuplicate:
+        metrics_.duplicate_runs.Increment();
+        problems_.warn("copy of a run already counted",
+                       {{"source", run->source}, {"event_id", run->id}});
+        break;
     }
     return {};
   }

@@ -116,6 +116,12 @@ void declare_settings(config::Schema& schema) {
           "fetch apart).")
       .default_value("2s")
       .min("0s");
+  keys.key("alert_evaluator.future_tolerance", &S::future_tolerance)
+      .describe(
+          "Runs ending later than the wall clock plus this are dead-lettered as future_timestamp "
+          "(records written straight to the input; the enricher stops the others).")
+      .default_value("15m")
+      .min("0s");
   keys.parsed("alert_evaluator.sources", split_list, &S::sources)
       .describe(
           "Comma-separated sources known from the start: silent 75 min after start-up if they "

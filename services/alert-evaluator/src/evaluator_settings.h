@@ -22,6 +22,7 @@ struct Settings {
   std::string transactional_id;
   std::vector<alerting::Rule> rules;  // alert_evaluator.rules_file's, or the built-in ones
   alerting::ClockOptions clock;
+  std::chrono::milliseconds future_tolerance{0};
   std::vector<std::string> sources;
   std::chrono::milliseconds replay_lookback{0};
   std::chrono::milliseconds commit_interval{0};

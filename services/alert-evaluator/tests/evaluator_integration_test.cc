@@ -19,6 +19,7 @@
 #include "iw/alerting/alert_event.h"
 #include "iw/base/time_format.h"
 #include "iw/events/enricher.h"
+#include "iw/events/timestamp.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/producer.h"
 #include "iw/log/logger.h"
@@ -41,6 +42,10 @@ const std::filesystem::path kScenarios = std::filesystem::path(IW_DATA_DIR) / "s
 struct Event {
   std::string status, alertname, key, starts_at, ends_at;
   friend auto operator<=>(const Event&, const Event&) = default;
+  friend std::ostream& operator<<(std::ostream& out, const Event& e) {
+    return out << e.status << " " << e.alertname << "{" << e.key << "} " << e.starts_at << " "
+               << e.ends_at;
+  }
 };
 
 // Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS.mmmZ", as the events carry them.
@@ -111,32 +116,54 @@ class AlertEvaluatorTest : public ::testing::Test {
   // `bad` unreadable records.
   void produce_scenarios(const std::vector<std::string>& files, int bad = 0) {
     events::Enricher enricher({});
-    Deliveries deliveries;
-    auto producer = kafka::make_producer({.client = client_}, deliveries);
-    ASSERT_TRUE(producer.has_value());
+    std::vector<std::pair<std::string, std::string>> records;
     std::string enriched;
-    std::uint64_t n = 0;
     for (const std::string& file : files) {
       std::istringstream lines(read_text(kScenarios / file));
       std::string line;
       while (std::getline(lines, line)) {
         const auto facts = enricher.enrich(line, 0, {.topic = "ingestion-logs"}, enriched);
         ASSERT_TRUE(facts.has_value()) << line;
-        const std::string source(facts->source);
-        ASSERT_TRUE((*producer)
-                        ->produce({.topic = input_, .key = source, .value = enriched}, n++)
-                        .has_value());
-        (*producer)->poll(0ms);
+        records.emplace_back(std::string(facts->source), enriched);
       }
     }
-    for (int i = 0; i < bad; ++i) {
+    for (int i = 0; i < bad; ++i) records.emplace_back("ScenarioFailure", "{\"oops\":1");
+    produce(records);
+  }
+
+  // Enriches raw records as the enricher does (without its future check: these stand for
+  // records written straight to the input) and writes each with its key.
+  void produce_raw(const std::vector<std::pair<std::string, std::string>>& keyed_lines) {
+    events::Enricher enricher({});
+    std::vector<std::pair<std::string, std::string>> records;
+    std::string enriched;
+    for (const auto& [key, line] : keyed_lines) {
+      ASSERT_TRUE(enricher.enrich(line, 0, {.topic = "ingestion-logs"}, enriched)) << line;
+      records.emplace_back(key, enriched);
+    }
+    produce(records);
+  }
+
+  // Writes each value with its key to the input topic.
+  void produce(const std::vector<std::pair<std::string, std::string>>& keyed_values) {
+    Deliveries deliveries;
+    auto producer = kafka::make_producer({.client = client_}, deliveries);
+    ASSERT_TRUE(producer.has_value());
+    std::uint64_t n = 0;
+    for (const auto& [key, value] : keyed_values) {
       ASSERT_TRUE(
-          (*producer)
-              ->produce({.topic = input_, .key = "ScenarioFailure", .value = "{\"oops\":1"}, n++)
-              .has_value());
+          (*producer)->produce({.topic = input_, .key = key, .value = value}, n++).has_value());
+      (*producer)->poll(0ms);
     }
     ASSERT_TRUE((*producer)->flush(60s).has_value());
     ASSERT_EQ(deliveries.failed, 0);
+  }
+
+  // The value of a counter without labels on the evaluator's /metrics.
+  static double counter(const std::string& body, const std::string& name) {
+    const std::regex series("\\n" + name + " ([0-9.e+]+)");
+    std::smatch match;
+    return std::regex_search(body, match, series) ? std::stod(match[1]) : -1;
   }
 
   std::vector<std::string> command(const std::string& idle_speed) const {
@@ -280,6 +307,128 @@ TEST_F(AlertEvaluatorTest, ALookbackThatReachesTheStartReplaysEverything) {
   argv.insert(argv.end(), {"--replay-lookback", "1h"});
   ChildProcess evaluator(temp_.path(), argv, {"IW_HTTP_LISTEN=127.0.0.1:0"});
   EXPECT_EQ(read_events(expected.size(), 3s), expected);
+  evaluator.signal(SIGTERM);
+  EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
+}
+
+// `line` with its Source renamed and its Debut and Fin moved by `shift`.
+std::string skewed(const std::string& line, const std::string& source, std::chrono::minutes shift) {
+  std::string out = std::regex_replace(line, std::regex(R"("Source": "[^"]*")"),
+                                       R"("Source": ")" + source + R"(")");
+  for (const std::string field : {"Debut", "Fin"}) {
+    const std::regex pattern("\"" + field + R"re(": "([^"]*)")re");
+    std::smatch match;
+    EXPECT_TRUE(std::regex_search(out, match, pattern)) << line;
+    const auto at = events::parse_timestamp(match[1].str(), events::TimeZone::utc());
+    EXPECT_TRUE(at.has_value()) << match[1];
+    out = std::regex_replace(
+        out, pattern,
+        "\"" + field + "\": \"" +
+            base::format_rfc3339_millis(at.value_or(base::TimePoint{}) + shift) + "\"");
+  }
+  return out;
+}
+
+// An event of `from`'s source told of `to` instead, `shift` later.
+Event moved(const Event& event, const std::string& from, const std::string& to,
+            std::chrono::hours shift) {
+  const auto later = [&](const std::string& at) {
+    if (at.starts_with("0001-")) return at;
+    const auto parsed = base::parse_rfc3339_millis(at);
+    EXPECT_TRUE(parsed.has_value()) << at;
+    return base::format_rfc3339_millis(parsed.value_or(alerting::Instant{}) + shift);
+  };
+  Event out = event;
+  out.key = std::regex_replace(out.key, std::regex("source=" + from), "source=" + to);
+  out.starts_at = later(event.starts_at);
+  out.ends_at = later(event.ends_at);
+  return out;
+}
+
+// Issue #15: one skewed connector clock blinded the others' alerts. Into the scenarios' input
+// go, on ScenarioFailure's partition and interleaved with its runs, a copy of its runs from a
+// connector whose clock runs 2 h fast, one run 30 min ahead, and runs dated 2030 and 2261
+// (written straight to the input: the evaluator dead-letters those as future_timestamp). Every
+// scenario's alert events are exactly what they are without them; the fast connector gets its
+// own alerts, 2 h later, and the run 30 min ahead its own silence.
+TEST_F(AlertEvaluatorTest, SkewedClocksChangeNoOtherSourcesAlertEvents) {
+  produce_scenarios({"rule2-high-failure-rate.ndjson", "rule3-source-silent.ndjson",
+                     "rule4-latency-p95.ndjson", "rule5-resource-overuse.ndjson",
+                     "rule6-object-error-burst.ndjson"});
+  std::vector<std::pair<std::string, std::string>> lines;
+  std::istringstream rule1(read_text(kScenarios / "rule1-failure-detected.ndjson"));
+  std::string first_line;
+  for (std::string line; std::getline(rule1, line);) {
+    if (first_line.empty()) first_line = line;
+    lines.emplace_back("ScenarioFailure", line);
+    lines.emplace_back("ScenarioFailure", skewed(line, "Skewed2h", std::chrono::hours(2)));
+    if (lines.size() == 10) {
+      lines.emplace_back("ScenarioFailure", skewed(line, "Ahead30m", std::chrono::minutes(30)));
+    }
+  }
+  // The first run with a typo'd year, as connectors' people type them.
+  const auto dated = [&](const std::string& source, const std::string& year) {
+    return std::regex_replace(skewed(first_line, source, std::chrono::minutes(0)),
+                              std::regex("2025-09-21"), year + "-09-21");
+  };
+  lines.emplace_back("ScenarioFailure", dated("Typo2030", "2030"));
+  lines.emplace_back("ScenarioFailure", dated("Typo2261", "2261"));
+  produce_raw(lines);
+
+  auto expected = expected_events({kAllScenarios.begin(), kAllScenarios.end()});
+  for (const Event& e : expected_events({"rule1-failure-detected.ndjson"})) {
+    expected.insert(moved(e, "ScenarioFailure", "Skewed2h", std::chrono::hours(2)));
+  }
+  ChildProcess evaluator(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  // The run 30 min ahead goes silent too: one more event, whose instant follows from its run.
+  auto events = read_events(expected.size() + 1, 3s);
+  std::size_t ahead = 0;
+  for (auto it = events.begin(); it != events.end();) {
+    if (it->key == "source=Ahead30m") {
+      EXPECT_EQ(it->alertname, "IngestionSourceSilent");
+      ++ahead;
+      it = events.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  EXPECT_EQ(ahead, 1U);
+  EXPECT_EQ(events, expected);
+  const auto port = evaluator.wait_for_port();
+  ASSERT_TRUE(port);
+  const auto metrics = iw::testing::http_get(*port, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(counter(metrics->body, "ingestwatch_alert_late_runs_total"), 0);
+  evaluator.signal(SIGTERM);
+  EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
+  const auto dead = read_topic(bootstrap_, dlq_, 2, 30s, 1s);
+  ASSERT_EQ(dead.size(), 2U);
+  for (const auto& record : dead) {
+    EXPECT_EQ(record.headers.at("dlq.reason"), "future_timestamp");
+    EXPECT_EQ(record.headers.at("dlq.stage"), "alert-evaluator");
+  }
+}
+
+// A producer that crashed sends what it had sent again: the same raw records, so the same
+// event.ids. Each run counts once in the windows, and the copies are counted.
+TEST_F(AlertEvaluatorTest, AProducerResendIsCountedOnce) {
+  produce_scenarios(kAllScenarios);
+  produce_scenarios({"rule1-failure-detected.ndjson", "rule2-high-failure-rate.ndjson"});
+  std::size_t resent = 0;
+  for (const std::string file :
+       {"rule1-failure-detected.ndjson", "rule2-high-failure-rate.ndjson"}) {
+    std::istringstream lines(read_text(kScenarios / file));
+    for (std::string line; std::getline(lines, line);) ++resent;
+  }
+  const auto expected = expected_events({kAllScenarios.begin(), kAllScenarios.end()});
+  ChildProcess evaluator(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  EXPECT_EQ(read_events(expected.size(), 3s), expected);
+  const auto port = evaluator.wait_for_port();
+  ASSERT_TRUE(port);
+  const auto metrics = iw::testing::http_get(*port, "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(counter(metrics->body, "ingestwatch_duplicate_records_total"),
+            static_cast<double>(resent));
   evaluator.signal(SIGTERM);
   EXPECT_EQ(evaluator.wait(), 0) << evaluator.err();
 }

@@ -5,6 +5,7 @@
 
 #include "business_metrics.h"
 #include "iw/events/enricher.h"
+#include "iw/events/future_timestamp.h"
 #include "iw/runtime/version.h"
 #include "iw/stage/poison_keys.h"
 #include "iw/stage/stage.h"
@@ -30,6 +31,7 @@ struct Settings {
   milliseconds batch_max_latency{0};
   bool create_topics = true;
   std::int32_t partitions = 3;
+  milliseconds future_tolerance = events::kDefaultFutureTolerance;
   stage::PoisonPolicy poison;
 };
 
@@ -37,7 +39,9 @@ struct Settings {
 // its own), so each metric child exists from the start.
 std::vector<std::string> dead_letter_reasons() {
   const auto reasons = events::enrich_defect_reasons();
-  return {reasons.begin(), reasons.end()};
+  std::vector<std::string> out(reasons.begin(), reasons.end());
+  out.emplace_back(events::kFutureTimestamp);
+  return out;
 }
 
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
@@ -70,6 +74,7 @@ class Enrichment final : public stage::Processor {
   Enrichment(runtime::Context& ctx, const Settings& settings)
       : ctx_(ctx),
         output_topic_(settings.output_topic),
+        future_tolerance_(settings.future_tolerance),
         business_(ctx.metrics.registry()),
         enricher_(settings.enrich) {}
 
@@ -95,6 +100,13 @@ class Enrichment final : public stage::Processor {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
                              stage::content_of(record), facts.error().reason,
                              facts.error().message);
+    }
+    // A run that cannot have ended yet would carry the alert evaluator's clock, and Loki's
+    // streams, into the future (docs/ALERTING.md, "The evaluation clock").
+    if (auto problem =
+            events::future_timestamp_problem(facts->end, processed_at_, future_tolerance_)) {
+      return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
+                             stage::content_of(record), events::kFutureTimestamp, *problem);
     }
     const auto parent = record.header("traceparent");
     const auto parsed = parent ? trace::TraceParent::parse(*parent) : std::nullopt;
@@ -122,6 +134,7 @@ class Enrichment final : public stage::Processor {
  private:
   runtime::Context& ctx_;
   std::string output_topic_;
+  milliseconds future_tolerance_;
   BusinessMetrics business_;
   events::Enricher enricher_;
   trace::IdGenerator ids_;
@@ -187,6 +200,12 @@ void EnricherService::declare(config::Schema& schema) const {
       .describe("Raw records larger than this are dead-lettered as oversized_record.")
       .default_value(std::int64_t{1 << 20})
       .min(std::int64_t{1024});
+  keys.key("enricher.future_tolerance", &S::future_tolerance)
+      .describe(
+          "Runs ending later than the wall clock plus this are dead-lettered as future_timestamp "
+          "(a connector clock set wrong, a typo'd year).")
+      .default_value("15m")
+      .min("0s");
   keys.key("enricher.batch_max_records", &S::batch_max_records)
       .describe("Records per transaction at most (exactly once).")
       .default_value(std::int64_t{2000})

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
 #include "enricher_service.h"
+#include "iw/base/time_format.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
 
@@ -215,6 +217,36 @@ TEST_F(PipelineTest, ARecordKafkaRefusesIsDeadLetteredAsKafkaRejected) {
   }
   EXPECT_EQ(reasons, (std::multiset<std::string>{"invalid_timestamp", "kafka_rejected"}));
   EXPECT_EQ(committed_ids().size(), 8U);
+}
+
+// Runs that cannot have ended yet (a typo'd year, a clock far ahead) are dead-lettered as
+// future_timestamp before they reach the evaluator or Loki; a run within the tolerance is not.
+TEST_F(PipelineTest, RunsEndingBeyondTheWallClockAreDeadLetteredAsFutureTimestamp) {
+  const auto run_ending = [](int id, std::string_view fin) {
+    return R"({"ID": )" + std::to_string(id) +
+           R"(, "Source": "Skewed", "Objet": "deals", "Etat": "SUCCESS", "Debut": "2025-09-15 )"
+           R"(10:30:00.000", "Fin": ")" +
+           std::string(fin) + R"("})";
+  };
+  // Ten minutes ahead: within the default tolerance of 15 minutes.
+  const auto soon = std::chrono::system_clock::now() + std::chrono::minutes(10);
+  kafka_.append(kInput, 0, run_ending(20, "2030-01-01 00:00:00"), "Skewed");
+  kafka_.append(kInput, 1, run_ending(21, "2261-01-01 00:00:00"), "Skewed");
+  kafka_.append(kInput, 0, run_ending(22, base::format_rfc3339_millis(soon)), "Skewed");
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  std::multiset<std::string> reasons;
+  for (const auto& record : kafka_.committed_records(kDeadLetters)) {
+    for (const auto& [key, value] : record.headers) {
+      if (key == "dlq.reason") reasons.insert(value);
+    }
+  }
+  EXPECT_EQ(reasons, (std::multiset<std::string>{"future_timestamp", "future_timestamp",
+                                                 "invalid_timestamp"}));
+  EXPECT_EQ(committed_ids().count("22"), 1U);
+  EXPECT_EQ(committed_ids().count("20") + committed_ids().count("21"), 0U);
 }
 
 // A record whose output fails the same way at every attempt (each aborts its transaction) is

@@ -73,9 +73,11 @@ class Evaluator {
   Evaluator(Evaluator&&) noexcept;
   Evaluator& operator=(Evaluator&&) noexcept;
 
-  enum class Admission { kAccepted, kLate };
-  /// Takes a run. kLate when its τ is at or before the instant already evaluated (the caller
-  /// counts and logs it); the run is then not folded in.
+  enum class Admission { kAccepted, kLate, kDuplicate };
+  /// Takes a run. kDuplicate when a run with the same non-empty `id` was accepted and is still
+  /// remembered (ids are kept until the longest window has passed their τ: as long as a window
+  /// could hold the run); kLate when its τ is at or before the instant already evaluated. The
+  /// caller counts and logs both; the run is then not folded in.
   Admission add(const Run& run);
 
   /// Evaluates every instant up to and including `t` and appends the state changes, ordered by
@@ -97,6 +99,8 @@ class Evaluator {
   [[nodiscard]] std::size_t key_count() const;
   /// Runs buffered until the clock reaches them.
   [[nodiscard]] std::size_t buffered_runs() const;
+  /// Run ids remembered to recognise a copy.
+  [[nodiscard]] std::size_t remembered_ids() const;
   /// Approximate heap bytes held for windows and keys.
   [[nodiscard]] std::size_t memory_bytes() const;
 

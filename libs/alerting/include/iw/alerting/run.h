@@ -34,6 +34,9 @@ struct Run {
   double duration_seconds = 0;
   std::optional<double> cpu_seconds;
   std::optional<double> memory_bytes;
+  /// `event.id`: the same for every copy of one raw record (a producer's resend). A run whose
+  /// id the evaluator holds already is not counted again; "" is never a duplicate.
+  std::string_view id;
 };
 
 }  // namespace iw::alerting

@@ -28,6 +28,7 @@ enum class EnrichedField : std::uint8_t {
   kLabelEtat,        ///< `labels.etat` (required)
   kLabelZone,        ///< `labels.zone` (optional)
   kLabelEntreprise,  ///< `labels.entreprise` (optional)
+  kEventId,          ///< `event.id` (optional here; the enricher always writes it)
 };
 
 /// What an enriched record says, as far as the reader was asked to read it: fields not asked
@@ -42,6 +43,9 @@ struct EnrichedRecord {
   std::string_view objet;
   /// `etat`: "SUCCESS", "FAILED" or "RUNNING", exactly.
   std::string_view etat;
+  /// `event.id`: the enricher's hash of the raw record (a resent record has the same one);
+  /// "" when absent or null.
+  std::string_view event_id;
   /// `event.end`: RFC 3339 in UTC with at most 3 fraction digits, as the enricher writes it.
   std::chrono::sys_time<std::chrono::milliseconds> end{};
   /// `performance.duree_secondes`.

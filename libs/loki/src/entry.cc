@@ -19,9 +19,9 @@ using simdjson::ondemand::object;
 using simdjson::ondemand::value;
 
 constexpr std::array kReasons = {
-    Reason::kInvalidRecord, Reason::kInvalidLabels, Reason::kLineTooLong,
-    Reason::kTooOld,        Reason::kTooNew,        Reason::kTooFarBehind,
-    Reason::kOutOfOrder,    Reason::kRateLimited,   Reason::kUnknown,
+    Reason::kInvalidRecord, Reason::kInvalidLabels, Reason::kLineTooLong, Reason::kTooOld,
+    Reason::kTooNew,        Reason::kTooFarBehind,  Reason::kOutOfOrder,  Reason::kRateLimited,
+    Reason::kStreamLimit,   Reason::kUnknown,
 };
 static_assert(kReasons.size() == kReasonCount);
 
@@ -108,6 +108,8 @@ std::string_view reason_name(Reason reason) {
       return "out_of_order";
     case Reason::kRateLimited:
       return "per_stream_rate_limit";
+    case Reason::kStreamLimit:
+      return "stream_limit";
     case Reason::kUnknown:
       return "unknown";
   }

@@ -69,6 +69,7 @@ PusherMetrics::PusherMetrics(prometheus::Registry& registry)
                                         {Verdict::kRetry, 429L},
                                         {Verdict::kRetry, 500L},
                                         {Verdict::kRetry, 503L},
+                                        {Verdict::kStreamLimited, 429L},
                                         {Verdict::kMisconfigured, 401L}}) {
     (void)push(verdict, status);
   }

@@ -29,10 +29,11 @@ enum class Reason {
   kTooFarBehind,   ///< "too_far_behind": older than the stream's newest - max_chunk_age / 2
   kOutOfOrder,     ///< "out_of_order": older than the stream's newest, unordered writes off
   kRateLimited,    ///< "per_stream_rate_limit": reported with the 4xx of a per-stream limit
+  kStreamLimit,    ///< "stream_limit": Loki's active-stream limit refused the stream (a 429)
   kUnknown,        ///< "unknown": Loki's answer does not say (see push_response.h)
 };
 
-inline constexpr std::size_t kReasonCount = 9;
+inline constexpr std::size_t kReasonCount = 10;
 
 /// Stable snake_case name, for metric labels and dlq.reason.
 [[nodiscard]] std::string_view reason_name(Reason reason);

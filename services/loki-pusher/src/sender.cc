@@ -163,7 +163,11 @@ void Sender::stream_limited(Job job, const HttpResult& result) {
       for (std::size_t i = 0; i < parts.size(); ++i) {
         const std::size_t bytes = i + 1 == parts.size() ? left : std::min(parts[i].byte_size, left);
         left -= bytes;
-        jobs.push_back({.batch = std::move(parts[i]), .released_bytes = bytes});
+        // An ingester stores the streams it can and answers with the last error: each part may
+        // be in Loki already (sent again, identical, it is kept once; but an entry more than
+        // max_chunk_age / 2 older than its stream's newest is then refused as too far behind).
+        jobs.push_back(
+            {.batch = std::move(parts[i]), .released_bytes = bytes, .may_have_landed = true});
       }
       for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) jobs_.push_front(std::move(*it));
       return;
@@ -211,7 +215,7 @@ void Sender::send(Job job) {
   // times it arrives (same streams, timestamps and lines: it stores each entry once).
   const loki::PushBody body = loki::encode_push(job.batch, options_.encoding);
   int failures = 0;
-  bool may_have_landed = false;
+  bool may_have_landed = job.may_have_landed;
   while (true) {
     if (failures > 0) metrics_.retries.Increment();
     const HttpResult result = client_.push(body);

@@ -92,6 +92,8 @@ class Sender {
     loki::Batch batch;
     std::size_t released_bytes = 0;
     int stream_limit_answers = 0;
+    // An earlier answer says Loki may have stored (part of) it: see PushOutcome.
+    bool may_have_landed = false;
     std::chrono::steady_clock::time_point not_before{};  // for a job set aside
   };
 

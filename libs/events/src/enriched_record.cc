@@ -61,7 +61,8 @@ constexpr Member kTimestampField[] = {
     {EnrichedField::kTimestamp, s::kTimestamp.view(), s::kTimestamp.view()}};
 constexpr Member kEtatField[] = {{EnrichedField::kEtat, s::kEtat.view(), s::kEtat.view()}};
 constexpr Member kEventFields[] = {
-    {EnrichedField::kEventEnd, s::kEnd.view(), s::join<s::kEvent, ".", s::kEnd>}};
+    {EnrichedField::kEventEnd, s::kEnd.view(), s::join<s::kEvent, ".", s::kEnd>},
+    {EnrichedField::kEventId, s::kId.view(), s::join<s::kEvent, ".", s::kId>}};
 constexpr Member kSourceFields[] = {
     {EnrichedField::kSourceName, s::kName.view(), s::join<s::kSource, ".", s::kName>}};
 constexpr Member kObjetFields[] = {
@@ -90,7 +91,7 @@ constexpr TopLevel kTopLevel[] = {
     {s::kPerformance.view(), true, kPerformanceFields},
     {s::kLabels.view(), true, kLabelFields},
 };
-constexpr unsigned kFieldCount = static_cast<unsigned>(EnrichedField::kLabelEntreprise) + 1;
+constexpr unsigned kFieldCount = static_cast<unsigned>(EnrichedField::kEventId) + 1;
 static_assert(kFieldCount + std::size(kTopLevel) <= 32);
 constexpr std::uint32_t object_bit(std::size_t index) {
   return 1u << (kFieldCount + static_cast<unsigned>(index));
@@ -198,6 +199,8 @@ Result read_field(const Member& member, value& json, EnrichedRecord& out) {
       return read_text(json, path, Text::kOptional, out.labels.zone);
     case EnrichedField::kLabelEntreprise:
       return read_text(json, path, Text::kOptional, out.labels.entreprise);
+    case EnrichedField::kEventId:
+      return read_text(json, path, Text::kOptional, out.event_id);
   }
   return invalid(path, "not a field of schema v1");
 }

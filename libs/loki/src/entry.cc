@@ -10,6 +10,7 @@
 
 #include "iw/events/enriched_record.h"
 #include "iw/events/timestamp.h"
+#include "iw/loki/recent_events.h"
 
 namespace iw::loki {
 namespace {
@@ -158,9 +159,9 @@ struct EntryBuilder::Impl {
   EntryOptions options;
   // Enriched runs: the schema is read by its one reader (libs/events, next to its writer).
   events::EnrichedRecordReader run_reader{
-      events::EnrichedField::kTimestamp, events::EnrichedField::kLabelSource,
-      events::EnrichedField::kLabelEtat, events::EnrichedField::kLabelZone,
-      events::EnrichedField::kLabelEntreprise};
+      events::EnrichedField::kTimestamp,       events::EnrichedField::kLabelSource,
+      events::EnrichedField::kLabelEtat,       events::EnrichedField::kLabelZone,
+      events::EnrichedField::kLabelEntreprise, events::EnrichedField::kEventId};
   // Alert events.
   simdjson::ondemand::parser parser;
   simdjson::ondemand::document document;
@@ -180,6 +181,7 @@ EntryResult<Entry> EntryBuilder::enriched_run(std::string_view record, EntryRef 
   if (impl_->options.timestamp == TimestampSource::kEventTime) {
     entry.timestamp_ns = to_unix_nanos(run->timestamp);
   }
+  if (!run->event_id.empty()) entry.event_key = event_key(run->event_id);
 
   // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
   const events::EnrichedRecord::Labels& run_labels = run->labels;

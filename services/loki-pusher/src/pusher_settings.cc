@@ -259,6 +259,13 @@ void declare_settings(config::Schema& schema) {
           "its entries dead-lettered as stream_limit.")
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
+  keys.key("loki_pusher.dedup.max_ids", &S::dedup_max_ids)
+      .describe(
+          "Runs remembered by event.id: a run whose event.id was taken at another position "
+          "among the last this many (a record sent twice) is not pushed again, and counted in "
+          "ingestwatch_duplicate_records_total. About 50 bytes each; 0 turns it off.")
+      .default_value(std::int64_t{100'000})
+      .min(std::int64_t{0});
   keys.key("loki_pusher.drain_timeout", &S::drain_timeout)
       .describe(
           "On SIGTERM, how long to keep pushing what was read before leaving; what is not "

@@ -42,18 +42,21 @@ struct Runs {
   std::vector<std::string> ids;
 };
 
-Runs make_runs(std::size_t count, std::uint64_t seed) {
+// `first_offset`: the raw offset the first run is enriched with (pipeline.raw.offset); the same
+// seed with another one makes the same runs (same event.id) in other lines, as a resend does.
+Runs make_runs(std::size_t count, std::uint64_t seed, std::int64_t first_offset = 0) {
   Runs runs;
   loggen::Generator generator({.seed = seed, .runs = count});
   events::Enricher enricher({});
   std::string raw;
   std::string enriched;
   while (generator.next(raw)) {
-    const auto facts = enricher.enrich(raw, 0,
-                                       {.topic = "ingestion-logs",
-                                        .offset = static_cast<std::int64_t>(runs.values.size()),
-                                        .execution_id = "exec-loki-pusher-test"},
-                                       enriched);
+    const auto facts =
+        enricher.enrich(raw, 0,
+                        {.topic = "ingestion-logs",
+                         .offset = first_offset + static_cast<std::int64_t>(runs.values.size()),
+                         .execution_id = "exec-loki-pusher-test"},
+                        enriched);
     EXPECT_TRUE(facts.has_value()) << raw;
     if (!facts) continue;
     runs.keys.emplace_back(facts->source);
@@ -415,21 +418,22 @@ TEST_F(LokiPusherTest, TheStreamLimitDeadLettersRefusedStreamsWhileOthersArrive)
   std::string metrics;
   for (int attempt = 0; attempt < 50; ++attempt) {
     metrics = scrape();
-    if (series_value(metrics, R"(ingestwatch_records_dead_lettered_total{reason="stream_limit"})") ==
+    if (series_value(metrics,
+                     R"(ingestwatch_records_dead_lettered_total{reason="stream_limit"})") ==
         static_cast<double>(dead.size())) {
       break;
     }
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_EQ(series_value(metrics,
-                         R"(ingestwatch_records_dead_lettered_total{reason="stream_limit"})"),
-            static_cast<double>(dead.size()));
+  EXPECT_EQ(
+      series_value(metrics, R"(ingestwatch_records_dead_lettered_total{reason="stream_limit"})"),
+      static_cast<double>(dead.size()));
   EXPECT_EQ(
       series_value(metrics,
                    R"(ingestwatch_loki_rejected_entries_total{by="loki",reason="stream_limit"})"),
       static_cast<double>(dead.size()));
-  EXPECT_GT(series_value(
-                metrics, R"(ingestwatch_loki_pushes_total{outcome="stream_limited",status="429"})"),
+  EXPECT_GT(series_value(metrics,
+                         R"(ingestwatch_loki_pushes_total{outcome="stream_limited",status="429"})"),
             0);
   EXPECT_EQ(series_value(metrics, R"(ingestwatch_records_out_total{topic="loki"})"),
             static_cast<double>(kCount - dead.size()));
@@ -437,10 +441,39 @@ TEST_F(LokiPusherTest, TheStreamLimitDeadLettersRefusedStreamsWhileOthersArrive)
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200) << ready->body;
   stop(*child);
-  std::cout << "[ figures  ] " << kCount << " runs, " << kStreams << " streams allowed: "
-            << receiver_->entry_count() << " stored, " << dead.size()
+  std::cout << "[ figures  ] " << kCount << " runs, " << kStreams
+            << " streams allowed: " << receiver_->entry_count() << " stored, " << dead.size()
             << " dead-lettered as stream_limit in " << seconds << " s, "
             << receiver_->requests().size() << " requests\n";
+}
+
+// A producer resend: the same raw runs again, enriched at other offsets (other lines, the same
+// event.id). Each run is stored once; the copies are counted, not pushed.
+TEST_F(LokiPusherTest, ARunSentTwiceIsStoredOnce) {
+  constexpr std::size_t kCount = 2000;
+  constexpr std::size_t kResent = 500;
+  const Runs runs = make_runs(kCount, 6);
+  const Runs resent = make_runs(kResent, 6, 1'000'000);
+  ASSERT_EQ(resent.ids[0], runs.ids[0]);
+  ASSERT_NE(resent.values[0], runs.values[0]);
+  start_receiver();
+  produce(runs, 0, kCount);
+  produce(resent, 0, kResent);
+  auto child = pusher();
+  ASSERT_TRUE(receiver_->wait_for_entries(kCount, 60s)) << receiver_->entry_count();
+  std::string metrics;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    metrics = scrape();
+    if (series_value(metrics, "ingestwatch_duplicate_records_total") == kResent) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(series_value(metrics, "ingestwatch_duplicate_records_total"), kResent);
+  EXPECT_EQ(series_value(metrics, "ingestwatch_records_in_total"), kCount + kResent);
+  std::this_thread::sleep_for(500ms);
+  expect_all_stored_once(runs, kCount);
+  EXPECT_EQ(receiver_->entry_count(), kCount);
+  stop(*child);
+  EXPECT_TRUE(read_topic(bootstrap_, dlq_topic_, 0, 3s, 1s).empty());
 }
 
 TEST_F(LokiPusherTest, RecordsRefusedBeforeSendingAreDeadLetteredAtOnce) {

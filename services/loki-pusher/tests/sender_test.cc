@@ -48,13 +48,12 @@ class SenderTest : public ::testing::Test {
     ASSERT_TRUE(receiver.has_value());
     receiver_ = std::move(*receiver);
     client_.url = "http://127.0.0.1:" + std::to_string(receiver_->port());
-    sender_ = std::make_unique<Sender>(
-        client_,
-        SenderOptions{.encoding = encoding,
-                      .backoff = backoff,
-                      .probe_interval = 50ms,
-                      .stream_limit_attempts = 3},
-        metrics_, readiness_, logger_);
+    sender_ = std::make_unique<Sender>(client_,
+                                       SenderOptions{.encoding = encoding,
+                                                     .backoff = backoff,
+                                                     .probe_interval = 50ms,
+                                                     .stream_limit_attempts = 3},
+                                       metrics_, readiness_, logger_);
   }
 
   // Waits for `count` outcomes.

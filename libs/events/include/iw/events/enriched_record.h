@@ -28,6 +28,7 @@ enum class EnrichedField : std::uint8_t {
   kLabelEtat,        ///< `labels.etat` (required)
   kLabelZone,        ///< `labels.zone` (optional)
   kLabelEntreprise,  ///< `labels.entreprise` (optional)
+  kEventId,          ///< `event.id` (optional)
 };
 
 /// What an enriched record says, as far as the reader was asked to read it: fields not asked
@@ -38,6 +39,8 @@ struct EnrichedRecord {
   base::TimePoint timestamp{};
   /// `source.name`: not empty.
   std::string_view source;
+  /// `event.id`: the stable hash of the raw record (BRIEF §3); "" when absent or null.
+  std::string_view event_id;
   /// `objet.name`: may be empty.
   std::string_view objet;
   /// `etat`: "SUCCESS", "FAILED" or "RUNNING", exactly.

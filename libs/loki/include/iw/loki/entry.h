@@ -66,6 +66,9 @@ struct Entry {
   std::int64_t timestamp_ns;  ///< nanoseconds since the Unix epoch
   std::string line;           ///< the record's bytes, unchanged
   EntryRef ref;
+  /// A 64-bit hash of an enriched run's `event.id` (the raw record's identity), for
+  /// RecentEvents; 0 for alert events and runs without one.
+  std::uint64_t event_key = 0;
 };
 
 /// Which instant Loki files an entry under.

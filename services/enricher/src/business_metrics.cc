@@ -84,6 +84,9 @@ BusinessMetrics::SourceSeries* BusinessMetrics::series_for(std::string_view sour
 }
 
 void BusinessMetrics::stage(const events::RunFacts& run) {
+  // Idle values go before new ones are admitted, so a new source takes a freed place. Only at
+  // a transaction's first record: nothing staged points at a series then.
+  if (staged_.empty()) evict_idle();
   const cardinality::Budget::Admission source = sources_.admit(run.source);
   if (source.first_fold) log_fold("source", sources_.options().max_tracked, run.source);
   bool objet_folded = false;
@@ -117,7 +120,7 @@ void BusinessMetrics::commit() {
     if (s.objet_folded) cardinality_.kind(kObjet).folded->Increment();
   }
   staged_.clear();
-  evict_idle();  // nothing staged points at a series now
+  evict_idle();  // also when no record follows; nothing staged points at a series now
   cardinality_.kind(kSource).tracked->Set(static_cast<double>(sources_.tracked()));
   cardinality_.kind(kObjet).tracked->Set(static_cast<double>(objets_.tracked()));
 }

@@ -19,6 +19,19 @@ TEST(RecentEventsTest, TheSameIdAtAnotherPositionIsADuplicate) {
   EXPECT_FALSE(recent.duplicate(event_key("another"), kResent));
 }
 
+TEST(RecentEventsTest, ACopyOfARefusedEntryIsTakenAgain) {
+  RecentEvents recent(100);
+  const std::uint64_t id = event_key("0f3c2a9e5b7d4c1e8a6f0b2d4e6a8c0e");
+  recent.remember(id, kFirst);
+  recent.refused(id, kResent);  // not the one taken: nothing changes
+  EXPECT_TRUE(recent.duplicate(id, kResent));
+  recent.refused(id, kFirst);  // dead-lettered: its replay comes at another position
+  EXPECT_FALSE(recent.duplicate(id, kResent));
+  recent.remember(id, kResent);
+  EXPECT_TRUE(recent.duplicate(id, kFirst));
+  EXPECT_EQ(recent.size(), 1U);
+}
+
 TEST(RecentEventsTest, NoIdNeverDuplicatesAndZeroCapacityRemembersNothing) {
   RecentEvents recent(100);
   recent.remember(0, kFirst);

@@ -221,6 +221,8 @@ class Pusher final : public stage::Processor {
       metrics_.bytes_pushed.Increment(static_cast<double>(settlement.accepted_line_bytes));
       for (const loki::RefusedEntry& letter : settlement.refused) {
         const loki::BatchEntry& entry = outcome.batch.streams[letter.stream].entries[letter.entry];
+        // Its replay from the dead-letter topic must not be taken for a duplicate.
+        recent_.refused(entry.event_key, entry.ref);
         const stage::InputRef ref = input_ref(entry.ref);
         std::optional<RecordMeta> meta = ledger_.release(ref);
         // Revoked meanwhile: the new owner reads the record again and decides.

@@ -29,12 +29,19 @@ class RecentEvents {
   [[nodiscard]] bool duplicate(std::uint64_t key, const EntryRef& at) const;
   /// Remembers `key` as the record at `at` (the one taken for Loki).
   void remember(std::uint64_t key, const EntryRef& at);
+  /// The entry of the record at `at` was refused for good (dead-lettered): a copy of it at
+  /// another position (a replay of the dead letter) is not a duplicate, and is taken again.
+  void refused(std::uint64_t key, const EntryRef& at);
 
   [[nodiscard]] std::size_t size() const { return where_.size(); }
 
  private:
   std::size_t capacity_;
-  std::unordered_map<std::uint64_t, EntryRef> where_;
+  struct Taken {
+    EntryRef at;
+    bool refused = false;
+  };
+  std::unordered_map<std::uint64_t, Taken> where_;
   std::deque<std::uint64_t> order_;  // oldest first
 };
 

@@ -47,7 +47,7 @@ inline constexpr Name kLabels = "labels";
 // Members of those objects (source.name and objet.name share kName; labels.source and
 // labels.etat repeat the top-level names on purpose: they are the same values).
 inline constexpr Name kEnd = "end";
-inline constexpr Name kId = "id";
+inline constexpr Name kId = "id";  // event.id (objet.id is the writer's alone)
 inline constexpr Name kName = "name";
 inline constexpr Name kDureeSecondes = "duree_secondes";
 inline constexpr Name kCpuTimeSec = "cpu_time_sec";

@@ -126,6 +126,17 @@ TEST(EnrichedRecordReaderTest, TheBriefsExampleForBothConsumers) {
   EXPECT_EQ(entry->labels.entreprise, "akonovia");
   EXPECT_EQ(entry->source, "");  // not asked for
   EXPECT_FALSE(entry->memory_bytes.has_value());
+
+  // event.id, for deduplication; objet.id is another field.
+  EnrichedRecordReader ids({EnrichedField::kEventId});
+  const auto id = ids.read(brief->json, 0);
+  ASSERT_TRUE(id.has_value()) << id.error().message;
+  EXPECT_EQ(id->event_id.size(), 32U) << id->event_id;
+  EXPECT_NE(brief->json.find(R"("event":{"id":")" + std::string(id->event_id)), std::string::npos);
+  // Optional: a record without it reads, as "".
+  const auto none = ids.read(R"({"event":{"end":"2025-09-15T10:30:01.154Z"}})", 0);
+  ASSERT_TRUE(none.has_value()) << none.error().message;
+  EXPECT_EQ(none->event_id, "");
 }
 
 constexpr std::string_view kRecord =

@@ -71,8 +71,10 @@ std::optional<Rejection> Batcher::add(Entry entry) {
   auto [slot, inserted] = open_index_.try_emplace(entry.stream, open_.streams.size());
   if (inserted)
     open_.streams.push_back(BatchStream{.labels = std::move(entry.stream), .entries = {}});
-  open_.streams[slot->second].entries.push_back(BatchEntry{
-      .timestamp_ns = entry.timestamp_ns, .line = std::move(entry.line), .ref = entry.ref});
+  open_.streams[slot->second].entries.push_back(BatchEntry{.timestamp_ns = entry.timestamp_ns,
+                                                           .line = std::move(entry.line),
+                                                           .ref = entry.ref,
+                                                           .event_key = entry.event_key});
   open_.byte_size += size;
   ++open_.entry_count;
 

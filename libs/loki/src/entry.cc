@@ -10,6 +10,7 @@
 
 #include "iw/events/enriched_record.h"
 #include "iw/events/timestamp.h"
+#include "iw/loki/recent_events.h"
 
 namespace iw::loki {
 namespace {
@@ -19,9 +20,9 @@ using simdjson::ondemand::object;
 using simdjson::ondemand::value;
 
 constexpr std::array kReasons = {
-    Reason::kInvalidRecord, Reason::kInvalidLabels, Reason::kLineTooLong,
-    Reason::kTooOld,        Reason::kTooNew,        Reason::kTooFarBehind,
-    Reason::kOutOfOrder,    Reason::kRateLimited,   Reason::kUnknown,
+    Reason::kInvalidRecord, Reason::kInvalidLabels, Reason::kLineTooLong, Reason::kTooOld,
+    Reason::kTooNew,        Reason::kTooFarBehind,  Reason::kOutOfOrder,  Reason::kRateLimited,
+    Reason::kStreamLimit,   Reason::kUnknown,
 };
 static_assert(kReasons.size() == kReasonCount);
 
@@ -108,6 +109,8 @@ std::string_view reason_name(Reason reason) {
       return "out_of_order";
     case Reason::kRateLimited:
       return "per_stream_rate_limit";
+    case Reason::kStreamLimit:
+      return "stream_limit";
     case Reason::kUnknown:
       return "unknown";
   }
@@ -156,9 +159,9 @@ struct EntryBuilder::Impl {
   EntryOptions options;
   // Enriched runs: the schema is read by its one reader (libs/events, next to its writer).
   events::EnrichedRecordReader run_reader{
-      events::EnrichedField::kTimestamp, events::EnrichedField::kLabelSource,
-      events::EnrichedField::kLabelEtat, events::EnrichedField::kLabelZone,
-      events::EnrichedField::kLabelEntreprise};
+      events::EnrichedField::kTimestamp,       events::EnrichedField::kLabelSource,
+      events::EnrichedField::kLabelEtat,       events::EnrichedField::kLabelZone,
+      events::EnrichedField::kLabelEntreprise, events::EnrichedField::kEventId};
   // Alert events.
   simdjson::ondemand::parser parser;
   simdjson::ondemand::document document;
@@ -178,6 +181,7 @@ EntryResult<Entry> EntryBuilder::enriched_run(std::string_view record, EntryRef 
   if (impl_->options.timestamp == TimestampSource::kEventTime) {
     entry.timestamp_ns = to_unix_nanos(run->timestamp);
   }
+  if (!run->event_id.empty()) entry.event_key = event_key(run->event_id);
 
   // The allow-list of BRIEF §7; anything else the enricher adds stays in the line only.
   const events::EnrichedRecord::Labels& run_labels = run->labels;

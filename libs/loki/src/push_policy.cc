@@ -9,8 +9,13 @@ namespace iw::loki {
 
 using std::chrono::milliseconds;
 
-Verdict classify(long status) {
+bool is_stream_limit_message(std::string_view body) {
+  return body.find("Maximum active stream limit exceeded") != std::string_view::npos;
+}
+
+Verdict classify(long status, std::string_view body) {
   if (status >= 200 && status < 300) return Verdict::kAccepted;
+  if (status == 429 && is_stream_limit_message(body)) return Verdict::kStreamLimited;
   if (status == 400) return Verdict::kPartlyRejected;
   if (status == 413) return Verdict::kTooLarge;
   // 408: a proxy gave up waiting for the request; the same request may well succeed.
@@ -32,6 +37,8 @@ std::string_view verdict_name(Verdict verdict) {
       return "misconfigured";
     case Verdict::kTooLarge:
       return "too_large";
+    case Verdict::kStreamLimited:
+      return "stream_limited";
   }
   return "unknown";
 }
@@ -130,6 +137,35 @@ std::pair<Batch, Batch> split_batch(const Batch& batch) {
     add_stream(halves.second, std::move(tail));
   }
   return halves;
+}
+
+StreamLimitAction on_stream_limit(const Batch& batch, int attempts, int max_attempts) {
+  if (batch.streams.size() >= 2) return StreamLimitAction::kSplitStreams;
+  return attempts < max_attempts ? StreamLimitAction::kRetryLater : StreamLimitAction::kRefuse;
+}
+
+std::vector<Batch> split_streams(const Batch& batch) {
+  std::vector<Batch> out;
+  out.reserve(batch.streams.size());
+  for (const BatchStream& stream : batch.streams) {
+    Batch one;
+    add_stream(one, stream);
+    if (one.entry_count > 0) out.push_back(std::move(one));
+  }
+  return out;
+}
+
+Rejections refuse_all(const Batch& batch, Reason reason, std::string_view message,
+                      std::size_t max_message_bytes) {
+  Rejections out;
+  out.messages.push_back(cut_utf8(message, max_message_bytes));
+  out.entries.reserve(batch.entry_count);
+  for (std::size_t s = 0; s < batch.streams.size(); ++s) {
+    for (std::size_t e = 0; e < batch.streams[s].entries.size(); ++e) {
+      out.entries.push_back({.stream = s, .entry = e, .reason = reason, .certain = true});
+    }
+  }
+  return out;
 }
 
 Settlement settle(const Batch& batch, const Rejections& rejections, bool sent_before_unanswered,

@@ -7,6 +7,8 @@
 #include <iterator>
 #include <set>
 
+#include "iw/loki/recent_events.h"
+
 namespace iw::loki {
 namespace {
 
@@ -41,6 +43,13 @@ TEST(EnrichedRunTest, TheBriefsExample) {
   EXPECT_EQ(entry->timestamp_ns, kBriefStart);
   EXPECT_EQ(entry->line, record);
   EXPECT_EQ(entry->ref, kRef);
+  // The key of its event.id, for the pusher's memory of recent runs; none without one.
+  const auto at = record.find(R"("event":{"id":")");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(entry->event_key, event_key(std::string_view(record).substr(at + 15, 32)));
+  auto without = builder.enriched_run(run(R"({"source":"Zoho","etat":"FAILED"})"), kRef, kIngest);
+  ASSERT_TRUE(without) << without.error().message;
+  EXPECT_EQ(without->event_key, 0U);
 }
 
 TEST(EnrichedRunTest, ZoneAndEntrepriseOnlyWhenPresent) {
@@ -128,9 +137,10 @@ TEST(EnrichedRunTest, OneObjectAndEachFieldReadOnce) {
   EXPECT_EQ(message(R"({"labels":{},"@timestamp":"2025-09-15T10:30:00Z",)"
                     R"("labels":{"etat":"SUCCESS","source":"Zoho"}})"),
             "labels: appears twice");
-  // Fields the pusher does not read are not looked at, even when another reader would object.
+  // Fields the pusher does not read are not looked at, even when another reader would object
+  // (it reads event.id, for its memory of recent runs, so not `event`).
   auto entry = builder.enriched_run(
-      run(R"({"etat":"SUCCESS","source":"Zoho"})").insert(1, R"("etat":0,"event":1,)"), kRef,
+      run(R"({"etat":"SUCCESS","source":"Zoho"})").insert(1, R"("etat":0,"objet":1,)"), kRef,
       kIngest);
   ASSERT_TRUE(entry) << entry.error().message;
   EXPECT_EQ(entry->stream, R"({etat="SUCCESS", job="ingestion-logs", source="Zoho"})");

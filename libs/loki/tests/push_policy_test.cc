@@ -117,6 +117,62 @@ TEST(SplitBatchTest, TwoEntriesMakeTwoBatchesOfOne) {
   EXPECT_THAT(offsets(second), ElementsAre(1));
 }
 
+// Loki 2.9's and Loki 3's texts (pkg/validation/validate.go); the second names the stream.
+constexpr std::string_view kStreamLimit2 =
+    "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or "
+    "reduce label values), or contact your Loki administrator to see if the limit can be "
+    "increased";
+constexpr std::string_view kStreamLimit3 =
+    "Maximum active stream limit exceeded when trying to create stream {job=\"b\"}, reduce the "
+    "number of active streams (reduce labels or reduce label values), or contact your Loki "
+    "administrator to see if the limit can be increased, user: 'fake'";
+
+TEST(StreamLimitTest, A429IsTheStreamLimitByItsText) {
+  EXPECT_EQ(classify(429, kStreamLimit2), Verdict::kStreamLimited);
+  EXPECT_EQ(classify(429, kStreamLimit3), Verdict::kStreamLimited);
+  EXPECT_EQ(verdict_name(Verdict::kStreamLimited), "stream_limited");
+  // The rate limits pass: the same push later gets through.
+  EXPECT_EQ(classify(429,
+                     "Ingestion rate limit exceeded for user fake (limit: 4194304 bytes/sec) while "
+                     "attempting to ingest '1000' lines totaling '1048576' bytes, reduce log "
+                     "volume or contact your Loki administrator to see if the limit can be "
+                     "increased"),
+            Verdict::kRetry);
+  EXPECT_EQ(classify(429,
+                     "Per stream rate limit exceeded (limit: 3MB/sec) while attempting to ingest "
+                     "for stream '{job=\"a\"}' totaling 5MB, consider splitting a stream via "
+                     "additional labels or contact your Loki administrator to see if the limit "
+                     "can be increased"),
+            Verdict::kRetry);
+  EXPECT_EQ(classify(429), Verdict::kRetry);
+  EXPECT_EQ(classify(503, kStreamLimit3), Verdict::kRetry);  // only Loki's 429 means it
+}
+
+TEST(StreamLimitTest, SplitsByStreamThenRetriesAStreamAFewTimesThenRefusesIt) {
+  const Batch batch = three_streams();
+  EXPECT_EQ(on_stream_limit(batch, 1, 3), StreamLimitAction::kSplitStreams);
+  const std::vector<Batch> parts = split_streams(batch);
+  ASSERT_EQ(parts.size(), 3U);
+  EXPECT_THAT(offsets(parts[1]), ElementsAre(3, 4, 5));
+  EXPECT_EQ(parts[1].streams[0].labels, R"({job="b"})");
+  EXPECT_EQ(parts[1].entry_count, 3U);
+  EXPECT_EQ(parts[1].byte_size, (13 + 14 + 15) + 3 * 20 + 9U);
+  EXPECT_EQ(on_stream_limit(parts[1], 1, 3), StreamLimitAction::kRetryLater);
+  EXPECT_EQ(on_stream_limit(parts[1], 2, 3), StreamLimitAction::kRetryLater);
+  EXPECT_EQ(on_stream_limit(parts[1], 3, 3), StreamLimitAction::kRefuse);
+  EXPECT_EQ(on_stream_limit(parts[1], 1, 1), StreamLimitAction::kRefuse);
+
+  const Rejections refused = refuse_all(parts[1], Reason::kStreamLimit, kStreamLimit3, 20);
+  ASSERT_EQ(refused.entries.size(), 3U);
+  ASSERT_EQ(refused.messages.size(), 1U);
+  EXPECT_EQ(refused.messages[0], "Maximum active strea");
+  const Settlement settled = settle(parts[1], refused);
+  EXPECT_TRUE(settled.accepted.empty());
+  ASSERT_EQ(settled.refused.size(), 3U);
+  EXPECT_EQ(settled.refused[2].reason, Reason::kStreamLimit);
+  EXPECT_EQ(reason_name(Reason::kStreamLimit), "stream_limit");
+}
+
 TEST(SettleTest, EveryEntryIsEitherAcceptedOrRefused) {
   const Batch batch = three_streams();
   Rejections rejections;

@@ -1,11 +1,27 @@
 #include "alert_metrics.h"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
-#include <set>
+#include <string_view>
 
 namespace iw::alert_evaluator {
+namespace {
 
-AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<alerting::Rule>& rules)
+constexpr std::array<std::string_view, 1> kKinds = {"source"};
+
+const std::string* source_of(const alerting::Labels& labels) {
+  for (const auto& [name, value] : labels) {
+    if (name == "source") return &value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<alerting::Rule>& rules,
+                           AlertMetricsOptions options, const base::Clock& clock,
+                           const log::Logger& logger)
     : evaluation_seconds(
           prometheus::BuildHistogram()
               .Name("ingestwatch_alert_evaluation_seconds")
@@ -51,7 +67,10 @@ AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<ale
               .Help("Event time from an alert's startsAt to its resolve, observed at each "
                     "resolve, by alertname and source: the time to recover (MTTR = sum / "
                     "count).")
-              .Register(registry)) {
+              .Register(registry)),
+      cardinality_(registry, kKinds),
+      sources_({.max_tracked = options.max_sources, .idle_after = options.idle_timeout}, clock),
+      logger_(logger) {
   // Every child up front, so a rate() over them starts from zero.
   for (const alerting::Rule& rule : rules) {
     for (const auto state : {alerting::AlertState::kPending, alerting::AlertState::kFiring,
@@ -63,30 +82,63 @@ AlertMetrics::AlertMetrics(prometheus::Registry& registry, const std::vector<ale
   }
 }
 
+cardinality::Budget::Admission AlertMetrics::admit(const alerting::Labels& labels) {
+  const std::string* source = source_of(labels);
+  if (source == nullptr) return {.label = {}, .folded = false, .first_fold = false};
+  const cardinality::Budget::Admission admission = sources_.admit(*source);
+  if (admission.first_fold) {
+    logger_.warn("cardinality budget full: alerts of further sources are shown under _other",
+                 {{"kind", "source"},
+                  {"budget", static_cast<std::int64_t>(sources_.options().max_tracked)},
+                  {"first_folded", *source}});
+  }
+  return admission;
+}
+
 void AlertMetrics::count_transition(const alerting::Transition& transition) {
   const auto it = transition_counters_.find({transition.alert.rule->alert, transition.to});
   if (it != transition_counters_.end()) it->second->Increment();
+  const cardinality::Budget::Admission source = admit(*transition.alert.labels);
+  if (source.folded) cardinality_.kind(0).folded->Increment();
   if (transition.from != alerting::AlertState::kFiring) return;
   // From a minute to three days: failures are fixed within the hour, silent sources in days.
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200};
-  prometheus::Labels labels = {{"alertname", transition.alert.rule->alert}};
-  for (const auto& [name, value] : *transition.alert.labels) {
-    if (name == "source") labels.emplace("source", value);
+  auto key = std::make_pair(transition.alert.rule->alert, std::string(source.label));
+  auto child = firing_children_.find(key);
+  if (child == firing_children_.end()) {
+    prometheus::Labels labels = {{"alertname", key.first}};
+    if (!key.second.empty()) labels.emplace("source", key.second);
+    child =
+        firing_children_.emplace(std::move(key), &firing_durations_.Add(labels, kBuckets)).first;
   }
   const std::chrono::duration<double> fired = transition.at - transition.fired_at;
-  firing_durations_.Add(labels, kBuckets).Observe(fired.count());
+  child->second->Observe(fired.count());
 }
 
 void AlertMetrics::update_active(const alerting::Evaluator& evaluator) {
-  std::set<prometheus::Labels> now_active;
+  // An alert of a folded source is counted under source="_other" with its rule's name, state and
+  // severity only: its other key labels (objet, resource) would bring the cardinality back.
+  std::map<prometheus::Labels, double> now_active;
   evaluator.for_each_active([&](const alerting::ActiveAlert& active) {
-    prometheus::Labels labels(active.alert.labels->begin(), active.alert.labels->end());
+    const cardinality::Budget::Admission source = admit(*active.alert.labels);
+    prometheus::Labels labels;
+    if (source.folded) {
+      for (const auto& [name, value] : *active.alert.labels) {
+        if (name == "alertname" || name == "severity") labels.emplace(name, value);
+      }
+      labels.emplace("source", std::string(cardinality::kOther));
+    } else {
+      labels = prometheus::Labels(active.alert.labels->begin(), active.alert.labels->end());
+    }
     labels["alertstate"] = std::string(alerting::state_name(active.state));
-    now_active.insert(labels);
-    if (!active_.contains(labels)) active_[labels] = &alerts_.Add(labels);
-    active_[labels]->Set(1);
+    now_active[labels] += 1;
   });
+  for (const auto& [labels, count] : now_active) {
+    auto it = active_.find(labels);
+    if (it == active_.end()) it = active_.emplace(labels, &alerts_.Add(labels)).first;
+    it->second->Set(count);
+  }
   for (auto it = active_.begin(); it != active_.end();) {
     if (now_active.contains(it->first)) {
       ++it;
@@ -95,6 +147,18 @@ void AlertMetrics::update_active(const alerting::Evaluator& evaluator) {
       it = active_.erase(it);
     }
   }
+  // A source with an active alert was admitted just now, so only sources without one go.
+  const std::vector<std::string> gone = sources_.evict_idle();
+  for (auto it = firing_children_.begin(); it != firing_children_.end() && !gone.empty();) {
+    if (std::ranges::find(gone, it->first.second) != gone.end()) {
+      firing_durations_.Remove(it->second);
+      it = firing_children_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  cardinality_.kind(0).evicted->Increment(static_cast<double>(gone.size()));
+  cardinality_.kind(0).tracked->Set(static_cast<double>(sources_.tracked()));
 }
 
 }  // namespace iw::alert_evaluator

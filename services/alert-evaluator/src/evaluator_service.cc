@@ -76,7 +76,8 @@ class Evaluation final : public stage::Processor {
   Evaluation(runtime::Context& ctx, Settings settings)
       : ctx_(ctx),
         settings_(std::move(settings)),
-        metrics_(ctx.metrics.registry(), settings_.rules),
+        metrics_(ctx.metrics.registry(), settings_.rules, settings_.metrics_budget, ctx.clock,
+                 ctx.logger),
         evaluator_(settings_.rules, {.configured_sources = settings_.sources}),
         clock_(settings_.clock),
         warm_up_(alerting::warm_up_of(settings_.rules, settings_.clock.allowed_lateness)),

@@ -167,6 +167,18 @@ void declare_settings(config::Schema& schema) {
   keys.key("alert_evaluator.alertmanager_bearer_token", &S::alertmanager_bearer_token)
       .describe("Bearer token sent to Alertmanager (Authorization header).");
   stage::declare_poison_keys(keys, "alert_evaluator", &S::poison);
+  keys.key("alert_evaluator.metrics.max_sources", &S::metrics_budget,
+           &AlertMetricsOptions::max_sources)
+      .describe(
+          "Sources with per-source alert series of their own; the alerts of others are "
+          "shown under source=\"_other\" (the evaluation stays per source). 0: no limit.")
+      .default_value(std::int64_t{1000})
+      .min(std::int64_t{0});
+  keys.key("alert_evaluator.metrics.idle_timeout", &S::metrics_budget,
+           &AlertMetricsOptions::idle_timeout)
+      .describe("A source without an alert this long loses its per-source series (0s: never).")
+      .default_value("24h")
+      .min("0s");
 }
 
 }  // namespace iw::alert_evaluator

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "alert_metrics.h"
 #include "iw/alerting/evaluation_clock.h"
 #include "iw/alerting/rule.h"
 #include "iw/base/error.h"
@@ -32,6 +33,7 @@ struct Settings {
   std::chrono::milliseconds alertmanager_resend_interval{60'000};
   config::Secret alertmanager_bearer_token;
   stage::PoisonPolicy poison;
+  AlertMetricsOptions metrics_budget;
 
   Settings();
 };

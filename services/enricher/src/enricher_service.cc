@@ -33,6 +33,7 @@ struct Settings {
   std::int32_t partitions = 3;
   milliseconds future_tolerance = events::kDefaultFutureTolerance;
   stage::PoisonPolicy poison;
+  BusinessMetricsOptions business;
 };
 
 // Why a record goes to the dead-letter topic: every reason the enricher can give (the stage adds
@@ -75,7 +76,7 @@ class Enrichment final : public stage::Processor {
       : ctx_(ctx),
         output_topic_(settings.output_topic),
         future_tolerance_(settings.future_tolerance),
-        business_(ctx.metrics.registry()),
+        business_(ctx.metrics.registry(), settings.business, ctx.clock, ctx.logger),
         enricher_(settings.enrich) {}
 
   void started(stage::Input&) override { ctx_.readiness.set_ready("kafka"); }
@@ -222,6 +223,22 @@ void EnricherService::declare(config::Schema& schema) const {
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
   stage::declare_poison_keys(keys, "enricher", &S::poison);
+  keys.key("enricher.metrics.max_sources", &S::business, &BusinessMetricsOptions::max_sources)
+      .describe(
+          "Sources with business-metric series of their own; the others are counted under "
+          "source=\"_other\". 0: no limit.")
+      .default_value(std::int64_t{1000})
+      .min(std::int64_t{0});
+  keys.key("enricher.metrics.max_objets", &S::business, &BusinessMetricsOptions::max_objets)
+      .describe(
+          "(source, objet) pairs with an ingestion_runs_total series of their own; the "
+          "others are counted under objet=\"_other\". 0: no limit.")
+      .default_value(std::int64_t{5000})
+      .min(std::int64_t{0});
+  keys.key("enricher.metrics.idle_timeout", &S::business, &BusinessMetricsOptions::idle_timeout)
+      .describe("A source or objet unseen this long loses its series (0s: never).")
+      .default_value("24h")
+      .min("0s");
 }
 
 base::Status EnricherService::run(runtime::Context& ctx) {

@@ -58,6 +58,25 @@ class EnricherTest : public ::testing::Test {
                                                      {.name = dlq_, .partitions = 1}}));
   }
 
+  // Records [from, to) of `sources_count` distinct sources ("src-<i % sources_count>").
+  void produce_many_sources(std::size_t from, std::size_t to, std::size_t sources_count,
+                            const std::string& prefix = "src-") {
+    Deliveries deliveries;
+    auto producer = kafka::make_producer({.client = client_}, deliveries);
+    ASSERT_TRUE(producer.has_value());
+    for (std::size_t i = from; i < to; ++i) {
+      const std::string source = prefix + std::to_string(i % sources_count);
+      std::string value = raw_record(i * 100 + 1);  // never a bad one
+      const std::string from_source = "\"Source\": \"" + std::string(kSources[(i * 100 + 1) % 5]);
+      value.replace(value.find(from_source), from_source.size(), "\"Source\": \"" + source);
+      ASSERT_TRUE(
+          (*producer)->produce({.topic = input_, .key = source, .value = value}, i).has_value());
+      (*producer)->poll(0ms);
+    }
+    ASSERT_TRUE((*producer)->flush(60s).has_value());
+    ASSERT_EQ(deliveries.failed, 0);
+  }
+
   void produce_input(std::size_t count = kRecords) {
     Deliveries deliveries;
     auto producer = kafka::make_producer({.client = client_}, deliveries);
@@ -273,4 +292,81 @@ TEST_F(EnricherTest, AtLeastOnceModeDeliversEverythingWhenNothingCrashes) {
 }
 
 }  // namespace
+// The source budget: 300 distinct sources, 50 kept. /metrics stays bounded, the other sources'
+// runs are counted under source="_other" (nothing lost), the fold is logged once; sources unseen
+// for the idle timeout lose their series.
+TEST_F(EnricherTest, TheSourceBudgetKeepsMetricsBoundedAndFoldsTheRest) {
+  constexpr std::size_t kCount = 3000;
+  constexpr std::size_t kDistinct = 300;
+  constexpr std::size_t kBudget = 50;
+  produce_many_sources(0, kCount, kDistinct);
+  std::vector<std::string> environment = env();
+  environment.push_back("IW_ENRICHER_METRICS_MAX_SOURCES=" + std::to_string(kBudget));
+  environment.push_back("IW_ENRICHER_METRICS_IDLE_TIMEOUT=4s");
+  ChildProcess p(temp_.path(), command(random_name("txn")), environment);
+  ASSERT_EQ(read_topic(bootstrap_, output_, kCount, 120s, 1s).size(), kCount);
+
+  std::string metrics;
+  for (int i = 0; i < 50; ++i) {
+    metrics = scrape(p);
+    if (metric_sum(metrics, "ingestion_runs_total") >= kCount) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::regex source_pattern("ingestion_run_duration_seconds_count\\{source=\"([^\"]+)\"\\}");
+  std::set<std::string> sources;
+  for (std::sregex_iterator it(metrics.begin(), metrics.end(), source_pattern), end; it != end;
+       ++it) {
+    sources.insert((*it)[1]);
+  }
+  EXPECT_EQ(sources.size(), kBudget + 1) << "the budget, and _other";
+  EXPECT_TRUE(sources.contains("_other"));
+  EXPECT_EQ(metric_sum(metrics, "ingestion_runs_total"), kCount) << "nothing lost";
+  EXPECT_EQ(metric_sum(metrics, "ingestion_run_duration_seconds_count"), kCount);
+  const std::regex other_pattern(
+      "ingestion_run_duration_seconds_count\\{source=\"_other\"\\} ([0-9.e+]+)");
+  std::smatch other;
+  ASSERT_TRUE(std::regex_search(metrics, other, other_pattern));
+  // Each source has kCount / kDistinct runs; those of the sources over budget are folded.
+  EXPECT_EQ(std::stod(other[1]), (kDistinct - kBudget) * (kCount / kDistinct));
+  EXPECT_EQ(metric_sum(metrics, "ingestwatch_cardinality_folded_records_total"),
+            std::stod(other[1]));
+  EXPECT_THAT(metrics, HasSubstr("ingestwatch_cardinality_tracked{kind=\"source\"} 50"));
+  // Bounded: the series of the business metrics, however many sources come.
+  std::size_t business_series = 0;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    business_series += line.rfind("ingestion_", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_LT(business_series, (kBudget + 1) * 60) << business_series;
+
+  // Logged once, however many records were folded.
+  std::this_thread::sleep_for(200ms);
+  const std::string out = p.out() + p.err();
+  std::size_t logged = 0;
+  for (auto at = out.find("cardinality budget full"); at != std::string::npos;
+       at = out.find("cardinality budget full", at + 1)) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 1u) << out.substr(0, 3000);
+
+  // Idle: after the timeout, a record of a new source makes the old ones' series go.
+  std::this_thread::sleep_for(5s);
+  produce_many_sources(0, 10, 1, "fresh-");
+  for (int i = 0; i < 100; ++i) {
+    metrics = scrape(p);
+    if (metrics.find("ingestion_run_duration_seconds_count{source=\"fresh-0\"} 10") !=
+        std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_THAT(metrics, HasSubstr("ingestwatch_cardinality_evicted_total{kind=\"source\"} 50"));
+  EXPECT_THAT(metrics, HasSubstr("ingestwatch_cardinality_tracked{kind=\"source\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("ingestion_run_duration_seconds_count{source=\"fresh-0\"} 10"));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("source=\"src-")));
+
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(), 0) << p.err();
+}
+
 }  // namespace iw::enricher

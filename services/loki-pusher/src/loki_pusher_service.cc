@@ -7,6 +7,7 @@
 #include "iw/loki/batcher.h"
 #include "iw/loki/entry.h"
 #include "iw/loki/push_policy.h"
+#include "iw/loki/recent_events.h"
 #include "iw/stage/stage.h"
 #include "ledger.h"
 #include "pusher_metrics.h"
@@ -70,7 +71,9 @@ class Pusher final : public stage::Processor {
         settings_(settings),
         metrics_(ctx.metrics.registry()),
         builder_(settings_.entries),
-        batcher_(settings_.batcher, ctx.clock) {}
+        batcher_(settings_.batcher, ctx.clock),
+        recent_(settings_.dedup_max_ids),
+        duplicates_log_(ctx.logger, 10, std::chrono::minutes(1)) {}
 
   void started(stage::Input& input) override {
     input_ = &input;
@@ -95,7 +98,20 @@ class Pusher final : public stage::Processor {
                      ? builder_.enriched_run(record.value(), ref, record.timestamp())
                      : builder_.alert_event(record.value(), ref, record.timestamp());
     if (!entry) return refuse(record, ref, entry.error(), out);
+    const std::uint64_t event_key = entry->event_key;
+    if (recent_.duplicate(event_key, ref)) {
+      // Sent twice (a producer resend): its twin is in Loki, on its way, or dead-lettered. This
+      // record is done without an entry.
+      metrics_.duplicates.Increment();
+      duplicates_log_.log(log::Level::kInfo,
+                          "duplicate run not pushed (its event.id was taken recently)",
+                          {{"topic", record.topic()},
+                           {"partition", record.partition()},
+                           {"offset", record.offset()}});
+      return {};
+    }
     if (auto rejected = batcher_.add(std::move(*entry))) return refuse(record, ref, *rejected, out);
+    recent_.remember(event_key, ref);
     ledger_.hold(out.defer(),
                  {.key = record.key() ? std::optional<std::string>(*record.key()) : std::nullopt,
                   .execution_id = std::string(record.header("execution_id").value_or("")),
@@ -205,6 +221,8 @@ class Pusher final : public stage::Processor {
       metrics_.bytes_pushed.Increment(static_cast<double>(settlement.accepted_line_bytes));
       for (const loki::RefusedEntry& letter : settlement.refused) {
         const loki::BatchEntry& entry = outcome.batch.streams[letter.stream].entries[letter.entry];
+        // Its replay from the dead-letter topic must not be taken for a duplicate.
+        recent_.refused(entry.event_key, entry.ref);
         const stage::InputRef ref = input_ref(entry.ref);
         std::optional<RecordMeta> meta = ledger_.release(ref);
         // Revoked meanwhile: the new owner reads the record again and decides.
@@ -261,6 +279,8 @@ class Pusher final : public stage::Processor {
   loki::EntryBuilder builder_;
   loki::Batcher batcher_;
   Ledger ledger_;
+  loki::RecentEvents recent_;
+  log::RateLimitedLog duplicates_log_;
   stage::Input* input_ = nullptr;  // the stage's, from started()
   std::unique_ptr<Sender> sender_;
   std::size_t submitted_bytes_ = 0;  // batches handed to the sender, not yet settled

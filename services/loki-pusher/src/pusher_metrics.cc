@@ -44,11 +44,15 @@ PusherMetrics::PusherMetrics(prometheus::Registry& registry)
       pending_bytes(gauge(registry, "ingestwatch_loki_pending_bytes",
                           "Bytes held for Loki: entries being batched, batches queued or in "
                           "flight, and what their dead letters would need.")),
-      pushes_(prometheus::BuildCounter()
-                  .Name("ingestwatch_loki_pushes_total")
-                  .Help("Push requests to Loki by outcome (accepted, partly_rejected, retry, "
-                        "misconfigured, too_large) and HTTP status (none: no answer).")
-                  .Register(registry)) {
+      duplicates(counter(registry, "ingestwatch_duplicate_records_total",
+                         "Runs not pushed to Loki: a run with the same event.id (a record sent "
+                         "twice) was taken recently.")),
+      pushes_(
+          prometheus::BuildCounter()
+              .Name("ingestwatch_loki_pushes_total")
+              .Help("Push requests to Loki by outcome (accepted, partly_rejected, retry, "
+                    "misconfigured, too_large, stream_limited) and HTTP status (none: no answer).")
+              .Register(registry)) {
   auto& rejected = prometheus::BuildCounter()
                        .Name("ingestwatch_loki_rejected_entries_total")
                        .Help(
@@ -69,6 +73,7 @@ PusherMetrics::PusherMetrics(prometheus::Registry& registry)
                                         {Verdict::kRetry, 429L},
                                         {Verdict::kRetry, 500L},
                                         {Verdict::kRetry, 503L},
+                                        {Verdict::kStreamLimited, 429L},
                                         {Verdict::kMisconfigured, 401L}}) {
     (void)push(verdict, status);
   }

@@ -49,6 +49,9 @@ class PusherMetrics {
   /// ingestwatch_loki_pending_bytes: what the pusher holds for Loki (batcher, batches queued or
   /// in flight, what their dead letters would need), against loki_pusher.max_pending_bytes.
   prometheus::Gauge& pending_bytes;
+  /// ingestwatch_duplicate_records_total: runs not pushed because a run with the same event.id
+  /// at another position was taken recently (loki::RecentEvents).
+  prometheus::Counter& duplicates;
 
   /// ingestwatch_loki_pushes_total{outcome,status}: one per request.
   prometheus::Counter& push(Verdict verdict, long status);

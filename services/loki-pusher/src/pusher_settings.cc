@@ -251,6 +251,21 @@ void declare_settings(config::Schema& schema) {
           "readiness check).")
       .default_value("10s")
       .min("100ms");
+  keys.key("loki_pusher.stream_limit.max_attempts", &S::sender,
+           &SenderOptions::stream_limit_attempts)
+      .describe(
+          "Loki's active-stream limit (429 \"Maximum active stream limit exceeded\"): a stream "
+          "refused this many times, backing off between attempts while other streams go on, has "
+          "its entries dead-lettered as stream_limit.")
+      .default_value(std::int64_t{3})
+      .min(std::int64_t{1});
+  keys.key("loki_pusher.dedup.max_ids", &S::dedup_max_ids)
+      .describe(
+          "Runs remembered by event.id: a run whose event.id was taken at another position "
+          "among the last this many (a record sent twice) is not pushed again, and counted in "
+          "ingestwatch_duplicate_records_total. About 50 bytes each; 0 turns it off.")
+      .default_value(std::int64_t{100'000})
+      .min(std::int64_t{0});
   keys.key("loki_pusher.drain_timeout", &S::drain_timeout)
       .describe(
           "On SIGTERM, how long to keep pushing what was read before leaving; what is not "

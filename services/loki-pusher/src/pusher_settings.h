@@ -31,6 +31,7 @@ struct Settings {
   loki::BatcherOptions batcher;
   loki::EntryOptions entries;
   std::size_t max_pending_bytes = 0;
+  std::size_t dedup_max_ids = 0;  // loki::RecentEvents' capacity
   std::chrono::milliseconds drain_timeout{0};
   stage::PoisonPolicy poison;
 };

@@ -1,5 +1,6 @@
 #include "sender.h"
 
+#include <algorithm>
 #include <string>
 
 namespace iw::loki_pusher {
@@ -44,13 +45,14 @@ std::vector<PushOutcome> Sender::take_outcomes() {
 
 bool Sender::idle() const {
   std::lock_guard lock(mutex_);
-  return jobs_.empty() && !in_flight_;
+  return jobs_.empty() && parked_.empty() && !in_flight_;
 }
 
 void Sender::wait(milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout,
-                    [&] { return !outcomes_.empty() || (jobs_.empty() && !in_flight_); });
+  changed_.wait_for(lock, timeout, [&] {
+    return !outcomes_.empty() || (jobs_.empty() && parked_.empty() && !in_flight_);
+  });
 }
 
 void Sender::stop() {
@@ -67,7 +69,12 @@ void Sender::stop() {
     outcomes_.push_back(
         {.batch = std::move(job.batch), .abandoned = true, .released_bytes = job.released_bytes});
   }
+  for (Job& job : parked_) {
+    outcomes_.push_back(
+        {.batch = std::move(job.batch), .abandoned = true, .released_bytes = job.released_bytes});
+  }
   jobs_.clear();
+  parked_.clear();
   metrics_.backoff_seconds.Set(0);
 }
 
@@ -76,19 +83,26 @@ void Sender::run() {
   auto next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    if (jobs_.empty()) {
-      wake_.wait_until(lock, next_probe, [&] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) break;
+    Job job;
+    if (!take_due_parked(job, std::chrono::steady_clock::now())) {
       if (jobs_.empty()) {
-        lock.unlock();
-        probe();
-        lock.lock();
-        next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
-        continue;
+        auto until = next_probe;
+        for (const Job& parked : parked_) until = std::min(until, parked.not_before);
+        wake_.wait_until(lock, until, [&] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) break;
+        if (jobs_.empty()) {
+          if (parked_.empty() || std::chrono::steady_clock::now() >= next_probe) {
+            lock.unlock();
+            probe();
+            lock.lock();
+            next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
+          }
+          continue;
+        }
       }
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
     }
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
     in_flight_ = true;
     lock.unlock();
     send(std::move(job));
@@ -124,6 +138,72 @@ void Sender::finish(Job job, loki::Rejections rejections, bool abandoned,
   changed_.notify_all();
 }
 
+bool Sender::take_due_parked(Job& job, std::chrono::steady_clock::time_point now) {
+  const auto due = std::ranges::min_element(
+      parked_, [](const Job& a, const Job& b) { return a.not_before < b.not_before; });
+  if (due == parked_.end() || due->not_before > now) return false;
+  job = std::move(*due);
+  parked_.erase(due);
+  return true;
+}
+
+void Sender::stream_limited(Job job, const HttpResult& result) {
+  const std::string response = result.body.substr(0, 512);
+  ++job.stream_limit_answers;
+  switch (
+      loki::on_stream_limit(job.batch, job.stream_limit_answers, options_.stream_limit_attempts)) {
+    case loki::StreamLimitAction::kSplitStreams: {
+      std::vector<loki::Batch> parts = loki::split_streams(job.batch);
+      problems_.warn("loki's active-stream limit refuses a stream; sending each stream alone",
+                     {{"streams", parts.size()}, {"response", response}});
+      std::lock_guard lock(mutex_);
+      // The bytes counted at submit(), shared out: the last part takes what is left.
+      std::size_t left = job.released_bytes;
+      std::vector<Job> jobs;
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::size_t bytes = i + 1 == parts.size() ? left : std::min(parts[i].byte_size, left);
+        left -= bytes;
+        // An ingester stores the streams it can and answers with the last error: each part may
+        // be in Loki already (sent again, identical, it is kept once; but an entry more than
+        // max_chunk_age / 2 older than its stream's newest is then refused as too far behind).
+        jobs.push_back(
+            {.batch = std::move(parts[i]), .released_bytes = bytes, .may_have_landed = true});
+      }
+      for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) jobs_.push_front(std::move(*it));
+      return;
+    }
+    case loki::StreamLimitAction::kRetryLater: {
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      const milliseconds delay = loki::backoff_delay(options_.backoff, job.stream_limit_answers,
+                                                     result.retry_after, unit(random_));
+      problems_.warn(
+          "loki's active-stream limit refuses a stream; other streams go on, it is "
+          "sent again later",
+          {{"stream", job.batch.streams.front().labels},
+           {"answers", static_cast<std::int64_t>(job.stream_limit_answers)},
+           {"retry_in_ms", static_cast<std::int64_t>(delay.count())},
+           {"response", response}});
+      job.not_before = std::chrono::steady_clock::now() + delay;
+      std::lock_guard lock(mutex_);
+      parked_.push_back(std::move(job));
+      return;
+    }
+    case loki::StreamLimitAction::kRefuse:
+      break;
+  }
+  loki::Rejections rejections =
+      loki::refuse_all(job.batch, loki::Reason::kStreamLimit,
+                       "Loki's active-stream limit refused this stream " +
+                           std::to_string(job.stream_limit_answers) + " times (429): " + response);
+  metrics_.rejected(loki::Reason::kStreamLimit, RefusedBy::kLoki)
+      .Increment(static_cast<double>(rejections.entries.size()));
+  problems_.warn("loki's active-stream limit keeps refusing a stream; dead-lettering its entries",
+                 {{"stream", job.batch.streams.front().labels},
+                  {"entries", job.batch.entry_count},
+                  {"answers", static_cast<std::int64_t>(job.stream_limit_answers)}});
+  finish(std::move(job), std::move(rejections));
+}
+
 // False when woken to stop.
 bool Sender::sleep_for(milliseconds delay) {
   std::unique_lock lock(mutex_);
@@ -135,7 +215,7 @@ void Sender::send(Job job) {
   // times it arrives (same streams, timestamps and lines: it stores each entry once).
   const loki::PushBody body = loki::encode_push(job.batch, options_.encoding);
   int failures = 0;
-  bool may_have_landed = false;
+  bool may_have_landed = job.may_have_landed;
   while (true) {
     if (failures > 0) metrics_.retries.Increment();
     const HttpResult result = client_.push(body);
@@ -145,7 +225,7 @@ void Sender::send(Job job) {
     }
     metrics_.request_bytes.Increment(static_cast<double>(body.bytes.size()));
     metrics_.push_latency.Observe(result.elapsed.count());
-    const Verdict verdict = loki::classify(result.status);
+    const Verdict verdict = loki::classify(result.status, result.body);
     metrics_.push(verdict, result.status).Increment();
 
     if (verdict == Verdict::kRetry || verdict == Verdict::kMisconfigured) {
@@ -195,6 +275,11 @@ void Sender::send(Job job) {
     }
     if (verdict == Verdict::kAccepted) {
       finish(std::move(job), {});
+      return;
+    }
+    if (verdict == Verdict::kStreamLimited) {
+      // Loki answers, and takes other streams: not a failure of Loki's, nothing pauses.
+      stream_limited(std::move(job), result);
       return;
     }
     if (verdict == Verdict::kTooLarge && job.batch.entry_count >= 2) {

@@ -28,6 +28,9 @@ struct SenderOptions {
   /// While there is nothing to push, Loki's /ready is asked this often, so the "loki" readiness
   /// check says whether Loki can be reached even when no records flow.
   std::chrono::milliseconds probe_interval{10'000};
+  /// Answers of Loki's active-stream limit a one-stream batch gets before its entries are
+  /// refused as stream_limit (loki::on_stream_limit()).
+  int stream_limit_attempts = 3;
 };
 
 /// What became of a submitted batch (or of a part of it, after a 413 split it).
@@ -50,7 +53,10 @@ struct PushOutcome {
 /// Loki did not take (429, 5xx, no answer, 401/403/404) is sent again with the same bytes after
 /// an exponential backoff with jitter, honouring Retry-After, for as long as it takes; batches
 /// submitted meanwhile wait behind it. A 400 is never answered by sending again: the outcome
-/// lists the refused entries. A 413 splits the batch in two.
+/// lists the refused entries. A 413 splits the batch in two. A 429 of Loki's active-stream limit
+/// splits the batch by stream; a one-stream batch so answered is set aside and sent again after a
+/// backoff while the others go on, and after `stream_limit_attempts` such answers its entries are
+/// refused (stream_limit).
 ///
 /// Keeps the "loki" readiness check: ready after a push Loki answered (2xx, 400, 413), not ready
 /// while pushes fail. While there is nothing to push, GET /ready is probed: no answer or a 5xx
@@ -85,6 +91,10 @@ class Sender {
   struct Job {
     loki::Batch batch;
     std::size_t released_bytes = 0;
+    int stream_limit_answers = 0;
+    // An earlier answer says Loki may have stored (part of) it: see PushOutcome.
+    bool may_have_landed = false;
+    std::chrono::steady_clock::time_point not_before{};  // for a job set aside
   };
 
   void run();
@@ -93,6 +103,10 @@ class Sender {
   void finish(Job job, loki::Rejections rejections, bool abandoned = false,
               bool earlier_attempt_may_have_landed = false);
   bool sleep_for(std::chrono::milliseconds delay);
+  // The answer was Loki's active-stream limit: split, set aside or refuse.
+  void stream_limited(Job job, const HttpResult& result);
+  // Moves a set-aside job whose time has come into `job` (mutex_ held); false when none is due.
+  bool take_due_parked(Job& job, std::chrono::steady_clock::time_point now);
 
   const SenderOptions options_;
   LokiClient client_;
@@ -107,6 +121,7 @@ class Sender {
   std::condition_variable wake_;     // the thread: a job, or stop
   std::condition_variable changed_;  // wait(): an outcome, or idle
   std::deque<Job> jobs_;
+  std::vector<Job> parked_;  // one-stream batches refused by the stream limit, waiting a retry
   std::vector<PushOutcome> outcomes_;
   bool in_flight_ = false;
   bool stopping_ = false;

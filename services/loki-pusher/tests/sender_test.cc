@@ -42,17 +42,18 @@ loki::Batch make_batch(int entries, std::size_t line_bytes = 40, std::int64_t fi
 class SenderTest : public ::testing::Test {
  protected:
   void start(testing::LokiReceiverOptions receiver_options = {},
-             loki::Encoding encoding = loki::Encoding::kProtobuf) {
+             loki::Encoding encoding = loki::Encoding::kProtobuf,
+             loki::BackoffOptions backoff = {.min = 10ms, .max = 50ms, .retry_after_max = 5s}) {
     auto receiver = LokiReceiver::start(std::move(receiver_options));
     ASSERT_TRUE(receiver.has_value());
     receiver_ = std::move(*receiver);
     client_.url = "http://127.0.0.1:" + std::to_string(receiver_->port());
-    sender_ = std::make_unique<Sender>(
-        client_,
-        SenderOptions{.encoding = encoding,
-                      .backoff = {.min = 10ms, .max = 50ms, .retry_after_max = 5s},
-                      .probe_interval = 50ms},
-        metrics_, readiness_, logger_);
+    sender_ = std::make_unique<Sender>(client_,
+                                       SenderOptions{.encoding = encoding,
+                                                     .backoff = backoff,
+                                                     .probe_interval = 50ms,
+                                                     .stream_limit_attempts = 3},
+                                       metrics_, readiness_, logger_);
   }
 
   // Waits for `count` outcomes.
@@ -218,6 +219,45 @@ TEST_F(SenderTest, A413SplitsTheBatchUntilItFitsAndALoneEntryIsRefused) {
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused[0].reason, loki::Reason::kLineTooLong);
   EXPECT_EQ(released, make_batch(8, 600).byte_size + make_batch(1, 2500, 100).byte_size);
+}
+
+// Loki's active-stream limit: the refused stream is tried aside a bounded number of times and
+// refused as stream_limit; the stream Loki has goes on, before and after.
+TEST_F(SenderTest, TheStreamLimitRefusesOneStreamAfterAFewTriesWhileOthersFlow) {
+  start({.max_active_streams = 1}, loki::Encoding::kProtobuf,
+        {.min = 200ms, .max = 400ms, .retry_after_max = 5s});
+  loki::Batch mixed = make_batch(3);
+  loki::Batch other = make_batch(2, 40, 10);
+  other.streams[0].labels = R"({job="ingestion-logs", source="PowerBI"})";
+  mixed.entry_count += other.entry_count;
+  mixed.byte_size += other.byte_size;
+  mixed.streams.push_back(std::move(other.streams[0]));
+  const std::size_t submitted = mixed.byte_size + make_batch(2, 40, 20).byte_size;
+  sender_->submit(std::move(mixed));
+  sender_->submit(make_batch(2, 40, 20));  // Zoho again: behind the refused stream in the queue
+
+  const std::vector<PushOutcome> done = outcomes(3);
+  ASSERT_EQ(done.size(), 3u);
+  // Zoho's part of the split and the batch behind it are stored before PowerBI gives up.
+  EXPECT_TRUE(done[0].rejections.entries.empty());
+  EXPECT_TRUE(done[1].rejections.entries.empty());
+  EXPECT_EQ(done[1].batch.streams[0].entries[0].ref.offset, 20);
+  ASSERT_EQ(done[2].rejections.entries.size(), 2u);
+  EXPECT_EQ(done[2].batch.streams[0].labels, R"({job="ingestion-logs", source="PowerBI"})");
+  EXPECT_THAT(done[2].rejections.entries,
+              Each(Field(&loki::RejectedEntry::reason, loki::Reason::kStreamLimit)));
+  EXPECT_THAT(done[2].rejections.messages[0],
+              ::testing::HasSubstr("Maximum active stream limit exceeded"));
+  std::size_t released = 0;
+  for (const PushOutcome& outcome : done) released += outcome.released_bytes;
+  EXPECT_EQ(released, submitted);
+  EXPECT_EQ(receiver_->entry_count(), 5u);
+  // The first answer and three tries of PowerBI alone.
+  EXPECT_EQ(value(metrics_.push(Verdict::kStreamLimited, 429)), 4);
+  EXPECT_EQ(value(metrics_.rejected(loki::Reason::kStreamLimit, RefusedBy::kLoki)), 2);
+  EXPECT_FALSE(sender_->failing());
+  EXPECT_TRUE(readiness_.ready());
+  EXPECT_TRUE(becomes_idle());
 }
 
 TEST_F(SenderTest, StopAbandonsWhatLokiDidNotTake) {

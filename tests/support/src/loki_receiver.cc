@@ -233,6 +233,7 @@ struct LokiReceiver::Impl {
   std::vector<LokiEntry> stored;
   std::vector<LokiRequest> requests;
   std::size_t duplicates = 0;
+  std::size_t stream_limited = 0;
 };
 
 // Binds 127.0.0.1:0 once: the listening socket lives until stop(), going down included.
@@ -442,6 +443,7 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
     validation.emplace_back(std::move(message), 1);
   };
   std::vector<std::string> ingester_errors;
+  std::string stream_limit_error;
 
   for (const PushedStream& stream : pushed) {
     request.entries += stream.entries.size();
@@ -482,6 +484,19 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
       continue;
     }
     const std::string key = loki::format_labels(labels);
+
+    // The ingester's stream limit: a stream that does not exist yet is not created once the
+    // tenant has max_active_streams; Loki 3 names the stream it refused, and stores the others.
+    if (options.max_active_streams > 0 && !streams.contains(key) &&
+        streams.size() >= options.max_active_streams) {
+      stream_limited += stream.entries.size();
+      stream_limit_error =
+          "Maximum active stream limit exceeded when trying to create stream " + key +
+          ", reduce the number of active streams (reduce labels or reduce label values), or "
+          "contact your Loki administrator to see if the limit can be increased, user: '" +
+          tenant + "'";
+      continue;
+    }
 
     // Distributor, per entry; then the ingester on what is left.
     std::vector<std::pair<std::int64_t, const std::string*>> valid;
@@ -552,6 +567,7 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
     ingester_errors.push_back(std::move(text));
   }
 
+  if (!stream_limit_error.empty()) return {429, stream_limit_error + "\n", {}};
   std::string distributor_text;
   for (const auto& [text, count] : validation) {
     if (!distributor_text.empty()) distributor_text += "; ";
@@ -635,6 +651,11 @@ std::size_t LokiReceiver::entry_count() const {
 std::size_t LokiReceiver::duplicates() const {
   std::lock_guard lock(impl_->mu);
   return impl_->duplicates;
+}
+
+std::size_t LokiReceiver::stream_limited() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stream_limited;
 }
 
 std::vector<LokiRequest> LokiReceiver::requests() const {

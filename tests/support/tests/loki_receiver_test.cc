@@ -14,6 +14,7 @@
 
 #include "iw/loki/compression.h"
 #include "iw/loki/encode.h"
+#include "iw/loki/push_policy.h"
 #include "iw/loki/push_response.h"
 
 namespace iw::testing {
@@ -253,6 +254,21 @@ TEST(LokiReceiverTest, RejectsChosenLinesAndStoresTheRest) {
   }
   receiver->reject_lines(nullptr);
   EXPECT_EQ(push(*receiver, b).status, 204);
+}
+
+TEST(LokiReceiverTest, StreamLimitRefusesNewStreamsWith429AndStoresTheOthers) {
+  auto receiver = start({.max_active_streams = 1});
+  ASSERT_TRUE(receiver);
+  EXPECT_EQ(push(*receiver, batch({{kZoho, kT0, "z1"}})).status, 204);
+  const Response response = push(*receiver, batch({{kZoho, kT0 + 1, "z2"}, {kPowerBi, kT0, "p"}}));
+  EXPECT_EQ(response.status, 429);
+  // Loki 3's words, naming the stream; the pusher recognises them.
+  EXPECT_TRUE(response.body.starts_with(
+      "Maximum active stream limit exceeded when trying to create stream {etat=\"SUCCESS\""))
+      << response.body;
+  EXPECT_EQ(loki::classify(429, response.body), loki::Verdict::kStreamLimited);
+  EXPECT_EQ(receiver->entry_count(), 2U);  // z1, and z2 of the existing stream
+  EXPECT_EQ(receiver->stream_limited(), 1U);
 }
 
 TEST(LokiReceiverTest, LokisOwnReportingLosesAllButTheLastStream) {

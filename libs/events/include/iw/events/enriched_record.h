@@ -39,13 +39,13 @@ struct EnrichedRecord {
   base::TimePoint timestamp{};
   /// `source.name`: not empty.
   std::string_view source;
+  /// `event.id`: the enricher's stable hash of the raw record (BRIEF §3; a resent record has the
+  /// same one); "" when absent or null.
+  std::string_view event_id;
   /// `objet.name`: may be empty.
   std::string_view objet;
   /// `etat`: "SUCCESS", "FAILED" or "RUNNING", exactly.
   std::string_view etat;
-  /// `event.id`: the enricher's hash of the raw record (a resent record has the same one);
-  /// "" when absent or null.
-  std::string_view event_id;
   /// `event.end`: RFC 3339 in UTC with at most 3 fraction digits, as the enricher writes it.
   std::chrono::sys_time<std::chrono::milliseconds> end{};
   /// `performance.duree_secondes`.

@@ -20,6 +20,7 @@ struct BatchEntry {
   std::int64_t timestamp_ns = 0;
   std::string line;
   EntryRef ref;
+  std::uint64_t event_key = 0;  ///< Entry::event_key
 };
 
 /// One stream of a batch; `entries` in timestamp order.

@@ -29,10 +29,11 @@ enum class Reason {
   kTooFarBehind,   ///< "too_far_behind": older than the stream's newest - max_chunk_age / 2
   kOutOfOrder,     ///< "out_of_order": older than the stream's newest, unordered writes off
   kRateLimited,    ///< "per_stream_rate_limit": reported with the 4xx of a per-stream limit
+  kStreamLimit,    ///< "stream_limit": Loki's active-stream limit refused the stream (a 429)
   kUnknown,        ///< "unknown": Loki's answer does not say (see push_response.h)
 };
 
-inline constexpr std::size_t kReasonCount = 9;
+inline constexpr std::size_t kReasonCount = 10;
 
 /// Stable snake_case name, for metric labels and dlq.reason.
 [[nodiscard]] std::string_view reason_name(Reason reason);
@@ -65,6 +66,9 @@ struct Entry {
   std::int64_t timestamp_ns;  ///< nanoseconds since the Unix epoch
   std::string line;           ///< the record's bytes, unchanged
   EntryRef ref;
+  /// A 64-bit hash of an enriched run's `event.id` (the raw record's identity), for
+  /// RecentEvents; 0 for alert events and runs without one.
+  std::uint64_t event_key = 0;
 };
 
 /// Which instant Loki files an entry under.

@@ -32,12 +32,51 @@ enum class Verdict {
   /// 413: the body is larger than Loki (or a proxy) takes; nothing stored. The batch is split in
   /// two and each half sent; a single entry too large is dead-lettered.
   kTooLarge,
+  /// 429 whose body is Loki's "Maximum active stream limit exceeded": a stream of the batch would
+  /// be new and the tenant has all the active streams it may have. The other streams of the
+  /// request may have been stored (an ingester stores what it can and answers with the last
+  /// error). on_stream_limit() says what to do: never a blind retry of the whole batch, which
+  /// would hold every stream behind the refused one.
+  kStreamLimited,
 };
 
-/// `status` is the HTTP status, 0 when no answer came (transport error).
-[[nodiscard]] Verdict classify(long status);
+/// `status` is the HTTP status, 0 when no answer came (transport error); `body` the answer's
+/// text, which tells a 429 of the active-stream limit (kStreamLimited) from the rate limits'
+/// (kRetry: "Ingestion rate limit exceeded", "Per stream rate limit exceeded", which pass).
+[[nodiscard]] Verdict classify(long status, std::string_view body = {});
 
-/// "accepted", "partly_rejected", "retry", "misconfigured", "too_large": the `outcome` label.
+/// True for Loki's answer to a push that would create a stream beyond the tenant's
+/// max_streams_per_user / max_global_streams_per_user: Loki 2.x "Maximum active stream limit
+/// exceeded, reduce the number of active streams (...)", Loki 3.x "Maximum active stream limit
+/// exceeded when trying to create stream {...}, reduce the number of active streams (...)".
+[[nodiscard]] bool is_stream_limit_message(std::string_view body);
+
+/// What to do with a batch answered kStreamLimited.
+enum class StreamLimitAction {
+  /// Two or more streams: Loki's answer names at most one refused stream. Each stream is sent
+  /// alone (split_streams()), so each answer is about one stream; streams already stored are
+  /// sent again, identical, and Loki keeps them once.
+  kSplitStreams,
+  /// One stream, attempts left: sent again after a backoff, set aside meanwhile so that the
+  /// batches behind it (other streams) go on.
+  kRetryLater,
+  /// One stream, `max_attempts` answers of the stream limit: its entries are refused
+  /// (Reason::kStreamLimit, dead-lettered).
+  kRefuse,
+};
+
+/// `attempts`: answers of the stream limit this batch got so far (>= 1).
+[[nodiscard]] StreamLimitAction on_stream_limit(const Batch& batch, int attempts, int max_attempts);
+
+/// One batch per stream of `batch`, in its order, each counted as the Batcher counts it.
+[[nodiscard]] std::vector<Batch> split_streams(const Batch& batch);
+
+/// Every entry of `batch` refused for `reason` with `message` (cut to `max_message_bytes`).
+[[nodiscard]] Rejections refuse_all(const Batch& batch, Reason reason, std::string_view message,
+                                    std::size_t max_message_bytes = 1024);
+
+/// "accepted", "partly_rejected", "retry", "misconfigured", "too_large", "stream_limited": the
+/// `outcome` label.
 [[nodiscard]] std::string_view verdict_name(Verdict verdict);
 
 /// The `status` label: the code for the statuses Loki and proxies commonly answer, its class

@@ -61,6 +61,12 @@ struct LokiReceiverOptions {
   std::string tenant;
   /// When not empty, requests must carry exactly this Authorization header (else 401).
   std::string authorization;
+  /// max_global_streams_per_user (Loki: 5000): a push that would create a stream beyond this many
+  /// is answered 429 with Loki 3's "Maximum active stream limit exceeded when trying to create
+  /// stream {...}, ..." for that stream, while its other streams are stored (as an ingester does:
+  /// it stores what it can and answers with the last error); the stream limit takes precedence
+  /// over the 400 of other entries of the same push. Streams never expire. 0: no limit.
+  std::size_t max_active_streams = 0;
   /// Larger bodies (compressed or not) are refused with 413.
   std::size_t max_body_bytes = 64 << 20;
   /// Time for the age checks; the system clock when null. Must outlive the receiver.
@@ -125,6 +131,8 @@ class LokiReceiver {
   [[nodiscard]] std::size_t entry_count() const;
   /// Entries that arrived again with the same stream, timestamp and line (not stored twice).
   [[nodiscard]] std::size_t duplicates() const;
+  /// Entries refused by max_active_streams.
+  [[nodiscard]] std::size_t stream_limited() const;
   [[nodiscard]] std::vector<LokiRequest> requests() const;
   /// Requests refused because the receiver was down (see go_down()).
   [[nodiscard]] std::size_t refused() const;

@@ -388,6 +388,32 @@ std::vector<kafka::Consumer::PartitionLag> FakeConsumer::lag() {
   return out;
 }
 
+base::Result<std::vector<kafka::Consumer::Watermarks>> FakeConsumer::watermarks(
+    std::span<const kafka::TopicPartition> partitions, milliseconds) {
+  std::vector<Watermarks> out;
+  for (const auto& p : partitions) {
+    const auto& records = kafka_.log(p.topic, p.partition);
+    std::int64_t high = end_of(p);
+    if (options_.read_committed) {
+      const auto open = std::ranges::find_if(
+          records, [](const FakeKafka::Stored& record) { return record.pending; });
+      if (open != records.end()) high = open->offset;
+    }
+    out.push_back({p, 0, high});
+  }
+  return out;
+}
+
+std::vector<std::optional<std::int64_t>> FakeConsumer::positions_of(
+    std::span<const kafka::TopicPartition> partitions) {
+  std::vector<std::optional<std::int64_t>> out;
+  for (const auto& p : partitions) {
+    const auto it = positions_.find(p);
+    out.push_back(it == positions_.end() ? std::nullopt : std::optional(it->second));
+  }
+  return out;
+}
+
 std::unique_ptr<kafka::GroupMetadata> FakeConsumer::group_metadata() {
   return std::make_unique<FakeGroupMetadata>(options_.group_id);
 }

@@ -184,6 +184,12 @@ class FakeConsumer final : public kafka::Consumer {
   base::Status resume(std::span<const kafka::TopicPartition> partitions) override;
   [[nodiscard]] std::vector<kafka::TopicPartition> assignment() override;
   [[nodiscard]] std::vector<PartitionLag> lag() override;
+  /// low 0, high the log's end (read_committed: the first record of a transaction still open).
+  [[nodiscard]] base::Result<std::vector<Watermarks>> watermarks(
+      std::span<const kafka::TopicPartition> partitions,
+      std::chrono::milliseconds timeout) override;
+  [[nodiscard]] std::vector<std::optional<std::int64_t>> positions_of(
+      std::span<const kafka::TopicPartition> partitions) override;
   [[nodiscard]] std::unique_ptr<kafka::GroupMetadata> group_metadata() override;
   [[nodiscard]] bool fatal() const override { return fatal_; }
   void close() override;

@@ -84,6 +84,14 @@ TEST(AcknowledgedInputTest, ARecordWithoutDeliveryWaitsForTheOnesBeforeIt) {
   EXPECT_EQ(acks.acknowledged(), at[2]);
 }
 
+// A record that books one main write, as the producer handles a valid one; its correlation.
+std::uint64_t book_record(DeliveryLedger& ledger, const InputPosition& after) {
+  ledger.reading(after);
+  const auto correlation = ledger.book(Destination::kMain);
+  ledger.read_done();
+  return correlation;
+}
+
 // The ledger brackets each record: a record whose main write Kafka refused outright and whose
 // dead letter is then delivered is settled by the dead letter; its withdrawn booking carries
 // nothing.
@@ -93,10 +101,7 @@ TEST(DeliveryLedgerInputTest, BookingsCarryTheRecordBeingHandled) {
   const auto at = positions(3);
   EXPECT_FALSE(ledger.acknowledged());
   ledger.track_input({});
-
-  ledger.reading(at[0]);
-  const auto first = ledger.book(Destination::kMain);
-  ledger.read_done();
+  const auto first = book_record(ledger, at[0]);
 
   ledger.reading(at[1]);
   (void)ledger.book(Destination::kMain);
@@ -118,9 +123,7 @@ TEST(DeliveryLedgerInputTest, ARefusedBookingHoldsThePosition) {
   DeliveryLedger ledger(clock);
   const auto at = positions(2);
   ledger.track_input({});
-  ledger.reading(at[0]);
-  const auto first = ledger.book(Destination::kMain);
-  ledger.read_done();
+  const auto first = book_record(ledger, at[0]);
   ledger.reading(at[1]);
   (void)ledger.book(Destination::kMain);
   ledger.refuse();  // the local queue is full: not queued, counts as failed

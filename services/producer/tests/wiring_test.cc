@@ -99,6 +99,17 @@ class WiringTest : public ::testing::Test {
     return prometheus::TextSerializer().Serialize(context_.metrics().registry().Collect());
   }
 
+  // A SIGTERM as the `n`th record is handed to Kafka.
+  void stop_at_record(int n) {
+    clients_.on_producer = [this, n](FakeProducer& producer) {
+      producer.refuse = [this, n](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
+        if (++produced_ == n) context_.shutdown().request();
+        return std::nullopt;
+      };
+    };
+  }
+  int produced_ = 0;
+
   iw::testing::TempDir dir_;
   std::string input_;
   FakeKafka kafka_;
@@ -219,13 +230,7 @@ TEST_F(WiringTest, ARecordNeverQueuedCountsAsFailedAndStopsReading) {
 // published the whole file.
 TEST_F(WiringTest, SigtermMidFileDeliversWhatWasReadAndSaysItWasInterrupted) {
   write_input(ndjson(100));
-  int produced = 0;
-  clients_.on_producer = [&](FakeProducer& producer) {
-    producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
-      if (++produced == 10) context_.shutdown().request();
-      return std::nullopt;
-    };
-  };
+  stop_at_record(10);
   const auto status = service_.run(context_.ctx());
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), base::ErrorCode::kAborted);
@@ -267,15 +272,24 @@ class CheckpointTest : public WiringTest {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  // A second run, as a new process would make it: new service, new context, same Kafka.
-  base::Status run_again(std::string_view extra = "") {
+  // A second run, as a new process would make it: new service, new context, same Kafka;
+  // `stop_at` > 0: a SIGTERM as its stop_at-th record is handed to Kafka.
+  base::Status run_again(std::string_view extra = "", int stop_at = 0) {
     ProducerService service{clients_};
     iw::testing::ServiceContext context(
         producer_info(), service,
         "kafka:\n  bootstrap_servers: fake:9092\nproducer:\n  input: " + input_ +
             "\n  progress_interval: 1h\n  checkpoint: " + checkpoint_path() + "\n  resume: true\n" +
             std::string(extra));
+    int produced = 0;
+    clients_.on_producer = [&](FakeProducer& producer) {
+      producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
+        if (++produced == stop_at) context.shutdown().request();
+        return std::nullopt;
+      };
+    };
     auto status = service.run(context.ctx());
+    clients_.on_producer = nullptr;
     second_log_ = context.log_lines();
     return status;
   }
@@ -286,13 +300,7 @@ class CheckpointTest : public WiringTest {
 // Stopped after 10 records, then resumed: every record is in the topic exactly once.
 TEST_F(CheckpointTest, AResumeAfterAnInterruptionPublishesEveryRecordOnce) {
   write_input(ndjson(100));
-  int produced = 0;
-  clients_.on_producer = [&](FakeProducer& producer) {
-    producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
-      if (++produced == 10) context_.shutdown().request();
-      return std::nullopt;
-    };
-  };
+  stop_at_record(10);
   ASSERT_FALSE(service_.run(context_.ctx()));
   EXPECT_THAT(checkpoint_text(), HasSubstr("\"records\":10,"));
   EXPECT_THAT(checkpoint_text(), HasSubstr("\"line\":10,"));
@@ -355,6 +363,20 @@ TEST_F(CheckpointTest, AResumePublishesLinesAppendedSince) {
   write_input(ndjson(15));
   ASSERT_TRUE(run_again());
   EXPECT_EQ(kafka_.committed_records(kTopic).size(), 15U);
+}
+
+// With --loop the checkpoint follows the passes: the pass it is in, and the position in it.
+// A signal is how a looping run ends: not an interruption.
+TEST_F(CheckpointTest, ALoopingRunCheckpointsItsPassAndPosition) {
+  write_input(ndjson(10));
+  ASSERT_TRUE(run_again("  loop: true\n", 25));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"pass\":3,"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"records\":5,"));
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 25U);
+  // A resume without --loop refuses a checkpoint of a later pass.
+  const auto status = run_again();
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("--loop"));
 }
 
 class DryRunTest : public WiringTest {

@@ -21,7 +21,7 @@ struct Checkpoint {
   std::string input;
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
-  /// The file's size when the checkpoint was written.
+  /// The file's size when the run that wrote the checkpoint started.
   std::uint64_t size = 0;
   /// Every record before this has a durable outcome.
   InputPosition position;

@@ -131,9 +131,9 @@ class FileRun final : public kafka::DeliveryHandler {
           if (auto status = skipper_->at_end(); !status) return status;
         }
         if (!settings_.loop) return {};
+        schedule_.restart();  // before next_pass() checkpoints the new pass, without an anchor
         if (auto status = next_pass(); !status) return status;
         if (auto status = reader.rewind(); !status) return status;
-        schedule_.restart();
         ++totals_.passes;
         continue;
       }

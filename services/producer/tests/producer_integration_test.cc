@@ -293,6 +293,10 @@ TEST_F(ProducerTest, SigkillThenResumeInRealtimeResendsTheSameBytes) {
   }
   std::ifstream saved(checkpoint);
   ASSERT_TRUE(saved.good()) << "no checkpoint written within 1.5 s";
+  const std::string saved_text(std::istreambuf_iterator<char>(saved), {});
+  std::smatch covered;
+  ASSERT_TRUE(std::regex_search(saved_text, covered, std::regex("\"records\":([0-9]+)")));
+  RecordProperty("checkpointed", covered[1].str());
   ChildProcess resumed(temp_.path(), command(input, flags), env());
   EXPECT_EQ(resumed.wait(), 0) << resumed.err();
   const auto records = read_topic(bootstrap_, topic_, kLines, 60s, 2s);

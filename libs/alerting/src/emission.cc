@@ -30,7 +30,9 @@ std::optional<EmittedEvent> AlertEmission::event_for(const Transition& transitio
   const bool firing = transition.to == AlertState::kFiring;
   const bool resolved = transition.from == AlertState::kFiring;
   if (!firing && !resolved) return std::nullopt;
-  if (warming(evaluator)) return std::nullopt;
+  // By the transition's own instant: one advance can cross the end of the warm-up, and what the
+  // windows said before it is not written.
+  if (warming(evaluator) || transition.at < warm_until_) return std::nullopt;
   AlertEvent event = event_of(transition);
   if (history_.contains(event)) return std::nullopt;
   if (resolved) {

@@ -13,9 +13,24 @@ std::optional<base::TimePoint> replay_lookup(Millis lookback, Millis warm_up, ba
   return now - (lookback + warm_up);
 }
 
-Replay replay_from_beginning(std::size_t partitions) {
-  return {.starts = std::vector<ReplayStart>(partitions, {.from = ReplayStart::From::kBeginning}),
-          .whole_input = true};
+std::string_view partial_name(Replay::Partial partial) {
+  switch (partial) {
+    case Replay::Partial::kNo:
+      break;
+    case Replay::Partial::kLookback:
+      return "lookback";
+    case Replay::Partial::kRetention:
+      return "retention";
+  }
+  return "whole input";
+}
+
+Replay replay_from_beginning(std::span<const std::optional<std::int64_t>> first) {
+  const bool whole =
+      std::all_of(first.begin(), first.end(), [](const auto& offset) { return offset <= 0; });
+  return {.starts = std::vector<ReplayStart>(first.size(), {.from = ReplayStart::From::kBeginning}),
+          .whole_input = whole,
+          .partial = whole ? Replay::Partial::kNo : Replay::Partial::kRetention};
 }
 
 Replay replay_from_lookup(std::span<const std::optional<std::int64_t>> found) {
@@ -27,6 +42,7 @@ Replay replay_from_lookup(std::span<const std::optional<std::int64_t>> found) {
   }
   replay.whole_input =
       std::all_of(found.begin(), found.end(), [](const auto& offset) { return offset == 0; });
+  replay.partial = replay.whole_input ? Replay::Partial::kNo : Replay::Partial::kLookback;
   return replay;
 }
 

@@ -211,6 +211,21 @@ TEST(AlertEmissionTest, TheWarmUpWritesNothingThenRestoresStartsAtFromTheHistory
   EXPECT_EQ(stage.active()[0].fired_at, kT0 - minutes(30));
 }
 
+// One advance that crosses the end of the warm-up (a batch of records evaluated at once, as
+// after a restart): a transition dated before the end is the warm-up's, and not written.
+TEST(AlertEmissionTest, AnAdvanceAcrossTheWarmUpsEndWritesOnlyTheTransitionsAfterIt) {
+  Stage stage({.warm_up = minutes(10)});
+  stage.emission.start_replay({}, /*whole_input=*/false);
+  stage.add(failed(kT0));                // fires at kT0, in the warm-up
+  stage.add(failed(kT0 + minutes(30)));  // fires again at kT0 + 30m, after it
+  const auto events = stage.advance_to(kT0 + minutes(35));
+  std::vector<Instant> firing_at;
+  for (const auto& e : events) {
+    if (e.event.status == EventStatus::kFiring) firing_at.push_back(e.event.starts_at);
+  }
+  EXPECT_EQ(firing_at, std::vector<Instant>{kT0 + minutes(30)});
+}
+
 TEST(AlertEmissionTest, TheWarmUpEndsAfterTheFirstRunOfTheReplay) {
   Stage stage({.warm_up = minutes(10)});
   stage.emission.start_replay({}, false);

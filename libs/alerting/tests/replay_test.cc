@@ -25,10 +25,24 @@ TEST(ReplayTest, WarmUpIsTheLongestWindowPlusTheLateness) {
 
 TEST(ReplayTest, NoLookbackReplaysEveryPartitionFromItsBeginning) {
   EXPECT_EQ(replay_lookup(Millis(0), minutes(80), kNow), std::nullopt);
-  const Replay replay = replay_from_beginning(3);
+  // Every partition still holds its offset 0 (or is empty): the whole history.
+  const std::vector<std::optional<std::int64_t>> first = {0, std::nullopt, 0};
+  const Replay replay = replay_from_beginning(first);
   EXPECT_THAT(replay.starts, testing::Each(ReplayStart{.from = From::kBeginning}));
   EXPECT_EQ(replay.starts.size(), 3U);
   EXPECT_TRUE(replay.whole_input);
+  EXPECT_EQ(replay.partial, Replay::Partial::kNo);
+}
+
+// Retention deleted the first records of one partition: what is left is not the whole history,
+// and the windows of its first runs are partial. It warms up like a replay from mid-input.
+TEST(ReplayTest, NoLookbackAfterRetentionDeletedRecordsIsPartial) {
+  const std::vector<std::optional<std::int64_t>> first = {0, 4'512, std::nullopt};
+  const Replay replay = replay_from_beginning(first);
+  EXPECT_THAT(replay.starts, testing::Each(ReplayStart{.from = From::kBeginning}));
+  EXPECT_FALSE(replay.whole_input);
+  EXPECT_EQ(replay.partial, Replay::Partial::kRetention);
+  EXPECT_EQ(partial_name(replay.partial), "retention");
 }
 
 TEST(ReplayTest, ALookbackLooksUpTheRecordsOfTheLookbackAndTheWarmUp) {
@@ -42,6 +56,7 @@ TEST(ReplayTest, ALookbackStartsWhereTheLookupFoundAndAtTheEndWhereNothingIsThat
                                                   ReplayStart{.from = From::kEnd},
                                                   ReplayStart{.from = From::kOffset, .offset = 0}));
   EXPECT_FALSE(replay.whole_input);  // windows are partial until the warm-up has passed
+  EXPECT_EQ(replay.partial, Replay::Partial::kLookback);
 }
 
 TEST(ReplayTest, ALookbackThatReachesOffsetZeroEverywhereIsTheWholeInput) {

@@ -282,6 +282,36 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     return out;
   }
 
+  base::Result<std::vector<Watermarks>> watermarks(std::span<const TopicPartition> parts,
+                                                   milliseconds timeout) override {
+    std::vector<Watermarks> out;
+    out.reserve(parts.size());
+    for (const auto& p : parts) {
+      Watermarks entry{p, 0, 0};
+      // A ListOffsets request; librdkafka asks with the consumer's isolation level, so a
+      // read_committed consumer is answered the last stable offset.
+      const RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
+          p.topic, p.partition, &entry.low, &entry.high, static_cast<int>(timeout.count()));
+      if (err != RdKafka::ERR_NO_ERROR) {
+        return std::unexpected(detail::translate(err, "query_watermark_offsets"));
+      }
+      out.push_back(std::move(entry));
+    }
+    return out;
+  }
+
+  std::vector<std::optional<std::int64_t>> positions_of(
+      std::span<const TopicPartition> parts) override {
+    detail::PartitionList list(detail::to_rdkafka(parts));
+    std::vector<std::optional<std::int64_t>> out(parts.size());
+    if (consumer_->position(list.get()) != RdKafka::ERR_NO_ERROR) return out;
+    for (std::size_t i = 0; i < parts.size() && i < list.get().size(); ++i) {
+      const std::int64_t offset = list.get()[i]->offset();
+      if (offset >= 0) out[i] = offset;
+    }
+    return out;
+  }
+
   std::unique_ptr<GroupMetadata> group_metadata() override {
     return std::make_unique<detail::KafkaGroupMetadata>(consumer_->groupMetadata());
   }
@@ -418,6 +448,16 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
 };
 
 }  // namespace
+
+base::Result<std::vector<Consumer::Watermarks>> Consumer::watermarks(
+    std::span<const TopicPartition>, milliseconds) {
+  return base::fail(base::ErrorCode::kFailedPrecondition, "watermarks: not supported");
+}
+
+std::vector<std::optional<std::int64_t>> Consumer::positions_of(
+    std::span<const TopicPartition> partitions) {
+  return std::vector<std::optional<std::int64_t>>(partitions.size());
+}
 
 base::Status Consumer::poll_batch(std::vector<Record>& out, std::size_t max, milliseconds timeout) {
   out.clear();

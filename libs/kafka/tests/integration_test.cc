@@ -447,6 +447,55 @@ TEST_F(KafkaIntegrationTest, AbortedTransactionIsInvisibleToReadCommitted) {
   EXPECT_EQ(everything[0].value, "aborted-1");
 }
 
+// What stage::read_topic relies on to read a topic to its end: the end offset a read_committed
+// consumer is told, and a position that passes commit and abort markers and aborted records.
+// The alert history ends this way whenever the evaluator rolled a transaction back.
+TEST_F(KafkaIntegrationTest, APositionReachesTheEndOffsetPastAbortedRecordsAndMarkers) {
+  const std::string topic = create_topic(2);
+  CollectingHandler handler;
+  auto txn = producer(handler, random_name("txn"));
+  ASSERT_TRUE(txn->init_transactions(30s).has_value());
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  ASSERT_TRUE(txn->produce({.topic = topic, .partition = 0, .value = "committed"}, 0).has_value());
+  ASSERT_TRUE(txn->commit_transaction(30s).has_value());
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  ASSERT_TRUE(txn->produce({.topic = topic, .partition = 0, .value = "aborted"}, 0).has_value());
+  ASSERT_TRUE(txn->flush(30s).has_value());
+  ASSERT_TRUE(txn->abort_transaction(30s).has_value());
+
+  auto reader = consumer(random_name("group"), topic, CommitMode::kManual);
+  const std::vector<TopicPartition> partitions = {{topic, 0}, {topic, 1}};
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (reader->assignment().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    (void)reader->poll(100ms);
+  }
+  auto ends = reader->watermarks(partitions, 10s);
+  ASSERT_TRUE(ends.has_value()) << ends.error().to_string();
+  // committed, its marker, aborted, its marker: 4 offsets; partition 1 is empty.
+  EXPECT_EQ((*ends)[0].high, 4);
+  EXPECT_EQ((*ends)[1].high, (*ends)[1].low);
+  std::vector<std::string> values;
+  std::optional<std::int64_t> position;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto polled = reader->poll(100ms);
+    if (polled && *polled) values.emplace_back((**polled).value());
+    position = reader->positions_of(partitions)[0];
+    if (position && *position >= (*ends)[0].high) break;
+  }
+  EXPECT_EQ(values, std::vector<std::string>{"committed"});
+  ASSERT_TRUE(position.has_value());
+  EXPECT_EQ(*position, 4);
+
+  // A transaction left open: a read_committed reader is told the last stable offset, before it.
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  ASSERT_TRUE(txn->produce({.topic = topic, .partition = 0, .value = "open"}, 0).has_value());
+  ASSERT_TRUE(txn->flush(30s).has_value());
+  auto open = reader->watermarks(partitions, 10s);
+  ASSERT_TRUE(open.has_value());
+  EXPECT_EQ((*open)[0].high, 4);
+  ASSERT_TRUE(txn->abort_transaction(30s).has_value());
+}
+
 // A fenced producer learns of the fence from the broker; from then on every call fails, and
 // each failure must say why (librdkafka alone answers a generic "Local: Fatal error").
 TEST_F(KafkaIntegrationTest, AFencedProducerNamesTheFenceInEveryLaterError) {

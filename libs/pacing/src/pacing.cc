@@ -41,4 +41,9 @@ ReplaySchedule::Slot ReplaySchedule::place(base::TimePoint record_time,
   return {anchor_->monotonic + scaled, duration_cast<nanoseconds>(new_time - record_time)};
 }
 
+void ReplaySchedule::resume(base::TimePoint record_time, base::TimePoint wall,
+                            base::MonotonicTime now_monotonic, base::TimePoint now_wall) {
+  anchor_ = Anchor{record_time, now_monotonic - (now_wall - wall), wall};
+}
+
 }  // namespace iw::pacing

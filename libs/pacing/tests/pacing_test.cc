@@ -67,5 +67,25 @@ TEST(ReplayScheduleTest, OlderRecordsGoAtOnceAndRestartReanchors) {
   EXPECT_EQ(first + again.shift, clock.now());
 }
 
+// A resumed replay gives each record the time the first one gave it (the same bytes, so the
+// same event.id), and sends at once the records whose instant passed while it was stopped.
+TEST(ReplayScheduleTest, AResumedReplayGivesTheSameTimesAsTheFirst) {
+  ReplaySchedule first_run(60);
+  base::FakeClock clock;
+  const base::TimePoint first = base::TimePoint{std::chrono::seconds{1'757'932'200}};
+  (void)first_run.place(first, clock.monotonic_now(), clock.now());
+  const auto original = first_run.place(first + 2h, clock.monotonic_now(), clock.now());
+  const auto anchor = *first_run.anchor();
+
+  clock.advance(10min);  // stopped for longer than the record's 2 min at speed 60
+  ReplaySchedule resumed(60);
+  resumed.resume(anchor.record_time, anchor.wall, clock.monotonic_now(), clock.now());
+  const auto again = resumed.place(first + 2h, clock.monotonic_now(), clock.now());
+  EXPECT_EQ(again.shift, original.shift);
+  EXPECT_LE(again.send_at, clock.monotonic_now());
+  const auto later = resumed.place(first + 20h, clock.monotonic_now(), clock.now());
+  EXPECT_EQ(later.send_at, clock.monotonic_now() + 10min);
+}
+
 }  // namespace
 }  // namespace iw::pacing

@@ -1,9 +1,42 @@
 #include "iw/stage/topic_reader.h"
 
-#include <algorithm>
 #include <optional>
+#include <vector>
 
 namespace iw::stage {
+namespace {
+
+// Where each assigned partition's read ends: its end offset when the partitions were assigned.
+struct EndOffsets {
+  std::vector<kafka::TopicPartition> partitions;
+  std::vector<kafka::Consumer::Watermarks> ends;
+
+  // Every partition empty or read up to its end.
+  [[nodiscard]] bool reached(kafka::Consumer& consumer) const {
+    const auto positions = consumer.positions_of(partitions);
+    for (std::size_t i = 0; i < ends.size(); ++i) {
+      if (ends[i].high <= ends[i].low) continue;  // nothing to read
+      if (!positions[i] || *positions[i] < ends[i].high) return false;
+    }
+    return true;
+  }
+
+  // "topic[0] at 12 of 40, topic[2] at none of 3", for the timeout's message.
+  [[nodiscard]] std::string short_of_end(kafka::Consumer& consumer) const {
+    const auto positions = consumer.positions_of(partitions);
+    std::string out;
+    for (std::size_t i = 0; i < ends.size(); ++i) {
+      if (ends[i].high <= ends[i].low || (positions[i] && *positions[i] >= ends[i].high)) continue;
+      if (!out.empty()) out += ", ";
+      out += partitions[i].topic + "[" + std::to_string(partitions[i].partition) + "] at " +
+             (positions[i] ? std::to_string(*positions[i]) : std::string("none")) + " of " +
+             std::to_string(ends[i].high);
+    }
+    return out;
+  }
+};
+
+}  // namespace
 
 base::Result<TopicRead> read_topic(kafka::ClientFactory& factory,
                                    const kafka::ClientOptions& client,
@@ -23,42 +56,47 @@ base::Result<TopicRead> read_topic(kafka::ClientFactory& factory,
   }
   TopicRead read;
   const auto started = clock.monotonic_now();
-  // When partitions were first assigned, then when the last record came.
-  std::optional<base::MonotonicTime> active;
+  std::optional<EndOffsets> ends;  // once the partitions are assigned
+  const auto fail = [&](base::Error error) -> base::Result<TopicRead> {
+    consumer.close();
+    return std::unexpected(std::move(error));
+  };
   while (true) {
     if (shutdown.requested()) {
       read.end = TopicReadEnd::kShutdown;
       break;
     }
-    auto polled = consumer.poll(options.poll_timeout);
     const auto now = clock.monotonic_now();
+    if (now - started >= options.timeout) {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+      return fail(base::Error(
+          base::ErrorCode::kTimeout,
+          "reading " + options.topic + ": not at its end after " + std::to_string(waited.count()) +
+              " ms (" + std::to_string(read.records) + " records read; " +
+              (ends ? ends->short_of_end(consumer) : std::string("no partition assigned")) + ")"));
+    }
+    if (!ends) {
+      if (auto assigned = consumer.assignment(); !assigned.empty()) {
+        auto watermarks = consumer.watermarks(assigned, options.query_timeout);
+        if (!watermarks) {
+          return fail(watermarks.error().with_context("end offsets of " + options.topic));
+        }
+        read.assignment_wait =
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock.monotonic_now() - started);
+        ends = EndOffsets{std::move(assigned), std::move(*watermarks)};
+      }
+    }
+    if (ends && ends->reached(consumer)) {
+      read.end = TopicReadEnd::kAtEnd;
+      break;
+    }
+    auto polled = consumer.poll(options.poll_timeout);
     if (!polled && polled.error().code() == base::ErrorCode::kFailedPrecondition) {
-      return std::unexpected(polled.error().with_context("reading " + options.topic));
+      return fail(polled.error().with_context("reading " + options.topic));
     }
     if (polled && *polled) {
-      active = now;
       ++read.records;
       on_record(**polled);
-      continue;
-    }
-    if (!active && !consumer.assignment().empty()) active = now;
-    if (active) {
-      const auto lags = consumer.lag();
-      const bool at_end = !lags.empty() && std::ranges::all_of(lags, [](const auto& lag) {
-        return lag.records && *lag.records == 0;
-      });
-      if (at_end) {
-        read.end = TopicReadEnd::kAtEnd;
-        break;
-      }
-      if (now - *active >= options.idle) {
-        read.end = TopicReadEnd::kIdle;
-        break;
-      }
-    }
-    if (now - started >= options.cap) {
-      read.end = TopicReadEnd::kCap;
-      break;
     }
   }
   consumer.close();

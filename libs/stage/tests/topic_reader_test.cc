@@ -85,22 +85,22 @@ TEST_F(TopicReaderTest, AnEmptyTopicEndsAtOnce) {
   EXPECT_LE(polls_, 2);
 }
 
-// Only committed records: an aborted transaction's are skipped, an open one holds the partition
-// short of its end, so the read ends once nothing came for the idle period.
-TEST_F(TopicReaderTest, ReadsCommittedRecordsAndEndsIdleBeforeAnOpenTransaction) {
+// Only committed records: an aborted transaction's are skipped. The end is the last stable
+// offset when the partitions were assigned: a transaction still open then is not waited for.
+TEST_F(TopicReaderTest, ReadsCommittedRecordsUpToTheLastStableOffset) {
   kafka_.append(kTopic, 0, "plain");
   write_transaction("committed", true);
   write_transaction("open", false);
-  const auto read = this->read({.topic = kTopic, .group_id = "reader", .idle = 2s});
-  ASSERT_TRUE(read);
-  EXPECT_EQ(read->end, TopicReadEnd::kIdle);
+  const auto read = this->read();
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(read->end, TopicReadEnd::kAtEnd);
   std::ranges::sort(values_);
   EXPECT_EQ(values_, (std::vector<std::string>{"committed", "plain"}));
 }
 
 // The group takes 3 s to assign its partitions (Kafka's group.initial.rebalance.delay.ms):
-// the idle period counts from the assignment, so the read does not end empty before it.
-TEST_F(TopicReaderTest, TheIdlePeriodStartsAtTheAssignmentNotAtSubscribe) {
+// nothing ends the read before the assignment, and then it reads to the end offsets.
+TEST_F(TopicReaderTest, WaitsForTheAssignmentHoweverLongItTakes) {
   kafka_.append(kTopic, 0, "a");
   kafka_.append(kTopic, 1, "b");
   on_poll_ = [this](FakeConsumer& consumer) {
@@ -111,19 +111,71 @@ TEST_F(TopicReaderTest, TheIdlePeriodStartsAtTheAssignmentNotAtSubscribe) {
       consumer.assign(all);
     }
   };
-  const auto read = this->read({.topic = kTopic, .group_id = "reader", .idle = 2s});
-  ASSERT_TRUE(read);
+  const auto read = this->read();
+  ASSERT_TRUE(read) << read.error().message();
   EXPECT_EQ(read->end, TopicReadEnd::kAtEnd);
   EXPECT_EQ(read->records, 2U);
   EXPECT_GT(polls_, 30);
+  EXPECT_GE(read->assignment_wait, 3s);
 }
 
-TEST_F(TopicReaderTest, EndsAtTheCapWhenNothingIsEverAssigned) {
+// Records come slowly (a broker under load): no quiet period ends the read, only the end
+// offsets taken at the assignment.
+TEST_F(TopicReaderTest, AQuietPeriodDoesNotEndTheRead) {
+  for (int i = 0; i < 3; ++i) kafka_.append(kTopic, 0, "r" + std::to_string(i));
+  on_poll_ = [this](FakeConsumer& consumer) {
+    // One record every 5 s (50 polls).
+    const std::vector<kafka::TopicPartition> first = {{kTopic, 0}};
+    if (polls_ % 50 == 0) {
+      (void)consumer.resume(first);
+    } else {
+      (void)consumer.pause(first);
+    }
+  };
+  const auto read = this->read();
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(read->end, TopicReadEnd::kAtEnd);
+  EXPECT_EQ(read->records, 3U);
+  EXPECT_GT(polls_, 100);
+}
+
+// Records written after the assignment are not waited for.
+TEST_F(TopicReaderTest, EndsAtTheEndOffsetsOfTheAssignment) {
+  kafka_.append(kTopic, 0, "before");
+  kafka_.append(kTopic, 0, "before too");
+  on_poll_ = [this](FakeConsumer& consumer) {
+    if (!consumer.assignment().empty()) kafka_.append(kTopic, 1, "after");
+  };
+  const auto read = this->read();
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(read->end, TopicReadEnd::kAtEnd);
+  EXPECT_GE(read->records, 2U);
+  EXPECT_LT(polls_, 10);
+}
+
+// Never assigned, or never at the end: the read fails, saying where it stood, rather than
+// pass a part of the topic off as the whole of it.
+TEST_F(TopicReaderTest, FailsWhenNothingIsEverAssigned) {
   on_poll_ = [](FakeConsumer& consumer) { consumer.revoke({{kTopic, 0}, {kTopic, 1}}); };
-  const auto read = this->read({.topic = kTopic, .group_id = "reader", .cap = 5s});
-  ASSERT_TRUE(read);
-  EXPECT_EQ(read->end, TopicReadEnd::kCap);
+  const auto read = this->read({.topic = kTopic, .group_id = "reader", .timeout = 5s});
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), base::ErrorCode::kTimeout);
+  EXPECT_NE(read.error().message().find("no partition assigned"), std::string::npos);
   EXPECT_EQ(polls_, 50);
+}
+
+TEST_F(TopicReaderTest, FailsWhenAPartitionNeverReachesItsEnd) {
+  kafka_.append(kTopic, 0, "a");
+  kafka_.append(kTopic, 1, "b");
+  on_poll_ = [](FakeConsumer& consumer) {
+    const std::vector<kafka::TopicPartition> second = {{kTopic, 1}};
+    (void)consumer.pause(second);
+  };
+  const auto read = this->read({.topic = kTopic, .group_id = "reader", .timeout = 5s});
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code(), base::ErrorCode::kTimeout);
+  EXPECT_NE(read.error().message().find("history[1] at 0 of 1"), std::string::npos)
+      << read.error().message();
 }
 
 TEST_F(TopicReaderTest, EndsAtAShutdown) {

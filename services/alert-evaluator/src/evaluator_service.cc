@@ -160,10 +160,15 @@ class Evaluation final : public stage::Processor {
     if (const auto lookup =
             alerting::replay_lookup(settings_.replay_lookback, warm_up_, ctx_.clock.now());
         !lookup) {
-      for (const auto& p : assigned) {
+      // The first record each partition still holds: 0 unless retention deleted older ones.
+      auto first = input.offsets_for_times(assigned, base::TimePoint{});
+      if (!first) return std::unexpected(first.error().with_context("offsets_for_times"));
+      std::vector<std::optional<std::int64_t>> offsets;
+      for (const auto& p : *first) {
         starts.push_back({p.topic, p.partition, kafka::kOffsetBeginning});
+        offsets.push_back(p.offset >= 0 ? std::optional(p.offset) : std::nullopt);
       }
-      replay = alerting::replay_from_beginning(starts.size());
+      replay = alerting::replay_from_beginning(offsets);
     } else {
       auto found = input.offsets_for_times(assigned, *lookup);
       if (!found) return std::unexpected(found.error().with_context("offsets_for_times"));
@@ -192,10 +197,24 @@ class Evaluation final : public stage::Processor {
     for (const auto& p : assigned) clock_.assign(p.partition);
     emission_.start_replay(std::move(*history), replay.whole_input);
     rebuild_pending_ = false;
-    ctx_.logger.info("rebuilding from the input",
-                     {{"partitions", assigned.size()},
-                      {"from", replay.whole_input ? "beginning" : "lookback"},
-                      {"history_events", emission_.history().size()}});
+    ctx_.logger.info(
+        "rebuilding from the input",
+        {{"partitions", assigned.size()},
+         {"from",
+          replay.partial == alerting::Replay::Partial::kLookback ? "lookback" : "beginning"},
+         {"history_events", emission_.history().size()}});
+    warming_ = !replay.whole_input;
+    if (warming_) {
+      // The windows of the first runs replayed are partial: what they say is not written.
+      ctx_.logger.warn(
+          "warming up: no alert is written until the windows are full",
+          {{"reason", alerting::partial_name(replay.partial)},
+           {"warm_up_seconds", std::chrono::duration<double>(warm_up_).count()},
+           {"detail", replay.partial == alerting::Replay::Partial::kRetention
+                          ? "the oldest records of the input were deleted (retention): the "
+                            "first ones left do not fill the windows"
+                          : "the replay starts at the lookback instant, mid-input"}});
+    }
     ctx_.readiness.set_ready("kafka");
     return {};
   }
@@ -204,6 +223,9 @@ class Evaluation final : public stage::Processor {
   base::Result<alerting::AlertHistory> read_history(stage::Input& input) {
     alerting::AlertHistory history;
     std::random_device random;
+    // Read to the end offsets the partitions have at their assignment, however long the group
+    // takes to assign them; a read that cannot get there fails (the tick is retried) rather than
+    // pass a part of the history off as the whole, which would write transitions twice.
     const auto read = stage::read_topic(
         input.factory(), input.client_options(),
         {.topic = settings_.output_topic,
@@ -217,8 +239,14 @@ class Evaluation final : public stage::Processor {
                            {{"detail", event.error().message()}, {"offset", record.offset()}});
           }
         });
-    if (!read) return std::unexpected(read.error().with_context("reading the alert history"));
-    ctx_.logger.info("alert history read", {{"events", history.size()}});
+    if (!read) {
+      ctx_.logger.error("cannot read the alert history: nothing is evaluated until it is read",
+                        {{"topic", settings_.output_topic}, {"detail", read.error().message()}});
+      return std::unexpected(read.error().with_context("reading the alert history"));
+    }
+    ctx_.logger.info("alert history read", {{"events", history.size()},
+                                            {"records", read->records},
+                                            {"assignment_wait_ms", read->assignment_wait.count()}});
     return history;
   }
 
@@ -240,6 +268,12 @@ class Evaluation final : public stage::Processor {
       }
       metrics_.clock_seconds.Set(
           std::chrono::duration<double>(evaluator_.now().time_since_epoch()).count());
+      if (warming_ && !emission_.warming(evaluator_)) {
+        warming_ = false;
+        ctx_.logger.info("warm-up over: alerts are written from here on",
+                         {{"evaluated_up_to", base::format_rfc3339_millis(evaluator_.now())},
+                          {"warm_until", base::format_rfc3339_millis(emission_.warm_until())}});
+      }
     }
     // Hands Alertmanager's notifier the alerts firing now and the resolves written since the
     // last time, when AlertEmission says so.
@@ -291,6 +325,7 @@ class Evaluation final : public stage::Processor {
   std::vector<alerting::Transition> transitions_;
   std::string line_;
   bool rebuild_pending_ = false;
+  bool warming_ = false;  // a partial replay's warm-up, until its end is logged
   base::MonotonicTime next_gauges_{};
   std::unique_ptr<AlertmanagerNotifier> notifier_;  // null without an Alertmanager URL
 };

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fake_alertmanager.h"
 #include "iw/alerting/alert_event.h"
 #include "iw/base/time_format.h"
 #include "iw/events/enricher.h"
@@ -102,8 +103,10 @@ using Deliveries = iw::testing::CountingDeliveries;
 
 class AlertEvaluatorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    bootstrap_ = iw::testing::fixture_bootstrap_servers();
+  void SetUp() override { connect(iw::testing::fixture_bootstrap_servers()); }
+
+  void connect(const std::string& bootstrap) {
+    bootstrap_ = bootstrap;
     ASSERT_FALSE(bootstrap_.empty());
     client_.bootstrap_servers = bootstrap_;
     client_.logger = &logger_;
@@ -469,6 +472,82 @@ TEST_F(AlertEvaluatorTest, SigkillAndRestartWritesTheSameTransitionsOnce) {
   const auto events = read_events(expected.size(), 3s);
   // Equal multisets: nothing missing, nothing twice, every startsAt as the first run wrote it.
   EXPECT_EQ(events, expected);
+  restarted.signal(SIGTERM);
+  EXPECT_EQ(restarted.wait(), 0) << restarted.err();
+}
+
+// On a broker of its own with Kafka's default group.initial.rebalance.delay.ms (3 s; the
+// fixture's broker has 0): the alert history's reader waits that long for its partitions. A
+// restarted evaluator must still read the whole history before it evaluates: it writes no
+// transition again and posts no old alert to Alertmanager.
+class DefaultRebalanceDelayTest : public AlertEvaluatorTest {
+ protected:
+  void SetUp() override {
+    broker_.emplace(std::vector<std::string>{"group.initial.rebalance.delay.ms=3000"});
+    connect(broker_->bootstrap());
+  }
+  std::optional<iw::testing::OwnBroker> broker_;
+};
+
+TEST_F(DefaultRebalanceDelayTest, ARestartRewritesNoTransitionAndRepostsNothing) {
+  iw::testing::FakeAlertmanager alertmanager;
+  ASSERT_TRUE(alertmanager.running());
+  config_ = temp_.write("evaluator.yaml", "alert_evaluator:\n  dlq_topic: " + dlq_ +
+                                              "\n  alertmanager_url: " + alertmanager.url() +
+                                              "\nkafka:\n  properties:\n"
+                                              "    session.timeout.ms: 6000\n");
+  produce_scenarios(kAllScenarios);
+  const auto expected = expected_events({kAllScenarios.begin(), kAllScenarios.end()});
+  {
+    ChildProcess evaluator(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+    ASSERT_EQ(read_events(expected.size(), 3s), expected);
+    evaluator.signal(SIGTERM);
+    ASSERT_EQ(evaluator.wait(), 0) << evaluator.err();
+  }
+  const std::size_t posted_before = alertmanager.requests().size();
+
+  ChildProcess restarted(temp_.path(), command("100000"), {"IW_HTTP_LISTEN=127.0.0.1:0"});
+  ASSERT_TRUE(restarted.wait_for_output("\"msg\":\"rebuilding from the input\"", 60s))
+      << restarted.out();
+  const auto read = iw::testing::lines_with(restarted.out(), "\"msg\":\"alert history read\"");
+  ASSERT_FALSE(read.empty());
+  EXPECT_THAT(read[0], ::testing::HasSubstr("\"events\":" + std::to_string(expected.size())));
+  std::smatch wait;
+  ASSERT_TRUE(std::regex_search(read[0], wait, std::regex("\"assignment_wait_ms\":([0-9]+)")));
+  EXPECT_GE(std::stoi(wait[1]), 2500) << "the broker's rebalance delay was not in effect";
+  // The replay runs to the end of the input (a few hundred runs at idle speed 100000), then
+  // notifies: time enough for a transition written twice, or an old alert posted.
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(read_events(expected.size(), 3s), expected) << "a transition was written again";
+
+  // Alertmanager hears only of what is firing now: no episode that had ended, as firing or as
+  // resolved again.
+  std::set<std::string> open_episodes;  // "alertname|startsAt" of the episodes never resolved
+  std::multiset<std::pair<std::string, std::string>> ends;
+  for (const Event& e : expected) ends.insert({e.alertname + "|" + e.key, e.starts_at});
+  for (const Event& e : expected) {
+    if (e.status == "firing" && ends.count({e.alertname + "|" + e.key, e.starts_at}) == 1) {
+      open_episodes.insert(e.alertname + "|" + e.starts_at);
+    }
+  }
+  const auto requests = alertmanager.requests();
+  for (std::size_t i = posted_before; i < requests.size(); ++i) {
+    const YAML::Node alerts = YAML::Load(requests[i].body);
+    for (const YAML::Node& alert : alerts) {
+      const std::string name = alert["labels"]["alertname"].as<std::string>();
+      const double starts = epoch_seconds(alert["startsAt"].as<std::string>());
+      const double ends_at = epoch_seconds(alert["endsAt"].as<std::string>());
+      EXPECT_GT(ends_at, static_cast<double>(std::time(nullptr)))
+          << "an alert resolved before the restart was posted again: " << requests[i].body;
+      bool open = false;
+      for (const std::string& episode : open_episodes) {
+        const auto bar = episode.find('|');
+        open = open ||
+               (episode.substr(0, bar) == name && epoch_seconds(episode.substr(bar + 1)) == starts);
+      }
+      EXPECT_TRUE(open) << "not an episode firing now: " << requests[i].body;
+    }
+  }
   restarted.signal(SIGTERM);
   EXPECT_EQ(restarted.wait(), 0) << restarted.err();
 }

@@ -351,5 +351,34 @@ TEST_F(PipelineTest, ARestartWritesNoAlertEventTwice) {
   EXPECT_EQ(events(), expected);
 }
 
+// Retention deleted the first minutes of one partition: with replay_lookback 0s, what is left
+// is not the whole history, so the replay warms up (the longest window, 5 min, after its first
+// run) before it writes anything, and says so when it starts and when it ends. Sage's failure
+// at 10:03 fires in the warm-up: its firing is not written, only its resolve at 10:08 (as after
+// a lookback's warm-up, docs/ALERTING.md); Zoho's at 10:02 was deleted.
+TEST_F(PipelineTest, AReplayAfterRetentionDeletedRecordsWarmsUpFirst) {
+  for (int minute = 10; minute < 20; ++minute) append_run("Zoho", 0, minute, minute == 12);
+  kafka_.delete_records(kInput, 0, 4);  // Zoho's runs of 10:00 to 10:03
+  const Events expected = {"resolved Sage 2025-09-15T10:03:00.000Z",
+                           "firing Zoho 2025-09-15T10:12:00.000Z",
+                           "resolved Zoho 2025-09-15T10:12:00.000Z"};
+  ASSERT_TRUE(run_until([&](FakeConsumer& c) { return all_committed(c, expected); }));
+  EXPECT_EQ(events(), expected);
+  const auto warming =
+      context_->logged("warming up: no alert is written until the windows are full");
+  ASSERT_EQ(warming.size(), 1U);
+  EXPECT_THAT(warming[0], HasSubstr(R"("reason":"retention")"));
+  const auto over = context_->logged("warm-up over: alerts are written from here on");
+  ASSERT_EQ(over.size(), 1U);
+  EXPECT_THAT(over[0], HasSubstr(R"("warm_until":"2025-09-15T10:05:00.000Z")"));
+}
+
+// Nothing deleted: the replay from the beginning is the whole input, with no warm-up.
+TEST_F(PipelineTest, AReplayOfTheWholeInputHasNoWarmUp) {
+  ASSERT_TRUE(run_until([&](FakeConsumer& c) { return all_committed(c); }));
+  EXPECT_THAT(context_->logged("warming up: no alert is written until the windows are full"),
+              IsEmpty());
+}
+
 }  // namespace
 }  // namespace iw::alert_evaluator

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "input_position.h"
 #include "iw/base/clock.h"
 
 namespace iw::producer {
@@ -38,9 +39,25 @@ class DeliveryLedger {
   /// Settles a booked record; returns where it went and, if timed, how long it took.
   Outcome settle(std::uint64_t correlation, bool delivered, bool possibly_persisted);
 
-  /// Withdraws a booking whose record produce() refused outright: it never reached Kafka and
-  /// will get no delivery report.
-  void cancel() { ++cancelled_; }
+  /// Withdraws the last booking, whose record produce() refused outright: it never reached
+  /// Kafka and will get no delivery report; the record is settled another way (a dead letter
+  /// booked next, or dropped).
+  void cancel();
+  /// The last booking was refused and will get no report: it counts as failed for the input
+  /// position (a resume sends its record again). Not counted in failed(): the caller counts it.
+  void refuse();
+
+  /// Tracks the input position every record before which has a durable outcome, for the
+  /// checkpoint, starting from `base`. Then each record is bracketed by reading() and
+  /// read_done(): the bookings made in between carry it.
+  void track_input(const InputPosition& base);
+  /// The next record handled ends at `after`.
+  void reading(const InputPosition& after);
+  /// The record told by reading() is handled: one that booked nothing (skipped, or its bookings
+  /// withdrawn) is settled as soon as every record before it is.
+  void read_done();
+  /// The tracked position; nothing unless track_input() was called.
+  [[nodiscard]] std::optional<InputPosition> acknowledged() const;
 
   [[nodiscard]] std::uint64_t delivered(Destination d) const { return delivered_[index(d)]; }
   [[nodiscard]] std::uint64_t failed(Destination d) const { return failed_[index(d)]; }
@@ -62,6 +79,11 @@ class DeliveryLedger {
   std::array<std::uint64_t, 2> failed_{};
   std::uint64_t possibly_persisted_ = 0;
   std::uint64_t cancelled_ = 0;
+  // The input position (track_input), and the record being handled.
+  std::optional<AcknowledgedInput> input_;
+  InputPosition reading_;
+  std::uint64_t reading_booked_ = 0;
+  std::uint64_t reading_withdrawn_ = 0;
 };
 
 }  // namespace iw::producer

@@ -1,11 +1,13 @@
 #include "producer_service.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <iostream>
 #include <thread>
 
+#include "checkpoint.h"
 #include "delivery_ledger.h"
 #include "iw/events/raw_record_peek.h"
 #include "iw/kafka/dead_letter.h"
@@ -76,6 +78,7 @@ class FileRun final : public kafka::DeliveryHandler {
                                                  return !ctx_.shutdown.requested();
                                                }});
     if (!reader) return std::unexpected(reader.error());
+    if (auto status = start_checkpoint(); !status) return status;
     if (!settings_.dry_run) {
       if (auto status = publisher_.start(); !status) return status;
     }
@@ -86,17 +89,23 @@ class FileRun final : public kafka::DeliveryHandler {
                                     {"dry_run", settings_.dry_run},
                                     {"realtime", settings_.realtime}});
     base::Status status = publish(*reader);
-    const bool interrupted = ctx_.shutdown.requested();
+    // With --loop the input has no end: a stop request is how such a run ends.
+    const bool interrupted = ctx_.shutdown.requested() && !settings_.loop;
     // Every outstanding record's report; after the delivery timeout plus a margin, the rest
     // are given up on, so each still gets exactly one (failed) report.
     publisher_.drain();
     progress_.finish();
+    save_checkpoint_now(status && !interrupted && !stop_reading_);
     return finish(status, interrupted);
   }
+
+  /// The run was stopped before the end of its input, everything read being delivered.
+  [[nodiscard]] bool interrupted() const { return interrupted_; }
 
   void on_delivery(const kafka::DeliveryReport& report) override {
     const bool delivered = !report.error.has_value();
     const auto outcome = ledger_.settle(report.correlation, delivered, report.possibly_persisted);
+    checkpoint_due_ = checkpoint_due_ || delivered;
     const bool main = outcome.destination == DeliveryLedger::Destination::kMain;
     if (delivered) {
       if (outcome.latency) {
@@ -117,18 +126,38 @@ class FileRun final : public kafka::DeliveryHandler {
       auto next = reader.next();
       if (!next) return std::unexpected(next.error());
       if (!*next) {
+        if (ctx_.shutdown.requested()) return {};  // a stop request cut a wait for input short
+        if (skipper_) {
+          if (auto status = skipper_->at_end(); !status) return status;
+        }
         if (!settings_.loop) return {};
+        schedule_.restart();  // before next_pass() checkpoints the new pass, without an anchor
+        if (auto status = next_pass(); !status) return status;
         if (auto status = reader.rewind(); !status) return status;
-        schedule_.restart();
         ++totals_.passes;
         continue;
       }
       const logfile::RawRecord& record = **next;
+      const InputPosition after =
+          advance(read_position_, record.bytes, record.line, record.byte_offset);
+      if (skipper_ && !skipper_->done()) {
+        // Resuming: the checkpoint covers this record; it was delivered before.
+        auto skip = skipper_->skip(record.bytes, record.line, record.byte_offset);
+        if (!skip) return std::unexpected(skip.error());
+        read_position_ = after;
+        ++resumed_past_;
+        if (skipper_->done()) log_resumed();
+        continue;
+      }
+      read_position_ = after;
       ++totals_.read;
       totals_.bytes_read = reader.bytes_consumed();
       totals_.input_size = reader.file_size();
       metrics_.flow.records_in.Increment();
-      if (auto status = handle(record); !status) return status;
+      ledger_.reading(after);
+      auto handled = handle(record);
+      ledger_.read_done();
+      if (!handled) return handled;
       // Delivery reports and progress every few records rather than every record: each is a
       // lock and a queue scan in librdkafka or a clock read, and the hot loop does not need
       // them more often. The local queue's own limit still bounds what is in flight.
@@ -136,6 +165,7 @@ class FileRun final : public kafka::DeliveryHandler {
         since_service_ = 0;
         publisher_.serve(0ms);
         report_progress();
+        maybe_save_checkpoint();
       }
     }
     return {};
@@ -198,7 +228,7 @@ class FileRun final : public kafka::DeliveryHandler {
   // A record the broker did not take and never will get a report: it counts as failed, and
   // reading stops.
   void not_queued(prometheus::Counter& failures, const base::Error& error) {
-    ledger_.cancel();
+    ledger_.refuse();
     ++not_queued_;
     failures.Increment();
     stop_reading_ = true;
@@ -262,7 +292,132 @@ class FileRun final : public kafka::DeliveryHandler {
         ctx_.shutdown.wait_for(std::chrono::duration_cast<milliseconds>(step));
       }
       report_progress();
+      maybe_save_checkpoint();
     }
+  }
+
+  // --- The checkpoint (docs/PRODUCER.md, "Checkpoint and --resume") ---
+
+  // Reads the checkpoint to resume from, if asked, and starts tracking the input position.
+  base::Status start_checkpoint() {
+    if (settings_.checkpoint.empty() || settings_.dry_run) return {};
+    struct stat info {};
+    if (::stat(settings_.input.c_str(), &info) == 0) {
+      checkpoint_.device = static_cast<std::uint64_t>(info.st_dev);
+      checkpoint_.inode = static_cast<std::uint64_t>(info.st_ino);
+      checkpoint_.size = static_cast<std::uint64_t>(info.st_size);
+    }
+    checkpoint_.input = settings_.input;
+    checkpoint_.realtime = settings_.realtime;
+    checkpoint_.speed = settings_.speed;
+    checkpoint_.execution_id = execution_id_.text();
+    InputPosition base;
+    if (settings_.resume) {
+      auto loaded = load_checkpoint(settings_.checkpoint);
+      if (!loaded) return std::unexpected(loaded.error());
+      if (!*loaded) {
+        ctx_.logger.info("no checkpoint yet: publishing from the beginning",
+                         {{"checkpoint", settings_.checkpoint}});
+      } else {
+        const Checkpoint& previous = **loaded;
+        if (auto status = check_resumable(
+                previous,
+                {.realtime = settings_.realtime, .speed = settings_.speed, .loop = settings_.loop});
+            !status) {
+          return status;
+        }
+        if (previous.device != checkpoint_.device || previous.inode != checkpoint_.inode) {
+          ctx_.logger.info(
+              "the input is another file than the checkpoint's: its records are "
+              "checked against the checkpoint",
+              {{"input", settings_.input}, {"checkpoint_input", previous.input}});
+        }
+        checkpoint_.pass = previous.pass;
+        totals_.passes = previous.pass;
+        if (previous.anchor_record_time && previous.anchor_wall_time) {
+          schedule_.resume(*previous.anchor_record_time, *previous.anchor_wall_time,
+                           ctx_.clock.monotonic_now(), ctx_.clock.now());
+          checkpoint_.anchor_record_time = previous.anchor_record_time;
+          checkpoint_.anchor_wall_time = previous.anchor_wall_time;
+        }
+        resumed_from_ = previous;
+        if (previous.position.records > 0) {
+          skipper_.emplace(previous.position);
+        }
+        base = previous.position;
+        ctx_.logger.info("resuming", {{"checkpoint", settings_.checkpoint},
+                                      {"records", previous.position.records},
+                                      {"byte_offset", previous.position.byte_end},
+                                      {"line", previous.position.line},
+                                      {"pass", previous.pass},
+                                      {"complete", previous.complete},
+                                      {"resumed_execution_id", previous.execution_id}});
+      }
+    }
+    ledger_.track_input(base);
+    saved_ = base;
+    return {};
+  }
+
+  void log_resumed() {
+    ctx_.logger.info("resumed: skipped the records the checkpoint covers",
+                     {{"records", resumed_past_},
+                      {"byte_offset", read_position_.byte_end},
+                      {"line", read_position_.line}});
+  }
+
+  // With --loop, the next pass starts from the first record: the checkpoint says so once every
+  // record of this pass is settled (its position restarts at 0).
+  base::Status next_pass() {
+    if (!ledger_.acknowledged()) {
+      read_position_ = {};
+      return {};
+    }
+    while (ledger_.outstanding() > 0 && !ctx_.shutdown.requested() && !stop_reading_) {
+      publisher_.serve(50ms);
+      report_progress();
+    }
+    if (ledger_.outstanding() > 0) return {};  // stopping: the publish loop ends next
+    read_position_ = {};
+    ledger_.track_input({});
+    ++checkpoint_.pass;
+    checkpoint_.anchor_record_time.reset();
+    checkpoint_.anchor_wall_time.reset();
+    checkpoint_due_ = true;
+    save_checkpoint_now(false, /*force=*/true);
+    return {};
+  }
+
+  void maybe_save_checkpoint() {
+    if (!checkpoint_due_ || !ledger_.acknowledged()) return;
+    const auto now = ctx_.clock.monotonic_now();
+    if (now < next_checkpoint_) return;
+    next_checkpoint_ = now + settings_.checkpoint_interval;
+    save_checkpoint_now(false);
+  }
+
+  // Writes the acknowledged position, if it moved (or `force`); `complete`: the whole input
+  // was delivered.
+  void save_checkpoint_now(bool complete, bool force = false) {
+    const auto position = ledger_.acknowledged();
+    if (!position) return;
+    checkpoint_due_ = false;
+    if (!force && !complete && *position == saved_ && saved_once_) return;
+    if (settings_.realtime && !checkpoint_.anchor_record_time) {
+      if (const auto& anchor = schedule_.anchor()) {
+        checkpoint_.anchor_record_time = anchor->record_time;
+        checkpoint_.anchor_wall_time = anchor->wall;
+      }
+    }
+    checkpoint_.position = *position;
+    checkpoint_.complete = complete;
+    checkpoint_.written_at = ctx_.clock.now();
+    if (auto status = save_checkpoint(settings_.checkpoint, checkpoint_); !status) {
+      checkpoint_log_.warn("checkpoint not written", {{"detail", status.error().message()}});
+      return;
+    }
+    saved_ = *position;
+    saved_once_ = true;
   }
 
   void report_progress() {
@@ -294,6 +449,18 @@ class FileRun final : public kafka::DeliveryHandler {
                             std::to_string(totals_.possibly_persisted) +
                             " possibly persisted); first error: " + first_failure_.value_or("?"));
     }
+    if (interrupted) {
+      // Not a success: a job wrapper must be able to tell (exit status 3, main.cc).
+      interrupted_ = true;
+      const auto position = ledger_.acknowledged();
+      return base::fail(base::ErrorCode::kAborted,
+                        "stopped before the end of the input, after " +
+                            std::to_string(read_position_.records) + " records" +
+                            (position ? "; delivered up to line " + std::to_string(position->line) +
+                                            " (byte " + std::to_string(position->byte_end) +
+                                            "): run again with --resume to continue"
+                                      : ""));
+    }
     return {};
   }
 
@@ -315,7 +482,19 @@ class FileRun final : public kafka::DeliveryHandler {
   // Records Kafka refused for want of room or a broker: never queued, never delivered.
   std::uint64_t not_queued_ = 0;
   bool stop_reading_ = false;
+  bool interrupted_ = false;
   std::optional<std::string> first_failure_;
+  // The checkpoint: where reading stands, what it resumed from, and what was last written.
+  InputPosition read_position_;
+  std::optional<ResumeSkipper> skipper_;
+  std::optional<Checkpoint> resumed_from_;
+  std::uint64_t resumed_past_ = 0;
+  Checkpoint checkpoint_;
+  InputPosition saved_;
+  bool saved_once_ = false;
+  bool checkpoint_due_ = false;
+  base::MonotonicTime next_checkpoint_{};
+  log::RateLimitedLog checkpoint_log_{ctx_.logger, 5, std::chrono::seconds{60}};
   base::MonotonicTime start_{};
   // Last: its producer reports to this object, whose ledger and metrics must outlive it.
   stage::Publisher publisher_;
@@ -336,18 +515,25 @@ runtime::ServiceInfo producer_info() {
           "Every record is published unchanged to producer.topic, keyed by Source, with the\n"
           "headers execution_id (one per run), traceparent and content-type. Records that are\n"
           "not a JSON object with a Source string are reported with their line and byte offset\n"
-          "and, by default, dead-lettered. Exit status 0 only when every record was delivered.\n\n"
+          "and, by default, dead-lettered.\n\n"
+          "Exit status: 0 when the whole input was delivered; 1 when the run failed (records not\n"
+          "delivered, a read error, --on-invalid fail); 2 for a configuration error; 3 when a\n"
+          "signal stopped it before the end of the input (everything read was delivered). With\n"
+          "--checkpoint FILE --resume, a run continues where the last one was acknowledged.\n\n"
           "Examples:\n"
           "  ingest-producer data/logs.json\n"
           "  ingest-producer --realtime --speed 60 --loop data/logs.json\n"
-          "  ingest-producer --dry-run big.ndjson"};
+          "  ingest-producer --dry-run big.ndjson\n"
+          "  ingest-producer --checkpoint logs.ckpt --resume data/logs.json"};
 }
 
 void ProducerService::declare(config::Schema& schema) const { declare_settings(schema); }
 
 base::Status ProducerService::run(runtime::Context& ctx) {
   FileRun run(ctx, ctx.config.read<Settings>(), clients());
-  return run.run();
+  auto status = run.run();
+  interrupted_ = run.interrupted();
+  return status;
 }
 
 }  // namespace iw::producer

@@ -11,7 +11,16 @@ class ProducerService final : public stage::KafkaService {
 
   void declare(config::Schema& schema) const override;
   base::Status run(runtime::Context& ctx) override;
+
+  /// The last run was stopped by a signal before the end of its input (its error says so).
+  [[nodiscard]] bool interrupted() const { return interrupted_; }
+
+ private:
+  bool interrupted_ = false;
 };
+
+/// Exit status of a run stopped before the end of its input (1: failed, 2: configuration).
+inline constexpr int kExitInterrupted = 3;
 
 /// How the producer presents itself on the command line.
 [[nodiscard]] runtime::ServiceInfo producer_info();

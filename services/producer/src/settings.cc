@@ -88,6 +88,38 @@ void declare_settings(config::Schema& schema) {
       .describe("Partitions of the topic when the producer creates it.")
       .default_value(std::int64_t{3})
       .min(std::int64_t{1});
+  keys.key("producer.checkpoint", &S::checkpoint)
+      .describe(
+          "File that records how far the input was delivered (written atomically after Kafka "
+          "acknowledged the records, never before); empty for none. Not for stdin.")
+      .default_value("")
+      .flag("--checkpoint", "FILE");
+  keys.key("producer.checkpoint_interval", &S::checkpoint_interval)
+      .describe(
+          "How often the checkpoint is written while records are acknowledged (and at the end).")
+      .default_value("1s")
+      .min("10ms");
+  keys.key("producer.resume", &S::resume)
+      .describe(
+          "Continue from the checkpoint: skip the records it covers (checking the input still "
+          "holds them) and publish the rest; without a checkpoint file yet, start at the "
+          "beginning.")
+      .default_value(false)
+      .flag("--resume");
+  keys.check({"producer.resume", "producer.checkpoint"},
+             [](const S& s) -> std::optional<std::string> {
+               if (s.resume && s.checkpoint.empty()) {
+                 return "--resume needs a checkpoint file (producer.checkpoint, --checkpoint FILE)";
+               }
+               return std::nullopt;
+             });
+  keys.check({"producer.checkpoint", "producer.input"},
+             [](const S& s) -> std::optional<std::string> {
+               if (!s.checkpoint.empty() && s.input == "-") {
+                 return "a checkpoint needs a file to resume in, not stdin";
+               }
+               return std::nullopt;
+             });
 }
 
 }  // namespace iw::producer

@@ -31,6 +31,11 @@ struct Settings {
   std::chrono::milliseconds delivery_timeout{0};
   bool create_topics = true;
   std::int32_t partitions = 1;
+  /// Where the acknowledged input position is kept; empty: nowhere.
+  std::string checkpoint;
+  std::chrono::milliseconds checkpoint_interval{0};
+  /// Continue from the checkpoint.
+  bool resume = false;
 };
 
 /// Declares the producer.* keys, each with its flag, default and description.

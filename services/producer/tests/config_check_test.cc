@@ -36,6 +36,23 @@ TEST(ProducerConfigTest, TheFileArgumentSetsTheInputAndWinsOverTheFlag) {
   EXPECT_THAT(two.err, HasSubstr("expected one FILE, got 2 arguments"));
 }
 
+// --resume needs a checkpoint file, and a checkpoint needs a file to resume in (not stdin).
+TEST(ProducerConfigTest, ResumeNeedsACheckpointAndACheckpointNeedsAFile) {
+  const auto resume = check_config(IW_PRODUCER_PATH, "", {"--resume", "in.json"});
+  EXPECT_EQ(resume.status, 2);
+  EXPECT_THAT(resume.err, HasSubstr("--resume needs a checkpoint file"));
+
+  const auto stdin_checkpoint = check_config(IW_PRODUCER_PATH, "", {"--checkpoint", "c", "-"});
+  EXPECT_EQ(stdin_checkpoint.status, 2);
+  EXPECT_THAT(stdin_checkpoint.err, HasSubstr("a checkpoint needs a file to resume in"));
+
+  const auto ok =
+      check_config(IW_PRODUCER_PATH, "", {"--checkpoint", "run.ckpt", "--resume", "in.json"});
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("checkpoint: \"run.ckpt\""));
+  EXPECT_THAT(ok.out, HasSubstr("resume: true"));
+}
+
 TEST(ProducerConfigTest, EveryFlagSetsItsKey) {
   const auto check = check_config(IW_PRODUCER_PATH, "",
                                   {"--bootstrap-servers",

@@ -3,10 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "iw/testing/child_process.h"
@@ -94,6 +98,17 @@ class WiringTest : public ::testing::Test {
   std::string metrics() {
     return prometheus::TextSerializer().Serialize(context_.metrics().registry().Collect());
   }
+
+  // A SIGTERM as the `n`th record is handed to Kafka.
+  void stop_at_record(int n) {
+    clients_.on_producer = [this, n](FakeProducer& producer) {
+      producer.refuse = [this, n](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
+        if (++produced_ == n) context_.shutdown().request();
+        return std::nullopt;
+      };
+    };
+  }
+  int produced_ = 0;
 
   iw::testing::TempDir dir_;
   std::string input_;
@@ -210,23 +225,158 @@ TEST_F(WiringTest, ARecordNeverQueuedCountsAsFailedAndStopsReading) {
   EXPECT_THAT(kafka_.committed_records(kTopic), IsEmpty());
 }
 
-// SIGTERM mid-file: reading stops, and every record read is delivered before the run ends.
-TEST_F(WiringTest, SigtermMidFileDeliversWhatWasReadAndExitsCleanly) {
+// SIGTERM mid-file: reading stops, every record read is delivered before the run ends, and the
+// run is not a success (exit status 3, main.cc): a job wrapper can tell it from one that
+// published the whole file.
+TEST_F(WiringTest, SigtermMidFileDeliversWhatWasReadAndSaysItWasInterrupted) {
   write_input(ndjson(100));
-  int produced = 0;
-  clients_.on_producer = [&](FakeProducer& producer) {
-    producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
-      if (++produced == 10) context_.shutdown().request();
-      return std::nullopt;
-    };
-  };
-  ASSERT_TRUE(service_.run(context_.ctx()));
+  stop_at_record(10);
+  const auto status = service_.run(context_.ctx());
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), base::ErrorCode::kAborted);
+  EXPECT_THAT(status.error().message(), HasSubstr("stopped before the end of the input"));
+  EXPECT_TRUE(service_.interrupted());
   EXPECT_EQ(summary("read"), 10U);
   EXPECT_EQ(summary("sent"), 10U);
   EXPECT_EQ(summary("failed"), 0U);
   EXPECT_EQ(kafka_.committed_records(kTopic).size(), 10U);
   EXPECT_THAT(context_.logged("summary")[0], HasSubstr("\"interrupted\":true"));
   EXPECT_THAT(metrics(), HasSubstr("ingestwatch_records_in_flight 0"));
+}
+
+// A delivery failure is a failure (exit 1), not an interruption.
+TEST_F(WiringTest, ADeliveryFailureIsNotAnInterruption) {
+  write_input(ndjson(10));
+  clients_.on_producer = [](FakeProducer& producer) {
+    producer.fail_next_delivery(base::Error(base::ErrorCode::kTimeout, "Local: Message timed out"));
+  };
+  ASSERT_FALSE(service_.run(context_.ctx()));
+  EXPECT_FALSE(service_.interrupted());
+}
+
+// Runs with a checkpoint beside the input, and --resume.
+class CheckpointTest : public WiringTest {
+ protected:
+  CheckpointTest() : WiringTest("  checkpoint: " + checkpoint_path() + "\n  resume: true\n") {}
+
+  static std::string checkpoint_path() {
+    return (std::filesystem::temp_directory_path() /
+            ("iw-producer-wiring-" + std::to_string(::getpid()) + ".checkpoint"))
+        .string();
+  }
+  void SetUp() override { std::filesystem::remove(checkpoint_path()); }
+  void TearDown() override { std::filesystem::remove(checkpoint_path()); }
+
+  std::string checkpoint_text() const {
+    std::ifstream in(checkpoint_path());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  // A second run, as a new process would make it: new service, new context, same Kafka;
+  // `stop_at` > 0: a SIGTERM as its stop_at-th record is handed to Kafka.
+  base::Status run_again(std::string_view extra = "", int stop_at = 0) {
+    ProducerService service{clients_};
+    iw::testing::ServiceContext context(
+        producer_info(), service,
+        "kafka:\n  bootstrap_servers: fake:9092\nproducer:\n  input: " + input_ +
+            "\n  progress_interval: 1h\n  checkpoint: " + checkpoint_path() + "\n  resume: true\n" +
+            std::string(extra));
+    int produced = 0;
+    clients_.on_producer = [&](FakeProducer& producer) {
+      producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
+        if (++produced == stop_at) context.shutdown().request();
+        return std::nullopt;
+      };
+    };
+    auto status = service.run(context.ctx());
+    clients_.on_producer = nullptr;
+    second_log_ = context.log_lines();
+    return status;
+  }
+
+  std::vector<std::string> second_log_;
+};
+
+// Stopped after 10 records, then resumed: every record is in the topic exactly once.
+TEST_F(CheckpointTest, AResumeAfterAnInterruptionPublishesEveryRecordOnce) {
+  write_input(ndjson(100));
+  stop_at_record(10);
+  ASSERT_FALSE(service_.run(context_.ctx()));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"records\":10,"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"line\":10,"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"complete\":false"));
+
+  clients_.on_producer = nullptr;
+  ASSERT_TRUE(run_again());
+  std::vector<std::string> values;
+  for (const auto& r : kafka_.committed_records(kTopic)) values.push_back(r.value);
+  ASSERT_EQ(values.size(), 100U);
+  std::ranges::sort(values);
+  EXPECT_EQ(std::ranges::adjacent_find(values), values.end()) << "a record published twice";
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"records\":100,"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"complete\":true"));
+
+  // Once complete, a resume publishes nothing more.
+  ASSERT_TRUE(run_again());
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 100U);
+}
+
+// A record Kafka did not deliver holds the checkpoint before it: the resume sends it again,
+// and what came after it.
+TEST_F(CheckpointTest, ADeliveryFailureHoldsTheCheckpointBeforeTheFailedRecord) {
+  write_input(ndjson(20));
+  int produced = 0;
+  clients_.on_producer = [&](FakeProducer& producer) {
+    producer.refuse = [&](const kafka::OutgoingRecord&) -> std::optional<base::Error> {
+      if (++produced == 5) producer.fail_next_delivery(base::Error(base::ErrorCode::kTimeout, "x"));
+      return std::nullopt;
+    };
+  };
+  ASSERT_FALSE(service_.run(context_.ctx()));
+  EXPECT_FALSE(service_.interrupted());
+  const auto delivered = kafka_.committed_records(kTopic).size();
+  ASSERT_LT(delivered, 20U);
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"complete\":false"));
+
+  clients_.on_producer = nullptr;
+  ASSERT_TRUE(run_again());
+  std::set<std::string> values;
+  for (const auto& r : kafka_.committed_records(kTopic)) values.insert(r.value);
+  EXPECT_EQ(values.size(), 20U);
+}
+
+// The checkpoint covers records the input no longer holds: the resume refuses, sending nothing.
+TEST_F(CheckpointTest, AResumeRefusesAnInputThatChanged) {
+  write_input(ndjson(10));
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  write_input(record(99) + "\n" + ndjson(10));
+  const auto status = run_again();
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("cannot resume"));
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 10U);
+}
+
+// Lines appended to an NDJSON file after a complete run: the resume publishes just those.
+TEST_F(CheckpointTest, AResumePublishesLinesAppendedSince) {
+  write_input(ndjson(10));
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  write_input(ndjson(15));
+  ASSERT_TRUE(run_again());
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 15U);
+}
+
+// With --loop the checkpoint follows the passes: the pass it is in, and the position in it.
+// A signal is how a looping run ends: not an interruption.
+TEST_F(CheckpointTest, ALoopingRunCheckpointsItsPassAndPosition) {
+  write_input(ndjson(10));
+  ASSERT_TRUE(run_again("  loop: true\n", 25));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"pass\":3,"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"records\":5,"));
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 25U);
+  // A resume without --loop refuses a checkpoint of a later pass.
+  const auto status = run_again();
+  ASSERT_FALSE(status);
+  EXPECT_THAT(status.error().message(), HasSubstr("--loop"));
 }
 
 class DryRunTest : public WiringTest {

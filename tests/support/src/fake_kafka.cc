@@ -54,6 +54,16 @@ const std::vector<FakeKafka::Stored>& FakeKafka::log(const std::string& topic,
   return const_cast<FakeKafka*>(this)->partition_log(topic, partition);
 }
 
+void FakeKafka::delete_records(const std::string& topic, std::int32_t partition,
+                               std::int64_t offset) {
+  log_starts_[{topic, partition}] = offset;
+}
+
+std::int64_t FakeKafka::log_start(const kafka::TopicPartition& partition) const {
+  const auto it = log_starts_.find(partition);
+  return it == log_starts_.end() ? 0 : it->second;
+}
+
 std::int64_t FakeKafka::append(const std::string& topic, std::int32_t partition, std::string value,
                                std::optional<std::string> key, Headers headers,
                                base::TimePoint timestamp) {
@@ -251,16 +261,17 @@ std::int64_t FakeConsumer::start_of(const kafka::TopicPartitionOffset& requested
   const kafka::TopicPartition partition{requested.topic, requested.partition};
   switch (requested.offset) {
     case kafka::kOffsetBeginning:
-      return 0;
+      return kafka_.log_start(partition);
     case kafka::kOffsetEnd:
       return end_of(partition);
     case kafka::kOffsetStored:
       if (const auto committed = kafka_.committed_offset(options_.group_id, partition)) {
-        return *committed;
+        return std::max(*committed, kafka_.log_start(partition));
       }
-      return options_.auto_offset_reset == "latest" ? end_of(partition) : 0;
+      return options_.auto_offset_reset == "latest" ? end_of(partition)
+                                                    : kafka_.log_start(partition);
     default:
-      return requested.offset;
+      return std::max(requested.offset, kafka_.log_start(partition));
   }
 }
 
@@ -347,8 +358,10 @@ base::Result<std::vector<kafka::TopicPartitionOffset>> FakeConsumer::offsets_for
   std::vector<kafka::TopicPartitionOffset> out;
   for (const auto& p : partitions) {
     const auto& records = kafka_.log(p.topic, p.partition);
-    const auto found = std::ranges::find_if(
-        records, [&](const FakeKafka::Stored& record) { return record.timestamp >= time; });
+    const std::int64_t start = kafka_.log_start(p);
+    const auto found = std::ranges::find_if(records, [&](const FakeKafka::Stored& record) {
+      return record.offset >= start && record.timestamp >= time;
+    });
     out.push_back(
         {p.topic, p.partition, found == records.end() ? kafka::kOffsetEnd : found->offset});
   }
@@ -384,6 +397,32 @@ std::vector<kafka::Consumer::PartitionLag> FakeConsumer::lag() {
   std::vector<PartitionLag> out;
   for (const auto& [partition, position] : positions_) {
     out.push_back({partition, std::max<std::int64_t>(0, end_of(partition) - position)});
+  }
+  return out;
+}
+
+base::Result<std::vector<kafka::Consumer::Watermarks>> FakeConsumer::watermarks(
+    std::span<const kafka::TopicPartition> partitions, milliseconds) {
+  std::vector<Watermarks> out;
+  for (const auto& p : partitions) {
+    const auto& records = kafka_.log(p.topic, p.partition);
+    std::int64_t high = end_of(p);
+    if (options_.read_committed) {
+      const auto open = std::ranges::find_if(
+          records, [](const FakeKafka::Stored& record) { return record.pending; });
+      if (open != records.end()) high = open->offset;
+    }
+    out.push_back({p, std::min(kafka_.log_start(p), high), high});
+  }
+  return out;
+}
+
+std::vector<std::optional<std::int64_t>> FakeConsumer::positions_of(
+    std::span<const kafka::TopicPartition> partitions) {
+  std::vector<std::optional<std::int64_t>> out;
+  for (const auto& p : partitions) {
+    const auto it = positions_.find(p);
+    out.push_back(it == positions_.end() ? std::nullopt : std::optional(it->second));
   }
   return out;
 }

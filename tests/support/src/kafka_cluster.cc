@@ -198,10 +198,12 @@ std::vector<ConsumedRecord> read_topic(const std::string& bootstrap, const std::
   return out;
 }
 
-OwnBroker::OwnBroker() {
+OwnBroker::OwnBroker(const std::vector<std::string>& properties) {
   dir_ = (std::filesystem::temp_directory_path() / random_name("iw-broker")).string();
+  std::string props;
+  for (const std::string& property : properties) props += " --prop '" + property + "'";
   bootstrap_ = run_and_capture(std::string(IW_KAFKA_LOCAL) + " start --dir '" + dir_ +
-                               "' --owner-pid " + std::to_string(getpid()) + " --ttl 900");
+                               "' --owner-pid " + std::to_string(getpid()) + " --ttl 900" + props);
   EXPECT_FALSE(bootstrap_.empty()) << "could not start a broker in " << dir_;
 }
 

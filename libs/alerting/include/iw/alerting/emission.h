@@ -90,11 +90,16 @@ class AlertEmission {
 
   [[nodiscard]] const AlertHistory& history() const { return history_; }
 
- private:
+  /// Whether the replay is still warming up: nothing is written or notified until the evaluator
+  /// reaches warm_until().
   [[nodiscard]] bool warming(const Evaluator& evaluator) const {
     return evaluator.now() < warm_until_;
   }
+  /// When the warm-up ends: Instant::min() without one, Instant::max() until the replay's first
+  /// run is observed, then that run's end plus the warm-up.
+  [[nodiscard]] Instant warm_until() const { return warm_until_; }
 
+ private:
   EmissionOptions options_;
   AlertHistory history_;
   Instant warm_until_ = Instant::min();  // Instant::max(): until the first run is observed

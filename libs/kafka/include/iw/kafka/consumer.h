@@ -103,6 +103,22 @@ class Consumer {
     std::optional<std::int64_t> records;
   };
   [[nodiscard]] virtual std::vector<PartitionLag> lag() = 0;
+  /// A partition's first and end offsets, asked of the broker now (not the cached ones lag()
+  /// uses). For a read_committed consumer `high` is the last stable offset (a transaction still
+  /// open ends the readable part), otherwise the high watermark. `high == low`: nothing to read.
+  struct Watermarks {
+    TopicPartition partition;
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+  };
+  /// The watermarks of each of `partitions`, in their order; waits at most `timeout` for each.
+  /// A consumer that cannot tell answers kFailedPrecondition.
+  [[nodiscard]] virtual base::Result<std::vector<Watermarks>> watermarks(
+      std::span<const TopicPartition> partitions, std::chrono::milliseconds timeout);
+  /// The consumer's position in each of `partitions` (the next offset it hands out; a commit or
+  /// abort marker already passed counts as read), nullopt where it has none yet.
+  [[nodiscard]] virtual std::vector<std::optional<std::int64_t>> positions_of(
+      std::span<const TopicPartition> partitions);
   [[nodiscard]] virtual std::unique_ptr<GroupMetadata> group_metadata() = 0;
   [[nodiscard]] virtual bool fatal() const = 0;
   /// Leaves the group (revoking partitions through the listener, committing stored offsets in

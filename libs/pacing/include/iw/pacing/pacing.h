@@ -46,12 +46,21 @@ class ReplaySchedule {
   /// Forgets the anchor: the next record starts a new replay (for --loop).
   void restart() { anchor_.reset(); }
 
- private:
+  /// The first record's time and the time it was given; nothing before the first place().
   struct Anchor {
     base::TimePoint record_time;
     base::MonotonicTime monotonic;
     base::TimePoint wall;
   };
+  [[nodiscard]] const std::optional<Anchor>& anchor() const { return anchor_; }
+
+  /// Continues a replay begun earlier whose first record, written at `record_time`, was given
+  /// `wall`: every record gets the same new time as in that replay (so the same bytes), and the
+  /// ones whose instant has passed meanwhile are sent at once.
+  void resume(base::TimePoint record_time, base::TimePoint wall, base::MonotonicTime now_monotonic,
+              base::TimePoint now_wall);
+
+ private:
   double speed_;
   std::optional<Anchor> anchor_;
 };

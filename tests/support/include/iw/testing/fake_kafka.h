@@ -74,6 +74,12 @@ class FakeKafka final : public kafka::ClientFactory {
   /// partition in turn.
   [[nodiscard]] std::vector<Stored> committed_records(const std::string& topic) const;
   /// The group's committed position (next offset to read) of a partition.
+  /// Retention (or DeleteRecords) removed the records before `offset`: they keep their place
+  /// in log() but no consumer reads them, the beginning is `offset` (the low watermark), and
+  /// offsets-for-times finds nothing before it.
+  void delete_records(const std::string& topic, std::int32_t partition, std::int64_t offset);
+  /// The first offset still held: 0 unless delete_records() said otherwise.
+  [[nodiscard]] std::int64_t log_start(const kafka::TopicPartition& partition) const;
   [[nodiscard]] std::optional<std::int64_t> committed_offset(
       const std::string& group, const kafka::TopicPartition& partition) const;
   void commit_offset(const std::string& group, const kafka::TopicPartition& partition,
@@ -123,8 +129,9 @@ class FakeKafka final : public kafka::ClientFactory {
 
   std::map<std::string, std::vector<std::vector<Stored>>> topics_;
   std::map<std::string, std::map<kafka::TopicPartition, std::int64_t>> committed_;  // by group
-  std::map<std::string, std::uint32_t> epochs_;             // by transactional id
-  std::map<std::string, std::uint64_t> open_transactions_;  // by transactional id
+  std::map<std::string, std::uint32_t> epochs_;               // by transactional id
+  std::map<std::string, std::uint64_t> open_transactions_;    // by transactional id
+  std::map<kafka::TopicPartition, std::int64_t> log_starts_;  // delete_records()
   std::uint64_t next_transaction_ = 1;
   std::vector<std::string> journal_;
   std::vector<FakeConsumer*> consumers_;  // living, in the order made
@@ -184,6 +191,12 @@ class FakeConsumer final : public kafka::Consumer {
   base::Status resume(std::span<const kafka::TopicPartition> partitions) override;
   [[nodiscard]] std::vector<kafka::TopicPartition> assignment() override;
   [[nodiscard]] std::vector<PartitionLag> lag() override;
+  /// low 0, high the log's end (read_committed: the first record of a transaction still open).
+  [[nodiscard]] base::Result<std::vector<Watermarks>> watermarks(
+      std::span<const kafka::TopicPartition> partitions,
+      std::chrono::milliseconds timeout) override;
+  [[nodiscard]] std::vector<std::optional<std::int64_t>> positions_of(
+      std::span<const kafka::TopicPartition> partitions) override;
   [[nodiscard]] std::unique_ptr<kafka::GroupMetadata> group_metadata() override;
   [[nodiscard]] bool fatal() const override { return fatal_; }
   void close() override;

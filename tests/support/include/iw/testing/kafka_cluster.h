@@ -67,7 +67,9 @@ struct ConsumedRecord {
 /// test dies.
 class OwnBroker {
  public:
-  OwnBroker();
+  /// `properties`: server.properties lines on top of kafka-local's test defaults, such as
+  /// "group.initial.rebalance.delay.ms=3000" (Kafka's default; the fixture's broker has 0).
+  explicit OwnBroker(const std::vector<std::string>& properties = {});
   ~OwnBroker();
   OwnBroker(const OwnBroker&) = delete;
   OwnBroker& operator=(const OwnBroker&) = delete;

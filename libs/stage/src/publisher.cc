@@ -24,10 +24,12 @@ base::Status Publisher::start() {
     client.properties.try_emplace(name, value);
   }
   client.properties["message.timeout.ms"] = std::to_string(options_.delivery_timeout.count());
+  client.properties.try_emplace("message.max.bytes", std::string(kClientMessageMaxBytes));
   if (!options_.create_topics.empty()) {
     auto admin = factory_.admin(client);
     if (!admin) return std::unexpected(admin.error());
-    if (auto status = (*admin)->create_topics(options_.create_topics, 30s); !status) {
+    if (auto status = (*admin)->create_topics(with_size_limit(options_.create_topics), 30s);
+        !status) {
       ctx_.readiness.set_not_ready("kafka", "cannot create topics");
       return std::unexpected(status.error().with_context("creating topics"));
     }

@@ -436,7 +436,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
         record.value().size() > options_.poison.max_record_bytes) {
       return dead_letter_oversized(ref, content_of(record),
                                    "the record is " + std::to_string(record.value().size()) +
-                                       " bytes, above " + options_.name + ".max_record_bytes (" +
+                                       " bytes, above the stage's max_record_bytes (" +
                                        std::to_string(options_.poison.max_record_bytes) + ")");
     }
     const auto known = failures_.find(ref);

@@ -327,7 +327,7 @@ TEST_P(StageTest, AnInputAboveTheMaximumIsDeadLetteredAsOversizedBeforeProcess) 
   EXPECT_EQ(dead[0].header("dlq.offset"), "0");
   EXPECT_FALSE(dead[0].header("execution_id").has_value());
   EXPECT_THAT(dead[0].header("dlq.error").value_or(""),
-              HasSubstr("100 bytes, above test-stage.max_record_bytes (50)"));
+              HasSubstr("100 bytes, above the stage's max_record_bytes (50)"));
   EXPECT_EQ(committed(0), 2);
   EXPECT_EQ(committed(1), 2);
   EXPECT_THAT(metrics(),

@@ -176,7 +176,8 @@ TEST_P(StraightToTheInputTest, TheEnricherDeadLettersThemAndGoesOn) {
   ASSERT_EQ(dead.size(), 3U);
   expect_oversized(dead, "enricher");
   for (const auto& d : dead) {
-    EXPECT_THAT(d.headers.at("dlq.error"), HasSubstr("above enricher.max_record_bytes (1000000)"));
+    EXPECT_THAT(d.headers.at("dlq.error"),
+                HasSubstr("above the stage's max_record_bytes (1000000)"));
   }
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait(), 0) << p.err();

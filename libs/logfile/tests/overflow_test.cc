@@ -9,6 +9,7 @@
 
 #include "iw/base/sha256.h"
 #include "iw/logfile/splitter.h"
+#include "split_util.h"
 
 namespace iw::logfile {
 namespace {
@@ -30,32 +31,20 @@ struct Seen {
 };
 
 std::vector<Seen> split(std::string_view input, std::size_t max, std::size_t chunk) {
-  RecordSplitter splitter({.max_record_bytes = max, .chunk_bytes = chunk});
   std::vector<Seen> out;
-  std::size_t fed = 0;
-  for (std::size_t calls = 0; calls < 16 * (input.size() + 16); ++calls) {
-    if (auto record = splitter.next()) {
-      Seen seen{std::string(record->bytes),
-                record->line,
-                record->byte_offset,
-                record->problem,
-                std::nullopt,
-                ""};
-      if (record->overflow) {
-        seen.size = record->overflow->size;
-        seen.sha256 = base::to_hex(record->overflow->sha256);
-      }
-      out.push_back(std::move(seen));
-      continue;
+  testing::for_each_record(input, {.max_record_bytes = max}, chunk, [&](const RawRecord& record) {
+    Seen seen{std::string(record.bytes),
+              record.line,
+              record.byte_offset,
+              record.problem,
+              std::nullopt,
+              ""};
+    if (record.overflow) {
+      seen.size = record.overflow->size;
+      seen.sha256 = base::to_hex(record.overflow->sha256);
     }
-    if (splitter.at_end()) return out;
-    if (fed < input.size()) {
-      fed += splitter.feed(input.substr(fed));
-    } else {
-      splitter.finish();
-    }
-  }
-  ADD_FAILURE() << "the splitter did not reach the end";
+    out.push_back(std::move(seen));
+  });
   return out;
 }
 

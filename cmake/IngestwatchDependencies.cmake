@@ -14,6 +14,8 @@ find_package(CURL REQUIRED)
 # Loki push bodies: snappy blocks for protobuf, gzip for JSON (libsnappy-dev, zlib1g-dev).
 find_package(Snappy CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
+# SHA-256 of oversized records, dlq.sha256 (libssl-dev: OpenSSL's libcrypto).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 if(IW_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
   # Tests only: classes generated from Loki's push.proto decode what iw::loki encodes by hand

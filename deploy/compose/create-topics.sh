@@ -21,6 +21,9 @@
 # avoid writing it again (docs/ALERTING.md): compacting it to the latest event per fingerprint
 # would make a restart re-emit older episodes.
 #
+# max.message.bytes is 1048588 on all four (Kafka's default, explicit): see docs/DLQ.md,
+# "Oversized records", for how it fits the clients' message.max.bytes.
+#
 # Partitions are only ever added by hand (kafka-topics.sh --alter --partitions): more
 # partitions move sources to other partitions, which a running pipeline should not get by
 # surprise. Checked by CTest deploy.compose_topics, with stand-in Kafka tools.
@@ -46,6 +49,11 @@ fi
 topic() { # NAME PARTITIONS RETENTION_MS
   local name=$1 parts=$2 retention=$3
   local configs="cleanup.policy=delete,retention.ms=$retention,min.insync.replicas=1"
+  # Kafka's default, set explicitly: the services' producers refuse a record above
+  # message.max.bytes (1000000) themselves, below this by more than a batch's overhead, so a
+  # record is never refused by the broker after the client took it (docs/DLQ.md, "Oversized
+  # records").
+  configs+=",max.message.bytes=1048588"
   local kv c args=()
   IFS=, read -r -a kv <<<"$configs"
   for c in "${kv[@]}"; do args+=(--config "$c"); done

@@ -371,6 +371,9 @@ def cmd_topics(fail, _args):
         fail.check(configs.get("cleanup.policy") == "delete",
                    f"{topic}: cleanup.policy {configs.get('cleanup.policy')} "
                    "(see create-topics.sh)")
+        fail.check(configs.get("max.message.bytes") == "1048588",
+                   f"{topic}: max.message.bytes {configs.get('max.message.bytes')}, not the "
+                   "1048588 docs/DLQ.md sizes the clients against")
     bad = dict(env, RETENTION_ALERTS_MS="1000", RETENTION_ENRICHED_MS="2000")
     proc, calls = run(bad)
     fail.check(proc.returncode == 2 and not calls,

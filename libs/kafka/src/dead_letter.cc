@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "iw/base/sha256.h"
 #include "iw/base/time_format.h"
 
 namespace iw::kafka {
@@ -19,6 +20,8 @@ constexpr std::string_view kTs = "dlq.ts";
 constexpr std::string_view kFile = "dlq.file";
 constexpr std::string_view kLine = "dlq.line";
 constexpr std::string_view kByteOffset = "dlq.byte_offset";
+constexpr std::string_view kOriginalSize = "dlq.original_size";
+constexpr std::string_view kSha256 = "dlq.sha256";
 constexpr std::string_view kExecutionId = "execution_id";
 constexpr std::string_view kTraceparent = "traceparent";
 
@@ -43,6 +46,12 @@ void read(std::optional<T>& field, std::string_view name, std::string_view text,
 
 }  // namespace
 
+OversizedValue oversized_value(std::string_view value, std::size_t head_bytes) {
+  return {.head = value.substr(0, head_bytes),
+          .original_size = value.size(),
+          .sha256 = base::to_hex(base::sha256(value))};
+}
+
 DeadLetterHeaders::DeadLetterHeaders(const DeadLetter& letter)
     : partition_(std::to_string(letter.partition)),
       offset_(std::to_string(letter.offset)),
@@ -60,6 +69,11 @@ DeadLetterHeaders::DeadLetterHeaders(const DeadLetter& letter)
     headers_[count_++] = {kFile, letter.file->file};
     headers_[count_++] = {kLine, line_};
     headers_[count_++] = {kByteOffset, byte_offset_};
+  }
+  if (letter.oversized) {
+    original_size_ = std::to_string(letter.oversized->original_size);
+    headers_[count_++] = {kOriginalSize, original_size_};
+    headers_[count_++] = {kSha256, letter.oversized->sha256};
   }
   if (!letter.execution_id.empty()) headers_[count_++] = {kExecutionId, letter.execution_id};
   if (!letter.traceparent.empty()) headers_[count_++] = {kTraceparent, letter.traceparent};
@@ -90,6 +104,10 @@ ParsedDeadLetter parse_dead_letter(const Record& record) {
       read(out.line, name, value, number<std::uint64_t>, out);
     } else if (name == kByteOffset) {
       read(out.byte_offset, name, value, number<std::uint64_t>, out);
+    } else if (name == kOriginalSize) {
+      read(out.original_size, name, value, number<std::uint64_t>, out);
+    } else if (name == kSha256) {
+      out.sha256 = value;
     } else if (name == kExecutionId) {
       out.execution_id = value;
     } else if (name == kTraceparent) {

@@ -101,6 +101,9 @@ void expect_round_trip(const DeadLetter& letter) {
   EXPECT_EQ(read.file, letter.file ? letter.file->file : "");
   EXPECT_EQ(read.line, letter.file ? std::optional(letter.file->line) : std::nullopt);
   EXPECT_EQ(read.byte_offset, letter.file ? std::optional(letter.file->byte_offset) : std::nullopt);
+  EXPECT_EQ(read.original_size,
+            letter.oversized ? std::optional(letter.oversized->original_size) : std::nullopt);
+  EXPECT_EQ(read.sha256, letter.oversized ? letter.oversized->sha256 : "");
   EXPECT_EQ(read.execution_id, letter.execution_id);
   EXPECT_EQ(read.traceparent, letter.traceparent);
   EXPECT_THAT(read.malformed, IsEmpty());
@@ -111,6 +114,32 @@ TEST(DeadLetterRoundTripTest, EveryHeaderOfAKafkaStagesDeadLetter) {
 }
 
 TEST(DeadLetterRoundTripTest, EveryHeaderOfTheProducersDeadLetter) { expect_round_trip(kFromFile); }
+
+// An oversized record: its size and hash after the position, before the trace.
+TEST(DeadLetterHeadersTest, AnOversizedRecordsSizeAndHash) {
+  const std::string sha256(64, 'a');
+  DeadLetter letter = kFromFile;
+  letter.reason = kOversizedRecord;
+  letter.oversized = Oversized{.original_size = 20'971'520, .sha256 = sha256};
+  const Headers headers = written(letter);
+  ASSERT_EQ(headers.size(), 14U);
+  EXPECT_EQ(headers[9], (std::pair<std::string, std::string>{"dlq.byte_offset", "57"}));
+  EXPECT_EQ(headers[10], (std::pair<std::string, std::string>{"dlq.original_size", "20971520"}));
+  EXPECT_EQ(headers[11], (std::pair<std::string, std::string>{"dlq.sha256", std::string(64, 'a')}));
+  EXPECT_EQ(headers[12].first, "execution_id");
+  expect_round_trip(letter);
+}
+
+TEST(OversizedValueTest, TheHeadAndTheWholesSizeAndHash) {
+  const std::string value = "abc" + std::string(10, 'x');
+  const OversizedValue oversized = oversized_value(value, 3);
+  EXPECT_EQ(oversized.head, "abc");
+  EXPECT_EQ(oversized.original_size, 13U);
+  // sha256 of "abcxxxxxxxxxx", computed independently (sha256sum).
+  EXPECT_EQ(oversized.sha256, "c60c4e61f4ab6cc70e7ed47f1fa3d65d5a52fea72a47f01d34a893fd001a4c4d");
+  // A head longer than the value is the whole value.
+  EXPECT_EQ(oversized_value("ab", 4096).head, "ab");
+}
 
 TEST(DeadLetterRoundTripTest, ExtremeNumbersAndTimes) {
   DeadLetter letter = kFromFile;

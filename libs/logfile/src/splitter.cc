@@ -74,6 +74,8 @@ void RecordSplitter::reset() {
   rec_line_ = 0;
   rec_offset_ = 0;
   skipping_ = false;
+  hashing_ = false;
+  hashed_to_ = 0;
   depth_ = 0;
   in_string_ = false;
   escape_ = false;
@@ -85,7 +87,24 @@ bool RecordSplitter::at_end() const { return state_ == State::kDone; }
 
 std::span<char> RecordSplitter::input_space() {
   IW_CHECK(!finished_, "input after finish()");
-  const bool keep_record = record_open() && !skipping_;
+  if (record_open() && skipping_) {
+    // The head stays at the start of the buffer; what was scanned after it goes into the hash
+    // and is dropped. base_offset_ keeps buf_[pos_] at its input offset.
+    hash_through(pos_);
+    const std::size_t head = options_.max_record_bytes;
+    char* const base = buf_.get();
+    if (rec_start_ > 0) std::memmove(base, base + rec_start_, head);
+    std::memmove(base + head, base + pos_, end_ - pos_);
+    base_offset_ += pos_ - head;
+    end_ = head + (end_ - pos_);
+    pos_ = head;
+    rec_start_ = 0;
+    hashed_to_ = head;
+    IW_CHECK(capacity_ - end_ >= options_.chunk_bytes,
+             "input_space() called before next() asked for input");
+    return {buf_.get() + end_, options_.chunk_bytes};
+  }
+  const bool keep_record = record_open();
   const std::size_t keep_from = keep_record ? rec_start_ : pos_;
   if (keep_from > 0) {
     std::memmove(buf_.get(), buf_.get() + keep_from, end_ - keep_from);
@@ -93,6 +112,7 @@ std::span<char> RecordSplitter::input_space() {
     end_ -= keep_from;
     pos_ -= keep_from;
     rec_start_ = keep_record ? rec_start_ - keep_from : 0;
+    if (hashing_) hashed_to_ -= keep_from;
   }
   IW_CHECK(capacity_ - end_ >= options_.chunk_bytes,
            "input_space() called before next() asked for input");
@@ -165,6 +185,7 @@ void RecordSplitter::open_record(State state) {
   rec_line_ = line_;
   rec_offset_ = base_offset_ + pos_;
   skipping_ = false;
+  hashing_ = false;
   depth_ = 0;
   in_string_ = false;
   escape_ = false;
@@ -172,15 +193,34 @@ void RecordSplitter::open_record(State state) {
 
 RawRecord RecordSplitter::make_record(std::size_t end, std::optional<Problem> problem) const {
   while (end > rec_start_ && is_space(buf_[end - 1])) --end;
-  std::size_t size = end - rec_start_;
-  if (size > options_.max_record_bytes) {
-    size = options_.max_record_bytes;
-    if (problem != Problem::kUnexpectedContent) problem = Problem::kOversized;
+  const std::string_view whole(buf_.get() + rec_start_, end - rec_start_);
+  if (whole.size() <= options_.max_record_bytes) {
+    return RawRecord{
+        .bytes = whole, .line = rec_line_, .byte_offset = rec_offset_, .problem = problem};
   }
-  return RawRecord{.bytes = std::string_view(buf_.get() + rec_start_, size),
-                   .line = rec_line_,
-                   .byte_offset = rec_offset_,
-                   .problem = problem};
+  // Found whole within the buffer: longer than the limit all the same.
+  return RawRecord{
+      .bytes = whole.substr(0, options_.max_record_bytes),
+      .line = rec_line_,
+      .byte_offset = rec_offset_,
+      .problem = problem == Problem::kUnexpectedContent ? problem : Problem::kOversized,
+      .overflow = Overflow{.size = whole.size(), .sha256 = base::sha256(whole)}};
+}
+
+void RecordSplitter::hash_through(std::size_t to) {
+  const char* const base = buf_.get();
+  std::size_t last = to;
+  while (last > hashed_to_ && is_space(base[last - 1])) --last;
+  if (last > hashed_to_) {
+    // Text: the whitespace pending before it is part of the record after all.
+    hash_all_.update(std::string_view(base + hashed_to_, last - hashed_to_));
+    size_all_ += last - hashed_to_;
+    hash_kept_ = hash_all_;
+    size_kept_ = size_all_;
+  }
+  hash_all_.update(std::string_view(base + last, to - last));
+  size_all_ += to - last;
+  hashed_to_ = to;
 }
 
 RawRecord RecordSplitter::empty_record(std::optional<Problem> problem) const {
@@ -193,11 +233,18 @@ RawRecord RecordSplitter::empty_record(std::optional<Problem> problem) const {
 std::optional<RawRecord> RecordSplitter::complete(std::size_t end, std::optional<Problem> problem,
                                                   State next_state) {
   state_ = next_state;
-  if (skipping_) {
-    skipping_ = false;
-    return std::nullopt;
-  }
-  return make_record(end, problem);
+  if (!hashing_) return make_record(end, problem);
+  hashing_ = false;
+  skipping_ = false;
+  hash_through(end);
+  // Only whitespace went past the limit: an ordinary record, trimmed as any other.
+  if (size_kept_ <= options_.max_record_bytes) return make_record(end, problem);
+  return RawRecord{
+      .bytes = std::string_view(buf_.get() + rec_start_, options_.max_record_bytes),
+      .line = rec_line_,
+      .byte_offset = rec_offset_,
+      .problem = problem == Problem::kUnexpectedContent ? problem : Problem::kOversized,
+      .overflow = Overflow{.size = size_kept_, .sha256 = hash_kept_.digest()}};
 }
 
 std::optional<RawRecord> RecordSplitter::bound_open_record() {
@@ -205,21 +252,28 @@ std::optional<RawRecord> RecordSplitter::bound_open_record() {
   const std::size_t limit = rec_start_ + options_.max_record_bytes;
   if (end_ <= limit) return std::nullopt;
   IW_CHECK(pos_ == end_, "an open record was not scanned to the end of the input");
-  std::size_t last = end_;
-  while (last > limit && is_space(buf_[last - 1])) --last;
-  if (last > limit) {
-    skipping_ = true;
-    const bool unexpected = state_ == State::kArrStretch || state_ == State::kJunk;
-    return RawRecord{.bytes = std::string_view(buf_.get() + rec_start_, options_.max_record_bytes),
-                     .line = rec_line_,
-                     .byte_offset = rec_offset_,
-                     .problem = unexpected ? Problem::kUnexpectedContent : Problem::kOversized};
+  if (!hashing_) {
+    hashing_ = true;
+    hashed_to_ = rec_start_;
+    hash_kept_.reset();
+    hash_all_.reset();
+    size_kept_ = 0;
+    size_all_ = 0;
   }
-  // Whitespace past the limit can only end up trimmed off (or, if more text follows, make the
-  // record oversized, whose bytes are its first max_record_bytes): no need to keep it.
+  hash_through(end_);
+  if (size_kept_ > options_.max_record_bytes) {
+    // Longer than the limit: from now on only its head is kept (input_space()); the record is
+    // reported when it ends, with its whole size and hash.
+    skipping_ = true;
+    return std::nullopt;
+  }
+  // Only whitespace past the limit: it can only end up trimmed off, or, if more text follows,
+  // be part of an oversized record, whose bytes are its first max_record_bytes and whose hash
+  // already holds it. No need to keep it.
   base_offset_ += end_ - limit;
   end_ = limit;
   pos_ = limit;
+  hashed_to_ = limit;
   return std::nullopt;
 }
 

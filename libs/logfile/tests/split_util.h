@@ -31,22 +31,23 @@ inline Rec copy(const RawRecord& record) {
   return Rec{std::string(record.bytes), record.line, record.byte_offset, record.problem};
 }
 
-/// Splits `input`, pouring it in `chunk_bytes` at a time (options.chunk_bytes is replaced).
-inline std::vector<Rec> split(std::string_view input, ReaderOptions options,
-                              std::size_t chunk_bytes, Format* detected = nullptr) {
+/// Splits `input`, pouring it in `chunk_bytes` at a time (options.chunk_bytes is replaced), and
+/// hands each record to `take` while its view is valid.
+template <class Take>
+void for_each_record(std::string_view input, ReaderOptions options, std::size_t chunk_bytes,
+                     Take take, Format* detected = nullptr) {
   options.chunk_bytes = chunk_bytes;
   RecordSplitter splitter(options);
-  std::vector<Rec> records;
   std::size_t fed = 0;
   // Generous bound: every call either emits, consumes input or moves towards the end.
   for (std::size_t calls = 0; calls < 16 * (input.size() + 16); ++calls) {
     if (auto record = splitter.next()) {
-      records.push_back(copy(*record));
+      take(*record);
       continue;
     }
     if (splitter.at_end()) {
       if (detected != nullptr) *detected = splitter.format();
-      return records;
+      return;
     }
     EXPECT_TRUE(splitter.needs_input());
     if (fed < input.size()) {
@@ -56,6 +57,15 @@ inline std::vector<Rec> split(std::string_view input, ReaderOptions options,
     }
   }
   ADD_FAILURE() << "the splitter did not reach the end";
+}
+
+/// Splits `input`, pouring it in `chunk_bytes` at a time (options.chunk_bytes is replaced).
+inline std::vector<Rec> split(std::string_view input, ReaderOptions options,
+                              std::size_t chunk_bytes, Format* detected = nullptr) {
+  std::vector<Rec> records;
+  for_each_record(
+      input, options, chunk_bytes,
+      [&](const RawRecord& record) { records.push_back(copy(record)); }, detected);
   return records;
 }
 

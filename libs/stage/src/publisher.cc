@@ -24,10 +24,12 @@ base::Status Publisher::start() {
     client.properties.try_emplace(name, value);
   }
   client.properties["message.timeout.ms"] = std::to_string(options_.delivery_timeout.count());
+  client.properties.try_emplace("message.max.bytes", std::string(kClientMessageMaxBytes));
   if (!options_.create_topics.empty()) {
     auto admin = factory_.admin(client);
     if (!admin) return std::unexpected(admin.error());
-    if (auto status = (*admin)->create_topics(options_.create_topics, 30s); !status) {
+    if (auto status = (*admin)->create_topics(with_size_limit(options_.create_topics), 30s);
+        !status) {
       ctx_.readiness.set_not_ready("kafka", "cannot create topics");
       return std::unexpected(status.error().with_context("creating topics"));
     }
@@ -46,31 +48,54 @@ base::Status Publisher::write(const kafka::OutgoingRecord& record, std::uint64_t
   return {};
 }
 
-base::Status Publisher::dead_letter(const DeadLetterContent& content, std::string_view reason,
-                                    std::string_view error,
-                                    const std::optional<kafka::FilePosition>& position,
-                                    std::uint64_t correlation) {
+base::Result<std::string_view> Publisher::dead_letter(
+    const DeadLetterContent& content, std::string_view reason, std::string_view error,
+    const std::optional<kafka::FilePosition>& position, std::uint64_t correlation,
+    const std::optional<kafka::Oversized>& oversized) {
   const auto parent =
       content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
   const trace::TraceParent traceparent =
       parent ? parent->child(*ids_) : trace::TraceParent::start(*ids_);
+  const std::size_t head_bytes = options_.dead_letter_head_bytes;
   // A record that never was in Kafka has no partition or offset: -1, and its position in the
   // file travels instead.
-  const kafka::DeadLetterHeaders headers({.reason = reason,
-                                          .error = error,
-                                          .stage = options_.name,
-                                          .topic = options_.topic,
-                                          .partition = -1,
-                                          .offset = -1,
-                                          .at = ctx_.clock.now(),
-                                          .file = position,
-                                          .execution_id = content.execution_id,
-                                          .traceparent = traceparent.text()});
-  return write({.topic = options_.dlq_topic,
-                .key = content.key,
-                .value = content.value,
-                .headers = headers.view()},
-               correlation);
+  auto write_letter = [&](std::string_view value, std::string_view why, std::string_view text,
+                          const std::optional<kafka::Oversized>& whole) {
+    const kafka::DeadLetterHeaders headers({.reason = why,
+                                            .error = text,
+                                            .stage = options_.name,
+                                            .topic = options_.topic,
+                                            .partition = -1,
+                                            .offset = -1,
+                                            .at = ctx_.clock.now(),
+                                            .file = position,
+                                            .oversized = whole,
+                                            .execution_id = content.execution_id,
+                                            .traceparent = traceparent.text()});
+    std::optional<std::string_view> key = content.key;
+    if (whole && key && key->size() > head_bytes) key = key->substr(0, head_bytes);
+    return write(
+        {.topic = options_.dlq_topic, .key = key, .value = value, .headers = headers.view()},
+        correlation);
+  };
+  if (oversized) {
+    auto status = write_letter(content.value.substr(0, head_bytes), reason, error, oversized);
+    if (!status) return std::unexpected(status.error());
+    return reason;
+  }
+  auto status = write_letter(content.value, reason, error, std::nullopt);
+  if (status) return reason;
+  if (status.error().code() != base::ErrorCode::kInvalidInput) {
+    return std::unexpected(status.error());
+  }
+  // Kafka will never take the whole record as a dead letter: its head, size and hash instead.
+  const kafka::OversizedValue whole = kafka::oversized_value(content.value, head_bytes);
+  const std::string text = std::string(reason) + ": " + std::string(error) +
+                           "; the whole record was refused as a dead letter (" +
+                           status.error().message() + ")";
+  auto fallback = write_letter(whole.head, kafka::kOversizedRecord, text, whole.headers());
+  if (!fallback) return std::unexpected(fallback.error());
+  return kafka::kOversizedRecord;
 }
 
 void Publisher::serve(milliseconds timeout) {

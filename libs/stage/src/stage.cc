@@ -32,7 +32,8 @@ constexpr int kCommitAttempts = 5;
 
 std::vector<std::string> all_reasons(const StageOptions& options) {
   std::vector<std::string> reasons = options.dead_letter_reasons;
-  for (const std::string_view own : {kKafkaRejected, kProcessingFailed, kDeliveryFailed}) {
+  for (const std::string_view own :
+       {kKafkaRejected, kProcessingFailed, kDeliveryFailed, kOversizedRecord}) {
     if (std::ranges::find(reasons, own) == reasons.end()) reasons.emplace_back(own);
   }
   return reasons;
@@ -45,6 +46,13 @@ kafka::ClientOptions with_properties(kafka::ClientOptions client,
 }
 
 }  // namespace
+
+std::vector<kafka::TopicSpec> with_size_limit(std::vector<kafka::TopicSpec> topics) {
+  for (kafka::TopicSpec& topic : topics) {
+    topic.config.try_emplace("max.message.bytes", std::string(kTopicMaxMessageBytes));
+  }
+  return topics;
+}
 
 DeadLetterContent content_of(const kafka::Record& record) {
   return {.value = record.value(),
@@ -164,7 +172,13 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (correlation == 0) return;  // a tick's write: its transaction or nothing tracks it
     const InputRef ref = unpack(correlation - 1);
     if (report.error) {
-      delivery_failures_.push_back({ref, report.error->message()});
+      // The broker refused it for good (larger than the topic takes): the same would be refused
+      // again, so the record's next attempt goes straight to the next fallback.
+      Refusal refusal = Refusal::kNone;
+      if (report.error->code() == base::ErrorCode::kInvalidInput) {
+        refusal = reason ? Refusal::kDeadLetter : Refusal::kOutput;
+      }
+      delivery_failures_.push_back({ref, report.error->message(), refusal});
       return;
     }
     if (transactional()) return;  // durable with its transaction
@@ -232,42 +246,15 @@ class Stage::Impl final : public kafka::DeliveryHandler,
 
   base::Status dead_letter(const InputRef& ref, const DeadLetterContent& content,
                            std::string_view reason, std::string_view error) override {
-    const std::size_t index = reason_index(reason);
-    const std::string& topic_name = topic(ref);
-    flow_.rejected(index).Increment();
-    problems_.warn("record dead-lettered", {{"reason", reason},
-                                            {"error", error},
-                                            {"topic", topic_name},
-                                            {"partition", ref.partition},
-                                            {"offset", ref.offset}});
     if (auto status = begin(); !status) return status;
-    const auto parent =
-        content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
-    const trace::TraceParent traceparent =
-        parent ? parent->child(ids_) : trace::TraceParent::start(ids_);
-    const kafka::DeadLetterHeaders headers({.reason = reason,
-                                            .error = error,
-                                            .stage = options_.name,
-                                            .topic = topic_name,
-                                            .partition = ref.partition,
-                                            .offset = ref.offset,
-                                            .at = ctx_.clock.now(),
-                                            .execution_id = content.execution_id,
-                                            .traceparent = traceparent.text()});
-    const std::uint64_t correlation = correlation_of(ref);
-    auto status = clients_.producer().produce({.topic = options_.dlq_topic,
-                                               .key = content.key,
-                                               .value = content.value,
-                                               .headers = headers.view()},
-                                              correlation);
-    if (!status) return std::unexpected(status.error().with_context("dead-lettering"));
-    if (transactional()) {
-      ++staged_dead_letters_[index];
-    } else {
-      dead_letters_in_flight_[correlation] = index;
-      if (current_ && *current_ == ref) outcome_ = Outcome::kWritten;
-    }
-    return {};
+    auto status = produce_dead_letter(ref, content, reason, error, std::nullopt);
+    if (status || status.error().code() != base::ErrorCode::kInvalidInput) return status;
+    // Kafka will never take this dead letter (the record and its headers are larger than it
+    // takes): the record's head, size and hash go instead.
+    return dead_letter_oversized(ref, content,
+                                 std::string(reason) + ": " + std::string(error) +
+                                     "; the whole record was refused as a dead letter (" +
+                                     status.error().message() + ")");
   }
 
   InputRef defer() override {
@@ -345,11 +332,14 @@ class Stage::Impl final : public kafka::DeliveryHandler,
 
  private:
   enum class Outcome { kNone, kWritten, kDeferred };
+  // What Kafka refused for good (as too large) for a record: the next attempt skips it.
+  enum class Refusal { kNone, kOutput, kDeadLetter };
 
   struct Failure {
     int attempts = 0;
     std::string reason;
     std::string error;
+    Refusal refusal = Refusal::kNone;
   };
 
   bool transactional() const { return options_.delivery == Delivery::kTransactional; }
@@ -358,12 +348,14 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (!options_.create_topics.empty()) {
       auto admin = clients_.factory().admin(options_.client);
       if (!admin) return std::unexpected(admin.error());
-      if (auto status = (*admin)->create_topics(options_.create_topics, 30s); !status) {
+      if (auto status = (*admin)->create_topics(with_size_limit(options_.create_topics), 30s);
+          !status) {
         return std::unexpected(status.error().with_context("creating topics"));
       }
     }
     kafka::ProducerOptions producer{
-        .client = with_properties(options_.client, options_.producer_properties)};
+        .client = with_properties(with_properties(options_.client, options_.producer_properties),
+                                  {{"message.max.bytes", std::string(kClientMessageMaxBytes)}})};
     if (transactional()) producer.transactional_id = options_.transactional_id;
     if (auto status = clients_.start_producer(producer, *this); !status) return status;
     if (transactional()) {
@@ -440,7 +432,29 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   }
 
   base::Status process_or_dead_letter(const kafka::Record& record, const InputRef& ref) {
+    if (options_.poison.max_record_bytes > 0 &&
+        record.value().size() > options_.poison.max_record_bytes) {
+      return dead_letter_oversized(ref, content_of(record),
+                                   "the record is " + std::to_string(record.value().size()) +
+                                       " bytes, above the stage's max_record_bytes (" +
+                                       std::to_string(options_.poison.max_record_bytes) + ")");
+    }
     const auto known = failures_.find(ref);
+    if (known != failures_.end() && known->second.refusal != Refusal::kNone) {
+      // Kafka refused its output (or its dead letter) as too large: the same would be refused
+      // again. The output's refusal makes it a kafka_rejected dead letter (its head only if
+      // that is refused too); the dead letter's, an oversized one at once.
+      // Exactly once, the refusal is remembered until the record's outcome commits: another
+      // record's refusal may roll this one's dead letter back.
+      const Failure failure = known->second;
+      if (!transactional()) failures_.erase(known);
+      if (failure.refusal == Refusal::kDeadLetter) {
+        return dead_letter_oversized(
+            ref, content_of(record),
+            "the dead letter was refused by Kafka as too large (" + failure.error + ")");
+      }
+      return dead_letter(ref, content_of(record), kKafkaRejected, failure.error);
+    }
     if (known != failures_.end() && known->second.attempts >= options_.poison.max_attempts) {
       const Failure failure = std::move(known->second);
       failures_.erase(known);
@@ -478,11 +492,88 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     }
   }
 
-  int failed(const InputRef& ref, std::string_view reason, std::string_view error) {
+  // Writes one dead letter (whole, or with `oversized` its head) and books it with the
+  // delivery policy. kInvalidInput when Kafka refuses it outright.
+  base::Status produce_dead_letter(const InputRef& ref, const DeadLetterContent& content,
+                                   std::string_view reason, std::string_view error,
+                                   const std::optional<kafka::Oversized>& oversized) {
+    const std::size_t index = reason_index(reason);
+    const std::string& topic_name = topic(ref);
+    const auto parent =
+        content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
+    const trace::TraceParent traceparent =
+        parent ? parent->child(ids_) : trace::TraceParent::start(ids_);
+    const kafka::DeadLetterHeaders headers({.reason = reason,
+                                            .error = error,
+                                            .stage = options_.name,
+                                            .topic = topic_name,
+                                            .partition = ref.partition,
+                                            .offset = ref.offset,
+                                            .at = ctx_.clock.now(),
+                                            .oversized = oversized,
+                                            .execution_id = content.execution_id,
+                                            .traceparent = traceparent.text()});
+    const std::uint64_t correlation = correlation_of(ref);
+    auto status = clients_.producer().produce({.topic = options_.dlq_topic,
+                                               .key = content.key,
+                                               .value = content.value,
+                                               .headers = headers.view()},
+                                              correlation);
+    if (!status) return std::unexpected(status.error().with_context("dead-lettering"));
+    flow_.rejected(index).Increment();
+    problems_.warn("record dead-lettered", {{"reason", reason},
+                                            {"error", error},
+                                            {"topic", topic_name},
+                                            {"partition", ref.partition},
+                                            {"offset", ref.offset}});
+    // Its report says whether it was a dead letter (refused as too large: the next attempt
+    // keeps only the head).
+    dead_letters_in_flight_[correlation] = index;
+    if (transactional()) {
+      ++staged_dead_letters_[index];
+    } else if (current_ && *current_ == ref) {
+      outcome_ = Outcome::kWritten;
+    }
+    return {};
+  }
+
+  // A record too large to pass or to dead-letter whole: its first dead_letter_head_bytes, its
+  // size and the SHA-256 of the whole (docs/DLQ.md). The key and the carried headers are the
+  // record's; a key longer than the head is cut like the value.
+  base::Status dead_letter_oversized(const InputRef& ref, const DeadLetterContent& content,
+                                     std::string_view error) {
+    const std::size_t head_bytes = options_.poison.dead_letter_head_bytes;
+    const kafka::OversizedValue oversized = kafka::oversized_value(content.value, head_bytes);
+    DeadLetterContent head = content;
+    head.value = oversized.head;
+    if (head.key && head.key->size() > head_bytes) head.key = head.key->substr(0, head_bytes);
+    if (head.execution_id.size() > head_bytes) head.execution_id = {};
+    if (head.traceparent.size() > head_bytes) head.traceparent = {};
+    auto status = produce_dead_letter(ref, head, kOversizedRecord, error, oversized.headers());
+    if (status || status.error().code() != base::ErrorCode::kInvalidInput) return status;
+    // Not even the head is taken (dead_letter_head_bytes above what the broker takes): the
+    // record is counted and logged with its position, and the stream goes on without it. It is
+    // still in its input topic until retention removes it.
+    const std::size_t index = reason_index(kOversizedRecord);
+    flow_.rejected(index).Increment();
+    ctx_.logger.error("oversized record could not be dead-lettered; skipped",
+                      {{"topic", topic(ref)},
+                       {"partition", ref.partition},
+                       {"offset", ref.offset},
+                       {"original_size", oversized.original_size},
+                       {"sha256", oversized.sha256},
+                       {"detail", status.error().message()}});
+    if (!transactional() && !(current_ && *current_ == ref)) finish(ref);  // a deferred record
+    return {};
+  }
+
+  int failed(const InputRef& ref, std::string_view reason, std::string_view error,
+             Refusal refusal = Refusal::kNone) {
     Failure& failure = failures_[ref];
     ++failure.attempts;
     failure.reason = reason;
     failure.error = error;
+    failure.refusal = std::max(failure.refusal, refusal);
     problems_.warn("record failed", {{"reason", reason},
                                      {"error", error},
                                      {"attempts", failure.attempts},
@@ -576,10 +667,10 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   void rewind_undelivered() {
     (void)clients_.producer().flush(30s);
     std::map<kafka::TopicPartition, std::int64_t> from;
-    for (const auto& [ref, error] : delivery_failures_) {
+    for (const auto& [ref, error, refusal] : delivery_failures_) {
       const kafka::TopicPartition& partition = partition_of(ref);
       if (!tracker_.tracks(partition)) continue;  // revoked meanwhile
-      failed(ref, kDeliveryFailed, error);
+      failed(ref, kDeliveryFailed, error, refusal);
       const std::int64_t first = tracker_.first_unfinished(partition).value_or(ref.offset);
       auto [it, inserted] = from.try_emplace(partition, std::min(first, ref.offset));
       if (!inserted) it->second = std::min({it->second, first, ref.offset});
@@ -597,6 +688,8 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   }
 
   base::Status commit() {
+    // The reports already in: a record Kafka refused is known by name if the commit fails.
+    clients_.producer().poll(0ms);
     const auto positions = batch_.commit_positions();
     base::Status status;
     if (!positions.empty()) {
@@ -626,7 +719,9 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       return std::unexpected(status.error().with_context("transaction"));  // fenced: stop
     }
     // A record whose output was not delivered fails the commit: it counts against that record.
-    for (const auto& [ref, error] : delivery_failures_) failed(ref, kDeliveryFailed, error);
+    for (const auto& [ref, error, refusal] : delivery_failures_) {
+      failed(ref, kDeliveryFailed, error, refusal);
+    }
     delivery_failures_.clear();
     abort_and_rewind(status.error().message());
     back_off();
@@ -789,11 +884,13 @@ class Stage::Impl final : public kafka::DeliveryHandler,
 
   // kStoredOffsets
   kafka::OffsetTracker tracker_;
+  // Both policies: a failed report of a dead letter is a refused dead letter.
   std::unordered_map<std::uint64_t, std::size_t> dead_letters_in_flight_;  // correlation → reason
 
   struct DeliveryFailure {
     InputRef ref;
     std::string error;
+    Refusal refusal = Refusal::kNone;
   };
   std::vector<DeliveryFailure> delivery_failures_;
   std::map<InputRef, Failure> failures_;

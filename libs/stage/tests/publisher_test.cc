@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
 
@@ -138,7 +139,8 @@ class PublisherTest : public ::testing::Test {
         .create_topics = {{.name = kOut, .partitions = 2}, {.name = kDeadLetters, .partitions = 1}},
         .client = runtime::kafka_client_options(context_.ctx()),
         .producer_properties = {{"linger.ms", "5"}, {"compression.type", "lz4"}},
-        .delivery_timeout = 3s};
+        .delivery_timeout = 3s,
+        .dead_letter_head_bytes = 8};
   }
 
   base::Status write(std::string_view value, std::uint64_t correlation) {
@@ -214,6 +216,55 @@ TEST_F(PublisherTest, DeadLettersCarryTheStageTheTopicAndTheFilePosition) {
   EXPECT_EQ(header(letter, "execution_id"), "run-1");
   EXPECT_THAT(header(letter, "traceparent"), ::testing::StartsWith("00-"));
   EXPECT_NE(header(letter, "dlq.ts"), "<missing>");
+}
+
+// A dead letter Kafka refuses as too large (the record plus its headers) falls back to the
+// record's head, size and hash, as oversized_record: it never stops the producer.
+TEST_F(PublisherTest, ADeadLetterRefusedAsTooLargeKeepsTheHeadSizeAndHash) {
+  ASSERT_TRUE(publisher_.start());
+  EXPECT_EQ(faults_.producer_options.client.properties["message.max.bytes"], "1000000");
+  kafka_.last_producer()->refuse = [](const kafka::OutgoingRecord& record) {
+    return record.value.size() > 20 ? std::optional(base::Error(base::ErrorCode::kInvalidInput,
+                                                                "Broker: Message size too large"))
+                                    : std::nullopt;
+  };
+  const std::string big = "{\"a\":\"" + std::string(40, 'x') + "\"}";
+  const auto reason = publisher_.dead_letter({.value = big, .key = "Zoho", .execution_id = "run-1"},
+                                             "kafka_rejected", "Broker: Message size too large",
+                                             kafka::FilePosition{"logs.ndjson", 3, 99}, 5);
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(*reason, "oversized_record");
+  publisher_.serve(0ms);
+  EXPECT_EQ(reports_.by_correlation[5].count, 1);
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].value, big.substr(0, 8));
+  EXPECT_EQ(header(letters[0], "dlq.reason"), "oversized_record");
+  EXPECT_EQ(header(letters[0], "dlq.original_size"), std::to_string(big.size()));
+  EXPECT_EQ(header(letters[0], "dlq.sha256"), base::to_hex(base::sha256(big)));
+  EXPECT_EQ(header(letters[0], "dlq.line"), "3");
+  EXPECT_THAT(header(letters[0], "dlq.error"),
+              HasSubstr("kafka_rejected: Broker: Message size too large; the whole record was "
+                        "refused as a dead letter"));
+}
+
+// A record the reader already cut (a 20 MB line): its head goes, cut to dead_letter_head_bytes,
+// with the size and hash the reader computed.
+TEST_F(PublisherTest, AnOversizedRecordsDeadLetterCarriesTheWholesSizeAndHash) {
+  ASSERT_TRUE(publisher_.start());
+  const std::string sha256(64, 'c');
+  const auto reason = publisher_.dead_letter(
+      {.value = "0123456789abcdef", .execution_id = "run-1"}, "oversized_record", "too long",
+      kafka::FilePosition{"logs.ndjson", 7, 1000}, 6,
+      kafka::Oversized{.original_size = 20'000'000, .sha256 = sha256});
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(*reason, "oversized_record");
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].value, "01234567");
+  EXPECT_FALSE(letters[0].key.has_value());
+  EXPECT_EQ(header(letters[0], "dlq.original_size"), "20000000");
+  EXPECT_EQ(header(letters[0], "dlq.sha256"), sha256);
 }
 
 TEST_F(PublisherTest, AFailedDeliveryIsReportedToTheHandler) {

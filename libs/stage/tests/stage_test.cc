@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
 
@@ -112,7 +113,11 @@ class StageFixture : public ::testing::Test {
         .transaction_max_age = 1h,
         .poll_batch = 3,
         .poll_timeout = 0ms,
-        .poison = {.max_attempts = 3, .backoff_min = 1ms, .backoff_max = 4ms},
+        .poison = {.max_attempts = 3,
+                   .backoff_min = 1ms,
+                   .backoff_max = 4ms,
+                   .max_record_bytes = max_record_bytes_,
+                   .dead_letter_head_bytes = 8},
         .output_label = kOut,
         .dead_letter_reasons = {"rejected"}};
   }
@@ -169,6 +174,7 @@ class StageFixture : public ::testing::Test {
       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
   Delivery delivery_;
+  std::size_t max_record_bytes_ = 0;
   FakeKafka kafka_;
   NoKeys service_;
   iw::testing::ServiceContext context_;
@@ -297,6 +303,111 @@ TEST_P(StageTest, AnOutputNotDeliveredIsWrittenAgain) {
     EXPECT_EQ(journaled("transaction aborted"), 1U);
   } else {
     EXPECT_EQ(context_.logged("output not delivered: reading again").size(), 1U);
+  }
+}
+
+// An input record above max_record_bytes never reaches process(): it is dead-lettered as
+// oversized_record with its first dead_letter_head_bytes, its size and the hash of the whole.
+TEST_P(StageTest, AnInputAboveTheMaximumIsDeadLetteredAsOversizedBeforeProcess) {
+  max_record_bytes_ = 50;
+  const std::string big = "0123456789" + std::string(90, 'x');
+  append({"a", big, "b", std::string(50, 'y')});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_EQ(copier_.processed.count(big), 0U);
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", std::string(50, 'y')}));
+  const auto dead = dead_letters();
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(dead[0].value, "01234567");
+  // The key is cut like the value; a carried header longer than the head is left out.
+  EXPECT_EQ(dead[0].key, "key-0123");
+  EXPECT_EQ(dead[0].header("dlq.reason"), "oversized_record");
+  EXPECT_EQ(dead[0].header("dlq.original_size"), "100");
+  EXPECT_EQ(dead[0].header("dlq.sha256"), base::to_hex(base::sha256(big)));
+  EXPECT_EQ(dead[0].header("dlq.offset"), "0");
+  EXPECT_FALSE(dead[0].header("execution_id").has_value());
+  EXPECT_THAT(dead[0].header("dlq.error").value_or(""),
+              HasSubstr("100 bytes, above the stage's max_record_bytes (50)"));
+  EXPECT_EQ(committed(0), 2);
+  EXPECT_EQ(committed(1), 2);
+  EXPECT_THAT(metrics(),
+              HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="oversized_record"} 1)"));
+}
+
+// Kafka refuses outputs above 20 bytes and any record above 40 (its dead letter included).
+std::optional<base::Error> too_large(const kafka::OutgoingRecord& record) {
+  if ((record.topic == kOut && record.value.size() > 20) || record.value.size() > 40) {
+    return base::Error(base::ErrorCode::kInvalidInput, "Broker: Message size too large");
+  }
+  return std::nullopt;
+}
+
+// An output refused as too large dead-letters its input whole (kafka_rejected); when that dead
+// letter is refused too, the input's head, size and hash go instead (oversized_record). The
+// refusal comes from produce() (`synchronous`) or in the delivery report (the broker's): either
+// way the stream goes on, never an endless abort-and-rewind loop.
+class TooLargeTest : public StageTest {
+ protected:
+  void run_with_refusals(bool synchronous) {
+    const std::string mid(30, 'm');
+    const std::string big = "0123456789" + std::string(50, 'b');
+    append({"a", mid, "b", big, "c", "d"});
+    kafka_.on_poll = [&, synchronous](FakeConsumer& consumer) {
+      auto* producer = kafka_.last_producer();
+      if (synchronous && !producer->refuse) producer->refuse = too_large;
+      if (!synchronous && !producer->refuse_delivery) producer->refuse_delivery = too_large;
+      if (drained(consumer)) context_.shutdown().request();
+    };
+    ASSERT_TRUE(run());
+    const auto out = output();
+    for (const std::string value : {"a", "b", "c", "d"}) {
+      if (exactly_once()) {
+        EXPECT_EQ(out.count(value), 1U) << value;
+      } else {
+        EXPECT_GE(out.count(value), 1U) << value;
+      }
+    }
+    EXPECT_EQ(out.count(mid) + out.count(big), 0U);
+    std::map<std::string, FakeKafka::Stored> by_reason;
+    for (const auto& letter : dead_letters()) {
+      by_reason.emplace(letter.header("dlq.reason").value_or(""), letter);
+    }
+    ASSERT_EQ(by_reason.size(), 2U);
+    const auto& rejected = by_reason["kafka_rejected"];
+    EXPECT_EQ(rejected.value, mid);
+    EXPECT_FALSE(rejected.header("dlq.original_size").has_value());
+    const auto& oversized = by_reason["oversized_record"];
+    EXPECT_EQ(oversized.value, "01234567");
+    EXPECT_EQ(oversized.header("dlq.original_size"), "60");
+    EXPECT_EQ(oversized.header("dlq.sha256"), base::to_hex(base::sha256(big)));
+    EXPECT_EQ(oversized.header("dlq.partition"), "1");
+    EXPECT_EQ(oversized.header("dlq.offset"), "1");
+    EXPECT_THAT(oversized.header("dlq.error").value_or(""), HasSubstr("too large"));
+    EXPECT_EQ(committed(0), 3);
+    EXPECT_EQ(committed(1), 3);
+    const std::string text = metrics();
+    EXPECT_THAT(text,
+                HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="kafka_rejected"} 1)"));
+    EXPECT_THAT(
+        text, HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="oversized_record"} 1)"));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Policies, TooLargeTest,
+                         ::testing::Values(Delivery::kTransactional, Delivery::kStoredOffsets),
+                         [](const auto& param_info) {
+                           return param_info.param == Delivery::kTransactional ? "Transactional"
+                                                                               : "StoredOffsets";
+                         });
+
+TEST_P(TooLargeTest, RefusedByTheClient) { run_with_refusals(true); }
+
+TEST_P(TooLargeTest, RefusedByTheBroker) {
+  run_with_refusals(false);
+  if (exactly_once()) {
+    // The outputs' refusal (both records in one transaction), then the whole dead letter's:
+    // two rollbacks, remembered across them, never an endless loop.
+    EXPECT_EQ(journaled("transaction aborted"), 2U);
   }
 }
 

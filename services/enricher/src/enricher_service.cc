@@ -1,6 +1,7 @@
 #include "enricher_service.h"
 
 #include <array>
+#include <limits>
 #include <vector>
 
 #include "business_metrics.h"
@@ -68,6 +69,17 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
   return options;
 }
 
+// enricher.max_record_bytes is the stage's key (libs/stage/poison_keys.h): the stage
+// dead-letters a longer record with its head before process(); the enricher's own check is the
+// same bound.
+events::EnrichOptions enrich_options(const Settings& s) {
+  events::EnrichOptions options = s.enrich;
+  options.max_record_bytes = s.poison.max_record_bytes > 0
+                                 ? s.poison.max_record_bytes
+                                 : std::numeric_limits<std::size_t>::max();
+  return options;
+}
+
 // Decodes, validates and enriches each raw record into the output topic; a record that cannot
 // be enriched goes to the dead letters with the enricher's reason. The stage does the Kafka part.
 class Enrichment final : public stage::Processor {
@@ -77,7 +89,7 @@ class Enrichment final : public stage::Processor {
         output_topic_(settings.output_topic),
         future_tolerance_(settings.future_tolerance),
         business_(ctx.metrics.registry(), settings.business, ctx.clock, ctx.logger),
-        enricher_(settings.enrich) {}
+        enricher_(enrich_options(settings)) {}
 
   void started(stage::Input&) override { ctx_.readiness.set_ready("kafka"); }
 
@@ -197,10 +209,6 @@ void EnricherService::declare(config::Schema& schema) const {
       .describe("metrics.high_cpu_usage is 1 above this many seconds of CPU.")
       .default_value(60.0)
       .min(0.0);
-  keys.key("enricher.max_record_bytes", &S::enrich, &events::EnrichOptions::max_record_bytes)
-      .describe("Raw records larger than this are dead-lettered as oversized_record.")
-      .default_value(std::int64_t{1 << 20})
-      .min(std::int64_t{1024});
   keys.key("enricher.future_tolerance", &S::future_tolerance)
       .describe(
           "Runs ending later than the wall clock plus this are dead-lettered as future_timestamp "

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "alert_events.h"
+#include "iw/base/sha256.h"
 #include "iw/events/enricher.h"
 #include "iw/kafka/admin.h"
 #include "iw/kafka/producer.h"
@@ -518,6 +519,64 @@ TEST_F(LokiPusherTest, RecordsRefusedBeforeSendingAreDeadLetteredAtOnce) {
       series_value(metrics, R"(ingestwatch_records_dead_lettered_total{reason="invalid_record"})"),
       1);
   EXPECT_EQ(receiver_->entry_count(), 51u);
+  stop(*child);
+}
+
+// Enriched runs too large for the pipeline, written straight to the runs topic by another client
+// (the topic set to take them): 1.1 MB, 2 MiB and 20 MiB ones, above loki_pusher.max_record_bytes,
+// and one of 999 800 bytes under it, longer than Loki takes (line_too_long) and whose whole dead
+// letter Kafka refuses. Each is dead-lettered as oversized_record (its head, size and hash); the
+// runs around them are stored, and the pusher goes on.
+TEST_F(LokiPusherTest, OversizedRecordsAreDeadLetteredAndTheRestStored) {
+  const Runs runs = make_runs(50, 9);
+  start_receiver();
+  runs_topic_ = random_name("enriched-big");
+  ASSERT_TRUE(iw::testing::create_topics(
+      client_,
+      {{.name = runs_topic_, .partitions = 1, .config = {{"max.message.bytes", "33554432"}}}}));
+  const std::vector<std::size_t> sizes = {999'800, 1'100'000, 2 * 1024 * 1024, 20 * 1024 * 1024};
+  std::map<std::string, std::string> sha256_by_size;
+  {
+    Deliveries deliveries;
+    kafka::ClientOptions big_client = client_;
+    big_client.properties = {{"message.max.bytes", "33554432"}, {"batch.size", "33554432"}};
+    auto producer = kafka::make_producer({.client = big_client}, deliveries);
+    ASSERT_TRUE(producer.has_value());
+    for (std::size_t i = 0; i < runs.values.size(); ++i) {
+      ASSERT_TRUE((*producer)->produce(
+          {.topic = runs_topic_, .key = runs.keys[i], .value = runs.values[i]}, 0));
+      if (i % 12 != 5 || i / 12 >= sizes.size()) continue;
+      std::string big = runs.values[i];
+      const std::string field = R"("description":")";
+      const auto at = big.find(field);
+      ASSERT_NE(at, std::string::npos) << big;
+      big.insert(at + field.size(), sizes[i / 12] - big.size(), 'x');
+      sha256_by_size[std::to_string(big.size())] = base::to_hex(base::sha256(big));
+      ASSERT_TRUE((*producer)->produce({.topic = runs_topic_, .key = "Zoho", .value = big}, 0));
+    }
+    ASSERT_TRUE((*producer)->flush(60s));
+    ASSERT_EQ(deliveries.failed, 0);
+  }
+  ASSERT_EQ(sha256_by_size.size(), sizes.size());
+  auto child = pusher();
+  ASSERT_TRUE(receiver_->wait_for_entries(runs.values.size(), 120s)) << receiver_->entry_count();
+  const auto dead = read_topic(bootstrap_, dlq_topic_, sizes.size(), 60s, 1s);
+  ASSERT_EQ(dead.size(), sizes.size());
+  for (const auto& d : dead) {
+    EXPECT_EQ(d.headers.at("dlq.reason"), "oversized_record");
+    EXPECT_EQ(d.headers.at("dlq.stage"), "loki-pusher");
+    EXPECT_EQ(d.value.size(), 4096U);
+    const std::string size = d.headers.at("dlq.original_size");
+    ASSERT_TRUE(sha256_by_size.contains(size)) << size;
+    EXPECT_EQ(d.headers.at("dlq.sha256"), sha256_by_size[size]);
+    if (size == "999800") {
+      EXPECT_THAT(d.headers.at("dlq.error"), ::testing::HasSubstr("line_too_long"));
+    } else {
+      EXPECT_THAT(d.headers.at("dlq.error"),
+                  ::testing::HasSubstr("above the stage's max_record_bytes (1000000)"));
+    }
+  }
+  expect_all_stored_once(runs, runs.values.size());
   stop(*child);
 }
 

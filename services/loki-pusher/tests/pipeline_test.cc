@@ -308,31 +308,36 @@ TEST_F(PusherPipelineTest, ADeadLetterNotDeliveredIsWrittenAgain) {
   for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
 }
 
-// A record whose dead letter Kafka refuses every time: the stage tries it three times, then
-// tries to dead-letter it as processing_failed, which Kafka refuses too. Nowhere durable is left
-// for it, and skipping it would lose it: the run ends with the error (exit 1, no signal death),
-// no offset is stored past it, and the restart reads it again. The records before it are stored.
-TEST_F(PusherPipelineTest, ARecordWhoseDeadLetterKafkaAlwaysRefusesEndsTheRunAfterThreeAttempts) {
+// A record whose dead letter Kafka refuses whole every time (too large): it is dead-lettered as
+// oversized_record, its head with its size and hash, and the stream goes on. A dead letter never
+// ends the run.
+TEST_F(PusherPipelineTest, ARecordWhoseWholeDeadLetterKafkaRefusesIsDeadLetteredAsOversized) {
   append_run(kRunCount, "not json");  // partition 0, offset 5
   start();
   int polls = 0;
-  const base::Status status = run([&](FakeConsumer&) {
+  ASSERT_TRUE(run([&](FakeConsumer& consumer) {
     if (++polls == 1) {
       kafka_.last_producer()->refuse =
           [](const kafka::OutgoingRecord& record) -> std::optional<base::Error> {
-        if (record.value != "not json") return std::nullopt;
+        const bool cut = std::ranges::any_of(record.headers, [](const kafka::HeaderView& h) {
+          return h.key == "dlq.original_size";
+        });
+        if (record.value != "not json" || cut) return std::nullopt;
         return base::Error(base::ErrorCode::kInvalidInput, "Broker: Message size too large");
       };
     }
-  });
-  ASSERT_FALSE(status);
-  EXPECT_THAT(status.error().message(), HasSubstr("dead-lettering"));
-  EXPECT_EQ(logged("record failed"), 3U);
-  EXPECT_EQ(logged("poison record dead-lettered"), 0U);
-  EXPECT_THAT(kafka_.committed_records(kDeadLetters), IsEmpty());
-  EXPECT_LE(kafka_.committed_offset(kGroup, {kRuns, 0}).value_or(0), 5);
-  EXPECT_THAT(context_->logged("partitions revoked"), IsEmpty());
-  EXPECT_TRUE(left_in_order());
+    if (stored_all(consumer)) context_->shutdown().request();
+  }));
+  const auto dead = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(dead[0].value, "not json");
+  EXPECT_EQ(header(dead[0], "dlq.reason"), "oversized_record");
+  EXPECT_EQ(header(dead[0], "dlq.original_size"), "8");
+  EXPECT_THAT(header(dead[0], "dlq.error"),
+              HasSubstr("the whole record was refused as a dead letter"));
+  EXPECT_EQ(metric(R"(ingestwatch_records_dead_lettered_total{reason="oversized_record"})"), 1);
+  expect_every_record_stored_once({"not json"});
+  for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
 }
 
 // A fatal consumer error ends the run with that error; leaving calls nothing back (no

@@ -47,7 +47,8 @@ stage::PublisherOptions publisher_options(runtime::Context& ctx, const Settings&
                                   {"compression.type", "lz4"}},
           .delivery_timeout = settings.delivery_timeout,
           // Keeps the ledger's send-time slots from being reused while their records are in flight.
-          .max_in_flight = DeliveryLedger::kMaxInFlight - 1};
+          .max_in_flight = DeliveryLedger::kMaxInFlight - 1,
+          .dead_letter_head_bytes = settings.dead_letter_head_bytes};
 }
 
 // One run over the input: reading, checking, pacing, publishing and accounting.
@@ -173,6 +174,16 @@ class FileRun final : public kafka::DeliveryHandler {
 
   base::Status handle(const logfile::RawRecord& record) {
     if (record.problem) {
+      if (record.overflow) {
+        // The reader kept its head and hashed the rest as it went by: no size of line stops
+        // the run or is held whole in memory.
+        return reject(record, logfile::problem_name(*record.problem),
+                      "the record is " + std::to_string(record.overflow->size) +
+                          " bytes, longer than producer.max_record_bytes (" +
+                          std::to_string(settings_.max_record_bytes) +
+                          "); its first bytes are kept",
+                      std::nullopt);
+      }
       return reject(record, logfile::problem_name(*record.problem),
                     logfile::describe(*record.problem), std::nullopt);
     }
@@ -264,14 +275,24 @@ class FileRun final : public kafka::DeliveryHandler {
                            std::string_view message, std::optional<std::string_view> key,
                            std::size_t reason_index) {
     const std::uint64_t correlation = ledger_.book(DeliveryLedger::Destination::kDeadLetter);
-    auto status = publisher_.dead_letter(
+    std::string sha256;
+    std::optional<kafka::Oversized> oversized;
+    if (record.overflow) {
+      sha256 = base::to_hex(record.overflow->sha256);
+      oversized = kafka::Oversized{.original_size = record.overflow->size, .sha256 = sha256};
+    }
+    // A record too large to dead-letter whole is dead-lettered as oversized_record (its head).
+    auto written = publisher_.dead_letter(
         {.value = record.bytes, .key = key, .execution_id = execution_id_.text()}, reason, message,
-        kafka::FilePosition{settings_.input, record.line, record.byte_offset}, correlation);
-    if (!status) {
-      not_queued(metrics_.dlq_failures, status.error());
+        kafka::FilePosition{settings_.input, record.line, record.byte_offset}, correlation,
+        oversized);
+    if (!written) {
+      not_queued(metrics_.dlq_failures, written.error());
       return {};
     }
-    metrics_.flow.dead_lettered(reason_index).Increment();
+    metrics_.flow
+        .dead_lettered(*written == reason ? reason_index : producer::reason_index(*written))
+        .Increment();
     return {};
   }
 

@@ -62,10 +62,21 @@ void declare_settings(config::Schema& schema) {
       .default_value("dlq")
       .flag("--on-invalid", "MODE");
   keys.key("producer.max_record_bytes", &S::max_record_bytes)
-      .describe("Records longer than this are rejected as oversized_record.")
-      .default_value(std::int64_t{1'000'000})
+      .describe(
+          "Records longer than this are dead-lettered as oversized_record (their first "
+          "dead_letter_head_bytes, size and SHA-256), whatever their size; below Kafka's "
+          "message.max.bytes (1000000) with room for the enricher's additions and the dead-letter "
+          "headers (docs/DLQ.md, \"Oversized records\").")
+      .default_value(std::int64_t{900'000})
       .min(std::int64_t{1024})
       .max(std::int64_t{100'000'000});
+  keys.key("producer.dead_letter_head_bytes", &S::dead_letter_head_bytes)
+      .describe(
+          "How many of an oversized record's first bytes its dead letter keeps; "
+          "dlq.original_size and dlq.sha256 name the whole.")
+      .default_value(std::int64_t{4096})
+      .min(std::int64_t{0})
+      .max(std::int64_t{100'000});
   keys.parsed("producer.time_zone", events::TimeZone::from_name, &S::time_zone)
       .describe("Zone of timestamps without an offset (UTC, +02:00, Europe/Paris): realtime only.")
       .default_value("UTC")

@@ -26,6 +26,7 @@ struct Settings {
   bool dry_run = false;
   OnInvalid on_invalid = OnInvalid::kDeadLetter;
   std::size_t max_record_bytes = 0;
+  std::size_t dead_letter_head_bytes = 0;
   events::TimeZone time_zone = events::TimeZone::utc();
   std::chrono::milliseconds progress_interval{0};
   std::chrono::milliseconds delivery_timeout{0};

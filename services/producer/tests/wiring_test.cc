@@ -12,7 +12,9 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <tuple>
 
+#include "iw/base/sha256.h"
 #include "iw/testing/child_process.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
@@ -209,6 +211,52 @@ TEST_F(WiringTest, ARecordKafkaRefusesIsDeadLetteredAsKafkaRejected) {
   EXPECT_EQ(header(letters[0], "dlq.line"), "1");
   EXPECT_EQ(summary("invalid"), 1U);
   EXPECT_EQ(summary("failed"), 0U);
+}
+
+// Lines of any size: a line above producer.max_record_bytes (900 000) is dead-lettered as
+// oversized_record with its first 4096 bytes, its size and SHA-256; a line under it that Kafka
+// refuses all the same (here: above 800 000 bytes) is kafka_rejected, and its dead letter,
+// refused too, falls back to the same oversized form. The lines after them are published; the
+// run succeeds.
+TEST_F(WiringTest, LinesOfAnySizeAreDeadLetteredWithTheirSizeAndTheRunGoesOn) {
+  const auto line = [](std::size_t size) {
+    std::string text = R"({"ID":1,"Source":"Zoho","Description":")";
+    text += std::string(size - text.size() - 2, 'd');
+    return text + "\"}";
+  };
+  const std::string three_mb = line(3'000'000);
+  const std::string refused = line(850'000);
+  write_input(record(0) + "\n" + three_mb + "\n" + record(1) + "\n" + refused + "\n" + record(2) +
+              "\n");
+  clients_.on_producer = [](FakeProducer& producer) {
+    producer.refuse = [](const kafka::OutgoingRecord& record) {
+      return record.value.size() > 800'000
+                 ? std::optional(base::Error(base::ErrorCode::kInvalidInput,
+                                             "Broker: Message size too large"))
+                 : std::nullopt;
+    };
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 3U);
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 2U);
+  for (const auto& [letter, whole, line_no] :
+       {std::tuple{letters[0], three_mb, "2"}, std::tuple{letters[1], refused, "4"}}) {
+    EXPECT_EQ(header(letter, "dlq.reason"), "oversized_record");
+    EXPECT_EQ(letter.value, whole.substr(0, 4096));
+    EXPECT_EQ(header(letter, "dlq.original_size"), std::to_string(whole.size()));
+    EXPECT_EQ(header(letter, "dlq.sha256"), base::to_hex(base::sha256(whole)));
+    EXPECT_EQ(header(letter, "dlq.line"), line_no);
+  }
+  EXPECT_THAT(header(letters[0], "dlq.error"),
+              HasSubstr("3000000 bytes, longer than producer.max_record_bytes (900000)"));
+  EXPECT_THAT(header(letters[1], "dlq.error"), HasSubstr("kafka_rejected"));
+  EXPECT_EQ(summary("read"), 5U);
+  EXPECT_EQ(summary("invalid"), 2U);
+  EXPECT_EQ(summary("dead_lettered"), 2U);
+  EXPECT_EQ(summary("failed"), 0U);
+  EXPECT_THAT(metrics(),
+              HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="oversized_record"} 2)"));
 }
 
 // The queue stays full (no broker): the record was never queued, reading stops, the run fails.

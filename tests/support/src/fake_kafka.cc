@@ -501,8 +501,10 @@ base::Status FakeProducer::produce(const kafka::OutgoingRecord& record, std::uin
           ? static_cast<std::int32_t>(std::hash<std::string_view>{}(*record.key) % partitions)
           : 0);
   kafka::DeliveryReport report{.topic = topic, .partition = partition, .correlation = correlation};
-  if (auto error = take(delivery_error_)) {
-    report.error = std::move(*error);
+  std::optional<base::Error> delivery_error = take(delivery_error_);
+  if (!delivery_error && refuse_delivery) delivery_error = refuse_delivery(record);
+  if (delivery_error) {
+    report.error = std::move(*delivery_error);
     transaction_failed_ = in_transaction();
   } else {
     FakeKafka::Headers headers;

@@ -10,6 +10,8 @@ std::string_view skip_reason_name(SkipReason reason) {
       return "no_destination";
     case SkipReason::kDeadLetterLoop:
       return "dead_letter_loop";
+    case SkipReason::kTruncated:
+      return "truncated";
   }
   return "unknown";
 }
@@ -20,6 +22,8 @@ std::expected<std::string_view, SkipReason> replay_destination(const DeadLetter&
   if (topic.empty()) return std::unexpected(SkipReason::kNoDestination);
   // Sending it back where it was read from would make the next replay find it again.
   if (topic == dlq_topic) return std::unexpected(SkipReason::kDeadLetterLoop);
+  // Only the head of an oversized record is there: sending it would publish a fragment.
+  if (record.letter.original_size) return std::unexpected(SkipReason::kTruncated);
   return topic;
 }
 

@@ -22,9 +22,10 @@ inline constexpr std::string_view kReplayedFromHeader = "dlq.replayed_from";
 enum class SkipReason {
   kNoDestination,   ///< no dlq.topic header (or an empty one): nowhere to send it
   kDeadLetterLoop,  ///< dlq.topic names the dead-letter topic itself
+  kTruncated,       ///< an oversized record: the value is only its head (dlq.original_size)
 };
 
-/// "no_destination", "dead_letter_loop".
+/// "no_destination", "dead_letter_loop", "truncated".
 [[nodiscard]] std::string_view skip_reason_name(SkipReason reason);
 
 /// The topic a dead-lettered record is replayed to: its dlq.topic.

@@ -94,6 +94,10 @@ TEST(ReplayDestinationTest, IsTheDlqTopicHeader) {
   EXPECT_EQ(destination({{"dlq.topic", ""}}), std::unexpected(SkipReason::kNoDestination));
   EXPECT_EQ(destination({{"dlq.topic", "ingestion-logs-dlq"}}),
             std::unexpected(SkipReason::kDeadLetterLoop));
+  // An oversized record's dead letter holds only its head: not replayable.
+  EXPECT_EQ(destination({{"dlq.topic", "ingestion-logs"}, {"dlq.original_size", "20971520"}}),
+            std::unexpected(SkipReason::kTruncated));
+  EXPECT_EQ(skip_reason_name(SkipReason::kTruncated), "truncated");
 }
 
 TEST(ReplayTallyTest, ReportsPerDestinationThenTheSkips) {

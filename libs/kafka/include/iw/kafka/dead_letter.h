@@ -23,6 +23,30 @@ struct FilePosition {
   std::uint64_t byte_offset = 0;  ///< dlq.byte_offset, 0-based
 };
 
+/// A record too large for Kafka (or above a stage's maximum) is dead-lettered as
+/// `oversized_record` with only its first bytes as the value; these headers name the whole.
+struct Oversized {
+  std::uint64_t original_size = 0;  ///< dlq.original_size: the whole value's length in bytes
+  std::string_view sha256;          ///< dlq.sha256: 64 lowercase hex digits, of the whole value
+};
+
+/// The reason of a record too large to pass or to dead-letter whole.
+inline constexpr std::string_view kOversizedRecord = "oversized_record";
+/// The default of every stage's `dead_letter_head_bytes`: how much of an oversized record its
+/// dead letter keeps.
+inline constexpr std::size_t kDefaultDeadLetterHeadBytes = 4096;
+
+/// An oversized record's dead-letter value and headers, computed from the whole value.
+struct OversizedValue {
+  std::string_view head;  ///< the first head_bytes of the value (a view into it)
+  std::uint64_t original_size = 0;
+  std::string sha256;  ///< hex
+
+  /// The headers' part; valid while this lives.
+  [[nodiscard]] Oversized headers() const { return {original_size, sha256}; }
+};
+[[nodiscard]] OversizedValue oversized_value(std::string_view value, std::size_t head_bytes);
+
 /// Why and from where a record goes to the dead-letter topic.
 struct DeadLetter {
   std::string_view reason;  ///< dlq.reason: a code from the stage's small, fixed set
@@ -36,14 +60,17 @@ struct DeadLetter {
   base::TimePoint at;  ///< dlq.ts
   /// dlq.file, dlq.line, dlq.byte_offset: set for a record read from a file (the producer's).
   std::optional<FilePosition> file;
+  /// dlq.original_size, dlq.sha256: set when the value is only the record's first bytes.
+  std::optional<Oversized> oversized;
   std::string_view execution_id;  ///< carried over when not empty
   std::string_view traceparent;   ///< carried over when not empty
 };
 
 /// The headers of one dead letter, ready for Producer::produce(), in the order every stage
 /// writes them: the seven dlq.* headers every dead letter has, the file position when there is
-/// one, then execution_id and traceparent. Holds the numbers and the timestamp it formats; the
-/// DeadLetter's strings must outlive it. Not copyable: the views point into it.
+/// one, the original size and hash of an oversized record, then execution_id and traceparent. Holds
+/// the numbers and the timestamp it formats; the DeadLetter's strings must outlive it. Not
+/// copyable: the views point into it.
 class DeadLetterHeaders {
  public:
   explicit DeadLetterHeaders(const DeadLetter& letter);
@@ -58,7 +85,8 @@ class DeadLetterHeaders {
   std::string at_;
   std::string line_;
   std::string byte_offset_;
-  std::array<HeaderView, 12> headers_{};
+  std::string original_size_;
+  std::array<HeaderView, 14> headers_{};
   std::size_t count_ = 0;
 };
 
@@ -78,6 +106,8 @@ struct ParsedDeadLetter {
   std::string_view file;  ///< "" unless the record was read from a file
   std::optional<std::uint64_t> line;
   std::optional<std::uint64_t> byte_offset;
+  std::optional<std::uint64_t> original_size;  ///< oversized records only
+  std::string_view sha256;                     ///< "" unless oversized
   std::string_view execution_id;
   std::string_view traceparent;
   std::vector<std::string_view> malformed;  ///< names of headers present but unreadable

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "iw/base/sha256.h"
+
 namespace iw::logfile {
 
 /// How a logs file lays out its records.
@@ -26,7 +28,8 @@ enum class Format {
 /// Why the reader itself can tell a record is unusable. It only splits: a record without a
 /// problem may still be invalid JSON, which the caller finds out with a real parser.
 enum class Problem {
-  /// Longer than max_record_bytes; the record holds only its first max_record_bytes bytes.
+  /// Longer than max_record_bytes; the record holds only its first max_record_bytes bytes, and
+  /// RawRecord::overflow its whole length and SHA-256.
   kOversized,
   /// The input ends inside this record, or (empty record) before the array's closing `]`.
   kTruncated,
@@ -41,6 +44,12 @@ enum class Problem {
 /// One sentence for people (`dlq.error`, logs).
 [[nodiscard]] std::string_view describe(Problem problem);
 
+/// A record longer than max_record_bytes, as a whole: read and hashed as it went by, never kept.
+struct Overflow {
+  std::uint64_t size = 0;  ///< the record's length in bytes (trailing whitespace excluded)
+  base::Sha256::Digest sha256{};
+};
+
 /// One record exactly as it stands in the input.
 struct RawRecord {
   /// The record's text, without surrounding whitespace (so an NDJSON line loses its `\n` and
@@ -51,6 +60,8 @@ struct RawRecord {
   /// 0-based offset of the first byte from the start of the input (a BOM counts).
   std::uint64_t byte_offset = 0;
   std::optional<Problem> problem;
+  /// Set when the record is longer than max_record_bytes (`bytes` is then its head).
+  std::optional<Overflow> overflow;
 };
 
 /// "line 12, byte 3456: <describe(problem)>"; for records with a problem.

@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "iw/base/sha256.h"
 #include "iw/logfile/record.h"
 
 namespace iw::logfile {
@@ -44,8 +45,9 @@ struct ReaderOptions {
 ///   is none or it was already reported, an empty record at the end of the input.
 ///
 /// Memory is one buffer of max_record_bytes + chunk_bytes + kReadablePadding, allocated at
-/// construction and never grown: a record longer than max_record_bytes is reported once and
-/// the rest of it is skipped without being kept.
+/// construction and never grown: a record longer than max_record_bytes keeps only its first
+/// max_record_bytes; the rest of it is hashed (SHA-256) and counted as it is scanned, not kept,
+/// and the record is reported once it ends, with its whole size and hash (RawRecord::overflow).
 ///
 /// Protocol: call next() until it returns nullopt; then, unless at_end(), either write into
 /// input_space() and commit(), or call finish() when the input is over. Records, their
@@ -128,6 +130,8 @@ class RecordSplitter {
   [[nodiscard]] std::optional<RawRecord> complete(std::size_t end, std::optional<Problem> problem,
                                                   State next_state);
   void skip_whitespace();
+  // Adds the open record's bytes [hashed_to_, to) to its hash (see hash_kept_).
+  void hash_through(std::size_t to);
 
   ReaderOptions options_;
   std::size_t capacity_;
@@ -145,7 +149,17 @@ class RecordSplitter {
   std::size_t rec_start_ = 0;
   std::uint64_t rec_line_ = 0;
   std::uint64_t rec_offset_ = 0;
-  bool skipping_ = false;  // already reported as oversized: scanned, not kept
+  bool skipping_ = false;  // longer than max_record_bytes: its head kept, the rest hashed
+  // Set once the open record's bytes went past max_record_bytes: its bytes before hashed_to_
+  // (a buffer index) are in the hashes. hash_kept_ and size_kept_ cover them up to the last
+  // byte that is not whitespace; hash_all_ and size_all_ all of them, the whitespace after too,
+  // which becomes part of the record only if more text follows.
+  bool hashing_ = false;
+  std::size_t hashed_to_ = 0;
+  base::Sha256 hash_kept_;
+  base::Sha256 hash_all_;
+  std::uint64_t size_kept_ = 0;
+  std::uint64_t size_all_ = 0;
   std::uint64_t depth_ = 0;
   bool in_string_ = false;
   bool escape_ = false;

@@ -43,6 +43,8 @@ struct PublisherOptions {
   std::chrono::milliseconds drain_margin{10'000};
   /// serve() waits for reports while this many records are outstanding. 0: no bound.
   std::size_t max_in_flight = 0;
+  /// How much of an oversized record its dead letter keeps.
+  std::size_t dead_letter_head_bytes = kafka::kDefaultDeadLetterHeadBytes;
 };
 
 /// The output side of a stage whose input is not Kafka (ingest-producer reads a file): it owns
@@ -71,11 +73,14 @@ class Publisher final : private kafka::DeliveryHandler {
 
   /// Queues `content` for the dead-letter topic with the dlq.* headers (partition and offset
   /// -1, `position` as dlq.file, dlq.line and dlq.byte_offset) and its own trace unless the
-  /// content carries one. Errors as write().
-  base::Status dead_letter(const DeadLetterContent& content, std::string_view reason,
-                           std::string_view error,
-                           const std::optional<kafka::FilePosition>& position,
-                           std::uint64_t correlation);
+  /// content carries one. With `oversized`, content.value is the record's head (cut to
+  /// dead_letter_head_bytes here) and the headers name the whole. When Kafka refuses the whole
+  /// record as too large, its head, size and hash go instead, as oversized_record. Returns the
+  /// reason written; errors as write().
+  base::Result<std::string_view> dead_letter(
+      const DeadLetterContent& content, std::string_view reason, std::string_view error,
+      const std::optional<kafka::FilePosition>& position, std::uint64_t correlation,
+      const std::optional<kafka::Oversized>& oversized = std::nullopt);
 
   /// Serves the reports ready, waiting up to `timeout` for one; then, while max_in_flight
   /// records are outstanding, waits for more. No-op before start().

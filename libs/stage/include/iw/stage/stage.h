@@ -14,6 +14,7 @@
 #include "iw/kafka/admin.h"
 #include "iw/kafka/client_factory.h"
 #include "iw/kafka/consumer.h"
+#include "iw/kafka/dead_letter.h"
 #include "iw/kafka/producer.h"
 #include "iw/kafka/record.h"
 #include "iw/runtime/service.h"
@@ -32,11 +33,17 @@ enum class Delivery {
 };
 
 /// A record whose processing or output fails the same way again and again is dead-lettered
-/// after `max_attempts` tries, with a backoff between tries: the stream goes on.
+/// after `max_attempts` tries, with a backoff between tries: the stream goes on. A record too
+/// large (its value above `max_record_bytes`, or its output or its dead letter refused by Kafka
+/// as too large) is dead-lettered as oversized_record with only its first
+/// `dead_letter_head_bytes` (docs/DLQ.md, "Oversized records").
 struct PoisonPolicy {
   int max_attempts = 3;
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5'000};
+  /// An input record whose value is longer is dead-lettered before process(); 0: no maximum.
+  std::size_t max_record_bytes = 0;
+  std::size_t dead_letter_head_bytes = kafka::kDefaultDeadLetterHeadBytes;
 };
 
 struct StageOptions {
@@ -77,10 +84,25 @@ struct StageOptions {
 };
 
 /// Reasons the stage itself dead-letters for: Kafka refused the output outright (too large);
-/// processing failed, or the output was not delivered, PoisonPolicy::max_attempts times in a row.
+/// processing failed, or the output was not delivered, PoisonPolicy::max_attempts times in a row;
+/// the record is too large to pass or to be dead-lettered whole (only its head is kept).
 inline constexpr std::string_view kKafkaRejected = "kafka_rejected";
+inline constexpr std::string_view kOversizedRecord = kafka::kOversizedRecord;
 inline constexpr std::string_view kProcessingFailed = "processing_failed";
 inline constexpr std::string_view kDeliveryFailed = "delivery_failed";
+
+/// The size limits of the pipeline's Kafka side (docs/DLQ.md, "Size limits"). Every topic a
+/// stage or a publisher creates gets max.message.bytes (Kafka's own default, set explicitly so
+/// that a broker configured otherwise does not change it); every producer, message.max.bytes
+/// (librdkafka's default, set explicitly), unless kafka.properties sets it. The gap (48 KiB)
+/// covers the record batch's own overhead, so a record the client accepts is never refused by
+/// the broker as too large: the refusal comes at once, from produce(), where the stage still
+/// holds the record.
+inline constexpr std::string_view kTopicMaxMessageBytes = "1048588";
+inline constexpr std::string_view kClientMessageMaxBytes = "1000000";
+
+/// `topics` with max.message.bytes = kTopicMaxMessageBytes where their config does not set it.
+[[nodiscard]] std::vector<kafka::TopicSpec> with_size_limit(std::vector<kafka::TopicSpec> topics);
 
 /// What a dead letter carries besides its reason: the record's bytes and the headers that follow
 /// it across services. Views; they need to live only for the call.
@@ -107,7 +129,9 @@ class Output {
   /// (process() may return it, and the record is dead-lettered as kafka_rejected).
   virtual base::Status write(const kafka::OutgoingRecord& record) = 0;
   /// Dead-letters the record being processed, or (kStoredOffsets, deferred) record `ref`.
-  /// `reason` must be one of StageOptions::dead_letter_reasons or the stage's own.
+  /// `reason` must be one of StageOptions::dead_letter_reasons or the stage's own. When Kafka
+  /// refuses the dead letter as too large, the record is dead-lettered as oversized_record
+  /// instead (its head, size and hash); a dead letter never stops the stage.
   virtual base::Status dead_letter(const InputRef& ref, const DeadLetterContent& content,
                                    std::string_view reason, std::string_view error) = 0;
   /// kStoredOffsets only: the outcome of the record being processed comes later, through

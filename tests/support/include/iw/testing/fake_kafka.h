@@ -252,6 +252,10 @@ class FakeProducer final : public kafka::Producer {
   /// Asked at every produce(): an error it returns is produce()'s (a record that fails every
   /// time it is written: a poison record's output).
   std::function<std::optional<base::Error>(const kafka::OutgoingRecord&)> refuse;
+  /// Asked at every produce() that gets past `refuse`: an error it returns goes into the record's
+  /// delivery report and the record is not written (the broker refusing it, e.g. larger than the
+  /// topic takes, after the client took it).
+  std::function<std::optional<base::Error>(const kafka::OutgoingRecord&)> refuse_delivery;
 
   [[nodiscard]] bool in_transaction() const { return transaction_ != 0; }
   [[nodiscard]] int commits() const { return commits_; }

@@ -514,7 +514,7 @@ def verify_hostile(env, items, raw, enriched, dead, events, checks, rows, build_
                             + ", ".join(f"{n} {v}" for n, v in series.items()))
     duplicates = {name: metric_sum(text, "ingestwatch_duplicate_records_total")
                   for name, text in metrics.items()}
-    checks.check("hostile: counters of what was set apart", True,
+    checks.check("hostile: what was set apart, as counted (information)", True,
                  "duplicate runs dropped: " + ", ".join(
                      f"{n} {v:.0f}" for n, v in duplicates.items() if n != "enricher")
                  + "; dead letters by stage/reason: " + ", ".join(

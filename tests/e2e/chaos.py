@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fault suite (`make chaos`): faults injected while records flow, then nothing lost.
 
-    chaos.py [--build-dir build] [--dir DIR] [--keep] [--feed-seconds 200]
+    chaos.py [--build-dir build] [--dir DIR] [--keep] [--feed-seconds 200] [--no-hostile]
 
 Starts the local stack (scripts/stack), puts a small HTTP proxy between ingest-loki-pusher and
 the log store (VictoriaLogs, on its Loki endpoint; the proxy makes it answer 429), and feeds
@@ -14,6 +14,14 @@ data/logs.json and the scenarios through ingest-producer at a steady pace for --
   the store stopped for a minute, then started again on its data;
   SIGKILL ingest-alert-evaluator (restarted).
 
+The hostile phase (issue 15; tests/e2e/hostile.py, off with --no-hostile) mixes into the same
+feed, from 95 s on: a 1.1 MB and a 20 MB line, a connector whose clock runs 2 h fast (its runs
+stamped at the data's time plus 2 h), a run dated 2261, 2 000 new sources within a minute, and a
+producer re-sending the last 500 records it was given. The broker crash above restarts the broker
+with Kafka's default group.initial.rebalance.delay.ms (3 s) instead of the test broker's 0, so
+the evaluator's SIGKILL and a clean restart after the feed read their alert history back on a
+broker with the default delay.
+
 Then, once everything is settled, it checks that nothing was lost and nothing doubled:
 - every input record is in ingestion-logs (duplicates only from the producer's resend, counted);
 - every raw record has exactly one outcome: one enriched record or one dead letter;
@@ -24,9 +32,17 @@ Then, once everything is settled, it checks that nothing was lost and nothing do
   query artifact, a line neither finds as lost. VictoriaLogs keeps every entry it acknowledged,
   a re-sent one again (Loki would store it once): lines stored more than once are counted, not
   failed, since the pusher's restart and lost partitions re-send by design (at least once);
-- no alert transition is in ingestion-alerts twice.
-Prints a table of the faults and one of the checks; exits 1 if a check failed. Bounded: about
-five minutes once the store is built.
+- no alert transition is in ingestion-alerts twice;
+- nothing is stuck: every consumer caught up and nothing pending for the store, and every
+  service still answering;
+- hostile phase: each oversized line dead-lettered as oversized_record with its exact size and
+  SHA-256 (or taken whole, then given one outcome), the 2261 run dead-lettered as
+  future_timestamp, and the well-behaved sources' alerts unchanged: the scenario sources'
+  alert events are exactly data/scenarios/expected.yaml's episodes (every instant due by the
+  data's end, to the millisecond, and no other transition of theirs).
+Prints a table of the faults (the hostile ones with what became of them) and one of the checks;
+exits 1 if a check failed. Bounded: about four minutes once the store is built (238 s with the
+hostile phase on a 2-core machine).
 """
 import argparse
 import collections
@@ -34,6 +50,7 @@ import http.server
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -42,9 +59,12 @@ import time
 import urllib.error
 import urllib.request
 
+import yaml
+
+import hostile
 from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, Producer, RawOutcomes, StoredLines,
-                         alert_time, http_text, load_env, log, metric_sum, ndjson_of_inputs,
-                         on_stack, read_topic, run_time, wait_for)
+                         alert_time, http_text, load_env, log, metric_max, metric_sum,
+                         ndjson_of_inputs, on_stack, read_topic, run_time, to_epoch, wait_for)
 
 STACK = str(REPO / "scripts/stack")
 
@@ -99,51 +119,66 @@ class LokiProxy:
 
 
 class Feed:
-    """Writes the input lines to the current producer at a steady pace; survives a producer
-    restart by sending again what that producer had not confirmed."""
+    """Writes the scheduled items (hostile.Item: a line and the second it is due) to the current
+    producer; survives a producer restart by giving the new one what the old one had not
+    confirmed, and can re-send the last records given, as a producer without a checkpoint
+    does after a crash."""
 
-    def __init__(self, lines, seconds, make_producer):
-        self.lines, self.make_producer = lines, make_producer
-        self.interval = seconds / len(lines)
+    def __init__(self, items, make_producer):
+        self.items, self.make_producer = items, make_producer
         self.lock = threading.Lock()
         self.producer = make_producer()
-        self.base = 0  # index of the first line the current producer was given
+        self.given = []  # the lines the current producer was given, in order
         self.next = 0
         self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def write(self, line: str) -> None:
+        try:
+            self.producer.proc.stdin.write(line + "\n")
+            self.producer.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # killed (or dead) under us: kill_producer() gives its lines again
+        self.given.append(line)
 
     def run(self):
         start = time.monotonic()
         while True:
             with self.lock:
-                if self.next >= len(self.lines):
+                if self.next >= len(self.items):
                     return
-                try:
-                    self.producer.proc.stdin.write(self.lines[self.next] + "\n")
-                    self.producer.proc.stdin.flush()
-                except (BrokenPipeError, ValueError):
-                    pass  # killed under us: kill_producer() resets the position
+                self.write(self.items[self.next].line)
                 self.next += 1
-            delay = start + self.next * self.interval - time.monotonic()
+                due = self.items[self.next].at if self.next < len(self.items) else 0
+            delay = start + due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
 
     def kill_producer(self) -> str:
-        """SIGKILL the producer; a new one takes over from its first unconfirmed line."""
+        """SIGKILL the producer; a new one is given at once every line the old one had not
+        confirmed (delivered or dead-lettered), then the feed goes on."""
         with self.lock:
             metrics = http_text(self.producer.metrics_url)
             confirmed = int(metric_sum(metrics, "ingestwatch_records_out_total") +
                             metric_sum(metrics, "ingestwatch_records_dead_lettered_total"))
             self.producer.proc.kill()
             self.producer.proc.wait()
-            resend_from = self.base + confirmed
-            given = self.next
-            self.producer = self.make_producer()
-            self.base = self.next = resend_from
-        return f"{given - resend_from} records sent again (unconfirmed when killed)"
+            unconfirmed = self.given[confirmed:]
+            self.producer, self.given = self.make_producer(), []
+            for line in unconfirmed:
+                self.write(line)
+        return f"{len(unconfirmed)} records sent again (unconfirmed when killed)"
 
-    def finish(self):
+    def resend(self, n: int) -> str:
+        """The current producer is given its last `n` lines again."""
+        with self.lock:
+            again = self.given[-n:]
+            for line in again:
+                self.write(line)
+        return f"the last {len(again)} records given to the producer sent again"
+
+    def finish(self) -> dict:
         self.thread.join()
-        self.producer.finish()
+        return self.producer.finish()
 
 
 def main() -> int:
@@ -153,6 +188,8 @@ def main() -> int:
     ap.add_argument("--dir")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--feed-seconds", type=float, default=200)
+    ap.add_argument("--no-hostile", action="store_true",
+                    help="without the hostile phase (the faults of the stack only)")
     args = ap.parse_args()
     build_dir = pathlib.Path(args.build_dir).resolve()
     faults = []
@@ -164,8 +201,8 @@ def main() -> int:
     print()
     print("| fault | at (s) | back after (s) | what happened |")
     print("|---|---|---|---|")
-    for name, at, back, note in faults:
-        print(f"| {name} | {at:.0f} | {back:.1f} | {note} |")
+    for name, at, back, note in sorted(faults, key=lambda fault: fault[1]):
+        print(f"| {name} | {at:.0f} | {'-' if back is None else f'{back:.1f}'} | {note} |")
     print()
     print("| check | result | detail |")
     print("|---|---|---|")
@@ -192,12 +229,44 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
     restart_service(run_dir, "loki-pusher")
 
     lines, _ = ndjson_of_inputs()
+    base = hostile.base_schedule(lines, args.feed_seconds)
+    plan = hostile.Plan().scaled(args.feed_seconds)
+    extra = [] if args.no_hostile else hostile.hostile_items(plan, hostile.DataClock(base),
+                                                             args.feed_seconds)
+    items = hostile.merge(base, extra)
     producers = iter(range(1, 100))
-    feed = Feed(lines, args.feed_seconds,
-                lambda: Producer(build_dir, env, run_dir, f"chaos-{next(producers)}"))
+    feed = Feed(items, lambda: Producer(build_dir, env, run_dir, f"chaos-{next(producers)}"))
     t0 = time.monotonic()
     feed.thread.start()
-    log(f"feeding {len(lines)} records over {args.feed_seconds:.0f} s while faults strike")
+    log(f"feeding {len(items)} records over {args.feed_seconds:.0f} s while faults strike "
+        f"({len(extra)} of them hostile)")
+    # The hostile rows of the fault table; their outcome is filled in by verify().
+    hostile_rows = {}
+    for kind, name in (("big", "oversized lines"), ("fast", "a connector 2 h fast"),
+                       ("future", "a run dated 2261"), ("flood", "new sources")):
+        of_kind = [i for i in extra if i.kind == kind]
+        if of_kind:
+            if kind == "big":
+                name = " and ".join(f"{len(i.line.encode()) / 1e6:g} MB" for i in of_kind) + \
+                    " lines"
+            elif kind == "flood":
+                name = (f"{len(of_kind)} new sources in "
+                        f"{of_kind[-1].at - of_kind[0].at:.0f} s")
+            elif kind == "fast":
+                name += f" ({len(of_kind)} runs)"
+            hostile_rows[kind] = [f"hostile: {name}", of_kind[0].at, None, "(not checked)"]
+            faults.append(hostile_rows[kind])
+
+    def resend():
+        when = time.monotonic() - t0
+        faults.append(["hostile: producer resend", when, None, feed.resend(plan.resend_records)])
+        log(f"producer: re-sent {plan.resend_records} records at {when:.0f} s")
+
+    resender = None
+    if not args.no_hostile:
+        resender = threading.Timer(plan.resend_at, resend)
+        resender.daemon = True
+        resender.start()
 
     def at(seconds):
         delay = t0 + seconds - time.monotonic()
@@ -209,35 +278,46 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
         when = at(offset)
         subprocess.run([STACK, "stop-service", str(run_dir), service, "--kill"], check=True,
                        stderr=subprocess.DEVNULL)
-        faults.append((f"SIGKILL ingest-{service}", when, restart_service(run_dir, service),
-                       "restarted by scripts/stack start-service"))
+        faults.append([f"SIGKILL ingest-{service}", when, restart_service(run_dir, service),
+                       "restarted by scripts/stack start-service"])
         log(f"{service}: killed at {when:.0f} s, back")
 
     kill_and_restart(10, "enricher")
     kill_and_restart(20, "loki-pusher")
     when = at(30)
     note = feed.kill_producer()
-    faults.append(("SIGKILL ingest-producer", when, 0.0, note))
+    faults.append(["SIGKILL ingest-producer", when, 0.0, note])
 
     when = at(40)
     proxy.throttle.set()
     time.sleep(20)
     proxy.throttle.clear()
-    faults.append(("log store answering 429 for 20 s", when, 20.0,
-                   f"{proxy.answered_429} pushes answered 429"))
+    faults.append(["log store answering 429 for 20 s", when, 20.0,
+                   f"{proxy.answered_429} pushes answered 429"])
 
     when = at(65)
     subprocess.run([str(REPO / "scripts/kafka-local"), "crash", "--dir", str(run_dir / "kafka")],
                    check=True, stderr=subprocess.DEVNULL)
     time.sleep(5)
     t1 = time.monotonic()
+    # It comes back with Kafka's default initial rebalance delay (3 s for a new group), not the
+    # test broker's 0: every consumer group started from here on (the services' restarts, the
+    # evaluator's alert-history read, a group of its own each time) waits for it, as in
+    # production. `restart` keeps server.properties as it is; a later line would override too.
+    delay_note = ""
+    if not args.no_hostile:
+        props = run_dir / "kafka/server.properties"
+        kept = [line for line in props.read_text().splitlines()
+                if not line.startswith("group.initial.rebalance.delay.ms=")]
+        props.write_text("\n".join(kept) + "\n")
+        delay_note = "; back with the default group.initial.rebalance.delay.ms (3 s)"
     # Owned by this process like the rest of the stack, unless --keep keeps it for a look.
     owner = [] if args.keep else ["--owner-pid", str(os.getpid())]
     subprocess.run([str(REPO / "scripts/kafka-local"), "restart", "--dir",
                     str(run_dir / "kafka"), *owner], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    faults.append(("broker crash (SIGKILL), restart on its data", when,
-                   5 + time.monotonic() - t1, "down 5 s"))
+    faults.append(["broker crash (SIGKILL), restart on its data", when,
+                   5 + time.monotonic() - t1, "down 5 s" + delay_note])
     log("broker: crashed and restarted")
 
     when = at(85)
@@ -256,14 +336,35 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
     (run_dir / "victorialogs.pid").write_text(f"{store.pid}\n")
     wait_for("the log store to be ready again", lambda: ready(env["LOKI_URL"] + "/health"), 120,
              0.5)
-    faults.append(("log store (VictoriaLogs) stopped for a minute, then started on its data",
-                   when, 60 + time.monotonic() - t1, "pushes retried meanwhile"))
+    faults.append(["log store (VictoriaLogs) stopped for a minute, then started on its data",
+                   when, 60 + time.monotonic() - t1, "pushes retried meanwhile"])
     log("log store: back after a minute")
 
     # Last: its restart replays its input and waits for the group's session timeout.
     kill_and_restart(max(165, time.monotonic() - t0), "alert-evaluator")
 
-    feed.finish()
+    if resender is not None:
+        resender.join()
+    # No line, whatever its size, stops the producer: the last one reads its input to the end
+    # and exits 0.
+    try:
+        summary = feed.finish()
+        checks.check("the producer read every line and exited 0", True,
+                     f"last producer: read {summary['read']}, published {summary['sent']}, "
+                     f"dead-lettered {summary['dead_lettered']}")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        checks.check("the producer read every line and exited 0", False, str(e))
+    if not args.no_hostile:
+        # A clean restart once every alert of the feed is in ingestion-alerts: the read-back
+        # (a new group, 3 s before its first assignment) must find them all, or the restarted
+        # evaluator writes them again ("no alert transition twice" below).
+        when = at(0)
+        subprocess.run([STACK, "stop-service", str(run_dir), "alert-evaluator"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        faults.append(["hostile: ingest-alert-evaluator restarted (SIGTERM) after the feed",
+                       when, restart_service(run_dir, "alert-evaluator"),
+                       "broker with the default rebalance delay; history read back"])
+        log("alert-evaluator: restarted after the feed")
     # `scripts/stack wait` counts from each service's start; these were restarted, so settled
     # means: every consumer has caught up and nothing is pending for Loki, for 5 s running.
     log("feed done; waiting until every record is settled")
@@ -281,8 +382,19 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
         return quiet and time.monotonic() - stable_since[0] >= 5
 
     env.update(load_env(run_dir))  # the restarted services' new ports
-    wait_for("every consumer to catch up and the store to take everything", settled, 300, 0.5)
-    verify(env, lines, checks)
+    t1 = time.monotonic()
+    try:
+        wait_for("every consumer to catch up and the store to take everything", settled, 300,
+                 0.5)
+        stuck = None
+    except TimeoutError as e:
+        stuck = str(e)
+    except OSError as e:  # a service no longer answers
+        stuck = f"a service does not answer: {e}"
+    checks.check("nothing stuck: every consumer caught up, nothing pending for the store",
+                 stuck is None, stuck or f"settled {time.monotonic() - t1:.0f} s after the feed "
+                 "(lag 0 on every input partition, 0 bytes pending, for 5 s)")
+    verify(env, items, checks, hostile_rows, build_dir, run_dir)
 
 
 def ready(url: str) -> bool:
@@ -293,22 +405,20 @@ def ready(url: str) -> bool:
         return False
 
 
-def verify(env, lines, checks) -> None:
+def verify(env, items, checks, hostile_rows, build_dir, run_dir) -> None:
     bootstrap = env["BOOTSTRAP"]
     raw, enriched, dead = (read_topic(bootstrap, t) for t in (RAW, ENRICHED, DLQ))
     alert_records = read_topic(bootstrap, ALERTS)
     alert_payloads = [r["payload"] for r in alert_records]
+    lines = [i.line for i in items]
 
-    # Every input record reached ingestion-logs (or was the producer's dead letter).
-    want = collections.Counter(json.dumps(json.loads(line), sort_keys=True) for line in lines)
-    got = collections.Counter(json.dumps(json.loads(r["payload"]), sort_keys=True) for r in raw)
-    got_dead = collections.Counter(json.dumps(json.loads(r["payload"]), sort_keys=True)
-                                   for r in dead if r["headers"].get("dlq.stage") == "producer")
-    lost = want - got - got_dead
-    doubled = sum(n - 1 for n in got.values() if n > 1)
+    # Every input record reached ingestion-logs, or a producer dead letter holds it, or (too
+    # large to hold) an oversized_record letter names its size and SHA-256.
+    lost, doubled, whole, by_digest = hostile.input_accounting(lines, raw, dead)
     checks.check("no input record lost", not lost,
                  f"{len(lines)} input records, {len(raw)} in {RAW} ({doubled} sent twice by the "
-                 f"restarted producer), {sum(got_dead.values())} producer dead letters, "
+                 f"restarted or re-sending producer), {whole} producer dead letters holding the "
+                 f"record, {by_digest} oversized ones named by size and SHA-256, "
                  f"{sum(lost.values())} lost")
 
     outcomes = RawOutcomes(raw, enriched, dead)
@@ -332,25 +442,181 @@ def verify(env, lines, checks) -> None:
         stored = StoredLines(env["LOKI_URL"], job)
         expected = [r for r in records
                     if not pusher_letters[(topic, r["partition"], r["offset"])]]
+        refused = len(records) - len(expected)
+        # A record read again after a crash or a rebalance can be refused (too_far_behind)
+        # although its first reading was stored: counted, as information.
+        refused_stored = sum(1 for r in records if pusher_letters[
+            (topic, r["partition"], r["offset"])] and stored.lines[r["payload"]] > 0)
+        dropped = 0
+        if topic == ENRICHED:
+            # A re-sent run is another Kafka record with the same event.id: a pusher (or store)
+            # that keeps one line per event stores one of them.
+            expected, dropped = hostile.dedupe_expected(
+                expected, stored.lines, lambda r: json.loads(r["payload"])["event"]["id"])
         payloads = {r["payload"] for r in records}
         strangers = sum(n for line, n in stored.lines.items() if line not in payloads)
         again = sum(n - 1 for n in stored.lines.values() if n > 1)
-        refused = len(records) - len(expected)
         problems = stored.problems(expected, when)
         checks.check(f"every {topic} record reached the store or was dead-lettered (two routes)",
                      not problems and strangers == 0,
                      f"{len(records)} records: {sum(stored.lines.values())} lines in "
-                     f"{{job=\"{job}\"}} ({again} stored again after a re-send), {refused} "
-                     f"dead-lettered by the pusher {dict(letter_reasons[topic])}, {strangers} "
+                     f"{{job=\"{job}\"}} ({again} stored again after a re-send, {dropped} "
+                     f"not stored as duplicates of a stored event.id), {refused} "
+                     f"dead-lettered by the pusher {dict(letter_reasons[topic])} ({refused_stored} "
+                     f"of them also stored, from an earlier reading), {strangers} "
                      f"without their record; {problems or 'both routes agree'}")
 
     events = [json.loads(p) for p in alert_payloads]
     transitions = collections.Counter(
         (e["fingerprint"], e["status"], e["startsAt"], e.get("endsAt")) for e in events)
     duplicated = sum(n - 1 for n in transitions.values() if n > 1)
-    checks.check("no alert transition twice (evaluator killed)", duplicated == 0 and events,
-                 f"{len(events)} alert events, {duplicated} duplicated")
+    checks.check("no alert transition twice (evaluator killed and restarted)",
+                 duplicated == 0 and events, f"{len(events)} alert events, {duplicated} duplicated")
+    if hostile_rows:
+        verify_hostile(env, items, raw, enriched, dead, events, checks, hostile_rows,
+                       build_dir, run_dir)
 
+
+def verify_hostile(env, items, raw, enriched, dead, events, checks, rows, build_dir,
+                   run_dir) -> None:
+    """What became of each hostile input (its row of the fault table), and the well-behaved
+    sources' alerts."""
+    metrics = {name: http_text(env[key]) for name, key in (
+        ("enricher", "ENRICHER_METRICS"), ("evaluator", "EVALUATOR_METRICS"),
+        ("pusher", "PUSHER_METRICS"))}
+    by_kind = collections.defaultdict(list)
+    for i in items:
+        by_kind[i.kind].append(i)
+
+    if "big" in rows:
+        outcomes = [hostile.big_line_outcome(i.line, raw, dead) for i in by_kind["big"]]
+        rows["big"][3] = "; ".join(
+            f"{len(i.line.encode())} bytes: {what}" for i, (_, what) in zip(by_kind["big"],
+                                                                             outcomes))
+        checks.check("hostile: each oversized line dead-lettered with its size and SHA-256",
+                     all(ok for ok, _ in outcomes), rows["big"][3])
+    if "future" in rows:
+        ok, what = hostile.future_outcome(by_kind["future"][0].line, enriched, dead)
+        rows["future"][3] = what
+        checks.check("hostile: the run dated 2261 dead-lettered future_timestamp", ok, what)
+    if "fast" in rows:
+        runs = sum(1 for r in enriched if f'"name":"{hostile.FAST_SOURCE}"' in r["payload"])
+        rows["fast"][3] = (f"{runs} enriched runs of {hostile.FAST_SOURCE} (sent "
+                           f"{len(by_kind['fast'])}, plus re-sends); late runs in the evaluator: "
+                           f"{metric_sum(metrics['evaluator'], 'ingestwatch_alert_late_runs_total'):.0f}")
+    if "flood" in rows:
+        runs = sum(1 for r in enriched if f'"name":"{hostile.FLOOD_PREFIX}' in r["payload"])
+        folded = {name: metric_sum(text, "ingestwatch_cardinality_folded_records_total",
+                                   kind="source") for name, text in metrics.items()}
+        tracked = {name: metric_max(text, "ingestwatch_cardinality_tracked", kind="source")
+                   for name, text in metrics.items()}
+        series = {name: sum(1 for line in text.splitlines() if line and line[0] != "#")
+                  for name, text in metrics.items()}
+        rows["flood"][3] = (f"{runs} enriched; folded into source=\"_other\": "
+                            + ", ".join(f"{n} {v:.0f}" for n, v in folded.items())
+                            + "; sources tracked: "
+                            + ", ".join(f"{n} {v:.0f}" for n, v in tracked.items())
+                            + "; /metrics series: "
+                            + ", ".join(f"{n} {v}" for n, v in series.items()))
+    duplicates = {name: metric_sum(text, "ingestwatch_duplicate_records_total")
+                  for name, text in metrics.items()}
+    checks.check("hostile: what was set apart, as counted (information)", True,
+                 "duplicate runs dropped: " + ", ".join(
+                     f"{n} {v:.0f}" for n, v in duplicates.items() if n != "enricher")
+                 + "; dead letters by stage/reason: " + ", ".join(
+                     f"{s}/{r} {n}" for (s, r), n in sorted(collections.Counter(
+                         (d["headers"].get("dlq.stage"), d["headers"].get("dlq.reason"))
+                         for d in dead).items())))
+
+    # The well-behaved sources' alerts, every transition at an instant due by the end of their
+    # data (their latest end minus the allowed lateness), (1) against a clean run of the same
+    # data: a second evaluator fed their enriched records once each, in order, and (2) for the
+    # scenario sources, against data/scenarios/expected.yaml's episodes, to the millisecond.
+    # Neither the fast clock, nor 2261, nor the flood, nor the re-sent records, nor the
+    # restarts may change them.
+    ends = [to_epoch(json.loads(r["payload"])["event"]["end"]) for r in enriched
+            if hostile.well_behaved(json.loads(r["payload"])["source"]["name"])]
+    due_until = max(ends, default=0) - 300
+    due_text = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(due_until))
+    try:
+        baseline, note = baseline_events(build_dir, run_dir, env, enriched, due_until)
+        compared, missing, extra = hostile.compare_transitions(events, baseline, due_until,
+                                                               to_epoch)
+        checks.check("hostile: the well-behaved sources' alerts unchanged (vs a clean run)",
+                     compared > 0 and not missing and not extra,
+                     f"{compared} transitions of a clean run of the same data (every source but "
+                     f"the hostile ones) up to {due_text}{note}: {len(missing)} missing, "
+                     f"{len(extra)} not in the clean run"
+                     + "".join(f"; missing {hostile.describe_key(k)}" for k in missing[:3])
+                     + "".join(f"; extra {hostile.describe_key(k)}" for k in extra[:3]))
+    except (TimeoutError, RuntimeError, subprocess.SubprocessError, OSError) as e:
+        checks.check("hostile: the well-behaved sources' alerts unchanged (vs a clean run)",
+                     False, f"the clean run failed: {e}")
+    expected = yaml.safe_load((REPO / "data/scenarios/expected.yaml").read_text())["alerts"]
+    due, missing, unexpected = hostile.scenario_alerts(events, expected, due_until, to_epoch)
+    checks.check("hostile: the scenario sources' alerts exactly as expected.yaml",
+                 due > 0 and not missing and not unexpected,
+                 f"{due} instants of data/scenarios/expected.yaml due by {due_text}: "
+                 f"{len(missing)} missing, {len(unexpected)} other transitions of theirs"
+                 + "".join(f"; missing {hostile.describe_key(k)}" for k in missing[:3])
+                 + "".join(f"; unexpected {hostile.describe_key(k)}" for k in unexpected[:3]))
+
+
+BASELINE_TOPICS = ("chaos-baseline-enriched", "chaos-baseline-alerts", "chaos-baseline-dlq")
+
+
+def baseline_events(build_dir, run_dir, env, enriched, due_until) -> tuple:
+    """The alert events of a clean run of the well-behaved data, and a note: a second
+    ingest-alert-evaluator on topics of its own (one partition each), fed
+    hostile.baseline_input() (their enriched records once each, in τ order), read once it has
+    read everything and its clock has passed `due_until`. Stopped before returning."""
+    bootstrap = env["BOOTSTRAP"]
+    source_topic, alerts_topic, dlq_topic = BASELINE_TOPICS
+    payloads = hostile.baseline_input([r["payload"] for r in enriched])
+    subprocess.run([str(REPO / "scripts/kafka-local"), "create-topics", bootstrap,
+                    *(f"{t}:1" for t in BASELINE_TOPICS)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", source_topic, "-p", "0"],
+                   input="".join(p + "\n" for p in payloads), text=True, check=True, timeout=120)
+    log_path = run_dir / "logs/baseline-evaluator.log"
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(
+            [str(build_dir / "services/alert-evaluator/ingest-alert-evaluator"),
+             "--bootstrap-servers", bootstrap], stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(run_dir),
+                 "IW_ALERT_EVALUATOR_INPUT_TOPIC": source_topic,
+                 "IW_ALERT_EVALUATOR_OUTPUT_TOPIC": alerts_topic,
+                 "IW_ALERT_EVALUATOR_DLQ_TOPIC": dlq_topic,
+                 "IW_ALERT_EVALUATOR_GROUP_ID": "chaos-baseline",
+                 "IW_ALERT_EVALUATOR_TRANSACTIONAL_ID": "chaos-baseline"})
+    try:
+        port = wait_for("the clean evaluator's port", lambda: (re.findall(
+            r'"http_port":(\d+)', log_path.read_text()) or [None])[0], 60, 0.2)
+        url = f"http://127.0.0.1:{port}/metrics"
+
+        def read_all():
+            text = http_text(url)
+            return metric_sum(text, "ingestwatch_records_in_total") >= len(payloads) and \
+                metric_sum(text, "ingestwatch_consumer_lag_records") == 0
+
+        wait_for(f"the clean evaluator to read its {len(payloads)} records", read_all, 180, 0.5)
+        try:
+            wait_for("the clean evaluator's clock", lambda: metric_max(
+                http_text(url), "ingestwatch_alert_clock_timestamp_seconds") >= due_until, 30,
+                0.5)
+            note = ""
+        except TimeoutError:
+            note = " (its clock metric did not pass that instant in 30 s)"
+        time.sleep(1)  # the last transaction (100 ms commit interval)
+        events = [json.loads(r["payload"]) for r in read_topic(bootstrap, alerts_topic)]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return events, f" ({len(payloads)} runs, {len(events)} alert events{note})"
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -58,6 +58,14 @@ def metric_sum(text: str, name: str, **labels) -> float:
     return total
 
 
+def metric_max(text: str, name: str, **labels) -> float:
+    """The largest sample of a metric with these labels (0 when it has none)."""
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if (line.startswith(name + "{") or line.startswith(name + " "))
+              and all(f'{k}="{v}"' in line for k, v in labels.items())]
+    return max(values, default=0.0)
+
+
 def read_topic(bootstrap: str, topic: str) -> list:
     """Every committed record of a topic: kcat's JSON envelopes (partition, offset, headers,
     key, payload)."""

@@ -44,6 +44,8 @@ void DeliveryLedger::read_done() {
   if (input_ && reading_booked_ == reading_withdrawn_) input_->consumed(reading_);
 }
 
+std::uint64_t DeliveryLedger::input_backlog() const { return input_ ? input_->outstanding() : 0; }
+
 std::optional<InputPosition> DeliveryLedger::acknowledged() const {
   if (!input_) return std::nullopt;
   return input_->acknowledged();

@@ -58,6 +58,10 @@ class DeliveryLedger {
   void read_done();
   /// The tracked position; nothing unless track_input() was called.
   [[nodiscard]] std::optional<InputPosition> acknowledged() const;
+  /// Bookings from the oldest one the tracked position waits for to the newest: more than
+  /// outstanding() when one partition's reports lag behind the others'. The position can hold
+  /// kMaxInFlight; 0 unless track_input() was called.
+  [[nodiscard]] std::uint64_t input_backlog() const;
 
   [[nodiscard]] std::uint64_t delivered(Destination d) const { return delivered_[index(d)]; }
   [[nodiscard]] std::uint64_t failed(Destination d) const { return failed_[index(d)]; }

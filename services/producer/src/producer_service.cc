@@ -96,7 +96,8 @@ class FileRun final : public kafka::DeliveryHandler {
     // are given up on, so each still gets exactly one (failed) report.
     publisher_.drain();
     progress_.finish();
-    save_checkpoint_now(status && !interrupted && !stop_reading_);
+    // Complete only when the input was read to its end: a --loop run stopped mid-pass is not.
+    save_checkpoint_now(status && !ctx_.shutdown.requested() && !stop_reading_);
     return finish(status, interrupted);
   }
 
@@ -155,10 +156,13 @@ class FileRun final : public kafka::DeliveryHandler {
       totals_.bytes_read = reader.bytes_consumed();
       totals_.input_size = reader.file_size();
       metrics_.flow.records_in.Increment();
+      if (!room_for_bookings()) return {};
       ledger_.reading(after);
       auto handled = handle(record);
-      ledger_.read_done();
+      // A record whose handling failed has no outcome: the position stays before it, so a
+      // resume reads it again.
       if (!handled) return handled;
+      ledger_.read_done();
       // Delivery reports and progress every few records rather than every record: each is a
       // lock and a queue scan in librdkafka or a clock read, and the hot loop does not need
       // them more often. The local queue's own limit still bounds what is in flight.
@@ -380,6 +384,18 @@ class FileRun final : public kafka::DeliveryHandler {
     return {};
   }
 
+  // The checkpoint's position waits for the oldest unsettled booking. Kafka bounds how many
+  // records are in flight, not how far apart the oldest and the newest are: while one
+  // partition's reports lag, the others' keep coming. Reading waits for that distance too
+  // (a record books at most two: itself and its dead letter). False: stopping.
+  bool room_for_bookings() {
+    while (ledger_.input_backlog() + 2 >= DeliveryLedger::kMaxInFlight) {
+      if (ctx_.shutdown.requested() || stop_reading_) return false;
+      publisher_.serve(50ms);
+    }
+    return true;
+  }
+
   void log_resumed() {
     ctx_.logger.info("resumed: skipped the records the checkpoint covers",
                      {{"records", resumed_past_},
@@ -398,7 +414,8 @@ class FileRun final : public kafka::DeliveryHandler {
       publisher_.serve(50ms);
       report_progress();
     }
-    if (ledger_.outstanding() > 0) return {};  // stopping: the publish loop ends next
+    // Stopping (a failed record holds the position too): the publish loop ends next.
+    if (ledger_.outstanding() > 0 || stop_reading_) return {};
     read_position_ = {};
     ledger_.track_input({});
     ++checkpoint_.pass;

@@ -393,6 +393,22 @@ TEST_F(CheckpointTest, ADeliveryFailureHoldsTheCheckpointBeforeTheFailedRecord) 
   EXPECT_EQ(values.size(), 20U);
 }
 
+// --on-invalid fail stops at a bad record: it has no outcome, so the checkpoint stays before it
+// and a resume (dead-lettering this time) reads it again.
+TEST_F(CheckpointTest, ARecordThatFailedTheRunIsReadAgainByTheResume) {
+  const std::string bad = R"({"ID": 1, "Source":)";
+  write_input(ndjson(5) + bad + "\n" + record(7) + "\n");
+  ASSERT_FALSE(run_again("  on_invalid: fail\n"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"records\":5,"));
+  EXPECT_THAT(checkpoint_text(), HasSubstr("\"complete\":false"));
+
+  ASSERT_TRUE(run_again());
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(letters[0].value, bad);
+  EXPECT_EQ(kafka_.committed_records(kTopic).size(), 6U);
+}
+
 // The checkpoint covers records the input no longer holds: the resume refuses, sending nothing.
 TEST_F(CheckpointTest, AResumeRefusesAnInputThatChanged) {
   write_input(ndjson(10));

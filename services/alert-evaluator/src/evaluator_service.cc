@@ -103,9 +103,13 @@ class Evaluation final : public stage::Processor {
                              stage::content_of(record), kInvalidRecord, run.error().message());
     }
     // Written straight to the input (the enricher dead-letters the others): it would carry
-    // the clock to a time no other run has reached.
-    if (auto problem = events::future_timestamp_problem(run->end, ctx_.clock.now(),
-                                                        settings_.future_tolerance)) {
+    // the clock to a time no other run has reached. Judged against when the record was written
+    // (its Kafka timestamp), not when it is read, so that a rebuild reading it again after its
+    // time has come decides as the live reading did and writes no alert that never fired.
+    const base::TimePoint written =
+        record.timestamp() > base::TimePoint{} ? record.timestamp() : ctx_.clock.now();
+    if (auto problem =
+            events::future_timestamp_problem(run->end, written, settings_.future_tolerance)) {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
                              stage::content_of(record), events::kFutureTimestamp, *problem);
     }

@@ -201,7 +201,8 @@ void Sender::stream_limited(Job job, const HttpResult& result) {
                  {{"stream", job.batch.streams.front().labels},
                   {"entries", job.batch.entry_count},
                   {"answers", static_cast<std::int64_t>(job.stream_limit_answers)}});
-  finish(std::move(job), std::move(rejections));
+  const bool may_have_landed = job.may_have_landed;
+  finish(std::move(job), std::move(rejections), false, may_have_landed);
 }
 
 // False when woken to stop.
@@ -278,7 +279,9 @@ void Sender::send(Job job) {
       return;
     }
     if (verdict == Verdict::kStreamLimited) {
-      // Loki answers, and takes other streams: not a failure of Loki's, nothing pauses.
+      // Loki answers, and takes other streams: not a failure of Loki's, nothing pauses. An
+      // earlier attempt of this job that may have landed still may have when it is sent again.
+      job.may_have_landed = may_have_landed;
       stream_limited(std::move(job), result);
       return;
     }

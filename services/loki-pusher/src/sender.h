@@ -33,7 +33,8 @@ struct SenderOptions {
   int stream_limit_attempts = 3;
 };
 
-/// What became of a submitted batch (or of a part of it, after a 413 split it).
+/// What became of a submitted batch (or of a part of it, after a 413 or a stream-limit 429 split
+/// it).
 struct PushOutcome {
   loki::Batch batch;
   /// Not pushed: the sender stopped first. Nothing about its entries is known.
@@ -58,7 +59,8 @@ struct PushOutcome {
 /// backoff while the others go on, and after `stream_limit_attempts` such answers its entries are
 /// refused (stream_limit).
 ///
-/// Keeps the "loki" readiness check: ready after a push Loki answered (2xx, 400, 413), not ready
+/// Keeps the "loki" readiness check: ready after a push Loki answered (2xx, 400, 413, a
+/// stream-limit 429), not ready
 /// while pushes fail. While there is nothing to push, GET /ready is probed: no answer or a 5xx
 /// makes the check fail, any other answer pass (a gateway may not route /ready; a wrong
 /// credential shows with the next push).

@@ -176,7 +176,13 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       // again, so the record's next attempt goes straight to the next fallback.
       Refusal refusal = Refusal::kNone;
       if (report.error->code() == base::ErrorCode::kInvalidInput) {
-        refusal = reason ? Refusal::kDeadLetter : Refusal::kOutput;
+        if (!reason) {
+          refusal = Refusal::kOutput;
+        } else if (*reason == reason_index(kOversizedRecord)) {
+          refusal = Refusal::kHead;  // even the oversized dead letter: nothing smaller to send
+        } else {
+          refusal = Refusal::kDeadLetter;
+        }
       }
       delivery_failures_.push_back({ref, report.error->message(), refusal});
       return;
@@ -333,7 +339,8 @@ class Stage::Impl final : public kafka::DeliveryHandler,
  private:
   enum class Outcome { kNone, kWritten, kDeferred };
   // What Kafka refused for good (as too large) for a record: the next attempt skips it.
-  enum class Refusal { kNone, kOutput, kDeadLetter };
+  // What Kafka refused as too large, in the order of the fallbacks (a later one wins).
+  enum class Refusal { kNone, kOutput, kDeadLetter, kHead };
 
   struct Failure {
     int attempts = 0;
@@ -432,6 +439,15 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   }
 
   base::Status process_or_dead_letter(const kafka::Record& record, const InputRef& ref) {
+    const auto known = failures_.find(ref);
+    if (known != failures_.end() && known->second.refusal == Refusal::kHead) {
+      // The broker refused even the oversized dead letter (a dead-letter topic taking less than
+      // dead_letter_head_bytes): sending it again would be refused again.
+      const Failure failure = known->second;
+      if (!transactional()) failures_.erase(known);
+      skip_oversized(ref, content_of(record), failure.error);
+      return {};
+    }
     if (options_.poison.max_record_bytes > 0 &&
         record.value().size() > options_.poison.max_record_bytes) {
       return dead_letter_oversized(ref, content_of(record),
@@ -439,7 +455,6 @@ class Stage::Impl final : public kafka::DeliveryHandler,
                                        " bytes, above the stage's max_record_bytes (" +
                                        std::to_string(options_.poison.max_record_bytes) + ")");
     }
-    const auto known = failures_.find(ref);
     if (known != failures_.end() && known->second.refusal != Refusal::kNone) {
       // Kafka refused its output (or its dead letter) as too large: the same would be refused
       // again. The output's refusal makes it a kafka_rejected dead letter (its head only if
@@ -551,20 +566,26 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (head.traceparent.size() > head_bytes) head.traceparent = {};
     auto status = produce_dead_letter(ref, head, kOversizedRecord, error, oversized.headers());
     if (status || status.error().code() != base::ErrorCode::kInvalidInput) return status;
-    // Not even the head is taken (dead_letter_head_bytes above what the broker takes): the
-    // record is counted and logged with its position, and the stream goes on without it. It is
-    // still in its input topic until retention removes it.
-    const std::size_t index = reason_index(kOversizedRecord);
-    flow_.rejected(index).Increment();
+    skip_oversized(ref, content, status.error().message());
+    return {};
+  }
+
+  // Not even the head is taken (dead_letter_head_bytes above what the client or the broker
+  // takes): the record is counted and logged with its position, and the stream goes on without
+  // it. It is still in its input topic until retention removes it.
+  void skip_oversized(const InputRef& ref, const DeadLetterContent& content,
+                      std::string_view detail) {
+    const kafka::OversizedValue oversized =
+        kafka::oversized_value(content.value, options_.poison.dead_letter_head_bytes);
+    flow_.rejected(reason_index(kOversizedRecord)).Increment();
     ctx_.logger.error("oversized record could not be dead-lettered; skipped",
                       {{"topic", topic(ref)},
                        {"partition", ref.partition},
                        {"offset", ref.offset},
                        {"original_size", oversized.original_size},
                        {"sha256", oversized.sha256},
-                       {"detail", status.error().message()}});
+                       {"detail", detail}});
     if (!transactional() && !(current_ && *current_ == ref)) finish(ref);  // a deferred record
-    return {};
   }
 
   int failed(const InputRef& ref, std::string_view reason, std::string_view error,

@@ -411,6 +411,45 @@ TEST_P(TooLargeTest, RefusedByTheBroker) {
   }
 }
 
+// The broker refuses every dead letter, the oversized one's head too: the record whose output was
+// refused is counted and skipped after one try of each fallback, and the stream goes on.
+TEST_P(TooLargeTest, AHeadTheBrokerRefusesTooIsCountedAndSkipped) {
+  const std::string mid(30, 'm');
+  append({"a", mid, "b", "c"});
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    auto* producer = kafka_.last_producer();
+    if (!producer->refuse_delivery) {
+      producer->refuse_delivery = [](const kafka::OutgoingRecord& record) {
+        std::optional<base::Error> refused = too_large(record);
+        if (!refused && record.topic == kDeadLetters) {
+          refused = base::Error(base::ErrorCode::kInvalidInput, "Broker: Message size too large");
+        }
+        return refused;
+      };
+    }
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  const auto out = output();
+  for (const std::string value : {"a", "b", "c"}) {
+    EXPECT_EQ(out.count(value) >= 1 && (!exactly_once() || out.count(value) == 1), true) << value;
+  }
+  EXPECT_EQ(out.count(mid), 0U);
+  EXPECT_TRUE(dead_letters().empty());
+  EXPECT_EQ(committed(0), 2);
+  EXPECT_EQ(committed(1), 2);
+  EXPECT_THAT(metrics(),
+              HasSubstr(R"(ingestwatch_records_dead_lettered_total{reason="oversized_record"} 0)"));
+  const auto lines = context_.log_lines();
+  EXPECT_EQ(std::ranges::count_if(lines,
+                                  [](const std::string& line) {
+                                    return line.find(
+                                               "oversized record could not be "
+                                               "dead-lettered; skipped") != std::string::npos;
+                                  }),
+            1);
+}
+
 // A commit the broker aborts: the transaction is rolled back, the consumer rewound to its first
 // records, and the same records go into the next transactions, so each is written once.
 TEST_F(TransactionalStageTest, AnAbortedCommitRewindsAndWritesEveryRecordOnce) {

@@ -29,7 +29,6 @@ Replay replay_from_beginning(std::span<const std::optional<std::int64_t>> first)
   const bool whole =
       std::all_of(first.begin(), first.end(), [](const auto& offset) { return offset <= 0; });
   return {.starts = std::vector<ReplayStart>(first.size(), {.from = ReplayStart::From::kBeginning}),
-          .whole_input = whole,
           .partial = whole ? Replay::Partial::kNo : Replay::Partial::kRetention};
 }
 
@@ -40,9 +39,9 @@ Replay replay_from_lookup(std::span<const std::optional<std::int64_t>> found) {
                                 ? ReplayStart{.from = ReplayStart::From::kOffset, .offset = *offset}
                                 : ReplayStart{.from = ReplayStart::From::kEnd});
   }
-  replay.whole_input =
+  const bool whole =
       std::all_of(found.begin(), found.end(), [](const auto& offset) { return offset == 0; });
-  replay.partial = replay.whole_input ? Replay::Partial::kNo : Replay::Partial::kLookback;
+  replay.partial = whole ? Replay::Partial::kNo : Replay::Partial::kLookback;
   return replay;
 }
 

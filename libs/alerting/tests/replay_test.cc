@@ -30,7 +30,7 @@ TEST(ReplayTest, NoLookbackReplaysEveryPartitionFromItsBeginning) {
   const Replay replay = replay_from_beginning(first);
   EXPECT_THAT(replay.starts, testing::Each(ReplayStart{.from = From::kBeginning}));
   EXPECT_EQ(replay.starts.size(), 3U);
-  EXPECT_TRUE(replay.whole_input);
+  EXPECT_TRUE(replay.whole_input());
   EXPECT_EQ(replay.partial, Replay::Partial::kNo);
 }
 
@@ -40,7 +40,7 @@ TEST(ReplayTest, NoLookbackAfterRetentionDeletedRecordsIsPartial) {
   const std::vector<std::optional<std::int64_t>> first = {0, 4'512, std::nullopt};
   const Replay replay = replay_from_beginning(first);
   EXPECT_THAT(replay.starts, testing::Each(ReplayStart{.from = From::kBeginning}));
-  EXPECT_FALSE(replay.whole_input);
+  EXPECT_FALSE(replay.whole_input());
   EXPECT_EQ(replay.partial, Replay::Partial::kRetention);
   EXPECT_EQ(partial_name(replay.partial), "retention");
 }
@@ -55,7 +55,7 @@ TEST(ReplayTest, ALookbackStartsWhereTheLookupFoundAndAtTheEndWhereNothingIsThat
   EXPECT_THAT(replay.starts, testing::ElementsAre(ReplayStart{.from = From::kOffset, .offset = 120},
                                                   ReplayStart{.from = From::kEnd},
                                                   ReplayStart{.from = From::kOffset, .offset = 0}));
-  EXPECT_FALSE(replay.whole_input);  // windows are partial until the warm-up has passed
+  EXPECT_FALSE(replay.whole_input());  // windows are partial until the warm-up has passed
   EXPECT_EQ(replay.partial, Replay::Partial::kLookback);
 }
 
@@ -63,10 +63,10 @@ TEST(ReplayTest, ALookbackThatReachesOffsetZeroEverywhereIsTheWholeInput) {
   const std::vector<std::optional<std::int64_t>> found = {0, 0, 0};
   const Replay replay = replay_from_lookup(found);
   EXPECT_THAT(replay.starts, testing::Each(ReplayStart{.from = From::kOffset, .offset = 0}));
-  EXPECT_TRUE(replay.whole_input);
+  EXPECT_TRUE(replay.whole_input());
   // Nothing that recent anywhere is not the whole input: nothing is replayed.
   const std::vector<std::optional<std::int64_t>> none = {std::nullopt, std::nullopt};
-  EXPECT_FALSE(replay_from_lookup(none).whole_input);
+  EXPECT_FALSE(replay_from_lookup(none).whole_input());
 }
 
 }  // namespace

@@ -199,7 +199,7 @@ class Evaluation final : public stage::Processor {
     evaluator_ = alerting::Evaluator(settings_.rules, {.configured_sources = settings_.sources});
     clock_ = alerting::EvaluationClock(settings_.clock);
     for (const auto& p : assigned) clock_.assign(p.partition);
-    emission_.start_replay(std::move(*history), replay.whole_input);
+    emission_.start_replay(std::move(*history), replay.whole_input());
     rebuild_pending_ = false;
     ctx_.logger.info(
         "rebuilding from the input",
@@ -207,7 +207,7 @@ class Evaluation final : public stage::Processor {
          {"from",
           replay.partial == alerting::Replay::Partial::kLookback ? "lookback" : "beginning"},
          {"history_events", emission_.history().size()}});
-    warming_ = !replay.whole_input;
+    warming_ = !replay.whole_input();
     if (warming_) {
       // The windows of the first runs replayed are partial: what they say is not written.
       ctx_.logger.warn(

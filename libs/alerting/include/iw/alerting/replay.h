@@ -35,10 +35,11 @@ struct Replay {
   };
   /// One per partition, in the order the partitions were given.
   std::vector<ReplayStart> starts;
+  Partial partial = Partial::kNo;
+
   /// Every partition is replayed from its very first record (offset 0): the windows are whole
   /// from the first run on, so there is no warm-up (AlertEmission::start_replay).
-  bool whole_input = false;
-  Partial partial = Partial::kNo;
+  [[nodiscard]] bool whole_input() const { return partial == Partial::kNo; }
 };
 
 /// "whole input", "lookback" or "retention", for logs.

@@ -161,6 +161,34 @@ std::string random_name(std::string_view prefix) {
   return std::string(prefix) + "-" + suffix;
 }
 
+namespace {
+
+// Says, when a read comes up short, whether the broker holds the missing records (end offsets
+// above the reader's position: the reader stalled) or not (they were never written), and which
+// errors the reader saw, so that a failure in CI can be told apart without a rerun.
+void describe_short_read(kafka::Consumer& consumer, const std::string& topic, std::size_t got,
+                         std::size_t expected, std::size_t errors, const std::string& last_error) {
+  std::string text = "read_topic(" + topic + "): " + std::to_string(got) + " of " +
+                     std::to_string(expected) + " records; " + std::to_string(errors) +
+                     " consumer errors" + (errors > 0 ? " (last: " + last_error + ")" : "");
+  const std::vector<kafka::TopicPartition> assigned = consumer.assignment();
+  const auto positions = consumer.positions_of(assigned);
+  const auto marks = consumer.watermarks(assigned, std::chrono::seconds{5});
+  for (std::size_t i = 0; i < assigned.size(); ++i) {
+    text += "; partition " + std::to_string(assigned[i].partition) + ": position " +
+            (positions[i] ? std::to_string(*positions[i]) : std::string("none"));
+    if (marks) {
+      text +=
+          ", offsets " + std::to_string((*marks)[i].low) + ".." + std::to_string((*marks)[i].high);
+    }
+  }
+  if (assigned.empty()) text += "; no partition assigned";
+  if (!marks) text += "; end offsets unknown: " + marks.error().to_string();
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+}  // namespace
+
 std::vector<ConsumedRecord> read_topic(const std::string& bootstrap, const std::string& topic,
                                        std::size_t expected, std::chrono::milliseconds limit,
                                        std::chrono::milliseconds quiet) {
@@ -180,10 +208,17 @@ std::vector<ConsumedRecord> read_topic(const std::string& bootstrap, const std::
   EXPECT_TRUE((*consumer)->subscribe({topic}).has_value());
   const auto deadline = std::chrono::steady_clock::now() + limit;
   auto last_arrival = std::chrono::steady_clock::now();
+  std::size_t errors = 0;
+  std::string last_error;
   while (std::chrono::steady_clock::now() < deadline) {
     if (out.size() >= expected && std::chrono::steady_clock::now() - last_arrival > quiet) break;
     auto polled = (*consumer)->poll(std::chrono::milliseconds{100});
-    if (!polled || !*polled) continue;
+    if (!polled) {
+      ++errors;
+      last_error = polled.error().to_string();
+      continue;
+    }
+    if (!*polled) continue;
     const kafka::Record& r = **polled;
     ConsumedRecord item{std::string(r.topic()), r.partition(),          r.offset(),
                         std::nullopt,           std::string(r.value()), {}};
@@ -194,6 +229,8 @@ std::vector<ConsumedRecord> read_topic(const std::string& bootstrap, const std::
     out.push_back(std::move(item));
     last_arrival = std::chrono::steady_clock::now();
   }
+  if (out.size() < expected)
+    describe_short_read(**consumer, topic, out.size(), expected, errors, last_error);
   (*consumer)->close();
   return out;
 }

@@ -32,7 +32,10 @@ Measures (docs in bench/README.md):
 - CPU-seconds per million records and peak RSS per process over the throughput run: services'
   utime + stime from /proc/<pid>/stat (before the run -> settled after it), VmHWM from
   /proc/<pid>/status after resetting it (clear_refs 5); one-shot processes (ingest-producer and
-  the whole raw pipe) over their whole life, from wait4 in `pipeline_baseline measure`.
+  the whole raw pipe) over their whole life, from wait4 in `pipeline_baseline measure`. The
+  four services together against the raw pipe's three processes has a bar: <= 1.5. Under the
+  table, for the median round, each process's CPU per million records, share of its side's CPU
+  and share of a core; and the stack's idle CPU (5 s, settled, nothing published).
 """
 import argparse
 import json

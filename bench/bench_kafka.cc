@@ -100,6 +100,18 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
+double median_rate(const std::vector<Throughput>& rounds) {
+  std::vector<double> values;
+  for (const Throughput& t : rounds) values.push_back(t.rate);
+  return median(values);
+}
+
+double median_cpu(const std::vector<Throughput>& rounds) {
+  std::vector<double> values;
+  for (const Throughput& t : rounds) values.push_back(t.cpu_per_million);
+  return median(values);
+}
+
 double self_cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -59,6 +59,16 @@ void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer);
 
 [[nodiscard]] double median(std::vector<double> values);
 
+/// One side's figures in one round: records/s, and CPU-seconds per million records.
+struct Throughput {
+  double rate = 0;
+  double cpu_per_million = 0;
+};
+
+/// The medians of a side's rounds.
+[[nodiscard]] double median_rate(const std::vector<Throughput>& rounds);
+[[nodiscard]] double median_cpu(const std::vector<Throughput>& rounds);
+
 /// utime + stime of this process (all its threads: librdkafka's too), in seconds.
 [[nodiscard]] double self_cpu_seconds();
 

@@ -54,10 +54,10 @@ namespace {
 
 using iw::bench::commit_transaction;
 using iw::bench::create_topic;
-using iw::bench::median;
 using iw::bench::random_suffix;
 using iw::bench::set;
 using iw::bench::subscribed_consumer;
+using iw::bench::Throughput;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -163,16 +163,9 @@ rd_kafka_resp_err_t produce(rd_kafka_t* producer, rd_kafka_topic_t* topic, const
   return err;
 }
 
-// Records/s, and CPU-seconds per million records over the side's life up to its last record
-// settled (a raw loop: this process's, from creating its clients; a service: its process's).
-struct Measure {
-  double rate = 0;
-  double cpu_per_million = 0;
-};
-
-Measure raw_passthrough(const std::string& bootstrap, const std::string& input, std::size_t count,
-                        bool transactional, Writes writes = Writes::kInput,
-                        const std::vector<Output>* output_records = nullptr) {
+Throughput raw_passthrough(const std::string& bootstrap, const std::string& input,
+                           std::size_t count, bool transactional, Writes writes = Writes::kInput,
+                           const std::vector<Output>* output_records = nullptr) {
   const double cpu_before = iw::bench::self_cpu_seconds();
   const std::string output = "bench-raw-out-" + random_suffix();
   create_topic(bootstrap, output, 3);
@@ -246,8 +239,8 @@ double scrape_sum(std::uint16_t port, std::initializer_list<std::string_view> na
 // `input` into fresh topics and group; `stdout_log` takes its stdout, where it names its HTTP
 // port ("http_port":N). Timed from the first record taken to the last one settled (written or
 // dead-lettered), as seen in its own metrics, polled every `poll` (curl on /metrics).
-Measure enricher_process(const std::string& name, std::vector<std::string> command,
-                         std::size_t count, std::chrono::milliseconds poll) {
+Throughput enricher_process(const std::string& name, std::vector<std::string> command,
+                            std::size_t count, std::chrono::milliseconds poll) {
   const std::string log =
       (std::filesystem::temp_directory_path() / ("iw-bench-enricher-" + random_suffix())).string();
   const auto start = Clock::now();
@@ -308,8 +301,8 @@ Measure enricher_process(const std::string& name, std::vector<std::string> comma
           .cpu_per_million = cpu * 1e6 / static_cast<double>(count)};
 }
 
-Measure ingest_enricher(const std::string& bootstrap, const std::string& binary,
-                        const std::string& input, std::size_t count, const char* delivery) {
+Throughput ingest_enricher(const std::string& bootstrap, const std::string& binary,
+                           const std::string& input, std::size_t count, const char* delivery) {
   const std::string suffix = random_suffix();
   return enricher_process(std::string("ingest-enricher ") + delivery,
                           {binary, "--bootstrap-servers", bootstrap, "--input-topic", input,
@@ -342,8 +335,8 @@ std::optional<Seed> seed_design() {
 
 // Its metrics are rendered by Python, under its GIL: polled every 100 ms rather than 10 (its
 // runs last seconds, so the timing error stays under 1 %).
-Measure seed_enricher(const std::string& bootstrap, const Seed& seed, const std::string& input,
-                      std::size_t count) {
+Throughput seed_enricher(const std::string& bootstrap, const Seed& seed, const std::string& input,
+                         std::size_t count) {
   const std::string suffix = random_suffix();
   return enricher_process(
       "the seed's design",
@@ -375,7 +368,7 @@ int main(int argc, char** argv) {
                  "the seed's design is not run: /usr/bin/python3 cannot import confluent_kafka "
                  "and prometheus_client (scripts/setup installs them)\n");
   }
-  std::vector<Measure> raw_alo, raw_eos, ours_alo, ours_eos, shaped_alo, by_name_alo, seed_alo;
+  std::vector<Throughput> raw_alo, raw_eos, ours_alo, ours_eos, shaped_alo, by_name_alo, seed_alo;
   for (int round = 0; round < rounds; ++round) {
     raw_alo.push_back(raw_passthrough(bootstrap, input, count, false));
     ours_alo.push_back(ingest_enricher(bootstrap, binary, input, count, "at_least_once"));
@@ -397,16 +390,8 @@ int main(int argc, char** argv) {
                  by_name_alo.back().cpu_per_million, raw_eos.back().cpu_per_million,
                  ours_eos.back().cpu_per_million, seed ? seed_alo.back().cpu_per_million : 0.0);
   }
-  const auto rate = [](const std::vector<Measure>& side) {
-    std::vector<double> values;
-    for (const Measure& m : side) values.push_back(m.rate);
-    return median(values);
-  };
-  const auto cpu = [](const std::vector<Measure>& side) {
-    std::vector<double> values;
-    for (const Measure& m : side) values.push_back(m.cpu_per_million);
-    return median(values);
-  };
+  const auto rate = iw::bench::median_rate;
+  const auto cpu = iw::bench::median_cpu;
   const auto verdict = [](double ratio, double bar) { return ratio >= bar ? "met" : "MISSED"; };
   const double alo = rate(ours_alo) / rate(raw_alo);
   const double eos = rate(ours_eos) / rate(raw_eos);

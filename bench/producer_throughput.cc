@@ -33,9 +33,9 @@
 namespace {
 
 using iw::bench::create_topic;
-using iw::bench::median;
 using iw::bench::random_suffix;
 using iw::bench::set;
+using iw::bench::Throughput;
 
 using Clock = std::chrono::steady_clock;
 
@@ -51,18 +51,10 @@ const char* compression() {
   return chosen != nullptr ? chosen : "lz4";
 }
 
-// Records/s, and CPU-seconds per million records: a raw loop's (this process's) from creating
-// its client to the last record delivered; ingest-producer's whole life (wait4's rusage), which
-// includes reading the file and starting up.
-struct Measure {
-  double rate = 0;
-  double cpu_per_million = 0;
-};
-
 // The baseline: the loop librdkafka's own examples/producer.c runs, with the same settings.
 // With `headers`, it stamps the three headers every ingestwatch record carries.
-Measure raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& records,
-                       bool headers) {
+Throughput raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& records,
+                          bool headers) {
   const std::string topic = "bench-raw-" + random_suffix();
   create_topic(bootstrap, topic, 3);
   char errstr[512];
@@ -114,8 +106,8 @@ Measure raw_librdkafka(const std::string& bootstrap, const std::vector<Record>& 
   return {.rate = count / seconds, .cpu_per_million = cpu * 1e6 / count};
 }
 
-Measure ingest_producer(const std::string& bootstrap, const std::string& binary,
-                        const std::string& file, std::size_t count) {
+Throughput ingest_producer(const std::string& bootstrap, const std::string& binary,
+                           const std::string& file, std::size_t count) {
   const std::string topic = "bench-producer-" + random_suffix();
   create_topic(bootstrap, topic, 3);
   const auto start = Clock::now();
@@ -180,9 +172,9 @@ int main(int argc, char** argv) {
   // coordinator state, which would otherwise land on whichever side runs first.
   (void)raw_librdkafka(bootstrap, std::vector<Record>(records.begin(), records.begin() + 1000),
                        false);
-  std::vector<Measure> raw;
-  std::vector<Measure> raw_headers;
-  std::vector<Measure> ours;
+  std::vector<Throughput> raw;
+  std::vector<Throughput> raw_headers;
+  std::vector<Throughput> ours;
   for (int round = 0; round < rounds; ++round) {
     // Rotate the order, so neither a burst of load elsewhere on the machine nor the broker's
     // state after the previous side favours one side.
@@ -206,16 +198,8 @@ int main(int argc, char** argv) {
                  ours.back().cpu_per_million);
   }
   std::filesystem::remove(file);
-  const auto rate = [](const std::vector<Measure>& side) {
-    std::vector<double> values;
-    for (const Measure& m : side) values.push_back(m.rate);
-    return median(values);
-  };
-  const auto cpu = [](const std::vector<Measure>& side) {
-    std::vector<double> values;
-    for (const Measure& m : side) values.push_back(m.cpu_per_million);
-    return median(values);
-  };
+  const auto rate = iw::bench::median_rate;
+  const auto cpu = iw::bench::median_cpu;
   const double ratio = rate(ours) / rate(raw_headers);
   std::printf(
       "| ingest-producer records/s (%zu x 500 B) vs raw librdkafka writing the same records "

@@ -76,23 +76,6 @@ def _number(record: dict, field: str, *, whole: bool = False, non_negative: bool
     return value
 
 
-def _timestamp(record: dict, field: str, required: bool) -> datetime | None:
-    value = record.get(field)
-    if value is None:
-        if required:
-            raise Defect("missing_field", f"{field}: required field is missing")
-        return None
-    if not isinstance(value, str):
-        raise Defect("wrong_type", f"{field}: expected a timestamp string")
-    try:
-        parsed = datetime.fromisoformat(value.strip().upper())  # 't', 'z' as 'T', 'Z'
-    except ValueError:
-        raise Defect("invalid_timestamp", f"{field}: not a timestamp: {value[:64]!r}") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)  # naive: the zone is UTC, the default
-    return parsed.astimezone(timezone.utc)
-
-
 def _string(record: dict, field: str, required: bool = False):
     value = record.get(field)
     if value is None:
@@ -102,6 +85,20 @@ def _string(record: dict, field: str, required: bool = False):
     if not isinstance(value, str):
         raise Defect("wrong_type", f"{field}: expected a string")
     return value
+
+
+def _timestamp(record: dict, field: str, required: bool) -> datetime | None:
+    value = _string(record, field, required)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().upper())  # 't', 'z' as 'T', 'Z'
+    except ValueError:
+        raise Defect("invalid_timestamp", f"{field}: not a timestamp: {value[:64]!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)  # naive: the zone is UTC, the default
+    return parsed.astimezone(timezone.utc)
+
 
 
 def rfc3339(t: datetime) -> str:

@@ -365,8 +365,9 @@ int main(int argc, char** argv) {
   const std::optional<Seed> seed = seed_design();
   if (!seed) {
     std::fprintf(stderr,
-                 "the seed's design is not run: /usr/bin/python3 cannot import confluent_kafka "
-                 "and prometheus_client (scripts/setup installs them)\n");
+                 "the seed's design is not run: its python3 (/usr/bin/python3, or "
+                 "IW_BENCH_SEED_PYTHON) cannot import confluent_kafka and prometheus_client "
+                 "(scripts/setup installs them), or bench/seed_enricher.py is not there\n");
   }
   std::vector<Throughput> raw_alo, raw_eos, ours_alo, ours_eos, shaped_alo, by_name_alo, seed_alo;
   for (int round = 0; round < rounds; ++round) {
@@ -436,7 +437,7 @@ int main(int argc, char** argv) {
   } else {
     std::printf(
         "| ingest-enricher vs the seed's design (bench/seed_enricher.py) | - | - | - | >= 6, "
-        ">= 5 | NOT RUN: /usr/bin/python3 lacks confluent_kafka or prometheus_client "
+        ">= 5 | NOT RUN: python3-confluent-kafka or python3-prometheus-client missing "
         "(scripts/setup) |\n");
   }
   // CPU: a service's process life up to its last record settled (/proc/<pid>/stat); a raw

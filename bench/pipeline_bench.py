@@ -35,7 +35,7 @@ Measures (docs in bench/README.md):
   the whole raw pipe) over their whole life, from wait4 in `pipeline_baseline measure`. The
   four services together against the raw pipe's three processes has a bar: <= 1.5. Under the
   table, for the median round, each process's CPU per million records, share of its side's CPU
-  and share of a core; and the stack's idle CPU (5 s, settled, nothing published).
+  and share of a core at that records/s; and the stack's idle CPU (5 s, settled, nothing published).
 """
 import argparse
 import json
@@ -450,12 +450,13 @@ RAW_LABELS = {"producer": "raw producer", "relay": "raw relay", "sink": "raw sin
 
 
 def cpu_shares(run: dict, labels: dict, records: int) -> str:
-    """Each process's CPU-seconds per million records, share of its side's CPU and share of
-    a core over the run (records/s from the first record published to the last stored)."""
+    """Each process's CPU-seconds per million records, its share of its side's CPU, and the
+    share of a core it takes at the side's records/s (CPU-seconds per record x records/s: its
+    CPU window may be longer than the run, the services' is until the stack settled)."""
     total = sum(run["cpu"][k] for k in labels)
     return ", ".join(
         f"{label} {run['cpu'][k] * 1e6 / records:.2f} CPU-s/M ({100 * run['cpu'][k] / total:.0f} "
-        f"% of the side, {100 * run['cpu'][k] / run['seconds']:.0f} % of a core)"
+        f"% of the side, {100 * run['cpu'][k] / run['seconds']:.0f} % of a core at that rate)"
         for k, label in labels.items())
 
 

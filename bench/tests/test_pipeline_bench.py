@@ -30,10 +30,10 @@ class CpuSharesTest(unittest.TestCase):
                "cpu": {"producer": 0.5, "relay": 1.0, "sink": 0.5, "kafka": 3.0}}
         self.assertEqual(
             pb.cpu_shares(run, pb.RAW_LABELS, 100000),
-            "raw producer 5.00 CPU-s/M (10 % of the side, 10 % of a core), "
-            "raw relay 10.00 CPU-s/M (20 % of the side, 20 % of a core), "
-            "raw sink 5.00 CPU-s/M (10 % of the side, 10 % of a core), "
-            "Kafka 30.00 CPU-s/M (60 % of the side, 60 % of a core)")
+            "raw producer 5.00 CPU-s/M (10 % of the side, 10 % of a core at that rate), "
+            "raw relay 10.00 CPU-s/M (20 % of the side, 20 % of a core at that rate), "
+            "raw sink 5.00 CPU-s/M (10 % of the side, 10 % of a core at that rate), "
+            "Kafka 30.00 CPU-s/M (60 % of the side, 60 % of a core at that rate)")
 
     def test_the_median_round_by_records_per_second(self):
         runs = [{"rate": 3}, {"rate": 1}, {"rate": 2}]

@@ -1,9 +1,15 @@
 #include "bench_kafka.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 
 namespace iw::bench {
 
@@ -92,6 +98,43 @@ void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer) {
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
+}
+
+double median_rate(const std::vector<Throughput>& rounds) {
+  std::vector<double> values;
+  for (const Throughput& t : rounds) values.push_back(t.rate);
+  return median(values);
+}
+
+double median_cpu(const std::vector<Throughput>& rounds) {
+  std::vector<double> values;
+  for (const Throughput& t : rounds) values.push_back(t.cpu_per_million);
+  return median(values);
+}
+
+double self_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::size_t name_end = text.rfind(')');
+  if (name_end == std::string::npos) return 0;
+  // After the command name (in parentheses, and it may hold anything): the state is the 3rd
+  // field, utime the 14th, stime the 15th.
+  std::istringstream fields(text.substr(name_end + 2));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 BenchArgs parse_bench_args(int argc, char** argv, const char* binary_name,

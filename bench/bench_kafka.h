@@ -4,6 +4,7 @@
 // ingestwatch library in the way.
 
 #include <librdkafka/rdkafka.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <string>
@@ -57,5 +58,22 @@ void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque
 void commit_transaction(rd_kafka_t* producer, rd_kafka_t* consumer);
 
 [[nodiscard]] double median(std::vector<double> values);
+
+/// One side's figures in one round: records/s, and CPU-seconds per million records.
+struct Throughput {
+  double rate = 0;
+  double cpu_per_million = 0;
+};
+
+/// The medians of a side's rounds.
+[[nodiscard]] double median_rate(const std::vector<Throughput>& rounds);
+[[nodiscard]] double median_cpu(const std::vector<Throughput>& rounds);
+
+/// utime + stime of this process (all its threads: librdkafka's too), in seconds.
+[[nodiscard]] double self_cpu_seconds();
+
+/// utime + stime of a live process (all its threads), from /proc/<pid>/stat, in seconds; 0 when
+/// it cannot be read.
+[[nodiscard]] double process_cpu_seconds(pid_t pid);
 
 }  // namespace iw::bench

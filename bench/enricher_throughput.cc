@@ -13,9 +13,16 @@
 //   - two more raw at-least-once loops for the table's explanatory rows: one that writes what
 //     the enricher writes (enriched records made beforehand, ~2x the input, with the three
 //     headers) instead of the input, which is the part of the gap the output itself costs;
-//     and the bar's baseline until 2026-11, which produced by topic name.
+//     and the bar's baseline until 2026-11, which produced by topic name;
+//   - the seed's design (bench/seed_enricher.py: a Python consumer that parses each record,
+//     builds the enriched JSON, updates prometheus_client metrics and republishes with
+//     confluent-kafka, Debian's packages on /usr/bin/python3), as a process, at least once:
+//     the peer ingest-enricher is measured against (bars: 6x at least once, 5x exactly once).
 // Every side is timed from its first consumed record to the last one settled, so start-up and
-// joining the consumer group, which are not throughput, count for none of them.
+// joining the consumer group, which are not throughput, count for none of them. CPU-seconds per
+// million records: a process's (the services, the seed) utime + stime from /proc/<pid>/stat,
+// its whole life up to the last record settled; a raw loop's, this process's getrusage() from
+// creating its clients to its last record flushed (the bench does nothing else meanwhile).
 // Producer settings are the same everywhere (idempotent, acks=all, linger.ms=5, lz4), and so is
 // the way of producing: through a topic handle, as kafka::Producer does. Producing by topic
 // name makes librdkafka (2.0) look the topic up under its client-wide write lock for every
@@ -47,10 +54,10 @@ namespace {
 
 using iw::bench::commit_transaction;
 using iw::bench::create_topic;
-using iw::bench::median;
 using iw::bench::random_suffix;
 using iw::bench::set;
 using iw::bench::subscribed_consumer;
+using iw::bench::Throughput;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -156,9 +163,10 @@ rd_kafka_resp_err_t produce(rd_kafka_t* producer, rd_kafka_topic_t* topic, const
   return err;
 }
 
-double raw_passthrough(const std::string& bootstrap, const std::string& input, std::size_t count,
-                       bool transactional, Writes writes = Writes::kInput,
-                       const std::vector<Output>* output_records = nullptr) {
+Throughput raw_passthrough(const std::string& bootstrap, const std::string& input,
+                           std::size_t count, bool transactional, Writes writes = Writes::kInput,
+                           const std::vector<Output>* output_records = nullptr) {
+  const double cpu_before = iw::bench::self_cpu_seconds();
   const std::string output = "bench-raw-out-" + random_suffix();
   create_topic(bootstrap, output, 3);
   std::size_t failures = 0;
@@ -197,12 +205,14 @@ double raw_passthrough(const std::string& bootstrap, const std::string& input, s
   if (transactional && in_transaction > 0) commit_transaction(producer, consumer);
   rd_kafka_flush(producer, 120'000);
   const double seconds = std::chrono::duration<double>(Clock::now() - *start).count();
+  const double cpu = iw::bench::self_cpu_seconds() - cpu_before;
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   if (topic != nullptr) rd_kafka_topic_destroy(topic);
   rd_kafka_destroy(producer);
   if (failures > 0) std::exit(1);
-  return static_cast<double>(count) / seconds;
+  return {.rate = static_cast<double>(count) / seconds,
+          .cpu_per_million = cpu * 1e6 / static_cast<double>(count)};
 }
 
 // Sums the samples of the named counters in the service's /metrics.
@@ -225,40 +235,43 @@ double scrape_sum(std::uint16_t port, std::initializer_list<std::string_view> na
   return sum;
 }
 
-double enricher(const std::string& bootstrap, const std::string& binary, const std::string& input,
-                std::size_t count, const char* delivery) {
-  const std::string suffix = random_suffix();
+// Runs `command` (an enricher: ingest-enricher or the seed's design) as a process reading
+// `input` into fresh topics and group; `stdout_log` takes its stdout, where it names its HTTP
+// port ("http_port":N). Timed from the first record taken to the last one settled (written or
+// dead-lettered), as seen in its own metrics, polled every `poll` (curl on /metrics).
+Throughput enricher_process(const std::string& name, std::vector<std::string> command,
+                            std::size_t count, std::chrono::milliseconds poll) {
   const std::string log =
-      (std::filesystem::temp_directory_path() / ("iw-bench-enricher-" + suffix)).string();
+      (std::filesystem::temp_directory_path() / ("iw-bench-enricher-" + random_suffix())).string();
   const auto start = Clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
     std::freopen(log.c_str(), "w", stdout);
     std::freopen("/dev/null", "w", stderr);
     setenv("IW_HTTP_LISTEN", "127.0.0.1:0", 1);
-    const std::string group = "bench-enricher-" + suffix;
-    const std::string output = "bench-enriched-" + suffix;
-    const std::string dlq = "bench-dlq-" + suffix;
-    const std::string txn = "bench-txn-" + suffix;
-    execl(binary.c_str(), binary.c_str(), "--bootstrap-servers", bootstrap.c_str(), "--input-topic",
-          input.c_str(), "--output-topic", output.c_str(), "--dlq-topic", dlq.c_str(), "--group",
-          group.c_str(), "--transactional-id", txn.c_str(), "--delivery", delivery,
-          static_cast<char*>(nullptr));
+    std::vector<char*> argv;
+    for (std::string& arg : command) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
     _exit(127);
   }
-  // Timed from the first record taken to the last one settled (enriched or dead-lettered), as
-  // seen in the service's own metrics, polled every 10 ms.
   std::uint16_t port = 0;
   std::optional<Clock::time_point> first;
   double seconds = 0;
+  double cpu = 0;
   while (true) {
-    std::this_thread::sleep_for(10ms);
-    if (std::chrono::duration<double>(Clock::now() - start).count() > 600) {
-      std::fprintf(stderr, "ingest-enricher did not finish\n");
+    std::this_thread::sleep_for(port == 0 || !first ? 10ms : poll);
+    if (std::chrono::duration<double>(Clock::now() - start).count() > 900) {
+      std::fprintf(stderr, "%s did not finish\n", name.c_str());
       kill(pid, SIGKILL);
       std::exit(1);
     }
     if (port == 0) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        std::fprintf(stderr, "%s exited before its first record (its stdout: %s)\n", name.c_str(),
+                     log.c_str());
+        std::exit(1);
+      }
       std::ifstream in(log);
       std::stringstream text;
       text << in.rdbuf();
@@ -277,13 +290,60 @@ double enricher(const std::string& bootstrap, const std::string& binary, const s
                    {"ingestwatch_records_out_total", "ingestwatch_records_dead_lettered_total"}) >=
         static_cast<double>(count)) {
       seconds = std::chrono::duration<double>(Clock::now() - *first).count();
+      cpu = iw::bench::process_cpu_seconds(pid);
       break;
     }
   }
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   std::filesystem::remove(log);
-  return static_cast<double>(count) / seconds;
+  return {.rate = static_cast<double>(count) / seconds,
+          .cpu_per_million = cpu * 1e6 / static_cast<double>(count)};
+}
+
+Throughput ingest_enricher(const std::string& bootstrap, const std::string& binary,
+                           const std::string& input, std::size_t count, const char* delivery) {
+  const std::string suffix = random_suffix();
+  return enricher_process(std::string("ingest-enricher ") + delivery,
+                          {binary, "--bootstrap-servers", bootstrap, "--input-topic", input,
+                           "--output-topic", "bench-enriched-" + suffix, "--dlq-topic",
+                           "bench-dlq-" + suffix, "--group", "bench-enricher-" + suffix,
+                           "--transactional-id", "bench-txn-" + suffix, "--delivery", delivery},
+                          count, 10ms);
+}
+
+// The seed's design (bench/seed_enricher.py) on Debian's python3, where scripts/setup installs
+// python3-confluent-kafka and python3-prometheus-client; IW_BENCH_SEED_PYTHON and
+// IW_BENCH_SEED_ENRICHER override the interpreter and the script.
+struct Seed {
+  std::string python;
+  std::string script;
+};
+
+std::optional<Seed> seed_design() {
+  const char* python = std::getenv("IW_BENCH_SEED_PYTHON");
+  const char* script = std::getenv("IW_BENCH_SEED_ENRICHER");
+  Seed seed{python != nullptr ? python : "/usr/bin/python3",
+            script != nullptr ? script : IW_SEED_ENRICHER};
+  const std::string probe =
+      seed.python + " -c 'import confluent_kafka, prometheus_client' >/dev/null 2>&1";
+  if (!std::filesystem::exists(seed.script) || std::system(probe.c_str()) != 0) {
+    return std::nullopt;
+  }
+  return seed;
+}
+
+// Its metrics are rendered by Python, under its GIL: polled every 100 ms rather than 10 (its
+// runs last seconds, so the timing error stays under 1 %).
+Throughput seed_enricher(const std::string& bootstrap, const Seed& seed, const std::string& input,
+                         std::size_t count) {
+  const std::string suffix = random_suffix();
+  return enricher_process(
+      "the seed's design",
+      {seed.python, seed.script, "--bootstrap-servers", bootstrap, "--input-topic", input,
+       "--output-topic", "bench-seed-" + suffix, "--dlq-topic", "bench-seed-dlq-" + suffix,
+       "--group", "bench-seed-" + suffix, "--http-listen", "127.0.0.1:0"},
+      count, 100ms);
 }
 
 }  // namespace
@@ -302,43 +362,99 @@ int main(int argc, char** argv) {
   // 4096 distinct records, cycled: as varied within a producer batch as the real output.
   const std::vector<Output> output_records = enricher_output(std::min<std::size_t>(count, 4096));
 
-  std::vector<double> raw_alo, raw_eos, ours_alo, ours_eos, shaped_alo, by_name_alo;
+  const std::optional<Seed> seed = seed_design();
+  if (!seed) {
+    std::fprintf(stderr,
+                 "the seed's design is not run: its python3 (/usr/bin/python3, or "
+                 "IW_BENCH_SEED_PYTHON) cannot import confluent_kafka and prometheus_client "
+                 "(scripts/setup installs them), or bench/seed_enricher.py is not there\n");
+  }
+  std::vector<Throughput> raw_alo, raw_eos, ours_alo, ours_eos, shaped_alo, by_name_alo, seed_alo;
   for (int round = 0; round < rounds; ++round) {
     raw_alo.push_back(raw_passthrough(bootstrap, input, count, false));
-    ours_alo.push_back(enricher(bootstrap, binary, input, count, "at_least_once"));
+    ours_alo.push_back(ingest_enricher(bootstrap, binary, input, count, "at_least_once"));
     shaped_alo.push_back(
         raw_passthrough(bootstrap, input, count, false, Writes::kEnricherOutput, &output_records));
     by_name_alo.push_back(raw_passthrough(bootstrap, input, count, false, Writes::kInputByName));
     raw_eos.push_back(raw_passthrough(bootstrap, input, count, true));
-    ours_eos.push_back(enricher(bootstrap, binary, input, count, "exactly_once"));
+    ours_eos.push_back(ingest_enricher(bootstrap, binary, input, count, "exactly_once"));
+    if (seed) seed_alo.push_back(seed_enricher(bootstrap, *seed, input, count));
     std::fprintf(stderr,
                  "round %d: raw %.0f / enricher %.0f / raw writing the enricher's output %.0f / "
                  "raw by topic name %.0f rec/s at least once; raw %.0f / enricher %.0f rec/s "
-                 "exactly once\n",
-                 round + 1, raw_alo.back(), ours_alo.back(), shaped_alo.back(), by_name_alo.back(),
-                 raw_eos.back(), ours_eos.back());
+                 "exactly once; the seed's design %.0f rec/s. CPU-s per million: %.2f / %.2f / "
+                 "%.2f / %.2f; %.2f / %.2f; %.2f\n",
+                 round + 1, raw_alo.back().rate, ours_alo.back().rate, shaped_alo.back().rate,
+                 by_name_alo.back().rate, raw_eos.back().rate, ours_eos.back().rate,
+                 seed ? seed_alo.back().rate : 0.0, raw_alo.back().cpu_per_million,
+                 ours_alo.back().cpu_per_million, shaped_alo.back().cpu_per_million,
+                 by_name_alo.back().cpu_per_million, raw_eos.back().cpu_per_million,
+                 ours_eos.back().cpu_per_million, seed ? seed_alo.back().cpu_per_million : 0.0);
   }
-  const double alo = median(ours_alo) / median(raw_alo);
-  const double eos = median(ours_eos) / median(raw_eos);
+  const auto rate = iw::bench::median_rate;
+  const auto cpu = iw::bench::median_cpu;
+  const auto verdict = [](double ratio, double bar) { return ratio >= bar ? "met" : "MISSED"; };
+  const double alo = rate(ours_alo) / rate(raw_alo);
+  const double eos = rate(ours_eos) / rate(raw_eos);
+  const double shaped = rate(ours_alo) / rate(shaped_alo);
+  const double eos_alo = rate(ours_eos) / rate(ours_alo);
   std::printf(
       "| ingest-enricher records/s at least once (%zu x 500 B) vs raw consume->produce | %.0f | "
       "%.0f | %.2f | >= 0.70 | %s |\n",
-      count, median(ours_alo), median(raw_alo), alo, alo >= 0.7 ? "met" : "MISSED");
+      count, rate(ours_alo), rate(raw_alo), alo, verdict(alo, 0.7));
   std::printf(
       "| raw consume->produce writing the enricher's output (enriched records, ~2x the input, "
       "3 headers) vs raw consume->produce | %.0f | %.0f | %.2f | - | the output alone |\n",
-      median(shaped_alo), median(raw_alo), median(shaped_alo) / median(raw_alo));
+      rate(shaped_alo), rate(raw_alo), rate(shaped_alo) / rate(raw_alo));
   std::printf(
       "| ingest-enricher at least once vs raw consume->produce writing the enricher's output | "
-      "%.0f | %.0f | %.2f | - | decoding, enriching, bookkeeping |\n",
-      median(ours_alo), median(shaped_alo), median(ours_alo) / median(shaped_alo));
+      "%.0f | %.0f | %.2f | >= 0.90 | %s: decoding, enriching, bookkeeping |\n",
+      rate(ours_alo), rate(shaped_alo), shaped, verdict(shaped, 0.9));
   std::printf(
       "| ingest-enricher at least once vs raw consume->produce by topic name (the baseline "
       "until 2026-11) | %.0f | %.0f | %.2f | - | |\n",
-      median(ours_alo), median(by_name_alo), median(ours_alo) / median(by_name_alo));
+      rate(ours_alo), rate(by_name_alo), rate(ours_alo) / rate(by_name_alo));
   std::printf(
       "| ingest-enricher records/s exactly once vs raw transactional consume->produce | %.0f | "
       "%.0f | %.2f | - | |\n",
-      median(ours_eos), median(raw_eos), eos);
+      rate(ours_eos), rate(raw_eos), eos);
+  std::printf(
+      "| ingest-enricher exactly once vs ingest-enricher at least once | %.0f | %.0f | %.2f | "
+      ">= 0.85 | %s |\n",
+      rate(ours_eos), rate(ours_alo), eos_alo, verdict(eos_alo, 0.85));
+  if (seed) {
+    const double seed_rate = rate(seed_alo);
+    std::printf(
+        "| ingest-enricher at least once vs the seed's design (bench/seed_enricher.py: Python, "
+        "confluent-kafka, prometheus_client) | %.0f | %.0f | %.2f | >= 6 | %s |\n",
+        rate(ours_alo), seed_rate, rate(ours_alo) / seed_rate,
+        verdict(rate(ours_alo) / seed_rate, 6));
+    std::printf(
+        "| ingest-enricher exactly once vs the seed's design | %.0f | %.0f | %.2f | >= 5 | %s "
+        "|\n",
+        rate(ours_eos), seed_rate, rate(ours_eos) / seed_rate,
+        verdict(rate(ours_eos) / seed_rate, 5));
+  } else {
+    std::printf(
+        "| ingest-enricher vs the seed's design (bench/seed_enricher.py) | - | - | - | >= 6, "
+        ">= 5 | NOT RUN: python3-confluent-kafka or python3-prometheus-client missing "
+        "(scripts/setup) |\n");
+  }
+  // CPU: a service's process life up to its last record settled (/proc/<pid>/stat); a raw
+  // loop's, this process's CPU from creating its clients to its last record flushed.
+  std::printf(
+      "| ingest-enricher CPU-seconds per million records at least once vs raw consume->produce "
+      "writing the enricher's output | %.2f | %.2f | %.2f | - | reported |\n",
+      cpu(ours_alo), cpu(shaped_alo), cpu(ours_alo) / cpu(shaped_alo));
+  std::printf(
+      "| ingest-enricher CPU-seconds per million records exactly once vs raw transactional "
+      "consume->produce | %.2f | %.2f | %.2f | - | reported |\n",
+      cpu(ours_eos), cpu(raw_eos), cpu(ours_eos) / cpu(raw_eos));
+  if (seed) {
+    std::printf(
+        "| the seed's design CPU-seconds per million records vs ingest-enricher at least once "
+        "| %.2f | %.2f | %.2f | - | reported |\n",
+        cpu(seed_alo), cpu(ours_alo), cpu(seed_alo) / cpu(ours_alo));
+  }
   return 0;
 }

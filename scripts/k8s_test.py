@@ -275,7 +275,8 @@ class Group:
             if proc.poll() is not None:
                 raise Failure(f"{name} exited ({proc.returncode}); see {self.directory}/{name}.log")
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float = 2.0) -> None:
+        # A throw-away cluster: kube-apiserver's graceful shutdown (10 s and more) buys nothing.
         if self.pgid is not None:
             # Our children stay in the group as zombies until reaped: reap while waiting.
             stop_group(self.pgid, grace, reap=lambda: [p.poll() for p in self.procs.values()])
@@ -371,13 +372,20 @@ class Api:
         if body is not None:
             req.add_header("Content-Type", content_type)
         req.add_header("Accept", "application/json")
-        try:
-            with self.opener.open(req, timeout=timeout) as answer:
-                status, raw = answer.status, answer.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        except (OSError, urllib.error.URLError) as e:
-            return 0, str(e)
+        # 429 "storage is (re)initializing" right after a CRD is Established, or priority and
+        # fairness: retried after the time the server asks for, as client-go does.
+        for attempt in range(10):
+            try:
+                with self.opener.open(req, timeout=timeout) as answer:
+                    status, raw = answer.status, answer.read()
+            except urllib.error.HTTPError as e:
+                status, raw = e.code, e.read()
+                if status == 429 and attempt < 9:
+                    time.sleep(min(float(e.headers.get("Retry-After") or 1), 5))
+                    continue
+            except (OSError, urllib.error.URLError) as e:
+                return 0, str(e)
+            break
         try:
             return status, json.loads(raw)
         except ValueError:
@@ -876,6 +884,7 @@ def run(args: argparse.Namespace) -> int:
     r = Run(bins, directory, group)
     r.ttl = args.ttl
     ok = False
+    error = "stopped"
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -886,15 +895,16 @@ def run(args: argparse.Namespace) -> int:
         r.main()
         ok = True
     except Failure as e:
-        log(f"FAILED: {e}")
+        error = f"FAILED: {e}"
     except KeyboardInterrupt:
-        log("interrupted")
+        error = "interrupted"
     finally:
         if not ok or args.keep:
             (directory / "keep").touch()
             if not ok:
                 for name in COMPONENTS:
-                    process.show_log(log, directory / f"{name}.log", 15)
+                    process.show_log(log, directory / f"{name}.log", 10)
+                log(error)
         group.stop()
         if ok and not args.keep:
             shutil.rmtree(directory, ignore_errors=True)

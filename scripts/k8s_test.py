@@ -339,7 +339,7 @@ def watchdog(pgid: int, owner: int, ttl: float, directory: Path, poll: float = 1
             why = f"ttl of {ttl:g}s expired"
             break
         time.sleep(poll)
-    stop_group(pgid, grace=5)
+    stop_group(pgid, grace=2)
     if not (directory / "keep").exists():
         shutil.rmtree(directory, ignore_errors=True)
     return why
@@ -350,7 +350,7 @@ def start_watchdog(group: Group, ttl: float) -> subprocess.Popen:
     return process.spawn(
         [sys.executable, str(Path(__file__).resolve()), "watchdog", "--pgid", str(group.pgid),
          "--owner", str(os.getpid()), "--ttl", str(ttl), "--dir", str(group.directory)],
-        log=group.directory.parent / f"{group.directory.name}.watchdog.log")
+        log=group.directory / "watchdog.log")
 
 
 # ---------------------------------------------------------------- the API
@@ -751,6 +751,39 @@ class Run:
                 f"in {time.monotonic() - t:.1f}s")
         self.release_checks_hold(rel)
 
+    def autoscalers_act(self, rel: Release, hpas: list[dict]) -> None:
+        """The controller manager's autoscaler finds each HPA's Deployment (scaleTargetRef) and
+        holds it at minReplicas at least; without an external metrics API it can do no more
+        (ScalingActive False)."""
+        apps = f"/apis/apps/v1/namespaces/{rel.namespace}/deployments"
+        scaled = []
+        for hpa in hpas:
+            target = hpa["spec"]["scaleTargetRef"]
+            least = hpa["spec"].get("minReplicas", 1)
+            if target.get("kind") != "Deployment" or target["name"] not in rel.deployments:
+                raise Failure(f"HPA {hpa['metadata']['name']}: target {target}, not a "
+                              "Deployment of the release")
+
+            def held(name=target["name"], least=least, hpa_name=hpa["metadata"]["name"]):
+                d = self.api.get(f"{apps}/{name}")
+                if d["spec"].get("replicas", 1) < least:
+                    raise Failure(f"{name}: {d['spec'].get('replicas', 1)} replicas, HPA "
+                                  f"minimum {least}")
+                why = deployment_available(d)
+                if why:
+                    raise Failure(f"{name}: {why}")
+                h = self.api.get(f"/apis/autoscaling/v2/namespaces/{rel.namespace}/"
+                                 f"horizontalpodautoscalers/{hpa_name}")
+                if condition(h, "AbleToScale") != "True":
+                    raise Failure(f"HPA {hpa_name}: not AbleToScale")
+                return True
+
+            # The autoscaler syncs every 15 s.
+            wait_for(f"HPA {hpa['metadata']['name']} acts", held, 90, self.group)
+            scaled.append(f"{target['name']} at >= {least}")
+        self.ok(f"{rel.name} in {rel.namespace}: {len(hpas)} HorizontalPodAutoscalers act on "
+                f"their Deployments ({', '.join(scaled)}, available)")
+
     def upgrade_rolls(self, rel: Release) -> None:
         ns = rel.namespace
         apps = f"/apis/apps/v1/namespaces/{ns}/deployments"
@@ -866,10 +899,10 @@ class Run:
         dashboards = self.api.items("/api/v1/namespaces/monitoring/configmaps",
                                     "grafana_dashboard=1")
         if len(hpas) < 2 or not dashboards:
-            raise Failure(f"production: {len(hpas)} HPAs, {len(dashboards)} dashboards in "
-                          "monitoring")
-        self.ok(f"production: {len(hpas)} HorizontalPodAutoscalers, {len(dashboards)} dashboard "
-                "ConfigMaps in namespace monitoring")
+            raise Failure(f"production: {len(hpas)} HPAs, {len(dashboards)} dashboard "
+                          "ConfigMaps in monitoring")
+        self.autoscalers_act(prod, hpas)
+        self.ok(f"production: {len(dashboards)} dashboard ConfigMaps in namespace monitoring")
         self.upgrade_rolls(default)
         self.bad_values_refused(default)
         self.uninstall([default, prod], namespaces, before)
@@ -908,7 +941,6 @@ def run(args: argparse.Namespace) -> int:
         group.stop()
         if ok and not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
-            process.remove(directory.parent / f"{directory.name}.watchdog.log")
         else:
             log(f"logs and state kept in {directory}")
     failed = 0 if ok else 1

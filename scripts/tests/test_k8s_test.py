@@ -176,10 +176,14 @@ metadata:
         self.assertEqual(k8s_test.rendered_names(self.MANIFEST, "Service"),
                          ["rel-ingestwatch-enricher-svc"])
 
-    @unittest.skipUnless(Path(os.environ.get("IW_HELM", "/nonexistent")).exists(),
-                         "IW_HELM names no helm binary")
     def test_the_charts_deployments(self):
-        out = subprocess.run([os.environ["IW_HELM"], "template", "rel", str(k8s_test.CHART),
+        # The Helm of scripts/deploy-tools, if installed (--installed never installs).
+        tools = subprocess.run([str(SCRIPTS / "deploy-tools"), "--installed"],
+                               capture_output=True, text=True)
+        helm = k8s_test.parse_tool_paths(tools.stdout).get("helm", "")
+        if not os.access(helm, os.X_OK):
+            self.skipTest("scripts/deploy-tools has not installed Helm")
+        out = subprocess.run([helm, "template", "rel", str(k8s_test.CHART),
                               "--show-only", "templates/deployment.yaml"],
                              capture_output=True, text=True, check=True).stdout
         self.assertEqual(k8s_test.rendered_names(out, "Deployment"), [

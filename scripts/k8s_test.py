@@ -916,7 +916,7 @@ def run(args: argparse.Namespace) -> int:
     group = Group(directory)
     r = Run(bins, directory, group)
     r.ttl = args.ttl
-    ok = False
+    ok = interrupted = False
     error = "stopped"
 
     def on_signal(signum, _frame):
@@ -931,22 +931,27 @@ def run(args: argparse.Namespace) -> int:
         error = f"FAILED: {e}"
     except KeyboardInterrupt:
         error = "interrupted"
+        interrupted = True
     finally:
-        if not ok or args.keep:
+        # A failure keeps the directory and shows the logs; an interruption (Ctrl-C, SIGTERM)
+        # only stops.
+        keep = args.keep or not (ok or interrupted)
+        if keep:
             (directory / "keep").touch()
-            if not ok:
-                for name in COMPONENTS:
-                    process.show_log(log, directory / f"{name}.log", 10)
-                log(error)
+        if not ok and not interrupted:
+            for name in COMPONENTS:
+                process.show_log(log, directory / f"{name}.log", 10)
+        if not ok:
+            log(error)
         group.stop()
-        if ok and not args.keep:
-            shutil.rmtree(directory, ignore_errors=True)
-        else:
+        if keep:
             log(f"logs and state kept in {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
     failed = 0 if ok else 1
     print(f"k8s-test: {len(r.passed)} passed, {failed} failed "
           f"({time.monotonic() - t0:.0f}s in all)")
-    return 0 if ok else 1
+    return 0 if ok else 130 if interrupted else 1
 
 
 def main(argv: list[str]) -> int:

@@ -69,3 +69,11 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The Helm chart installed into a real Kubernetes control plane on loopback (docs/DEPLOY.md,
+# "make k8s-test"): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok,
+# built once into ~/.cache/ingestwatch (scripts/k8s-build), then install, upgrade, a refused
+# value and uninstall. Not in make test: the first build takes a quarter of an hour.
+.PHONY: k8s-test
+k8s-test:
+	@python3 scripts/k8s_test.py

@@ -39,6 +39,9 @@ Settings read_settings(const config::Config& config) {
     s.sender.encoding = loki::Encoding::kJsonGzip;
   }
   s.client.user_agent = "ingest-loki-pusher/" + std::string(runtime::version());
+  // A lane per push in flight: the batcher shares the streams out, the sender pushes one batch
+  // per lane at a time.
+  s.batcher.lanes = s.sender.max_in_flight;
   return s;
 }
 
@@ -143,6 +146,14 @@ void declare_settings(config::Schema& schema) {
       .describe("A batch is sent at the latest this long after its first entry.")
       .default_value("1s")
       .min("1ms");
+  keys.key("loki_pusher.max_in_flight", &S::sender, &SenderOptions::max_in_flight)
+      .describe(
+          "Pushes in flight at once, each on a connection of its own. Streams are shared out "
+          "among this many lanes by their labels; a lane's batches are pushed one at a time, in "
+          "order, so no stream ever has two pushes in flight.")
+      .default_value(std::int64_t{4})
+      .min(std::int64_t{1})
+      .max(std::int64_t{64});
   keys.choice("loki_pusher.format",
               {{"protobuf", loki::Encoding::kProtobuf}, {"json", loki::Encoding::kJson}},
               &S::sender, &SenderOptions::encoding)

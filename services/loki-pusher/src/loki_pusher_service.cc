@@ -113,10 +113,10 @@ class Pusher final : public stage::Processor {
     if (auto rejected = batcher_.add(std::move(*entry))) return refuse(record, ref, *rejected, out);
     recent_.remember(event_key, ref);
     ledger_.hold(out.defer(),
-                 {.key = record.key() ? std::optional<std::string>(*record.key()) : std::nullopt,
-                  .execution_id = std::string(record.header("execution_id").value_or("")),
-                  .traceparent = std::string(record.header("traceparent").value_or("")),
-                  .arrived = record.timestamp()});
+                 RecordMetaView{.key = record.key(),
+                                .execution_id = record.header("execution_id").value_or(""),
+                                .traceparent = record.header("traceparent").value_or(""),
+                                .arrived = record.timestamp()});
     return {};
   }
 
@@ -205,7 +205,7 @@ class Pusher final : public stage::Processor {
       submitted_bytes_ -= std::min(submitted_bytes_, outcome.released_bytes);
       if (outcome.abandoned) {
         outcome.batch.for_each([&](std::size_t, std::size_t, const loki::BatchEntry& entry) {
-          (void)ledger_.release(input_ref(entry.ref));
+          (void)ledger_.release_arrival(input_ref(entry.ref));
         });
         abandoned_entries_ += outcome.batch.entry_count;
         continue;
@@ -214,8 +214,7 @@ class Pusher final : public stage::Processor {
           loki::settle(outcome.batch, outcome.rejections, outcome.earlier_attempt_may_have_landed);
       for (const loki::EntryRef& accepted : settlement.accepted) {
         const stage::InputRef ref = input_ref(accepted);
-        const auto meta = ledger_.release(ref);
-        out.complete(ref, meta ? meta->arrived : ctx_.clock.now());
+        out.complete(ref, ledger_.release_arrival(ref).value_or(ctx_.clock.now()));
       }
       metrics_.entries_pushed.Increment(static_cast<double>(settlement.accepted.size()));
       metrics_.bytes_pushed.Increment(static_cast<double>(settlement.accepted_line_bytes));

@@ -1,5 +1,7 @@
 #include "loki_pusher_service.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -298,6 +300,11 @@ runtime::ServiceInfo pusher_info() {
 void LokiPusherService::declare(config::Schema& schema) const { declare_settings(schema); }
 
 base::Status LokiPusherService::run(runtime::Context& ctx) {
+  // Request bodies (about a batch each, up to max_in_flight being encoded at once, each on a
+  // sender thread of its own) are mapped and unmapped whole. With glibc's default, the mmap
+  // threshold rises to the first body freed and later bodies stay in each thread's arena:
+  // measured, a peak RSS 10 MiB higher with four pushes in flight.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const Settings settings = read_settings(ctx.config);
   Pusher pusher(ctx, settings);
   stage::Stage stage(ctx, stage_options(ctx, settings), pusher, clients());

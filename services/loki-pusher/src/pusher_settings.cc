@@ -274,7 +274,7 @@ void declare_settings(config::Schema& schema) {
       .describe(
           "Runs remembered by event.id: a run whose event.id was taken at another position "
           "among the last this many (a record sent twice) is not pushed again, and counted in "
-          "ingestwatch_duplicate_records_total. About 70 bytes each; 0 turns it off.")
+          "ingestwatch_duplicate_records_total. About 90 bytes each; 0 turns it off.")
       .default_value(std::int64_t{100'000})
       .min(std::int64_t{0});
   keys.key("loki_pusher.drain_timeout", &S::drain_timeout)

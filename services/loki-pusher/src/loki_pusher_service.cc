@@ -1,7 +1,5 @@
 #include "loki_pusher_service.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -31,6 +29,16 @@ std::vector<std::string> reason_names() {
   return names;
 }
 
+// What librdkafka prefetches is memory too, outside the pending-bytes limit, and sets the pace:
+// librdkafka 2.0 fetches again only about a second after its queue filled, so the pusher moves
+// about one queue a second (bench/loki_pusher_throughput, four pushes in flight: 8 MiB ~14 000
+// lines/s, 16 MiB ~25 000, 32 MiB ~47 000, 64 MiB ~72 000). As much as max_pending_bytes, from
+// 8 MiB up to librdkafka's own default, 64 MiB: the one memory setting bounds both. The user's
+// kafka.properties win.
+std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
+  return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{64} << 20);
+}
+
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{
       .name = "loki-pusher",
@@ -39,12 +47,8 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
       .delivery = stage::Delivery::kStoredOffsets,
       .dlq_topic = s.dlq_topic,
       .client = runtime::kafka_client_options(ctx),
-      // What librdkafka prefetches is memory too, outside the pending-bytes limit: 16 MiB
-      // instead of its 64 MiB default. Not less: librdkafka 2.0 waits about a second before
-      // fetching again once this queue is full, so 8 MiB held a backlog to ~16 000 lines/s and
-      // 16 MiB lets it reach ~44 000 (bench/loki_pusher_throughput), at ~52 MiB peak RSS. The
-      // user's kafka.properties win.
-      .consumer_properties = {{"queued.max.messages.kbytes", "16384"}},
+      .consumer_properties = {{"queued.max.messages.kbytes",
+                               std::to_string(prefetch_bytes(s.max_pending_bytes) / 1024)}},
       // Stored offsets reach Kafka within a second: after a crash, less is read and sent again.
       .store_interval = 1000ms,
       // wants_input() is asked before each poll: a poll of this many records is all that can
@@ -300,11 +304,6 @@ runtime::ServiceInfo pusher_info() {
 void LokiPusherService::declare(config::Schema& schema) const { declare_settings(schema); }
 
 base::Status LokiPusherService::run(runtime::Context& ctx) {
-  // Request bodies (about a batch each, up to max_in_flight being encoded at once, each on a
-  // sender thread of its own) are mapped and unmapped whole. With glibc's default, the mmap
-  // threshold rises to the first body freed and later bodies stay in each thread's arena:
-  // measured, a peak RSS 10 MiB higher with four pushes in flight.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const Settings settings = read_settings(ctx.config);
   Pusher pusher(ctx, settings);
   stage::Stage stage(ctx, stage_options(ctx, settings), pusher, clients());

@@ -1,25 +1,32 @@
-// ingest-loki-pusher's throughput into the Loki test receiver next to a raw librdkafka consumer
-// reading the same topic (the "consume only" ceiling), in the same run, reported as ratios.
+// ingest-loki-pusher's throughput into the Loki test receiver next to a raw libcurl loop posting
+// the same request bodies to the same receiver (the pusher's baseline: the receiver's ceiling)
+// and a raw librdkafka consumer reading the same topic (the "consume only" ceiling), in the same
+// run, reported as ratios.
 //
 //   loki_pusher_throughput BOOTSTRAP PUSHER_BINARY [RECORDS] [ROUNDS]
 //
 // Realistic enriched runs (iw::loggen records through iw::events::Enricher, natural size, about
-// 870 bytes) are made once. Each round writes them to a fresh input topic (3 partitions, keyed by
-// source, with the enricher's execution_id and traceparent headers) and a fresh dead-letter
-// topic, then measures, interleaved:
+// 870 bytes) are made once, and so are the push bodies the pusher makes of them (loki::Batcher
+// with the pusher's default limits and lanes, protobuf + snappy). Each round writes the runs to
+// a fresh input topic (3 partitions, keyed by source, with the enricher's execution_id and
+// traceparent headers) and a fresh dead-letter topic, then measures, interleaved:
 //   - raw consume only: a plain librdkafka consumer (fresh group, earliest) reading the topic to
 //     the end, timed from its first record to its last;
+//   - the raw pusher loop: plain libcurl (one curl_multi, an easy handle per lane) posting the
+//     pre-encoded bodies to a fresh test receiver, as many in flight as the pusher
+//     (BENCH_LOKI_PUSHER_IN_FLIGHT, default its max_in_flight), a lane's bodies one at a time and
+//     in order as the pusher sends them; its CPU is the posting thread's alone;
 //   - ingest-loki-pusher as a process, once per body format (protobuf + snappy, the default;
-//     JSON; JSON + gzip), each with a fresh group and a fresh in-process test receiver
-//     (iw::loki_receiver, which decodes, validates and stores every entry, as Loki would), timed
-//     from the first push answered to the last but one (the last is the remainder, sent
-//     batch.max_wait after the input ran dry).
-// Both sides exclude start-up and joining the group from lines/s. CPU-seconds are the whole
-// process's up to the last line (the pusher's utime + stime from /proc/<pid>/stat; the raw
-// consumer's getrusage() from creating it), per million lines. Bytes per line are the request
-// bodies as sent over the entries they carry, next to the records' own bytes.
-// The pusher and the receiver run with their defaults (Loki 3's limits); every line must be
-// stored once, none dead-lettered or refused, or the bench fails.
+//     JSON; JSON + gzip; BENCH_LOKI_PUSHER_FORMATS), each with a fresh group and a fresh
+//     in-process test receiver (iw::loki_receiver, which decodes, validates and stores every
+//     entry, as Loki would).
+// Lines/s are timed from the first push answered to the last but one (the pusher's last is the
+// remainder, sent batch.max_wait after the input ran dry), so start-up and joining the group are
+// left out. CPU-seconds are the whole process's up to the last line (the pusher's utime + stime
+// from /proc/<pid>/stat; the raw consumer's getrusage() from creating it), per million lines.
+// Bytes per line are the request bodies as sent over the entries they carry, next to the
+// records' own bytes. The pusher and the receiver run with their defaults (Loki 3's limits);
+// every line must be stored once, none dead-lettered or refused, or the bench fails.
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>

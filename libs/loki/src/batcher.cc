@@ -1,6 +1,7 @@
 #include "iw/loki/batcher.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "iw/base/check.h"
 #include "iw/base/time_format.h"
@@ -18,6 +19,13 @@ Batcher::Batcher(BatcherOptions options, const base::Clock& clock)
     : options_(options), clock_(clock) {
   IW_CHECK(options_.max_batch_bytes > 0 && options_.max_batch_entries > 0,
            "a batch must be allowed at least one entry and one byte");
+  IW_CHECK(options_.lanes > 0, "a batcher needs at least one lane");
+  open_.resize(options_.lanes);
+}
+
+std::size_t Batcher::lane_of(std::string_view stream) const {
+  if (options_.lanes == 1) return 0;
+  return std::hash<std::string_view>{}(stream) % options_.lanes;
 }
 
 std::optional<Rejection> Batcher::reject(Reason reason, std::string message) {
@@ -45,68 +53,91 @@ std::optional<Rejection> Batcher::add(Entry entry) {
                                          format_nanos(now + options_.max_future.count()));
     }
   }
-  if (options_.max_behind.count() > 0) {
-    const auto newest = newest_cut_.find(entry.stream);
-    if (newest != newest_cut_.end() &&
-        entry.timestamp_ns < newest->second - options_.max_behind.count()) {
-      return reject(Reason::kTooFarBehind,
-                    "timestamp " + format_nanos(entry.timestamp_ns) +
-                        " is too far behind the stream's newest entry already sent, " +
-                        format_nanos(newest->second));
-    }
+  auto [known, inserted] = streams_.try_emplace(entry.stream);
+  StreamState& state = known->second;
+  if (inserted) state.lane = lane_of(entry.stream);
+  if (options_.max_behind.count() > 0 && state.cut_before &&
+      entry.timestamp_ns < state.newest_cut - options_.max_behind.count()) {
+    return reject(Reason::kTooFarBehind,
+                  "timestamp " + format_nanos(entry.timestamp_ns) +
+                      " is too far behind the stream's newest entry already sent, " +
+                      format_nanos(state.newest_cut));
   }
 
+  const std::size_t lane = state.lane;
+  Open& open = open_[lane];
   auto size_in_open = [&] {
-    const bool new_stream = !open_index_.contains(entry.stream);
-    return entry.line.size() + kEntryOverheadBytes + (new_stream ? entry.stream.size() : 0);
+    return entry.line.size() + kEntryOverheadBytes +
+           (state.open_slot == kNotOpen ? entry.stream.size() : 0);
   };
   std::size_t size = size_in_open();
-  if (open_.entry_count > 0 && (open_.byte_size + size > options_.max_batch_bytes ||
-                                open_.entry_count + 1 > options_.max_batch_entries)) {
-    cut();
+  if (open.batch.entry_count > 0 && (open.batch.byte_size + size > options_.max_batch_bytes ||
+                                     open.batch.entry_count + 1 > options_.max_batch_entries)) {
+    cut(lane);
     size = size_in_open();
   }
-  if (open_.entry_count == 0) open_since_ = clock_.monotonic_now();
+  if (open.batch.entry_count == 0) open.since = clock_.monotonic_now();
 
-  auto [slot, inserted] = open_index_.try_emplace(entry.stream, open_.streams.size());
-  if (inserted)
-    open_.streams.push_back(BatchStream{.labels = std::move(entry.stream), .entries = {}});
-  open_.streams[slot->second].entries.push_back(BatchEntry{.timestamp_ns = entry.timestamp_ns,
-                                                           .line = std::move(entry.line),
-                                                           .ref = entry.ref,
-                                                           .event_key = entry.event_key});
-  open_.byte_size += size;
-  ++open_.entry_count;
+  if (state.open_slot == kNotOpen) {
+    state.open_slot = open.batch.streams.size();
+    open.batch.streams.push_back(BatchStream{.labels = std::move(entry.stream), .entries = {}});
+  }
+  open.batch.streams[state.open_slot].entries.push_back(
+      BatchEntry{.timestamp_ns = entry.timestamp_ns,
+                 .line = std::move(entry.line),
+                 .ref = entry.ref,
+                 .event_key = entry.event_key});
+  open.batch.byte_size += size;
+  ++open.batch.entry_count;
+  open_bytes_ += size;
+  ++open_entries_;
 
-  if (open_.byte_size >= options_.max_batch_bytes ||
-      open_.entry_count >= options_.max_batch_entries) {
-    cut();
+  if (open.batch.byte_size >= options_.max_batch_bytes ||
+      open.batch.entry_count >= options_.max_batch_entries) {
+    cut(lane);
   }
   return std::nullopt;
 }
 
-void Batcher::cut() {
-  if (open_.entry_count == 0) return;
-  for (BatchStream& stream : open_.streams) {
+void Batcher::cut(std::size_t lane) {
+  Batch& batch = open_[lane].batch;
+  if (batch.entry_count == 0) return;
+  for (BatchStream& stream : batch.streams) {
     // Stable: entries with one timestamp keep the order they came in (Kafka order), so a batch
     // built again from the same records has the same bytes.
     std::ranges::stable_sort(stream.entries, {}, &BatchEntry::timestamp_ns);
-    std::int64_t& newest =
-        newest_cut_.try_emplace(stream.labels, stream.entries.back().timestamp_ns).first->second;
-    newest = std::max(newest, stream.entries.back().timestamp_ns);
+    StreamState& state = streams_.find(stream.labels)->second;
+    state.open_slot = kNotOpen;
+    const std::int64_t newest = stream.entries.back().timestamp_ns;
+    state.newest_cut = state.cut_before ? std::max(state.newest_cut, newest) : newest;
+    state.cut_before = true;
   }
-  std::ranges::sort(open_.streams, {}, &BatchStream::labels);
-  cut_entries_ += open_.entry_count;
-  cut_bytes_ += open_.byte_size;
-  cut_.push_back(std::move(open_));
-  open_ = Batch{};
-  open_index_.clear();
+  std::ranges::sort(batch.streams, {}, &BatchStream::labels);
+  batch.lane = lane;
+  open_entries_ -= batch.entry_count;
+  open_bytes_ -= batch.byte_size;
+  cut_entries_ += batch.entry_count;
+  cut_bytes_ += batch.byte_size;
+  cut_.push_back(std::move(batch));
+  batch = Batch{};
+}
+
+std::optional<std::size_t> Batcher::oldest_open() const {
+  std::optional<std::size_t> oldest;
+  for (std::size_t lane = 0; lane < open_.size(); ++lane) {
+    if (open_[lane].batch.entry_count == 0) continue;
+    if (!oldest || open_[lane].since < open_[*oldest].since) oldest = lane;
+  }
+  return oldest;
 }
 
 std::optional<Batch> Batcher::next() {
-  if (cut_.empty() && open_.entry_count > 0 &&
-      clock_.monotonic_now() - open_since_ >= options_.max_batch_wait) {
-    cut();
+  if (open_entries_ > 0) {
+    const base::MonotonicTime now = clock_.monotonic_now();
+    while (const auto lane = oldest_open()) {
+      if (now - open_[*lane].since < options_.max_batch_wait) break;
+      cut(*lane);
+    }
   }
   if (cut_.empty()) return std::nullopt;
   Batch batch = std::move(cut_.front());
@@ -116,16 +147,18 @@ std::optional<Batch> Batcher::next() {
   return batch;
 }
 
-void Batcher::flush() { cut(); }
+void Batcher::flush() {
+  while (const auto lane = oldest_open()) cut(*lane);
+}
 
 std::optional<base::MonotonicTime> Batcher::due_at() const {
   if (!cut_.empty()) return clock_.monotonic_now();
-  if (open_.entry_count > 0) return open_since_ + options_.max_batch_wait;
+  if (const auto lane = oldest_open()) return open_[*lane].since + options_.max_batch_wait;
   return std::nullopt;
 }
 
-std::size_t Batcher::pending_entries() const { return cut_entries_ + open_.entry_count; }
+std::size_t Batcher::pending_entries() const { return cut_entries_ + open_entries_; }
 
-std::size_t Batcher::pending_bytes() const { return cut_bytes_ + open_.byte_size; }
+std::size_t Batcher::pending_bytes() const { return cut_bytes_ + open_bytes_; }
 
 }  // namespace iw::loki

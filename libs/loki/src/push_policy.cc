@@ -126,6 +126,8 @@ std::pair<Batch, Batch> split_batch(const Batch& batch) {
   IW_CHECK(batch.entry_count >= 2, "only a batch of two or more entries can be split");
   const std::size_t first_entries = (batch.entry_count + 1) / 2;
   std::pair<Batch, Batch> halves;
+  halves.first.lane = batch.lane;
+  halves.second.lane = batch.lane;
   std::size_t taken = 0;
   for (const BatchStream& stream : batch.streams) {
     BatchStream head{.labels = stream.labels, .entries = {}};
@@ -149,6 +151,7 @@ std::vector<Batch> split_streams(const Batch& batch) {
   out.reserve(batch.streams.size());
   for (const BatchStream& stream : batch.streams) {
     Batch one;
+    one.lane = batch.lane;
     add_stream(one, stream);
     if (one.entry_count > 0) out.push_back(std::move(one));
   }

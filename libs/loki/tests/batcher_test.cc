@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 namespace iw::loki {
 namespace {
 
@@ -170,6 +173,55 @@ TEST(BatcherTest, TooFarBehindWhatWasAlreadyCut) {
   EXPECT_EQ(behind->message,
             "timestamp 2025-09-15T09:29:59.999Z is too far behind the stream's newest entry "
             "already sent, 2025-09-15T10:30:00.000Z");
+}
+
+// With lanes, each batch holds the streams of one lane (by their labels), a stream is always in
+// the same lane, and each lane's batch is filled, cut and timed on its own.
+TEST(BatcherTest, LanesShareStreamsOutAndCutOnTheirOwn) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_entries = 3, .max_batch_wait = milliseconds(100), .lanes = 4}, clock);
+  std::vector<std::string> streams;
+  for (int i = 0; i < 12; ++i) streams.push_back("{s=\"" + std::to_string(i) + "\"}");
+  std::set<std::size_t> lanes;
+  for (const auto& stream : streams) lanes.insert(batcher.lane_of(stream));
+  ASSERT_GE(lanes.size(), 2U) << "twelve streams in one lane of four";
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      ASSERT_FALSE(batcher.add(entry(streams[i], round, "x", static_cast<std::int64_t>(i))));
+    }
+  }
+  clock.advance(milliseconds(100));
+  std::map<std::string, std::size_t> lane_of_stream;
+  std::size_t entries = 0;
+  while (auto batch = batcher.next()) {
+    EXPECT_LE(batch->entry_count, 3U);
+    entries += batch->entry_count;
+    for (const BatchStream& stream : batch->streams) {
+      EXPECT_EQ(batcher.lane_of(stream.labels), batch->lane) << stream.labels;
+      const auto [known, inserted] = lane_of_stream.try_emplace(stream.labels, batch->lane);
+      EXPECT_EQ(known->second, batch->lane) << stream.labels << " in two lanes";
+    }
+  }
+  EXPECT_EQ(entries, 24U);
+  EXPECT_TRUE(batcher.empty());
+  // An open batch per lane: the oldest one sets the deadline.
+  ASSERT_FALSE(batcher.add(entry(streams[0], 5, "a")));
+  clock.advance(milliseconds(40));
+  for (const auto& stream : streams) {
+    if (batcher.lane_of(stream) != batcher.lane_of(streams[0])) {
+      ASSERT_FALSE(batcher.add(entry(stream, 5, "b")));
+      break;
+    }
+  }
+  EXPECT_EQ(batcher.due_at(), clock.monotonic_now() + milliseconds(60));
+  clock.advance(milliseconds(60));
+  auto first = batcher.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->lane, batcher.lane_of(streams[0]));
+  EXPECT_FALSE(batcher.next()) << "the younger lane is not due yet";
+  batcher.flush();
+  EXPECT_TRUE(batcher.next());
+  EXPECT_TRUE(batcher.empty());
 }
 
 }  // namespace

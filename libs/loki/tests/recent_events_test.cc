@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <random>
+#include <unordered_map>
+
 namespace iw::loki {
 namespace {
 
@@ -56,6 +60,44 @@ TEST(RecentEventsTest, ForgetsTheOldestBeyondItsCapacity) {
   // Remembering a known id again does not grow the memory.
   recent.remember(event_key("id4"), {.topic = 0, .partition = 0, .offset = 4});
   EXPECT_EQ(recent.size(), 3U);
+}
+
+// The flat table against the obvious model (a map and a queue), on keys chosen to collide: few
+// distinct low bits, many evictions, ids coming back after they were forgotten.
+TEST(RecentEventsTest, BehavesAsAMapWithAQueueUnderChurn) {
+  constexpr std::size_t kCapacity = 37;
+  RecentEvents recent(kCapacity);
+  std::unordered_map<std::uint64_t, std::pair<EntryRef, bool>> model;
+  std::deque<std::uint64_t> order;
+  std::mt19937_64 random(7);
+  for (int step = 0; step < 20'000; ++step) {
+    const std::uint64_t key = 1 + (random() % 120) * 1024;  // same low bits
+    const EntryRef at{
+        .topic = 0, .partition = 0, .offset = static_cast<std::int64_t>(random() % 3)};
+    const auto it = model.find(key);
+    const bool expected = it != model.end() && !it->second.second && !(it->second.first == at);
+    ASSERT_EQ(recent.duplicate(key, at), expected) << "step " << step;
+    switch (random() % 3) {
+      case 0:
+      case 1:
+        recent.remember(key, at);
+        if (it != model.end()) {
+          it->second = {at, false};
+        } else {
+          model[key] = {at, false};
+          order.push_back(key);
+          if (order.size() > kCapacity) {
+            model.erase(order.front());
+            order.pop_front();
+          }
+        }
+        break;
+      default:
+        recent.refused(key, at);
+        if (it != model.end() && it->second.first == at) it->second.second = true;
+    }
+    ASSERT_EQ(recent.size(), model.size());
+  }
 }
 
 }  // namespace

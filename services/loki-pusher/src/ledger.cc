@@ -18,30 +18,57 @@ std::size_t Ledger::Hash::operator()(const stage::InputRef& ref) const {
          (std::hash<std::int64_t>{}((std::int64_t{ref.topic} << 32) | ref.partition) << 1);
 }
 
-void Ledger::hold(const stage::InputRef& ref, RecordMeta meta) {
+RecordMeta Ledger::Held::meta() const {
+  const std::string_view all = text;
+  RecordMeta meta{.key = std::nullopt,
+                  .execution_id = std::string(all.substr(key_size, execution_id_size)),
+                  .traceparent = std::string(all.substr(key_size + execution_id_size)),
+                  .arrived = arrived};
+  if (has_key) meta.key = std::string(all.substr(0, key_size));
+  return meta;
+}
+
+void Ledger::hold(const stage::InputRef& ref, const RecordMetaView& meta) {
   auto [it, inserted] = held_.try_emplace(ref);
+  Held& held = it->second;
   if (inserted) {
-    held_bytes_ += meta_bytes(meta);
-    it->second.meta = std::move(meta);
+    const std::string_view key = meta.key.value_or(std::string_view());
+    held.text.reserve(key.size() + meta.execution_id.size() + meta.traceparent.size());
+    held.text.append(key).append(meta.execution_id).append(meta.traceparent);
+    held.key_size = static_cast<std::uint32_t>(key.size());
+    held.execution_id_size = static_cast<std::uint32_t>(meta.execution_id.size());
+    held.has_key = meta.key.has_value();
+    held.arrived = meta.arrived;
+    held_bytes_ += meta_bytes(held);
   }
-  ++it->second.copies;
+  ++held.copies;
   ++held_entries_;
 }
 
 std::optional<RecordMeta> Ledger::release(const stage::InputRef& ref) {
   const auto it = held_.find(ref);
   if (it == held_.end()) return std::nullopt;
+  RecordMeta meta = it->second.meta();
   --held_entries_;
-  if (--it->second.copies > 0) return it->second.meta;
-  RecordMeta meta = std::move(it->second.meta);
-  held_.erase(it);
-  held_bytes_ -= std::min(held_bytes_, meta_bytes(meta));
+  if (--it->second.copies == 0) {
+    held_bytes_ -= std::min(held_bytes_, meta_bytes(it->second));
+    held_.erase(it);
+  }
   return meta;
 }
 
-std::size_t Ledger::meta_bytes(const RecordMeta& meta) {
-  return kHeldOverheadBytes + (meta.key ? meta.key->size() : 0) + meta.execution_id.size() +
-         meta.traceparent.size();
+std::optional<base::TimePoint> Ledger::release_arrival(const stage::InputRef& ref) {
+  const auto it = held_.find(ref);
+  if (it == held_.end()) return std::nullopt;
+  const base::TimePoint arrived = it->second.arrived;
+  --held_entries_;
+  if (--it->second.copies == 0) {
+    held_bytes_ -= std::min(held_bytes_, meta_bytes(it->second));
+    held_.erase(it);
+  }
+  return arrived;
 }
+
+std::size_t Ledger::meta_bytes(const Held& held) { return kHeldOverheadBytes + held.text.size(); }
 
 }  // namespace iw::loki_pusher

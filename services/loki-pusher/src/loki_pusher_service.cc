@@ -29,6 +29,16 @@ std::vector<std::string> reason_names() {
   return names;
 }
 
+// What librdkafka prefetches is memory too, outside the pending-bytes limit, and sets the pace:
+// librdkafka 2.0 fetches again only about a second after its queue filled, so the pusher moves
+// about one queue a second (bench/loki_pusher_throughput, four pushes in flight: 8 MiB ~14 000
+// lines/s, 16 MiB ~25 000, 32 MiB ~47 000, 64 MiB ~72 000). As much as max_pending_bytes, from
+// 8 MiB up to librdkafka's own default, 64 MiB: the one memory setting bounds both. The user's
+// kafka.properties win.
+std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
+  return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{64} << 20);
+}
+
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{
       .name = "loki-pusher",
@@ -37,12 +47,8 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
       .delivery = stage::Delivery::kStoredOffsets,
       .dlq_topic = s.dlq_topic,
       .client = runtime::kafka_client_options(ctx),
-      // What librdkafka prefetches is memory too, outside the pending-bytes limit: 16 MiB
-      // instead of its 64 MiB default. Not less: librdkafka 2.0 waits about a second before
-      // fetching again once this queue is full, so 8 MiB held a backlog to ~16 000 lines/s and
-      // 16 MiB lets it reach ~44 000 (bench/loki_pusher_throughput), at ~52 MiB peak RSS. The
-      // user's kafka.properties win.
-      .consumer_properties = {{"queued.max.messages.kbytes", "16384"}},
+      .consumer_properties = {{"queued.max.messages.kbytes",
+                               std::to_string(prefetch_bytes(s.max_pending_bytes) / 1024)}},
       // Stored offsets reach Kafka within a second: after a crash, less is read and sent again.
       .store_interval = 1000ms,
       // wants_input() is asked before each poll: a poll of this many records is all that can
@@ -113,10 +119,10 @@ class Pusher final : public stage::Processor {
     if (auto rejected = batcher_.add(std::move(*entry))) return refuse(record, ref, *rejected, out);
     recent_.remember(event_key, ref);
     ledger_.hold(out.defer(),
-                 {.key = record.key() ? std::optional<std::string>(*record.key()) : std::nullopt,
-                  .execution_id = std::string(record.header("execution_id").value_or("")),
-                  .traceparent = std::string(record.header("traceparent").value_or("")),
-                  .arrived = record.timestamp()});
+                 RecordMetaView{.key = record.key(),
+                                .execution_id = record.header("execution_id").value_or(""),
+                                .traceparent = record.header("traceparent").value_or(""),
+                                .arrived = record.timestamp()});
     return {};
   }
 
@@ -205,7 +211,7 @@ class Pusher final : public stage::Processor {
       submitted_bytes_ -= std::min(submitted_bytes_, outcome.released_bytes);
       if (outcome.abandoned) {
         outcome.batch.for_each([&](std::size_t, std::size_t, const loki::BatchEntry& entry) {
-          (void)ledger_.release(input_ref(entry.ref));
+          (void)ledger_.release_arrival(input_ref(entry.ref));
         });
         abandoned_entries_ += outcome.batch.entry_count;
         continue;
@@ -214,8 +220,7 @@ class Pusher final : public stage::Processor {
           loki::settle(outcome.batch, outcome.rejections, outcome.earlier_attempt_may_have_landed);
       for (const loki::EntryRef& accepted : settlement.accepted) {
         const stage::InputRef ref = input_ref(accepted);
-        const auto meta = ledger_.release(ref);
-        out.complete(ref, meta ? meta->arrived : ctx_.clock.now());
+        out.complete(ref, ledger_.release_arrival(ref).value_or(ctx_.clock.now()));
       }
       metrics_.entries_pushed.Increment(static_cast<double>(settlement.accepted.size()));
       metrics_.bytes_pushed.Increment(static_cast<double>(settlement.accepted_line_bytes));

@@ -39,6 +39,9 @@ Settings read_settings(const config::Config& config) {
     s.sender.encoding = loki::Encoding::kJsonGzip;
   }
   s.client.user_agent = "ingest-loki-pusher/" + std::string(runtime::version());
+  // A lane per push in flight: the batcher shares the streams out, the sender pushes one batch
+  // per lane at a time.
+  s.batcher.lanes = s.sender.max_in_flight;
   return s;
 }
 
@@ -143,6 +146,14 @@ void declare_settings(config::Schema& schema) {
       .describe("A batch is sent at the latest this long after its first entry.")
       .default_value("1s")
       .min("1ms");
+  keys.key("loki_pusher.max_in_flight", &S::sender, &SenderOptions::max_in_flight)
+      .describe(
+          "Pushes in flight at once, each on a connection of its own. Streams are shared out "
+          "among this many lanes by their labels; a lane's batches are pushed one at a time, in "
+          "order, so no stream ever has two pushes in flight.")
+      .default_value(std::int64_t{4})
+      .min(std::int64_t{1})
+      .max(std::int64_t{64});
   keys.choice("loki_pusher.format",
               {{"protobuf", loki::Encoding::kProtobuf}, {"json", loki::Encoding::kJson}},
               &S::sender, &SenderOptions::encoding)
@@ -216,7 +227,8 @@ void declare_settings(config::Schema& schema) {
   keys.key("loki_pusher.max_pending_bytes", &S::max_pending_bytes)
       .describe(
           "The input partitions are paused while more than this is held for Loki (being "
-          "batched, queued, or retried), and resumed below half of it.")
+          "batched, queued, or retried), and resumed below half of it. The consumer prefetches "
+          "as much (8 to 64 MiB) unless kafka.properties sets queued.max.messages.kbytes.")
       .default_value(std::int64_t{64} << 20)
       .min(std::int64_t{1} << 16);
   keys.key("loki_pusher.backoff.min", &S::sender, &SenderOptions::backoff,
@@ -263,7 +275,7 @@ void declare_settings(config::Schema& schema) {
       .describe(
           "Runs remembered by event.id: a run whose event.id was taken at another position "
           "among the last this many (a record sent twice) is not pushed again, and counted in "
-          "ingestwatch_duplicate_records_total. About 70 bytes each; 0 turns it off.")
+          "ingestwatch_duplicate_records_total. About 90 bytes each; 0 turns it off.")
       .default_value(std::int64_t{100'000})
       .min(std::int64_t{0});
   keys.key("loki_pusher.drain_timeout", &S::drain_timeout)

@@ -11,14 +11,17 @@ using std::chrono::milliseconds;
 Sender::Sender(LokiClientOptions client, SenderOptions options, PusherMetrics& metrics,
                metrics::Readiness& readiness, const log::Logger& logger)
     : options_(options),
-      client_(std::move(client)),
       metrics_(metrics),
       readiness_(readiness),
       logger_(logger),
       problems_(logger, 10, std::chrono::minutes(1)),
       config_errors_(logger, 6, std::chrono::minutes(1)),
+      queue_(std::max<std::size_t>(options.max_in_flight, 1)),
       random_(std::random_device{}()) {
-  thread_ = std::thread([this] { run(); });
+  const std::size_t threads = std::max<std::size_t>(options_.max_in_flight, 1);
+  for (std::size_t i = 0; i < threads; ++i)
+    clients_.push_back(std::make_unique<LokiClient>(client));
+  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(i); });
 }
 
 Sender::~Sender() { stop(); }
@@ -31,9 +34,9 @@ void Sender::submit(loki::Batch batch) {
       outcomes_.push_back({.batch = std::move(batch), .abandoned = true, .released_bytes = bytes});
       return;
     }
-    jobs_.push_back({.batch = std::move(batch), .released_bytes = bytes});
+    queue_.push({.batch = std::move(batch), .released_bytes = bytes});
   }
-  wake_.notify_one();
+  wake_.notify_all();
 }
 
 std::vector<PushOutcome> Sender::take_outcomes() {
@@ -45,76 +48,82 @@ std::vector<PushOutcome> Sender::take_outcomes() {
 
 bool Sender::idle() const {
   std::lock_guard lock(mutex_);
-  return jobs_.empty() && parked_.empty() && !in_flight_;
+  return queue_.idle();
 }
 
 void Sender::wait(milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  changed_.wait_for(lock, timeout, [&] {
-    return !outcomes_.empty() || (jobs_.empty() && parked_.empty() && !in_flight_);
-  });
+  changed_.wait_for(lock, timeout, [&] { return !outcomes_.empty() || queue_.idle(); });
 }
 
 void Sender::stop() {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && !thread_.joinable()) return;
+    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
   }
   wake_.notify_all();
-  client_.interrupt();
-  if (thread_.joinable()) thread_.join();
+  for (auto& client : clients_) client->interrupt();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
   std::lock_guard lock(mutex_);
-  for (Job& job : jobs_) {
+  for (loki::PushJob& job : queue_.take_waiting()) {
     outcomes_.push_back(
         {.batch = std::move(job.batch), .abandoned = true, .released_bytes = job.released_bytes});
   }
-  for (Job& job : parked_) {
-    outcomes_.push_back(
-        {.batch = std::move(job.batch), .abandoned = true, .released_bytes = job.released_bytes});
-  }
-  jobs_.clear();
-  parked_.clear();
   metrics_.backoff_seconds.Set(0);
 }
 
-void Sender::run() {
-  probe();
-  auto next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
+void Sender::work(std::size_t index) {
+  LokiClient& client = *clients_[index];
+  const bool prober = index == 0;
+  if (prober) probe(client);
   std::unique_lock lock(mutex_);
+  next_probe_ = std::chrono::steady_clock::now() + options_.probe_interval;
   while (!stopping_) {
-    Job job;
-    if (!take_due_parked(job, std::chrono::steady_clock::now())) {
-      if (jobs_.empty()) {
-        auto until = next_probe;
-        for (const Job& parked : parked_) until = std::min(until, parked.not_before);
-        wake_.wait_until(lock, until, [&] { return stopping_ || !jobs_.empty(); });
-        if (stopping_) break;
-        if (jobs_.empty()) {
-          if (parked_.empty() || std::chrono::steady_clock::now() >= next_probe) {
-            lock.unlock();
-            probe();
-            lock.lock();
-            next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
-          }
-          continue;
-        }
+    // While Loki fails, only the pushes already in flight go on (each retried on its backoff):
+    // starting more would only add failing requests.
+    const bool new_jobs = !failing_.load(std::memory_order_relaxed);
+    std::optional<loki::PushJob> job = queue_.start(std::chrono::steady_clock::now(), new_jobs);
+    if (!job) {
+      auto until = std::chrono::steady_clock::time_point::max();
+      if (prober) until = next_probe_;
+      if (const auto due = queue_.next_due()) until = std::min(until, *due);
+      wake_.wait_until(lock, until, [&] {
+        return stopping_ || queue_.startable(std::chrono::steady_clock::now(),
+                                             !failing_.load(std::memory_order_relaxed));
+      });
+      if (stopping_) break;
+      if (prober && queue_.quiet() && std::chrono::steady_clock::now() >= next_probe_) {
+        lock.unlock();
+        probe(client);
+        lock.lock();
+        next_probe_ = std::chrono::steady_clock::now() + options_.probe_interval;
       }
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      continue;
     }
-    in_flight_ = true;
+    const std::size_t lane = job->batch.lane;
     lock.unlock();
-    send(std::move(job));
+    send(client, std::move(*job));
     lock.lock();
-    in_flight_ = false;
-    next_probe = std::chrono::steady_clock::now() + options_.probe_interval;
+    // After send() queued whatever the job became (parts, a set-aside job), so the lane's next
+    // batch cannot start before them.
+    queue_.done(lane);
+    next_probe_ = std::chrono::steady_clock::now() + options_.probe_interval;
     changed_.notify_all();
+    wake_.notify_all();
   }
 }
 
-void Sender::probe() {
-  const HttpResult result = client_.ready();
+double Sender::jitter() {
+  std::lock_guard lock(mutex_);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+}
+
+void Sender::probe(LokiClient& client) {
+  const HttpResult result = client.ready();
   if (result.error == "interrupted") return;
   if (result.status == 0) {
     readiness_.set_not_ready("loki", "no answer from Loki");
@@ -125,7 +134,7 @@ void Sender::probe() {
   }
 }
 
-void Sender::finish(Job job, loki::Rejections rejections, bool abandoned,
+void Sender::finish(loki::PushJob job, loki::Rejections rejections, bool abandoned,
                     bool earlier_attempt_may_have_landed) {
   {
     std::lock_guard lock(mutex_);
@@ -138,16 +147,7 @@ void Sender::finish(Job job, loki::Rejections rejections, bool abandoned,
   changed_.notify_all();
 }
 
-bool Sender::take_due_parked(Job& job, std::chrono::steady_clock::time_point now) {
-  const auto due = std::ranges::min_element(
-      parked_, [](const Job& a, const Job& b) { return a.not_before < b.not_before; });
-  if (due == parked_.end() || due->not_before > now) return false;
-  job = std::move(*due);
-  parked_.erase(due);
-  return true;
-}
-
-void Sender::stream_limited(Job job, const HttpResult& result) {
+void Sender::stream_limited(loki::PushJob job, const HttpResult& result) {
   const std::string response = result.body.substr(0, 512);
   ++job.stream_limit_answers;
   switch (
@@ -156,10 +156,9 @@ void Sender::stream_limited(Job job, const HttpResult& result) {
       std::vector<loki::Batch> parts = loki::split_streams(job.batch);
       problems_.warn("loki's active-stream limit refuses a stream; sending each stream alone",
                      {{"streams", parts.size()}, {"response", response}});
-      std::lock_guard lock(mutex_);
       // The bytes counted at submit(), shared out: the last part takes what is left.
       std::size_t left = job.released_bytes;
-      std::vector<Job> jobs;
+      std::vector<loki::PushJob> jobs;
       for (std::size_t i = 0; i < parts.size(); ++i) {
         const std::size_t bytes = i + 1 == parts.size() ? left : std::min(parts[i].byte_size, left);
         left -= bytes;
@@ -169,13 +168,13 @@ void Sender::stream_limited(Job job, const HttpResult& result) {
         jobs.push_back(
             {.batch = std::move(parts[i]), .released_bytes = bytes, .may_have_landed = true});
       }
-      for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) jobs_.push_front(std::move(*it));
+      std::lock_guard lock(mutex_);
+      queue_.push_front(std::move(jobs));
       return;
     }
     case loki::StreamLimitAction::kRetryLater: {
-      std::uniform_real_distribution<double> unit(0.0, 1.0);
       const milliseconds delay = loki::backoff_delay(options_.backoff, job.stream_limit_answers,
-                                                     result.retry_after, unit(random_));
+                                                     result.retry_after, jitter());
       problems_.warn(
           "loki's active-stream limit refuses a stream; other streams go on, it is "
           "sent again later",
@@ -185,7 +184,7 @@ void Sender::stream_limited(Job job, const HttpResult& result) {
            {"response", response}});
       job.not_before = std::chrono::steady_clock::now() + delay;
       std::lock_guard lock(mutex_);
-      parked_.push_back(std::move(job));
+      queue_.park(std::move(job));
       return;
     }
     case loki::StreamLimitAction::kRefuse:
@@ -211,7 +210,7 @@ bool Sender::sleep_for(milliseconds delay) {
   return !wake_.wait_for(lock, delay, [&] { return stopping_; });
 }
 
-void Sender::send(Job job) {
+void Sender::send(LokiClient& client, loki::PushJob job) {
   // Encoded once: every attempt sends these same bytes, so Loki sees one request however many
   // times it arrives (same streams, timestamps and lines: it stores each entry once).
   const loki::PushBody body = loki::encode_push(job.batch, options_.encoding);
@@ -219,7 +218,7 @@ void Sender::send(Job job) {
   bool may_have_landed = job.may_have_landed;
   while (true) {
     if (failures > 0) metrics_.retries.Increment();
-    const HttpResult result = client_.push(body);
+    const HttpResult result = client.push(body);
     {
       std::lock_guard lock(mutex_);
       if (stopping_) break;  // interrupted, or answered after the drain's deadline: unknown
@@ -238,9 +237,8 @@ void Sender::send(Job job) {
       // a kept-alive one dies before answering.
       // A 429 is the distributor's, before anything is stored.
       may_have_landed = may_have_landed || (verdict == Verdict::kRetry && result.status != 429);
-      std::uniform_real_distribution<double> unit(0.0, 1.0);
       const milliseconds delay =
-          loki::backoff_delay(options_.backoff, failures, result.retry_after, unit(random_));
+          loki::backoff_delay(options_.backoff, failures, result.retry_after, jitter());
       metrics_.backoff_seconds.Set(std::chrono::duration<double>(delay).count());
       const std::string body_start = result.body.substr(0, 512);
       const log::Fields fields = {{"status", static_cast<std::int64_t>(result.status)},
@@ -249,7 +247,7 @@ void Sender::send(Job job) {
                                   {"failures_in_a_row", static_cast<std::int64_t>(failures)},
                                   {"backoff_ms", static_cast<std::int64_t>(delay.count())},
                                   {"entries", job.batch.entry_count},
-                                  {"url", client_.push_url()}};
+                                  {"url", client.push_url()}};
       if (verdict == Verdict::kMisconfigured) {
         // Credentials, tenant or URL: nothing will get through until an operator acts, and
         // nothing is dropped meanwhile.
@@ -290,10 +288,12 @@ void Sender::send(Job job) {
       problems_.warn("loki refuses a batch as too large; sending it in two halves",
                      {{"entries", job.batch.entry_count}, {"body_bytes", body.bytes.size()}});
       const std::size_t first_bytes = std::min(first.byte_size, job.released_bytes);
-      std::lock_guard lock(mutex_);
-      jobs_.push_front(
+      std::vector<loki::PushJob> halves;
+      halves.push_back({.batch = std::move(first), .released_bytes = first_bytes});
+      halves.push_back(
           {.batch = std::move(second), .released_bytes = job.released_bytes - first_bytes});
-      jobs_.push_front({.batch = std::move(first), .released_bytes = first_bytes});
+      std::lock_guard lock(mutex_);
+      queue_.push_front(std::move(halves));
       return;
     }
     loki::Rejections rejections;

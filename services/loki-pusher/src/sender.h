@@ -15,6 +15,7 @@
 #include "iw/loki/batcher.h"
 #include "iw/loki/encode.h"
 #include "iw/loki/push_policy.h"
+#include "iw/loki/push_queue.h"
 #include "iw/loki/push_response.h"
 #include "iw/metrics/readiness.h"
 #include "loki_client.h"
@@ -31,6 +32,9 @@ struct SenderOptions {
   /// Answers of Loki's active-stream limit a one-stream batch gets before its entries are
   /// refused as stream_limit (loki::on_stream_limit()).
   int stream_limit_attempts = 3;
+  /// Pushes in flight at once, each on a connection and a thread of its own; at most one per
+  /// lane (loki::Batch::lane), so each stream's batches are pushed one at a time, in order.
+  std::size_t max_in_flight = 1;
 };
 
 /// What became of a submitted batch (or of a part of it, after a 413 or a stream-limit 429 split
@@ -49,15 +53,19 @@ struct PushOutcome {
   bool earlier_attempt_may_have_landed = false;
 };
 
-/// Pushes batches to Loki from a thread of its own, one request at a time and in submission
-/// order, so the polling thread never waits on HTTP. Each batch is encoded once; a batch that
-/// Loki did not take (429, 5xx, no answer, 401/403/404) is sent again with the same bytes after
-/// an exponential backoff with jitter, honouring Retry-After, for as long as it takes; batches
-/// submitted meanwhile wait behind it. A 400 is never answered by sending again: the outcome
-/// lists the refused entries. A 413 splits the batch in two. A 429 of Loki's active-stream limit
-/// splits the batch by stream; a one-stream batch so answered is set aside and sent again after a
-/// backoff while the others go on, and after `stream_limit_attempts` such answers its entries are
-/// refused (stream_limit).
+/// Pushes batches to Loki from threads of its own, so the polling thread never waits on HTTP:
+/// up to `max_in_flight` requests at a time, each on a kept-alive connection of its own, at most
+/// one per lane and the batches of a lane in submission order (loki::PushQueue): batches of
+/// different lanes share no stream, so every stream's entries reach Loki in the order they were
+/// batched, whatever order the answers come back in. Each batch is encoded once, by the thread
+/// that pushes it; a batch that Loki did not take (429, 5xx, no answer, 401/403/404) is sent
+/// again with the same bytes after an exponential backoff with jitter, honouring Retry-After,
+/// for as long as it takes; the batches of its lane wait behind it, and while Loki fails no
+/// other batch is started (those in flight are retried each on its own backoff). A 400 is never
+/// answered by sending again: the outcome lists the refused entries. A 413 splits the batch in
+/// two. A 429 of Loki's active-stream limit splits the batch by stream; a one-stream batch so
+/// answered is set aside and sent again after a backoff while the others go on, and after
+/// `stream_limit_attempts` such answers its entries are refused (stream_limit).
 ///
 /// Keeps the "loki" readiness check: ready after a push Loki answered (2xx, 400, 413, a
 /// stream-limit 429), not ready
@@ -66,7 +74,8 @@ struct PushOutcome {
 /// credential shows with the next push).
 class Sender {
  public:
-  /// Starts the thread. `metrics`, `readiness` and `logger` must outlive the sender.
+  /// Starts the threads (options.max_in_flight). `metrics`, `readiness` and `logger` must
+  /// outlive the sender.
   Sender(LokiClientOptions client, SenderOptions options, PusherMetrics& metrics,
          metrics::Readiness& readiness, const log::Logger& logger);
   /// stop().
@@ -85,51 +94,43 @@ class Sender {
   [[nodiscard]] bool failing() const { return failing_.load(std::memory_order_relaxed); }
   /// Waits up to `timeout` for an outcome to be ready or the sender to be idle.
   void wait(std::chrono::milliseconds timeout);
-  /// Ends the request in flight and the thread; every batch not pushed yet comes back from
-  /// take_outcomes() as abandoned. Idempotent.
+  /// Ends the requests in flight and the threads; every batch not pushed yet (in flight, queued
+  /// or set aside) comes back from take_outcomes() as abandoned. Idempotent.
   void stop();
 
  private:
-  struct Job {
-    loki::Batch batch;
-    std::size_t released_bytes = 0;
-    int stream_limit_answers = 0;
-    // An earlier answer says Loki may have stored (part of) it: see PushOutcome.
-    bool may_have_landed = false;
-    std::chrono::steady_clock::time_point not_before{};  // for a job set aside
-  };
-
-  void run();
-  void probe();
-  void send(Job job);
-  void finish(Job job, loki::Rejections rejections, bool abandoned = false,
+  // One thread per push in flight, each with its client (its connection); worker 0 also probes
+  // /ready while there is nothing to push.
+  void work(std::size_t index);
+  void probe(LokiClient& client);
+  // Pushes `job` until Loki answers it for good, it is split or set aside, or the sender stops.
+  void send(LokiClient& client, loki::PushJob job);
+  void finish(loki::PushJob job, loki::Rejections rejections, bool abandoned = false,
               bool earlier_attempt_may_have_landed = false);
   bool sleep_for(std::chrono::milliseconds delay);
   // The answer was Loki's active-stream limit: split, set aside or refuse.
-  void stream_limited(Job job, const HttpResult& result);
-  // Moves a set-aside job whose time has come into `job` (mutex_ held); false when none is due.
-  bool take_due_parked(Job& job, std::chrono::steady_clock::time_point now);
+  void stream_limited(loki::PushJob job, const HttpResult& result);
+  double jitter();
 
   const SenderOptions options_;
-  LokiClient client_;
+  std::vector<std::unique_ptr<LokiClient>> clients_;  // one per push in flight
   PusherMetrics& metrics_;
   metrics::Readiness& readiness_;
   const log::Logger& logger_;
   log::RateLimitedLog problems_;
   log::RateLimitedLog config_errors_;
-  std::mt19937_64 random_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;     // the thread: a job, or stop
+  std::condition_variable wake_;     // the threads: a job, a lane free, or stop
   std::condition_variable changed_;  // wait(): an outcome, or idle
-  std::deque<Job> jobs_;
-  std::vector<Job> parked_;  // one-stream batches refused by the stream limit, waiting a retry
+  loki::PushQueue queue_;
   std::vector<PushOutcome> outcomes_;
-  bool in_flight_ = false;
+  std::mt19937_64 random_;  // mutex_
+  std::chrono::steady_clock::time_point next_probe_;
   bool stopping_ = false;
   std::atomic<bool> failing_{false};
 
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace iw::loki_pusher

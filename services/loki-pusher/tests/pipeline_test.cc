@@ -50,11 +50,11 @@ loki_pusher:
 
 // Run `id` (< 60) as the enricher writes it; each starts a second after the one before, so Loki
 // tells their entries apart by timestamp.
-std::string enriched_run(int id) {
-  const std::string raw =
-      R"({"ID": )" + std::to_string(id) +
-      R"(, "Source": "Zoho", "Objet": "deals", "Etat": "SUCCESS", "Debut": "2025-09-15 10:30:)" +
-      (id < 10 ? "0" : "") + std::to_string(id) + R"(.000", "Fin": "2025-09-15 10:31:00.000"})";
+std::string enriched_run(int id, const std::string& source = "Zoho") {
+  const std::string raw = R"({"ID": )" + std::to_string(id) + R"(, "Source": ")" + source +
+                          R"(", "Objet": "deals", "Etat": "SUCCESS", "Debut": "2025-09-15 10:30:)" +
+                          (id < 10 ? "0" : "") + std::to_string(id) +
+                          R"(.000", "Fin": "2025-09-15 10:31:00.000"})";
   events::Enricher enricher({});
   std::string enriched;
   const auto facts = enricher.enrich(raw, 0, {.topic = "ingestion-logs", .offset = id}, enriched);
@@ -368,6 +368,67 @@ TEST_F(PusherPipelineTest, TheSigtermDrainPushesWhatIsPendingAndStoresItsOffsets
     if (read_all(consumer)) context_->shutdown().request();
   }));
   expect_every_record_stored_once();
+  for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
+  const auto drained = context_->logged("drained");
+  ASSERT_EQ(drained.size(), 1U);
+  EXPECT_THAT(drained[0], HasSubstr(R"("entries_not_pushed":0)"));
+}
+
+// Runs of eight sources (eight streams, shared out among the four lanes) on both partitions, so
+// that each partition's records travel in several pushes at once.
+void append_many_sources(FakeKafka& kafka, int first_id, int count) {
+  for (int id = first_id; id < first_id + count; ++id) {
+    kafka.append(kRuns, id % 2, enriched_run(id, "Src" + std::to_string(id % 8)), "k",
+                 {{"execution_id", "run"}}, std::chrono::system_clock::now());
+  }
+}
+
+// Pushes answered out of order (one of them refused with a 500 and sent again while the
+// others are stored): at every poll, a partition's stored offset has every record before it in
+// Loki; the records stored past a late push wait for it, and then every offset is stored.
+TEST_F(PusherPipelineTest, OffsetsStoredOnlyBehindAnsweredPushesWhenAnswersComeOutOfOrder) {
+  append_many_sources(kafka_, kRunCount, 40);
+  start("20ms");
+  receiver_->set_delay(50ms);
+  receiver_->fail_next(1, 500, "internal");
+  bool overtaken = false;
+  std::string broken;
+  ASSERT_TRUE(run([&](FakeConsumer& consumer) {
+    const auto lines = stored_lines();
+    for (const auto& p : partitions()) {
+      const auto& log = kafka_.log(p.topic, p.partition);
+      const auto stored = consumer.stored().find(p);
+      const std::int64_t below = stored == consumer.stored().end() ? 0 : stored->second;
+      for (std::int64_t offset = 0; offset < static_cast<std::int64_t>(log.size()); ++offset) {
+        const bool in_loki = lines.contains(log[static_cast<std::size_t>(offset)].value);
+        if (offset < below && !in_loki && broken.empty()) {
+          broken = p.topic + "/" + std::to_string(p.partition) + " stored at " +
+                   std::to_string(below) + " before " + std::to_string(offset) + " was in Loki";
+        }
+        // A record in Loki while one before it on its partition is not yet.
+        if (offset >= below && in_loki) overtaken = overtaken || offset > below;
+      }
+    }
+    if (stored_all(consumer)) context_->shutdown().request();
+  }));
+  EXPECT_EQ(broken, "");
+  EXPECT_TRUE(overtaken) << "no push was answered out of order";
+  expect_every_record_stored_once();
+  EXPECT_EQ(std::ranges::count(receiver_->requests(), 500, &testing::LokiRequest::status), 1);
+  for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
+}
+
+// SIGTERM while several pushes are in flight (each answered 300 ms after it arrives): the drain
+// waits for their answers, then stores every offset before leaving.
+TEST_F(PusherPipelineTest, TheSigtermDrainWaitsForThePushesInFlight) {
+  append_many_sources(kafka_, kRunCount, 40);
+  start("1h");
+  receiver_->set_delay(300ms);
+  ASSERT_TRUE(run([&](FakeConsumer& consumer) {
+    if (read_all(consumer)) context_->shutdown().request();
+  }));
+  expect_every_record_stored_once();
+  EXPECT_GE(receiver_->requests().size(), 2U);
   for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
   const auto drained = context_->logged("drained");
   ASSERT_EQ(drained.size(), 1U);

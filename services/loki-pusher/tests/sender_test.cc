@@ -43,7 +43,8 @@ class SenderTest : public ::testing::Test {
  protected:
   void start(testing::LokiReceiverOptions receiver_options = {},
              loki::Encoding encoding = loki::Encoding::kProtobuf,
-             loki::BackoffOptions backoff = {.min = 10ms, .max = 50ms, .retry_after_max = 5s}) {
+             loki::BackoffOptions backoff = {.min = 10ms, .max = 50ms, .retry_after_max = 5s},
+             std::size_t max_in_flight = 1) {
     auto receiver = LokiReceiver::start(std::move(receiver_options));
     ASSERT_TRUE(receiver.has_value());
     receiver_ = std::move(*receiver);
@@ -52,7 +53,8 @@ class SenderTest : public ::testing::Test {
                                        SenderOptions{.encoding = encoding,
                                                      .backoff = backoff,
                                                      .probe_interval = 50ms,
-                                                     .stream_limit_attempts = 3},
+                                                     .stream_limit_attempts = 3,
+                                                     .max_in_flight = max_in_flight},
                                        metrics_, readiness_, logger_);
   }
 
@@ -86,6 +88,18 @@ class SenderTest : public ::testing::Test {
   std::unique_ptr<LokiReceiver> receiver_;
   std::unique_ptr<Sender> sender_;
 };
+
+// A batch of `entries` on stream source="S<lane>", in `lane`, its timestamps and offsets from
+// `first` on.
+loki::Batch lane_batch(std::size_t lane, int entries, std::int64_t first) {
+  loki::Batch batch = make_batch(entries, 40, first);
+  batch.lane = lane;
+  batch.streams[0].labels = R"({job="ingestion-logs", source="S)" + std::to_string(lane) + R"("})";
+  for (auto& entry : batch.streams[0].entries) {
+    entry.timestamp_ns = 1'757'894'400'000'000'000 + entry.ref.offset * 1'000'000;
+  }
+  return batch;
+}
 
 TEST_F(SenderTest, AcceptedBatchComesBackWhole) {
   client_.tenant = "team-a";
@@ -281,6 +295,119 @@ TEST_F(SenderTest, StopAbandonsWhatLokiDidNotTake) {
   EXPECT_TRUE(done[1].abandoned);
   EXPECT_EQ(done[0].batch.entry_count + done[1].batch.entry_count, 5u);
   EXPECT_EQ(receiver_->entry_count(), 0u);
+}
+
+// Several pushes in flight: the lanes' batches overlap in time, while each stream's batches
+// (one lane's) reach Loki one after the other, in order, even with pushes to spare: with
+// unordered writes off the receiver refuses any entry older than its stream's newest.
+TEST_F(SenderTest, SeveralPushesInFlightKeepEachStreamInOrder) {
+  start({.unordered_writes = false}, loki::Encoding::kProtobuf,
+        {.min = 10ms, .max = 50ms, .retry_after_max = 5s}, /*max_in_flight=*/4);
+  receiver_->set_delay(300ms);
+  const auto started = std::chrono::steady_clock::now();
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t lane = 0; lane < 2; ++lane) sender_->submit(lane_batch(lane, 5, round * 10));
+  }
+  const auto done = outcomes(6);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(done.size(), 6u);
+  for (const PushOutcome& outcome : done) EXPECT_TRUE(outcome.rejections.entries.empty());
+  // A lane's three pushes one after the other: 0.9 s at least, though four may be in flight;
+  // the two lanes side by side: well under the 1.8 s of one push at a time.
+  EXPECT_GE(elapsed, 850ms) << "a lane had two pushes in flight";
+  EXPECT_LT(elapsed, 1500ms) << "the lanes' pushes did not overlap";
+  for (std::size_t lane = 0; lane < 2; ++lane) {
+    std::vector<std::int64_t> firsts;
+    for (const PushOutcome& outcome : done) {
+      if (outcome.batch.lane == lane) {
+        firsts.push_back(outcome.batch.streams[0].entries[0].ref.offset);
+      }
+    }
+    EXPECT_EQ(firsts, (std::vector<std::int64_t>{0, 10, 20})) << "lane " << lane;
+  }
+  EXPECT_EQ(receiver_->entry_count(), 30u);
+  for (const auto& request : receiver_->requests()) EXPECT_EQ(request.status, 204);
+  EXPECT_TRUE(becomes_idle());
+}
+
+// A 500 on one push while the others in flight are stored: that batch alone is sent again (the
+// same bytes) and its outcome comes back after theirs; nothing else waits for it but its lane.
+TEST_F(SenderTest, A500OnOnePushWhileOthersInFlightSucceed) {
+  start({}, loki::Encoding::kProtobuf, {.min = 400ms, .max = 400ms, .retry_after_max = 5s},
+        /*max_in_flight=*/4);
+  // Every push is read before any is answered: the four are in flight together.
+  receiver_->set_delay(200ms);
+  receiver_->fail_next(1, 500, "internal");
+  for (std::size_t lane = 0; lane < 4; ++lane) sender_->submit(lane_batch(lane, 3, 0));
+  const auto done = outcomes(4);
+  ASSERT_EQ(done.size(), 4u);
+  for (const PushOutcome& outcome : done) {
+    EXPECT_TRUE(outcome.rejections.entries.empty());
+    EXPECT_FALSE(outcome.abandoned);
+  }
+  const auto requests = receiver_->requests();
+  ASSERT_EQ(requests.size(), 5u);
+  EXPECT_EQ(std::ranges::count(requests, 500, &testing::LokiRequest::status), 1);
+  // The retried batch is the last outcome, and the last request.
+  EXPECT_EQ(requests.back().status, 204);
+  const auto entries = receiver_->entries();
+  ASSERT_EQ(entries.size(), 12u);
+  EXPECT_EQ(entries.back().stream, done.back().batch.streams[0].labels);
+  EXPECT_EQ(value(metrics_.retries), 1);
+  EXPECT_EQ(value(metrics_.push(Verdict::kRetry, 500)), 1);
+  EXPECT_FALSE(sender_->failing());
+  EXPECT_TRUE(becomes_idle());
+}
+
+// While Loki fails, batches not in flight yet wait: only the failing push is tried again.
+TEST_F(SenderTest, WhileLokiFailsNoFurtherPushStarts) {
+  start({}, loki::Encoding::kProtobuf, {.min = 100ms, .max = 100ms, .retry_after_max = 5s},
+        /*max_in_flight=*/4);
+  receiver_->fail_next(4, 503, "unavailable");
+  sender_->submit(lane_batch(0, 2, 0));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!sender_->failing()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(1ms);
+  }
+  for (std::size_t lane = 1; lane < 4; ++lane) sender_->submit(lane_batch(lane, 2, 0));
+  const auto done = outcomes(4);
+  ASSERT_EQ(done.size(), 4u);
+  // The four 503s all went to the first batch; the others started once it was stored.
+  const auto requests = receiver_->requests();
+  ASSERT_EQ(requests.size(), 8u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(requests[i].status, 503) << i;
+  EXPECT_EQ(done[0].batch.lane, 0u);
+  EXPECT_EQ(value(metrics_.retries), 4);
+}
+
+// SIGTERM while several pushes are in flight and more wait: stop() ends every request at once
+// and hands back every batch Loki did not answer, in flight or queued, as abandoned.
+TEST_F(SenderTest, StopWithSeveralPushesInFlightAbandonsThemAll) {
+  start({}, loki::Encoding::kProtobuf, {.min = 10ms, .max = 50ms, .retry_after_max = 5s},
+        /*max_in_flight=*/2);
+  receiver_->set_delay(2s);
+  for (std::size_t lane = 0; lane < 2; ++lane) {
+    sender_->submit(lane_batch(lane, 2, 0));
+    sender_->submit(lane_batch(lane, 2, 10));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (receiver_->entry_count() < 4) {  // stored, the answers held back by the delay
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(1ms);
+  }
+  const auto stopping = std::chrono::steady_clock::now();
+  sender_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 1s) << "stop() waited for the answers";
+  const auto done = sender_->take_outcomes();
+  ASSERT_EQ(done.size(), 4u);
+  std::size_t released = 0;
+  for (const PushOutcome& outcome : done) {
+    EXPECT_TRUE(outcome.abandoned);
+    released += outcome.released_bytes;
+  }
+  EXPECT_EQ(released, 4 * lane_batch(0, 2, 0).byte_size);
+  EXPECT_TRUE(sender_->idle());
 }
 
 TEST_F(SenderTest, ReadinessFollowsLokiWhileIdle) {

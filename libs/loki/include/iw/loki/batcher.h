@@ -7,6 +7,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct Batch {
   std::vector<BatchStream> streams;
   std::size_t entry_count = 0;
   std::size_t byte_size = 0;  ///< as counted against BatcherOptions::max_batch_bytes
+  /// The lane its streams belong to (BatcherOptions::lanes): batches of different lanes have no
+  /// stream in common. Parts of a split batch keep it.
+  std::size_t lane = 0;
 
   /// Calls f(stream_index, entry_index, const BatchEntry&) for every entry.
   template <typename F>
@@ -70,6 +74,12 @@ struct BatcherOptions {
   /// ingester reports these only for the last stream of a request, so this check is the
   /// reliable place to catch them.
   std::chrono::nanoseconds max_behind{0};
+  /// Streams are shared out among this many lanes by a hash of their labels, and each batch
+  /// holds the streams of one lane, filled and cut on its own (the limits above are per batch,
+  /// so per lane). A stream always falls in the same lane, so batches of different lanes can be
+  /// pushed at the same time without any stream's entries overtaking each other
+  /// (docs/LOKI_PUSHER.md, "Pushes in flight"). At least 1 (IW_CHECKed).
+  std::size_t lanes = 1;
 };
 
 /// Bytes counted per entry besides its line: protobuf framing and the timestamp.
@@ -90,18 +100,21 @@ class Batcher {
   /// (rejected()) and dropped, and the caller dead-letters the record it came from.
   [[nodiscard]] std::optional<Rejection> add(Entry entry);
 
-  /// The oldest batch that is due: a cut one, else the open one once it is max_batch_wait old.
+  /// The oldest batch that is due: a cut one, else an open one once it is max_batch_wait old.
   /// nullopt when nothing is due.
   [[nodiscard]] std::optional<Batch> next();
 
-  /// Cuts the open batch now (draining on shutdown); next() then returns it.
+  /// Cuts the open batches now (draining on shutdown); next() then returns them.
   void flush();
 
-  /// When next() will have a batch without more input: now when one is due, the open batch's
-  /// deadline, or nullopt when empty. For the caller's poll timeout.
+  /// When next() will have a batch without more input: now when one is due, the oldest open
+  /// batch's deadline, or nullopt when empty. For the caller's poll timeout.
   [[nodiscard]] std::optional<base::MonotonicTime> due_at() const;
 
-  [[nodiscard]] bool empty() const { return cut_.empty() && open_.entry_count == 0; }
+  /// The lane `stream` (its labels) falls in.
+  [[nodiscard]] std::size_t lane_of(std::string_view stream) const;
+
+  [[nodiscard]] bool empty() const { return cut_.empty() && open_entries_ == 0; }
   [[nodiscard]] std::size_t pending_entries() const;
   [[nodiscard]] std::size_t pending_bytes() const;
 
@@ -111,20 +124,35 @@ class Batcher {
   }
 
  private:
-  void cut();
+  // What the batcher knows of a stream: one lookup per entry.
+  struct StreamState {
+    std::size_t lane = 0;
+    std::size_t open_slot = kNotOpen;  // index into its lane's open batch's streams
+    // Newest timestamp cut into a batch, for max_behind.
+    std::int64_t newest_cut = 0;
+    bool cut_before = false;
+  };
+  static constexpr std::size_t kNotOpen = static_cast<std::size_t>(-1);
+  struct Open {
+    Batch batch;
+    base::MonotonicTime since{};
+  };
+
+  void cut(std::size_t lane);
+  // The lane whose open batch is oldest; nullopt when every one is empty.
+  [[nodiscard]] std::optional<std::size_t> oldest_open() const;
   std::optional<Rejection> reject(Reason reason, std::string message);
 
   BatcherOptions options_;
   const base::Clock& clock_;
-  Batch open_;
-  base::MonotonicTime open_since_{};
-  std::unordered_map<std::string, std::size_t> open_index_;  // labels -> open_.streams index
+  std::vector<Open> open_;  // one per lane
+  std::size_t open_entries_ = 0;
+  std::size_t open_bytes_ = 0;
+  // One entry per stream ever seen: streams come from a small allow-list of labels.
+  std::unordered_map<std::string, StreamState> streams_;
   std::deque<Batch> cut_;
   std::size_t cut_entries_ = 0;
   std::size_t cut_bytes_ = 0;
-  // Newest timestamp cut into a batch per stream, for max_behind. One number per stream ever
-  // seen: streams come from a small allow-list of labels.
-  std::unordered_map<std::string, std::int64_t> newest_cut_;
   std::array<std::uint64_t, kReasonCount> rejected_{};
 };
 

@@ -68,7 +68,8 @@ enum class StreamLimitAction {
 /// `attempts`: answers of the stream limit this batch got so far (>= 1).
 [[nodiscard]] StreamLimitAction on_stream_limit(const Batch& batch, int attempts, int max_attempts);
 
-/// One batch per stream of `batch`, in its order, each counted as the Batcher counts it.
+/// One batch per stream of `batch`, in its order, each counted as the Batcher counts it, in its
+/// lane.
 [[nodiscard]] std::vector<Batch> split_streams(const Batch& batch);
 
 /// Every entry of `batch` refused for `reason` with `message` (cut to `max_message_bytes`).
@@ -99,7 +100,7 @@ struct BackoffOptions {
     std::optional<std::chrono::milliseconds> retry_after, double unit);
 
 /// Splits a batch of two or more entries into two with about half the entries each, streams and
-/// entry order kept; each half's byte_size counted as the Batcher counts it.
+/// entry order and lane kept; each half's byte_size counted as the Batcher counts it.
 [[nodiscard]] std::pair<Batch, Batch> split_batch(const Batch& batch);
 
 /// One entry of a batch that Loki refused (the pusher dead-letters it).

@@ -62,7 +62,9 @@ namespace {
 
 using iw::bench::create_topic;
 using iw::bench::median;
+using iw::bench::process_cpu_seconds;
 using iw::bench::random_suffix;
+using iw::bench::self_cpu_seconds;
 using iw::bench::set;
 
 using Clock = std::chrono::steady_clock;
@@ -139,18 +141,9 @@ struct Measure {
   double receiver_cpu_seconds_per_million = 0;
 };
 
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
 // The baseline: plain librdkafka reading the topic to the end, as fast as it can.
 Measure raw_consume(const std::string& bootstrap, const std::string& topic, std::size_t count) {
-  const double cpu_before = process_cpu_seconds();
+  const double cpu_before = self_cpu_seconds();
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", bootstrap);
@@ -182,27 +175,12 @@ Measure raw_consume(const std::string& bootstrap, const std::string& topic, std:
     rd_kafka_message_destroy(m);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - *first).count();
-  const double cpu = process_cpu_seconds() - cpu_before;
+  const double cpu = self_cpu_seconds() - cpu_before;
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   return {.lines_per_second = static_cast<double>(count - 1) / seconds,
           .cpu_seconds_per_million = cpu * 1e6 / static_cast<double>(count),
           .bytes_per_line = static_cast<double>(bytes) / static_cast<double>(count)};
-}
-
-// utime + stime of a live process.
-double child_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  // Fields after the command name, which is in parentheses and may hold anything: state is the
-  // 3rd field, utime the 14th, stime the 15th.
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string skip;
-  for (int field = 3; field < 14; ++field) fields >> skip;
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  fields >> utime >> stime;
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 enum class Format { kProtobuf, kJson, kJsonGzip };
@@ -406,7 +384,7 @@ Measure pusher(const std::string& bootstrap, const std::string& binary, const st
   envp.push_back(nullptr);
   const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-  const double receiver_cpu_before = process_cpu_seconds();
+  const double receiver_cpu_before = self_cpu_seconds();
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(log_fd, STDOUT_FILENO);
@@ -438,8 +416,8 @@ Measure pusher(const std::string& bootstrap, const std::string& binary, const st
       fail("no line stored for 30 s (dead-lettered or refused?)");
     }
   }
-  const double cpu = child_cpu_seconds(pid);
-  const double receiver_cpu = process_cpu_seconds() - receiver_cpu_before;
+  const double cpu = process_cpu_seconds(pid);
+  const double receiver_cpu = self_cpu_seconds() - receiver_cpu_before;
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -123,7 +123,11 @@ def container_command(engine: list[str], image: str, run_id: str, binary: str,
     env = [f"--env={key}={value}" for key, value in sorted(environ.items())
            if key.startswith("IW_")]
     ttl = ["--timeout", str(CONTAINER_TTL_S)] if engine[0] != "docker" else []
-    return [*engine, "run", "--name", container_name(run_id, pid), "--label",
+    # A service's container is kept for its exit status (check_drain), removed at the end;
+    # the one-shot ones (the producer, ingest-dlq, --check-config) go when they exit.
+    service = binary in (f"ingest-{name}" for name in SERVICES) and "--check-config" not in args
+    keep = [] if service else ["--rm"]
+    return [*engine, "run", *keep, "--name", container_name(run_id, pid), "--label",
             f"{LABEL}={run_id}", *ttl, *SECURITY, *HOST,
             *env, *mounts_for(args, stage), image, binary, *args]
 
@@ -422,6 +426,21 @@ def cleanup_containers(engine: list[str], run_id: str) -> None:
         subprocess.run([*engine, "rm", "-f", "-t", "0", *names], capture_output=True)
 
 
+def stale_runs(labels: list[str], alive) -> list[str]:
+    """The run ids among `podman ps --format {{.Labels}}`-style LABEL values whose image test
+    (the pid the id is) is gone: what a killed run left (its containers are stopped, its
+    stack's SIGTERM reached them, but not removed)."""
+    return sorted({run for run in labels if run.isdigit() and not alive(int(run))})
+
+
+def cleanup_stale(engine: list[str]) -> None:
+    listed = subprocess.run([*engine, "ps", "-a", "--filter", f"label={LABEL}", "--format",
+                             f'{{{{index .Labels "{LABEL}"}}}}'], capture_output=True, text=True)
+    for run in stale_runs(listed.stdout.split(), lambda pid: os.path.exists(f"/proc/{pid}")):
+        log(f"removing the containers a killed run ({run}) left")
+        cleanup_containers(engine, run)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["exec"]:
@@ -461,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             r.stop()
         cleanup_containers(engine, run_id)
 
+    cleanup_stale(engine)
     atexit.register(stop_everything)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(130))

@@ -100,11 +100,24 @@ class ContainerCommandTest(unittest.TestCase):
         self.assertEqual(argv[argv.index("--label") + 1], f"{image_test.LABEL}=42")
         self.assertIn("--timeout", argv)
         self.assertNotIn("--user", argv)  # the image's own USER
-        self.assertNotIn("--rm", argv)  # kept for its exit status; removed by label at the end
+        self.assertIn("--rm", argv)  # the producer is one-shot
         self.assertEqual([a for a in argv if a.startswith("--env")],
                          ["--env=IW_HTTP_LISTEN=127.0.0.1:0"])
         self.assertEqual(argv[-4:], ["ingestwatch:dev", "ingest-producer", "--bootstrap-servers",
                                      "127.0.0.1:9"])
+
+    def test_a_service_is_kept_for_its_exit_status(self):
+        def argv(binary, args):
+            return image_test.container_command(["podman"], "i", "1", binary, args, {}, "/",
+                                                self.tmp / "stage", 2)
+        self.assertNotIn("--rm", argv("ingest-enricher", ["--bootstrap-servers", "x"]))
+        self.assertIn("--rm", argv("ingest-enricher", ["--check-config", "--config", "c"]))
+        self.assertIn("--rm", argv("ingest-dlq", ["summary"]))
+
+    def test_stale_runs_are_those_whose_test_is_gone(self):
+        alive = {100}.__contains__
+        self.assertEqual(image_test.stale_runs(["100", "200", "200", "300", "x"], alive),
+                         ["200", "300"])
 
     def test_files_are_mounted_read_only_at_their_path(self):
         argv = self.command(["data/logs.json"])

@@ -85,8 +85,20 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------- the stand-in binaries
 
+def start_time(pid: int) -> str:
+    """The process's start time (clock ticks since boot; "0" when it is gone): with the pid, a
+    name no later process has (pids are reused)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "0"
+    return stat.rpartition(")")[2].split()[19]
+
+
 def container_name(run_id: str, pid: int) -> str:
-    return f"iw-image-test-{run_id}-{pid}"
+    """The container a stand-in with this pid runs: named by the run, the pid and its start
+    time, read while the process lives."""
+    return f"iw-image-test-{run_id}-{pid}-{start_time(pid)}"
 
 
 def mounts_for(args: list[str], stage: Path) -> list[str]:
@@ -273,8 +285,14 @@ def compose_healthchecks() -> dict[str, list[str]]:
 
 
 def stack_cmd(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(REPO / "scripts/stack"), *args], capture_output=True, text=True,
+    """scripts/stack ARGS; its output is also appended to DIR/logs/image-test.log (DIR: the
+    run directory, args[1])."""
+    proc = subprocess.run([str(REPO / "scripts/stack"), *args], capture_output=True, text=True,
                           timeout=300)
+    with open(Path(args[1]) / "logs" / "image-test.log", "a") as out:
+        out.write(f"$ scripts/stack {' '.join(args)}  (exit {proc.returncode})\n"
+                  f"{proc.stderr}{proc.stdout}")
+    return proc
 
 
 def pid_of(run_dir: Path, name: str) -> int | None:
@@ -301,6 +319,7 @@ def check_drain(checks: Checks, where: str, run_dir: Path, engine: list[str] | N
     again."""
     for name in SERVICES:
         pid = pid_of(run_dir, name)
+        container = container_name(run_id, pid) if pid is not None else ""
         before = len(started_lines(run_dir, name))
         stopped = stack_cmd("stop-service", str(run_dir), name)
         records = started_lines(run_dir, name)[before:]
@@ -310,15 +329,15 @@ def check_drain(checks: Checks, where: str, run_dir: Path, engine: list[str] | N
         detail = f"log after SIGTERM: {msgs}"
         if engine is not None and pid is not None:
             inspect = subprocess.run([*engine, "inspect", "--format", "{{.State.ExitCode}}",
-                                      container_name(run_id, pid)], capture_output=True,
-                                     text=True)
+                                      container], capture_output=True, text=True)
             code = inspect.stdout.strip()
             clean = clean and code == "0"
             detail += f", container exit status {code or inspect.stderr.strip()}"
         checks.check(f"drain {where} {name}", stopped.returncode == 0 and clean, detail)
         restarted = stack_cmd("start-service", str(run_dir), name)
+        errors = [line for line in restarted.stderr.splitlines() if "error" in line.lower()]
         if not checks.check(f"restart {where} {name}", restarted.returncode == 0,
-                            " ".join(restarted.stderr.strip().splitlines()[-1:])):
+                            " ".join((errors or restarted.stderr.strip().splitlines())[-1:])):
             continue
         url = parse_env(restarted.stdout)[{"enricher": "ENRICHER_METRICS",
                                            "alert-evaluator": "EVALUATOR_METRICS",

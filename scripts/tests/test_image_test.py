@@ -96,7 +96,7 @@ class ContainerCommandTest(unittest.TestCase):
             self.assertIn(flag, argv)
         self.assertEqual(argv[argv.index("--tmpfs") + 1], "/tmp")
         self.assertEqual(argv[argv.index("--network") + 1], "host")
-        self.assertEqual(argv[argv.index("--name") + 1], "iw-image-test-42-1234")
+        self.assertRegex(argv[argv.index("--name") + 1], r"^iw-image-test-42-1234-\d+$")
         self.assertEqual(argv[argv.index("--label") + 1], f"{image_test.LABEL}=42")
         self.assertIn("--timeout", argv)
         self.assertNotIn("--user", argv)  # the image's own USER
@@ -151,7 +151,8 @@ class ContainerCommandTest(unittest.TestCase):
                                 env={"PATH": os.environ["PATH"], "IW_LOG_LEVEL": "debug"})
         out = proc.communicate(timeout=30)[0].splitlines()
         self.assertEqual(int(out[0]), proc.pid)  # SIGTERM to that pid reaches the client
-        self.assertIn(f"iw-image-test-7-{proc.pid}", out)
+        name = out[out.index("--name") + 1]
+        self.assertRegex(name, rf"^iw-image-test-7-{proc.pid}-[1-9]\d*$")  # pid, start time
         self.assertIn("--env=IW_LOG_LEVEL=debug", out)
         self.assertEqual(out[-3:], ["img:1", "ingest-enricher", "--check"])
 

@@ -18,6 +18,8 @@ help:
 	@echo "make chaos  - the fault suite: kills, a broker crash, the log store down and 429 while records flow"
 	@echo "make bench  - benchmarks against in-run raw librdkafka baselines (bench/results/)"
 	@echo "make fuzz   - libFuzzer with sanitizers on the enricher's decoder (60 s)"
+	@echo "make image  - the container image ingestwatch:dev (docker, else podman; docs/DEPLOY.md)"
+	@echo "make image-test - the image's services on the local stack, counts equal make run's"
 	@echo "make format - clang-format every C++ file"
 
 setup:
@@ -63,6 +65,20 @@ fuzz:
 
 stop:
 	@scripts/stack stop "$(RUN_DIR)"
+
+# --- The container image (docs/DEPLOY.md, "The image, run for real"); not in make test.
+# image: deploy/docker/Dockerfile into ingestwatch:dev, with docker where an engine answers,
+# else podman on a Debian base made locally when Docker Hub cannot be reached
+# (scripts/image-build). image-test: the image's services on make run's stack, next to the
+# host's build (scripts/image_test.py).
+.PHONY: image image-test
+image:
+	@scripts/image-build
+
+image-test: build image
+	@scripts/deploy-tools >/dev/null
+	@python3 scripts/image_test.py --build-dir "$(BUILD_DIR)"
+# --- end of the container image
 
 format:
 	@git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | xargs -r clang-format -i

@@ -1,7 +1,7 @@
 #!/bin/bash
 # write_commit.cmake (CTest runtime.write_commit): in a scratch git repository, the header names
 # HEAD, is left untouched (same mtime) while HEAD stays, follows a new commit, and says
-# "unknown" outside a checkout.
+# "unknown" outside a checkout; a given COMMIT (the image build's) wins over both.
 set -euo pipefail
 script=$1
 scratch=$(mktemp -d)
@@ -35,4 +35,10 @@ grep -qx "#define IW_COMMIT \"$second\"" "$header" || fail "header $(cat "$heade
 mkdir "$scratch/not-a-repo"
 GIT_CEILING_DIRECTORIES=$scratch write "$scratch/not-a-repo"
 grep -qx '#define IW_COMMIT "unknown"' "$header" || fail "outside a checkout: $(cat "$header")"
-echo "write_commit: HEAD, untouched while unchanged, a new commit, unknown outside git"
+
+GIT_CEILING_DIRECTORIES=$scratch cmake -DSOURCE_DIR="$scratch/not-a-repo" -DOUTPUT="$header" \
+  -DCOMMIT=0123456789ab -P "$script"
+grep -qx '#define IW_COMMIT "0123456789ab"' "$header" || fail "COMMIT outside a checkout: $(cat "$header")"
+cmake -DSOURCE_DIR="$repo" -DOUTPUT="$header" -DCOMMIT=0123456789ab -P "$script"
+grep -qx '#define IW_COMMIT "0123456789ab"' "$header" || fail "COMMIT in a checkout: $(cat "$header")"
+echo "write_commit: HEAD, untouched while unchanged, a new commit, unknown outside git, COMMIT"

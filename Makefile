@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz   - libFuzzer with sanitizers on the enricher's decoder (60 s)"
 	@echo "make image  - the container image ingestwatch:dev (docker, else podman; docs/DEPLOY.md)"
 	@echo "make image-test - the image's services on the local stack, counts equal make run's"
+	@echo "make k8s-test - the Helm chart installed into a loopback Kubernetes (built once; docs/DEPLOY.md)"
 	@echo "make format - clang-format every C++ file"
 
 setup:

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <memory_resource>
 #include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fifo.h"
 #include "iw/alerting/alert_event.h"
 #include "iw/base/check.h"
 
@@ -130,9 +132,9 @@ struct Evaluator::Impl {
   static constexpr std::size_t kObjetsScanned = 32;
 
   struct PerRule {
-    std::deque<Expiry> expiries;
-    std::deque<Timer> for_timers;
-    std::deque<Timer> keep_timers;
+    Fifo<Expiry> expiries;
+    Fifo<Timer> for_timers;
+    Fifo<Timer> keep_timers;
   };
 
   std::vector<Rule> rules;
@@ -149,13 +151,16 @@ struct Evaluator::Impl {
   std::string key_buffer;
 
   // Runs waiting for the clock: those that came in τ order in a FIFO, the others in a heap.
-  std::deque<PendingRun> in_order;
+  Fifo<PendingRun> in_order;
   std::priority_queue<PendingRun, std::vector<PendingRun>, std::greater<>> out_of_order;
   std::uint64_t sequence = 0;
 
   // Ids of the runs accepted (hashed: 64 bits make a false match among a window's runs
-  // vanishingly unlikely), each forgotten once the longest window has passed its τ.
-  std::unordered_set<std::uint64_t> ids;
+  // vanishingly unlikely), each forgotten once the longest window has passed its τ. Their
+  // nodes come from a pool of their own, which recycles a forgotten id's node for the next
+  // one instead of a malloc and a free per run.
+  std::pmr::unsynchronized_pool_resource id_pool;
+  std::pmr::unordered_set<std::uint64_t> ids{&id_pool};
   using IdExpiry = std::pair<Instant, std::uint64_t>;
   std::priority_queue<IdExpiry, std::vector<IdExpiry>, std::greater<>> id_expiries;
   Millis longest = Millis(0);
@@ -558,18 +563,18 @@ std::size_t Evaluator::remembered_ids() const { return impl_->ids.size(); }
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
   // An id: its hash node (value, next pointer, cached hash) and bucket, and its expiry entry.
-  std::size_t bytes = impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
-                      impl.states.capacity() * sizeof(Impl::State) +
-                      impl.keys.capacity() * sizeof(Impl::Key) +
-                      (impl.in_order.size() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
+  std::size_t bytes =
+      impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
+      impl.states.capacity() * sizeof(Impl::State) + impl.keys.capacity() * sizeof(Impl::Key) +
+      (impl.in_order.capacity() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
   for (const Impl::State& state : impl.states) bytes += state.sorted.capacity() * sizeof(double);
   for (const Labels& state_labels : impl.labels) {
     for (const auto& [name, value] : state_labels) bytes += name.capacity() + value.capacity();
     bytes += state_labels.capacity() * sizeof(Labels::value_type);
   }
   for (const Impl::PerRule& r : impl.per_rule) {
-    bytes += (r.expiries.size() + 0) * sizeof(Impl::Expiry) +
-             (r.for_timers.size() + r.keep_timers.size()) * sizeof(Impl::Timer);
+    bytes += r.expiries.capacity() * sizeof(Impl::Expiry) +
+             (r.for_timers.capacity() + r.keep_timers.capacity()) * sizeof(Impl::Timer);
   }
   // A hash node holds the key string and the index, plus the bucket pointer.
   for (const Impl::Key& key : impl.keys) {

@@ -26,6 +26,7 @@
 #include "iw/events/future_timestamp.h"
 #include "iw/loggen/generator.h"
 #include "iw/testing/alloc_counter.h"
+#include "pure_bench.h"
 
 namespace {
 
@@ -41,10 +42,7 @@ const std::vector<std::string>& enriched_records() {
     iw::loggen::Generator generator(
         {.seed = 20250915, .runs = kRecords, .failure_rate = 0.03, .target_record_bytes = 500});
     iw::events::Enricher enricher({});
-    const iw::events::RecordOrigin origin{.topic = "ingestion-logs",
-                                          .partition = 0,
-                                          .execution_id = "bench",
-                                          .processed_at = iw::base::TimePoint{}};
+    const iw::events::RecordOrigin& origin = iw::bench::kOrigin;
     std::vector<std::string> out;
     out.reserve(kRecords);
     std::string raw;
@@ -146,24 +144,8 @@ void BM_BaselineOnDemandWalk(benchmark::State& state) {
       padded.resize(record.size() + simdjson::SIMDJSON_PADDING);
       std::memcpy(padded.data(), record.data(), record.size());
       std::memset(padded.data() + record.size(), 0, simdjson::SIMDJSON_PADDING);
-      simdjson::ondemand::document doc;
-      if (parser.iterate(padded.data(), record.size(), padded.size()).get(doc)) std::abort();
-      simdjson::ondemand::object object;
-      if (doc.get_object().get(object) != simdjson::SUCCESS) std::abort();
-      for (auto field : object) {
-        std::string_view key;
-        benchmark::DoNotOptimize(field.unescaped_key().get(key));
-        simdjson::ondemand::value value;
-        if (field.value().get(value) != simdjson::SUCCESS) break;
-        simdjson::ondemand::json_type type;
-        if (value.type().get(type) != simdjson::SUCCESS) break;
-        if (type == simdjson::ondemand::json_type::number) {
-          double number = 0;
-          if (value.get_double().get(number) == simdjson::SUCCESS) sum += number;
-        } else if (type == simdjson::ondemand::json_type::string) {
-          std::string_view text;
-          if (value.get_string().get(text) == simdjson::SUCCESS) sum += text.size();
-        }
+      if (!iw::bench::walk_every_field(parser, padded.data(), record.size(), padded.size(), sum)) {
+        std::abort();
       }
     }
   }

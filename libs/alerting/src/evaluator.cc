@@ -1,6 +1,7 @@
 #include "iw/alerting/evaluator.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <memory_resource>
@@ -150,9 +151,16 @@ struct Evaluator::Impl {
   std::deque<Labels> labels;  // by state index; a deque, so AlertIdentity can point into it
   std::string key_buffer;
 
-  // Runs waiting for the clock: those that came in τ order in a FIFO, the others in a heap.
-  Fifo<PendingRun> in_order;
+  // Runs waiting for the clock. Each input partition delivers its runs in τ order, but polls
+  // interleave partitions, so a run goes into the lane (a FIFO) whose last run is the latest
+  // not after it, and only a run that fits no lane into the heap. The next run is the earliest
+  // (τ, then arrival) of the lanes' fronts and the heap's top: the order one heap would give,
+  // at the cost of a FIFO.
+  static constexpr std::size_t kLanes = 8;
+  std::array<Fifo<PendingRun>, kLanes> lanes;
   std::priority_queue<PendingRun, std::vector<PendingRun>, std::greater<>> out_of_order;
+  // Where next_pending() is: a lane's index, or kLanes for the heap.
+  std::size_t next_source = kLanes;
   std::uint64_t sequence = 0;
 
   // Ids of the runs accepted (hashed: 64 bits make a false match among a window's runs
@@ -379,27 +387,58 @@ struct Evaluator::Impl {
     }
   }
 
-  bool has_pending() const { return !in_order.empty() || !out_of_order.empty(); }
-
-  const PendingRun& next_pending() const {
-    if (in_order.empty()) return out_of_order.top();
-    if (out_of_order.empty()) return in_order.front();
-    return out_of_order.top() > in_order.front() ? in_order.front() : out_of_order.top();
+  std::size_t pending_count() const {
+    std::size_t n = out_of_order.size();
+    for (const Fifo<PendingRun>& lane : lanes) n += lane.size();
+    return n;
   }
 
+  // The earliest run waiting, or null; remembers where it is for pop_pending().
+  const PendingRun* next_pending() {
+    const PendingRun* next = out_of_order.empty() ? nullptr : &out_of_order.top();
+    next_source = kLanes;
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      if (lanes[i].empty()) continue;
+      const PendingRun& front = lanes[i].front();
+      if (next == nullptr || *next > front) {
+        next = &front;
+        next_source = i;
+      }
+    }
+    return next;
+  }
+
+  // Removes the run next_pending() returned.
   void pop_pending() {
-    if (in_order.empty()) {
+    if (next_source == kLanes) {
       out_of_order.pop();
-    } else if (out_of_order.empty() || out_of_order.top() > in_order.front()) {
-      in_order.pop_front();
     } else {
-      out_of_order.pop();
+      lanes[next_source].pop_front();
     }
   }
 
-  Instant next_instant() const {
+  void push_pending(const PendingRun& run) {
+    std::size_t best = kLanes;
+    std::size_t empty = kLanes;
+    for (std::size_t i = 0; i < kLanes; ++i) {
+      if (lanes[i].empty()) {
+        if (empty == kLanes) empty = i;
+      } else if (lanes[i].back().end <= run.end &&
+                 (best == kLanes || lanes[best].back().end < lanes[i].back().end)) {
+        best = i;
+      }
+    }
+    if (best == kLanes) best = empty;
+    if (best == kLanes) {
+      out_of_order.push(run);
+    } else {
+      lanes[best].push_back(run);
+    }
+  }
+
+  Instant next_instant() {
     Instant next = Instant::max();
-    if (has_pending()) next = next_pending().end;
+    if (const PendingRun* run = next_pending()) next = run->end;
     for (const PerRule& r : per_rule) {
       if (!r.expiries.empty()) next = std::min(next, r.expiries.front().at);
       if (!r.for_timers.empty()) next = std::min(next, r.for_timers.front().at);
@@ -427,8 +466,9 @@ struct Evaluator::Impl {
   void process_instant(Instant t, std::vector<Transition>& out) {
     ++epoch;
     touched.clear();
-    while (has_pending() && next_pending().end == t) {
-      const PendingRun run = next_pending();
+    for (const PendingRun* next = next_pending(); next != nullptr && next->end == t;
+         next = next_pending()) {
+      const PendingRun run = *next;
       pop_pending();
       const std::uint32_t source_first = keys[run.source_key].first_state;
       for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
@@ -499,11 +539,7 @@ Evaluator::Admission Evaluator::add(const Run& run) {
                                  .duration_seconds = run.duration_seconds,
                                  .cpu_seconds = run.cpu_seconds,
                                  .memory_bytes = run.memory_bytes};
-  if (impl.in_order.empty() || impl.in_order.back().end <= run.end) {
-    impl.in_order.push_back(pending);
-  } else {
-    impl.out_of_order.push(pending);
-  }
+  impl.push_pending(pending);
   return Admission::kAccepted;
 }
 
@@ -554,19 +590,20 @@ const std::vector<Rule>& Evaluator::rules() const { return impl_->rules; }
 
 std::size_t Evaluator::key_count() const { return impl_->keys.size(); }
 
-std::size_t Evaluator::buffered_runs() const {
-  return impl_->in_order.size() + impl_->out_of_order.size();
-}
+std::size_t Evaluator::buffered_runs() const { return impl_->pending_count(); }
 
 std::size_t Evaluator::remembered_ids() const { return impl_->ids.size(); }
 
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
   // An id: its hash node (value, next pointer, cached hash) and bucket, and its expiry entry.
-  std::size_t bytes =
-      impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
-      impl.states.capacity() * sizeof(Impl::State) + impl.keys.capacity() * sizeof(Impl::Key) +
-      (impl.in_order.capacity() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
+  std::size_t bytes = impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
+                      impl.states.capacity() * sizeof(Impl::State) +
+                      impl.keys.capacity() * sizeof(Impl::Key) +
+                      impl.out_of_order.size() * sizeof(Impl::PendingRun);
+  for (const Fifo<Impl::PendingRun>& lane : impl.lanes) {
+    bytes += lane.capacity() * sizeof(Impl::PendingRun);
+  }
   for (const Impl::State& state : impl.states) bytes += state.sorted.capacity() * sizeof(double);
   for (const Labels& state_labels : impl.labels) {
     for (const auto& [name, value] : state_labels) bytes += name.capacity() + value.capacity();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <deque>
 #include <memory_resource>
@@ -159,6 +160,8 @@ struct Evaluator::Impl {
   static constexpr std::size_t kLanes = 8;
   std::array<Fifo<PendingRun>, kLanes> lanes;
   std::priority_queue<PendingRun, std::vector<PendingRun>, std::greater<>> out_of_order;
+  // Bit i: lanes[i] is not empty (most of the time one or a few are).
+  std::uint32_t occupied = 0;
   // Where next_pending() is: a lane's index, or kLanes for the heap.
   std::size_t next_source = kLanes;
   std::uint64_t sequence = 0;
@@ -397,8 +400,8 @@ struct Evaluator::Impl {
   const PendingRun* next_pending() {
     const PendingRun* next = out_of_order.empty() ? nullptr : &out_of_order.top();
     next_source = kLanes;
-    for (std::size_t i = 0; i < kLanes; ++i) {
-      if (lanes[i].empty()) continue;
+    for (std::uint32_t bits = occupied; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(bits));
       const PendingRun& front = lanes[i].front();
       if (next == nullptr || *next > front) {
         next = &front;
@@ -414,25 +417,27 @@ struct Evaluator::Impl {
       out_of_order.pop();
     } else {
       lanes[next_source].pop_front();
+      if (lanes[next_source].empty()) occupied &= ~(1u << next_source);
     }
   }
 
   void push_pending(const PendingRun& run) {
     std::size_t best = kLanes;
-    std::size_t empty = kLanes;
-    for (std::size_t i = 0; i < kLanes; ++i) {
-      if (lanes[i].empty()) {
-        if (empty == kLanes) empty = i;
-      } else if (lanes[i].back().end <= run.end &&
-                 (best == kLanes || lanes[best].back().end < lanes[i].back().end)) {
+    for (std::uint32_t bits = occupied; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(bits));
+      if (lanes[i].back().end <= run.end &&
+          (best == kLanes || lanes[best].back().end < lanes[i].back().end)) {
         best = i;
       }
     }
-    if (best == kLanes) best = empty;
+    if (best == kLanes && occupied != (1u << kLanes) - 1) {
+      best = static_cast<std::size_t>(std::countr_one(occupied));  // the first empty lane
+    }
     if (best == kLanes) {
       out_of_order.push(run);
     } else {
       lanes[best].push_back(run);
+      occupied |= 1u << best;
     }
   }
 

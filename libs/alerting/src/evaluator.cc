@@ -119,6 +119,8 @@ struct Evaluator::Impl {
     double duration_seconds;
     std::optional<double> cpu_seconds;
     std::optional<double> memory_bytes;
+    std::uint64_t id_hash;  // when has_id: the run's id, as `ids` holds it
+    bool has_id;
 
     bool operator>(const PendingRun& other) const {
       return end != other.end ? end > other.end : sequence > other.sequence;
@@ -172,8 +174,10 @@ struct Evaluator::Impl {
   // one instead of a malloc and a free per run.
   std::pmr::unsynchronized_pool_resource id_pool;
   std::pmr::unordered_set<std::uint64_t> ids{&id_pool};
+  // When each is forgotten, in that order: queued as its run is evaluated, in τ order (an id
+  // expires after its run's τ, so while its run waits its id cannot expire).
   using IdExpiry = std::pair<Instant, std::uint64_t>;
-  std::priority_queue<IdExpiry, std::vector<IdExpiry>, std::greater<>> id_expiries;
+  Fifo<IdExpiry> id_expiries;
   Millis longest = Millis(0);
 
   Instant now = Instant::min();
@@ -475,6 +479,7 @@ struct Evaluator::Impl {
          next = next_pending()) {
       const PendingRun run = *next;
       pop_pending();
+      if (run.has_id) id_expiries.push_back({run.end + longest, run.id_hash});
       const std::uint32_t source_first = keys[run.source_key].first_state;
       for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
         enter(static_cast<std::uint32_t>(source_first + slot), run);
@@ -531,10 +536,7 @@ Evaluator::Admission Evaluator::add(const Run& run) {
   const std::uint64_t id_hash = run.id.empty() ? 0 : std::hash<std::string_view>{}(run.id);
   if (!run.id.empty() && impl.ids.contains(id_hash)) return Admission::kDuplicate;
   if (run.end <= impl.now) return Admission::kLate;
-  if (!run.id.empty()) {
-    impl.ids.insert(id_hash);
-    impl.id_expiries.emplace(run.end + impl.longest, id_hash);
-  }
+  if (!run.id.empty()) impl.ids.insert(id_hash);
   const std::uint32_t source_key = impl.source_key(run.source);
   const Impl::PendingRun pending{.end = run.end,
                                  .sequence = impl.sequence++,
@@ -543,7 +545,9 @@ Evaluator::Admission Evaluator::add(const Run& run) {
                                  .etat = run.etat,
                                  .duration_seconds = run.duration_seconds,
                                  .cpu_seconds = run.cpu_seconds,
-                                 .memory_bytes = run.memory_bytes};
+                                 .memory_bytes = run.memory_bytes,
+                                 .id_hash = id_hash,
+                                 .has_id = !run.id.empty()};
   impl.push_pending(pending);
   return Admission::kAccepted;
 }
@@ -557,9 +561,9 @@ void Evaluator::advance_to(Instant t, std::vector<Transition>& out) {
   }
   impl.now = t;
   // A copy of these would be late now: their ids are no longer needed.
-  while (!impl.id_expiries.empty() && impl.id_expiries.top().first <= t) {
-    impl.ids.erase(impl.id_expiries.top().second);
-    impl.id_expiries.pop();
+  while (!impl.id_expiries.empty() && impl.id_expiries.front().first <= t) {
+    impl.ids.erase(impl.id_expiries.front().second);
+    impl.id_expiries.pop_front();
   }
 }
 
@@ -602,10 +606,10 @@ std::size_t Evaluator::remembered_ids() const { return impl_->ids.size(); }
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
   // An id: its hash node (value, next pointer, cached hash) and bucket, and its expiry entry.
-  std::size_t bytes = impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
-                      impl.states.capacity() * sizeof(Impl::State) +
-                      impl.keys.capacity() * sizeof(Impl::Key) +
-                      impl.out_of_order.size() * sizeof(Impl::PendingRun);
+  std::size_t bytes =
+      impl.ids.size() * 4 * sizeof(void*) + impl.id_expiries.capacity() * sizeof(Impl::IdExpiry) +
+      impl.states.capacity() * sizeof(Impl::State) + impl.keys.capacity() * sizeof(Impl::Key) +
+      impl.out_of_order.size() * sizeof(Impl::PendingRun);
   for (const Fifo<Impl::PendingRun>& lane : impl.lanes) {
     bytes += lane.capacity() * sizeof(Impl::PendingRun);
   }

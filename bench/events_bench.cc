@@ -15,6 +15,7 @@
 #include "iw/events/enricher.h"
 #include "iw/loggen/generator.h"
 #include "iw/loki/entry.h"
+#include "pure_bench.h"
 
 namespace {
 
@@ -55,10 +56,7 @@ void BM_Enrich(benchmark::State& state, bool in_place) {
   const Records& r = records();
   iw::events::Enricher enricher({});
   std::string out;
-  const iw::events::RecordOrigin origin{.topic = "ingestion-logs",
-                                        .partition = 0,
-                                        .execution_id = "bench",
-                                        .processed_at = iw::base::TimePoint{}};
+  const iw::events::RecordOrigin& origin = iw::bench::kOrigin;
   std::size_t i = 0;
   for (auto _ : state) {
     const std::string_view raw = r.views[i++ % r.views.size()];
@@ -94,32 +92,11 @@ void BM_SimdjsonOnDemandWalk(benchmark::State& state) {
   std::size_t i = 0;
   for (auto _ : state) {
     const std::string_view raw = r.views[i++ % r.views.size()];
-    simdjson::ondemand::document doc;
-    if (parser.iterate(raw.data(), raw.size(), raw.size() + simdjson::SIMDJSON_PADDING).get(doc) !=
-        simdjson::SUCCESS) {
+    double sum = 0;
+    if (!iw::bench::walk_every_field(parser, raw.data(), raw.size(),
+                                     raw.size() + simdjson::SIMDJSON_PADDING, sum)) {
       state.SkipWithError("parse failed");
       break;
-    }
-    simdjson::ondemand::object object;
-    if (doc.get_object().get(object) != simdjson::SUCCESS) {
-      state.SkipWithError("not an object");
-      break;
-    }
-    double sum = 0;
-    for (auto field : object) {
-      std::string_view key;
-      benchmark::DoNotOptimize(field.unescaped_key().get(key));
-      simdjson::ondemand::value value;
-      if (field.value().get(value) != simdjson::SUCCESS) break;
-      simdjson::ondemand::json_type type;
-      if (value.type().get(type) != simdjson::SUCCESS) break;
-      if (type == simdjson::ondemand::json_type::number) {
-        double number = 0;
-        if (value.get_double().get(number) == simdjson::SUCCESS) sum += number;
-      } else if (type == simdjson::ondemand::json_type::string) {
-        std::string_view text;
-        if (value.get_string().get(text) == simdjson::SUCCESS) sum += text.size();
-      }
     }
     benchmark::DoNotOptimize(sum);
   }
@@ -131,10 +108,7 @@ BENCHMARK(BM_SimdjsonOnDemandWalk);
 const std::vector<std::string>& enriched_records() {
   static const std::vector<std::string> kEnriched = [] {
     iw::events::Enricher enricher({});
-    const iw::events::RecordOrigin origin{.topic = "ingestion-logs",
-                                          .partition = 0,
-                                          .execution_id = "bench",
-                                          .processed_at = iw::base::TimePoint{}};
+    const iw::events::RecordOrigin& origin = iw::bench::kOrigin;
     std::vector<std::string> out;
     std::string line;
     for (const std::string_view raw : records().views) {

@@ -1,6 +1,7 @@
 #include "iw/alerting/alert_history.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace iw::alerting {
 namespace {
@@ -17,9 +18,7 @@ void AlertHistory::record(const AlertEvent& event) {
   auto& entries = by_fingerprint_[event.fingerprint];
   const Entry entry{event.status, at, event.starts_at};
   // Kept in instant order; a firing and its resolve at the same instant keep their order.
-  entries.insert(std::upper_bound(entries.begin(), entries.end(), entry,
-                                  [](const Entry& a, const Entry& b) { return a.at < b.at; }),
-                 entry);
+  entries.insert(std::upper_bound(entries.begin(), entries.end(), at, ByInstant{}), entry);
   latest_ = latest_ ? std::max(*latest_, at) : at;
   ++size_;
 }
@@ -27,25 +26,24 @@ void AlertHistory::record(const AlertEvent& event) {
 bool AlertHistory::contains(const AlertEvent& event) const {
   const auto it = by_fingerprint_.find(event.fingerprint);
   if (it == by_fingerprint_.end()) return false;
+  // The entries are in instant order: only those at this instant are looked at, not a
+  // fingerprint's whole past (which grows with every episode).
   const Instant at = instant_of(event);
-  return std::any_of(it->second.begin(), it->second.end(), [&](const Entry& entry) {
-    return entry.status == event.status && entry.at == at;
-  });
+  const auto [first, last] =
+      std::equal_range(it->second.begin(), it->second.end(), at, ByInstant{});
+  return std::any_of(first, last, [&](const Entry& entry) { return entry.status == event.status; });
 }
 
 std::optional<Instant> AlertHistory::firing_since(std::uint64_t fingerprint, Instant at) const {
   const auto it = by_fingerprint_.find(fingerprint);
   if (it == by_fingerprint_.end()) return std::nullopt;
-  std::optional<Instant> since;
-  for (const Entry& entry : it->second) {
-    if (entry.at > at) break;
-    if (entry.status == EventStatus::kFiring) {
-      since = entry.starts_at;
-    } else {
-      since.reset();
-    }
-  }
-  return since;
+  // The last transition at or before `at` (in instant order, a firing and its resolve at one
+  // instant in the order written) says whether an episode was firing then, and since when.
+  const auto after = std::upper_bound(it->second.begin(), it->second.end(), at, ByInstant{});
+  if (after == it->second.begin()) return std::nullopt;
+  const Entry& last = *std::prev(after);
+  if (last.status != EventStatus::kFiring) return std::nullopt;
+  return last.starts_at;
 }
 
 }  // namespace iw::alerting

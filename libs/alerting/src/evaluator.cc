@@ -1,13 +1,17 @@
 #include "iw/alerting/evaluator.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <deque>
+#include <memory_resource>
 #include <queue>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fifo.h"
 #include "iw/alerting/alert_event.h"
 #include "iw/base/check.h"
 
@@ -115,6 +119,8 @@ struct Evaluator::Impl {
     double duration_seconds;
     std::optional<double> cpu_seconds;
     std::optional<double> memory_bytes;
+    std::uint64_t id_hash;  // when has_id: the run's id, as `ids` holds it
+    bool has_id;
 
     bool operator>(const PendingRun& other) const {
       return end != other.end ? end > other.end : sequence > other.sequence;
@@ -130,9 +136,9 @@ struct Evaluator::Impl {
   static constexpr std::size_t kObjetsScanned = 32;
 
   struct PerRule {
-    std::deque<Expiry> expiries;
-    std::deque<Timer> for_timers;
-    std::deque<Timer> keep_timers;
+    Fifo<Expiry> expiries;
+    Fifo<Timer> for_timers;
+    Fifo<Timer> keep_timers;
   };
 
   std::vector<Rule> rules;
@@ -148,16 +154,30 @@ struct Evaluator::Impl {
   std::deque<Labels> labels;  // by state index; a deque, so AlertIdentity can point into it
   std::string key_buffer;
 
-  // Runs waiting for the clock: those that came in τ order in a FIFO, the others in a heap.
-  std::deque<PendingRun> in_order;
+  // Runs waiting for the clock. Each input partition delivers its runs in τ order, but polls
+  // interleave partitions, so a run goes into the lane (a FIFO) whose last run is the latest
+  // not after it, and only a run that fits no lane into the heap. The next run is the earliest
+  // (τ, then arrival) of the lanes' fronts and the heap's top: the order one heap would give,
+  // at the cost of a FIFO.
+  static constexpr std::size_t kLanes = 8;
+  std::array<Fifo<PendingRun>, kLanes> lanes;
   std::priority_queue<PendingRun, std::vector<PendingRun>, std::greater<>> out_of_order;
+  // Bit i: lanes[i] is not empty (most of the time one or a few are).
+  std::uint32_t occupied = 0;
+  // Where next_pending() is: a lane's index, or kLanes for the heap.
+  std::size_t next_source = kLanes;
   std::uint64_t sequence = 0;
 
   // Ids of the runs accepted (hashed: 64 bits make a false match among a window's runs
-  // vanishingly unlikely), each forgotten once the longest window has passed its τ.
-  std::unordered_set<std::uint64_t> ids;
+  // vanishingly unlikely), each forgotten once the longest window has passed its τ. Their
+  // nodes come from a pool of their own, which recycles a forgotten id's node for the next
+  // one instead of a malloc and a free per run.
+  std::pmr::unsynchronized_pool_resource id_pool;
+  std::pmr::unordered_set<std::uint64_t> ids{&id_pool};
+  // When each is forgotten, in that order: queued as its run is evaluated, in τ order (an id
+  // expires after its run's τ, so while its run waits its id cannot expire).
   using IdExpiry = std::pair<Instant, std::uint64_t>;
-  std::priority_queue<IdExpiry, std::vector<IdExpiry>, std::greater<>> id_expiries;
+  Fifo<IdExpiry> id_expiries;
   Millis longest = Millis(0);
 
   Instant now = Instant::min();
@@ -374,27 +394,60 @@ struct Evaluator::Impl {
     }
   }
 
-  bool has_pending() const { return !in_order.empty() || !out_of_order.empty(); }
-
-  const PendingRun& next_pending() const {
-    if (in_order.empty()) return out_of_order.top();
-    if (out_of_order.empty()) return in_order.front();
-    return out_of_order.top() > in_order.front() ? in_order.front() : out_of_order.top();
+  std::size_t pending_count() const {
+    std::size_t n = out_of_order.size();
+    for (const Fifo<PendingRun>& lane : lanes) n += lane.size();
+    return n;
   }
 
+  // The earliest run waiting, or null; remembers where it is for pop_pending().
+  const PendingRun* next_pending() {
+    const PendingRun* next = out_of_order.empty() ? nullptr : &out_of_order.top();
+    next_source = kLanes;
+    for (std::uint32_t bits = occupied; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(bits));
+      const PendingRun& front = lanes[i].front();
+      if (next == nullptr || *next > front) {
+        next = &front;
+        next_source = i;
+      }
+    }
+    return next;
+  }
+
+  // Removes the run next_pending() returned.
   void pop_pending() {
-    if (in_order.empty()) {
+    if (next_source == kLanes) {
       out_of_order.pop();
-    } else if (out_of_order.empty() || out_of_order.top() > in_order.front()) {
-      in_order.pop_front();
     } else {
-      out_of_order.pop();
+      lanes[next_source].pop_front();
+      if (lanes[next_source].empty()) occupied &= ~(1u << next_source);
     }
   }
 
-  Instant next_instant() const {
+  void push_pending(const PendingRun& run) {
+    std::size_t best = kLanes;
+    for (std::uint32_t bits = occupied; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(bits));
+      if (lanes[i].back().end <= run.end &&
+          (best == kLanes || lanes[best].back().end < lanes[i].back().end)) {
+        best = i;
+      }
+    }
+    if (best == kLanes && occupied != (1u << kLanes) - 1) {
+      best = static_cast<std::size_t>(std::countr_one(occupied));  // the first empty lane
+    }
+    if (best == kLanes) {
+      out_of_order.push(run);
+    } else {
+      lanes[best].push_back(run);
+      occupied |= 1u << best;
+    }
+  }
+
+  Instant next_instant() {
     Instant next = Instant::max();
-    if (has_pending()) next = next_pending().end;
+    if (const PendingRun* run = next_pending()) next = run->end;
     for (const PerRule& r : per_rule) {
       if (!r.expiries.empty()) next = std::min(next, r.expiries.front().at);
       if (!r.for_timers.empty()) next = std::min(next, r.for_timers.front().at);
@@ -422,9 +475,11 @@ struct Evaluator::Impl {
   void process_instant(Instant t, std::vector<Transition>& out) {
     ++epoch;
     touched.clear();
-    while (has_pending() && next_pending().end == t) {
-      const PendingRun run = next_pending();
+    for (const PendingRun* next = next_pending(); next != nullptr && next->end == t;
+         next = next_pending()) {
+      const PendingRun run = *next;
       pop_pending();
+      if (run.has_id) id_expiries.push_back({run.end + longest, run.id_hash});
       const std::uint32_t source_first = keys[run.source_key].first_state;
       for (std::size_t slot = 0; slot < source_rules.size(); ++slot) {
         enter(static_cast<std::uint32_t>(source_first + slot), run);
@@ -481,10 +536,7 @@ Evaluator::Admission Evaluator::add(const Run& run) {
   const std::uint64_t id_hash = run.id.empty() ? 0 : std::hash<std::string_view>{}(run.id);
   if (!run.id.empty() && impl.ids.contains(id_hash)) return Admission::kDuplicate;
   if (run.end <= impl.now) return Admission::kLate;
-  if (!run.id.empty()) {
-    impl.ids.insert(id_hash);
-    impl.id_expiries.emplace(run.end + impl.longest, id_hash);
-  }
+  if (!run.id.empty()) impl.ids.insert(id_hash);
   const std::uint32_t source_key = impl.source_key(run.source);
   const Impl::PendingRun pending{.end = run.end,
                                  .sequence = impl.sequence++,
@@ -493,12 +545,10 @@ Evaluator::Admission Evaluator::add(const Run& run) {
                                  .etat = run.etat,
                                  .duration_seconds = run.duration_seconds,
                                  .cpu_seconds = run.cpu_seconds,
-                                 .memory_bytes = run.memory_bytes};
-  if (impl.in_order.empty() || impl.in_order.back().end <= run.end) {
-    impl.in_order.push_back(pending);
-  } else {
-    impl.out_of_order.push(pending);
-  }
+                                 .memory_bytes = run.memory_bytes,
+                                 .id_hash = id_hash,
+                                 .has_id = !run.id.empty()};
+  impl.push_pending(pending);
   return Admission::kAccepted;
 }
 
@@ -511,9 +561,9 @@ void Evaluator::advance_to(Instant t, std::vector<Transition>& out) {
   }
   impl.now = t;
   // A copy of these would be late now: their ids are no longer needed.
-  while (!impl.id_expiries.empty() && impl.id_expiries.top().first <= t) {
-    impl.ids.erase(impl.id_expiries.top().second);
-    impl.id_expiries.pop();
+  while (!impl.id_expiries.empty() && impl.id_expiries.front().first <= t) {
+    impl.ids.erase(impl.id_expiries.front().second);
+    impl.id_expiries.pop_front();
   }
 }
 
@@ -549,27 +599,28 @@ const std::vector<Rule>& Evaluator::rules() const { return impl_->rules; }
 
 std::size_t Evaluator::key_count() const { return impl_->keys.size(); }
 
-std::size_t Evaluator::buffered_runs() const {
-  return impl_->in_order.size() + impl_->out_of_order.size();
-}
+std::size_t Evaluator::buffered_runs() const { return impl_->pending_count(); }
 
 std::size_t Evaluator::remembered_ids() const { return impl_->ids.size(); }
 
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
   // An id: its hash node (value, next pointer, cached hash) and bucket, and its expiry entry.
-  std::size_t bytes = impl.ids.size() * (4 * sizeof(void*) + sizeof(Impl::IdExpiry)) +
-                      impl.states.capacity() * sizeof(Impl::State) +
-                      impl.keys.capacity() * sizeof(Impl::Key) +
-                      (impl.in_order.size() + impl.out_of_order.size()) * sizeof(Impl::PendingRun);
+  std::size_t bytes =
+      impl.ids.size() * 4 * sizeof(void*) + impl.id_expiries.capacity() * sizeof(Impl::IdExpiry) +
+      impl.states.capacity() * sizeof(Impl::State) + impl.keys.capacity() * sizeof(Impl::Key) +
+      impl.out_of_order.size() * sizeof(Impl::PendingRun);
+  for (const Fifo<Impl::PendingRun>& lane : impl.lanes) {
+    bytes += lane.capacity() * sizeof(Impl::PendingRun);
+  }
   for (const Impl::State& state : impl.states) bytes += state.sorted.capacity() * sizeof(double);
   for (const Labels& state_labels : impl.labels) {
     for (const auto& [name, value] : state_labels) bytes += name.capacity() + value.capacity();
     bytes += state_labels.capacity() * sizeof(Labels::value_type);
   }
   for (const Impl::PerRule& r : impl.per_rule) {
-    bytes += (r.expiries.size() + 0) * sizeof(Impl::Expiry) +
-             (r.for_timers.size() + r.keep_timers.size()) * sizeof(Impl::Timer);
+    bytes += r.expiries.capacity() * sizeof(Impl::Expiry) +
+             (r.for_timers.capacity() + r.keep_timers.capacity()) * sizeof(Impl::Timer);
   }
   // A hash node holds the key string and the index, plus the bucket pointer.
   for (const Impl::Key& key : impl.keys) {

@@ -124,6 +124,48 @@ TEST(EvaluatorTest, RunsOutOfOrderWithinTheBufferGiveTheInOrderResult) {
   EXPECT_EQ(transitions({b, c, a}), in_order);
 }
 
+// As a poll delivers them: each of 12 partitions (more than the evaluator's FIFO lanes, so
+// its heap takes some) in τ order, the partitions interleaved in batches of uneven size, some
+// runs of different partitions at the same instant. The transitions are those of the runs fed
+// in τ order.
+TEST(EvaluatorTest, PartitionsInterleavedInBatchesGiveTheInOrderResult) {
+  constexpr int kPartitions = 12;
+  const std::vector<std::string> sources = {"Zoho", "PowerBI", "Efficy", "SharePoint"};
+  std::vector<std::vector<alerting::Run>> partitions(kPartitions);
+  std::vector<alerting::Run> sorted;
+  for (int i = 0; i < 1200; ++i) {
+    const int p = (i * 7) % kPartitions;
+    // Every third instant is shared by two consecutive runs (of different partitions).
+    const Instant end = kT0 + seconds(20) * (i - i / 3);
+    const alerting::Run r = run(sources[static_cast<std::size_t>(p) % sources.size()], "deals",
+                                i % 37 == 0 ? Etat::kFailed : Etat::kSuccess, end);
+    partitions[static_cast<std::size_t>(p)].push_back(r);
+    sorted.push_back(r);
+  }
+  std::vector<alerting::Run> interleaved;
+  std::vector<std::size_t> next(kPartitions, 0);
+  for (std::size_t round = 0; interleaved.size() < sorted.size(); ++round) {
+    for (std::size_t p = 0; p < kPartitions; ++p) {
+      const std::size_t batch = 1 + (round * 5 + p * 3) % 17;
+      for (std::size_t k = 0; k < batch && next[p] < partitions[p].size(); ++k) {
+        interleaved.push_back(partitions[p][next[p]++]);
+      }
+    }
+  }
+  const auto transitions = [](const std::vector<alerting::Run>& runs) {
+    Evaluator evaluator({failed_runs(minutes(2), Comparison::kGreaterOrEqual, 1)});
+    std::vector<Transition> out;
+    for (const alerting::Run& r : runs) {
+      EXPECT_EQ(evaluator.add(r), Evaluator::Admission::kAccepted);
+    }
+    evaluator.advance_to(kT0 + std::chrono::hours(12), out);
+    return describe(out);
+  };
+  const auto in_order = transitions(sorted);
+  ASSERT_GT(in_order.size(), 20U);
+  EXPECT_EQ(transitions(interleaved), in_order);
+}
+
 TEST(EvaluatorTest, ARunAtOrBeforeTheEvaluatedInstantIsLateAndNotFoldedIn) {
   Evaluator evaluator({failed_runs(minutes(5), Comparison::kGreaterOrEqual, 1)});
   std::vector<Transition> out;

@@ -113,6 +113,13 @@ constexpr std::uint32_t kRequired =
     bit(EnrichedField::kDuration) | bit(EnrichedField::kLabelSource) |
     bit(EnrichedField::kLabelEtat);
 
+// Whether a member's key is `name`. Most keys met are someone else's: their length or first
+// letter tells them apart without a call to memcmp for each name tried.
+bool same_key(std::string_view name, std::string_view key) {
+  return name.size() == key.size() && !name.empty() && name[0] == key[0] &&
+         std::memcmp(name.data() + 1, key.data() + 1, name.size() - 1) == 0;
+}
+
 // How a string field may be: required and not empty, required and maybe empty, or optional
 // (null and "" read as absent, i.e. "").
 enum class Text : std::uint8_t { kNotEmpty, kMayBeEmpty, kOptional };
@@ -231,7 +238,7 @@ struct EnrichedRecordReader::Impl {
       if (auto error = entry.unescaped_key().get(key)) return not_json(top.key, error);
       if (auto error = entry.value().get(member_value)) return not_json(top.key, error);
       for (const Member& member : top.members) {
-        if ((wanted & bit(member.field)) == 0 || member.key != key) continue;
+        if ((wanted & bit(member.field)) == 0 || !same_key(member.key, key)) continue;
         if (Result r = read_once(member, member_value, out); !r) return r;
         break;
       }
@@ -300,7 +307,7 @@ EnrichedRecordResult EnrichedRecordReader::read(std::string_view record,
     if (auto error = entry.unescaped_key().get(key)) return not_json(kRecord, error);
     if (auto error = entry.value().get(field)) return not_json(key, error);
     for (std::size_t i = 0; i < std::size(kTopLevel); ++i) {
-      if ((impl.wanted_top & (1u << i)) == 0 || kTopLevel[i].key != key) continue;
+      if ((impl.wanted_top & (1u << i)) == 0 || !same_key(kTopLevel[i].key, key)) continue;
       Result r = kTopLevel[i].is_object ? impl.read_object(i, field, out)
                                         : impl.read_once(kTopLevel[i].members[0], field, out);
       if (!r) return std::unexpected(std::move(r).error());

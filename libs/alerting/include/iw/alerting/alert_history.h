@@ -34,6 +34,12 @@ class AlertHistory {
     Instant at;  // startsAt for firing, endsAt for resolved
     Instant starts_at;
   };
+  // Orders entries, and an instant among them, by instant.
+  struct ByInstant {
+    bool operator()(const Entry& a, Instant b) const { return a.at < b; }
+    bool operator()(Instant a, const Entry& b) const { return a < b.at; }
+    bool operator()(const Entry& a, const Entry& b) const { return a.at < b.at; }
+  };
   std::unordered_map<std::uint64_t, std::vector<Entry>> by_fingerprint_;
   std::optional<Instant> latest_;
   std::size_t size_ = 0;

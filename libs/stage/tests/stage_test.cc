@@ -214,6 +214,28 @@ class StageTest : public StageFixture, public ::testing::WithParamInterface<Deli
 class TransactionalStageTest : public StageFixture {
  protected:
   TransactionalStageTest() : StageFixture(Delivery::kTransactional) {}
+
+  // The stage on clock_, transactions committed by age (100 ms), never by size; each record
+  // takes `work` to process, and how long it waited from being taken to its transaction's
+  // commit goes to waits_.
+  void time_commits(std::chrono::milliseconds work) {
+    fake_clock_ = true;
+    transaction_interval_ = 100ms;
+    transaction_max_bytes_ = 1 << 20;
+    copier_.on_process = [this, work] {
+      taken_.push_back(clock_.monotonic_now());
+      clock_.advance(work);
+    };
+    copier_.on_commit = [this] {
+      for (const auto at : taken_) {
+        waits_.push_back(std::chrono::ceil<std::chrono::milliseconds>(clock_.monotonic_now() - at));
+      }
+      taken_.clear();
+    };
+  }
+
+  std::vector<base::MonotonicTime> taken_;  // records whose outcome is not committed yet
+  std::vector<std::chrono::milliseconds> waits_;
 };
 
 class StoredOffsetsStageTest : public StageFixture {
@@ -498,29 +520,15 @@ TEST_F(TransactionalStageTest, AnAbortedCommitRewindsAndWritesEveryRecordOnce) {
 // commit interval old (100 ms), however many records that is, so no record's outcome waits
 // longer than the interval (plus the record being processed) to start committing.
 TEST_F(TransactionalStageTest, ATransactionCommitsOnceItIsTheIntervalOld) {
-  fake_clock_ = true;
-  transaction_interval_ = 100ms;
-  transaction_max_bytes_ = 1 << 20;
+  time_commits(10ms);
   std::vector<std::string> values;
   for (int i = 0; i < 40; ++i) values.push_back(std::to_string(i % 10));
   append(values);
-  std::vector<base::MonotonicTime> taken;  // records whose outcome is not committed yet
-  std::vector<std::chrono::milliseconds> waits;
-  copier_.on_process = [&] {
-    taken.push_back(clock_.monotonic_now());
-    clock_.advance(10ms);
-  };
-  copier_.on_commit = [&] {
-    for (const auto at : taken) {
-      waits.push_back(std::chrono::ceil<std::chrono::milliseconds>(clock_.monotonic_now() - at));
-    }
-    taken.clear();
-  };
   stop_when_drained();
   ASSERT_TRUE(run());
   EXPECT_EQ(output().size(), 40U);
-  ASSERT_EQ(waits.size(), 40U);
-  EXPECT_EQ(*std::ranges::max_element(waits), 100ms);
+  ASSERT_EQ(waits_.size(), 40U);
+  EXPECT_EQ(*std::ranges::max_element(waits_), 100ms);
   EXPECT_EQ(copier_.commits, 4);  // ten records each, by age; none left for the drain
   EXPECT_EQ(committed(0), 20);
   EXPECT_EQ(committed(1), 20);
@@ -529,17 +537,9 @@ TEST_F(TransactionalStageTest, ATransactionCommitsOnceItIsTheIntervalOld) {
 // The last record of a burst opens a transaction and nothing comes after it: the stage does not
 // wait a whole poll timeout (250 ms here) for more, it commits when the interval is up.
 TEST_F(TransactionalStageTest, AnOpenTransactionCommitsOnTimeWhenNoMoreRecordsCome) {
-  fake_clock_ = true;
-  transaction_interval_ = 100ms;
-  transaction_max_bytes_ = 1 << 20;
+  time_commits(0ms);
   poll_timeout_ = 250ms;
   append({"a"});
-  std::optional<base::MonotonicTime> taken;
-  std::optional<std::chrono::milliseconds> waited;
-  copier_.on_process = [&] { taken = clock_.monotonic_now(); };
-  copier_.on_commit = [&] {
-    waited = std::chrono::ceil<std::chrono::milliseconds>(clock_.monotonic_now() - *taken);
-  };
   int polls = 0;
   kafka_.on_poll = [&](FakeConsumer& consumer) {
     clock_.advance(consumer.poll_timeout());  // the poll waited its whole timeout: no record
@@ -547,8 +547,7 @@ TEST_F(TransactionalStageTest, AnOpenTransactionCommitsOnTimeWhenNoMoreRecordsCo
   };
   ASSERT_TRUE(run());
   EXPECT_LT(polls, 100);  // committed while running, not at the drain
-  ASSERT_TRUE(waited);
-  EXPECT_EQ(*waited, 100ms);
+  EXPECT_EQ(waits_, (std::vector<std::chrono::milliseconds>{100ms}));
   EXPECT_EQ(output(), (std::multiset<std::string>{"a"}));
 }
 

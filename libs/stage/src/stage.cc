@@ -39,6 +39,15 @@ std::vector<std::string> all_reasons(const StageOptions& options) {
   return reasons;
 }
 
+// What a record adds to its transaction's size: its key, value and headers.
+std::size_t record_bytes(const kafka::OutgoingRecord& record) {
+  std::size_t bytes = record.value.size() + (record.key ? record.key->size() : 0);
+  for (const kafka::HeaderView& header : record.headers) {
+    bytes += header.key.size() + header.value.size();
+  }
+  return bytes;
+}
+
 kafka::ClientOptions with_properties(kafka::ClientOptions client,
                                      const std::map<std::string, std::string>& extra) {
   for (const auto& [name, value] : extra) client.properties.try_emplace(name, value);
@@ -116,15 +125,16 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       rewound_.clear();
       const auto mono = ctx_.clock.monotonic_now();
       if (!processor_.wants_input() && mono - last_poll < kLongestHold) {
-        processor_.wait(50ms);
+        processor_.wait(std::min<milliseconds>(50ms, until_due()));
         if (auto status = tick(); !status) return status;
         if (auto status = settle(false); !status) return status;
         continue;
       }
       last_poll = mono;
       if (paused_) pause_new_partitions();
+      // An open transaction commits on time even when no record comes.
       const milliseconds timeout =
-          std::clamp(processor_.poll_timeout(), 0ms, options_.poll_timeout);
+          std::clamp(std::min(processor_.poll_timeout(), until_due()), 0ms, options_.poll_timeout);
       auto polled = clients_.consumer().poll_batch(records_, options_.poll_batch, timeout);
       if (!polled) {
         if (polled.error().code() == base::ErrorCode::kFailedPrecondition) {
@@ -136,8 +146,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       for (const kafka::Record& record : records_) {
         if (!rewound_.empty() && rewound_.contains(partition_of(record))) continue;
         if (auto status = take(record); !status) return status;
-        if (transactional() && in_transaction_ &&
-            batch_.records() >= options_.transaction_max_records) {
+        if (transactional() && in_transaction_ && due()) {
           if (auto status = commit(); !status) return status;
         }
       }
@@ -244,6 +253,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     }
     if (transactional()) {
       ++staged_out_;
+      transaction_bytes_ += record_bytes(record);
     } else if (current_) {
       outcome_ = Outcome::kWritten;
     }
@@ -529,11 +539,11 @@ class Stage::Impl final : public kafka::DeliveryHandler,
                                             .execution_id = content.execution_id,
                                             .traceparent = traceparent.text()});
     const std::uint64_t correlation = correlation_of(ref);
-    auto status = clients_.producer().produce({.topic = options_.dlq_topic,
-                                               .key = content.key,
-                                               .value = content.value,
-                                               .headers = headers.view()},
-                                              correlation);
+    const kafka::OutgoingRecord letter{.topic = options_.dlq_topic,
+                                       .key = content.key,
+                                       .value = content.value,
+                                       .headers = headers.view()};
+    auto status = clients_.producer().produce(letter, correlation);
     if (!status) return std::unexpected(status.error().with_context("dead-lettering"));
     flow_.rejected(index).Increment();
     problems_.warn("record dead-lettered", {{"reason", reason},
@@ -546,6 +556,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     dead_letters_in_flight_[correlation] = index;
     if (transactional()) {
       ++staged_dead_letters_[index];
+      transaction_bytes_ += record_bytes(letter);
     } else if (current_ && *current_ == ref) {
       outcome_ = Outcome::kWritten;
     }
@@ -623,7 +634,22 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (auto status = clients_.producer().begin_transaction(); !status) return status;
     in_transaction_ = true;
     transaction_opened_ = ctx_.clock.monotonic_now();
+    transaction_bytes_ = 0;
     return {};
+  }
+
+  // kTransactional: whether the open transaction is old enough or large enough to commit.
+  bool due() const {
+    return transaction_bytes_ >= options_.transaction.max_bytes ||
+           ctx_.clock.monotonic_now() - transaction_opened_ >= options_.transaction.interval;
+  }
+
+  // How long until the open transaction is due by age; the longest wait when none is open.
+  milliseconds until_due() const {
+    if (!transactional() || !in_transaction_) return milliseconds::max();
+    const auto left =
+        transaction_opened_ + options_.transaction.interval - ctx_.clock.monotonic_now();
+    return std::max(0ms, std::chrono::ceil<milliseconds>(left));
   }
 
   // The record is read again once a transaction can begin.
@@ -654,11 +680,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
                             (reason.empty() ? std::string() : ": " + reason));
     }
     if (transactional()) {
-      if (!in_transaction_) return {};
-      const bool full = batch_.records() >= options_.transaction_max_records;
-      const bool old =
-          ctx_.clock.monotonic_now() - transaction_opened_ >= options_.transaction_max_age;
-      if (!force && !full && !old) return {};
+      if (!in_transaction_ || (!force && !due())) return {};
       return commit();
     }
     if (force) (void)clients_.producer().flush(30s);
@@ -898,6 +920,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   // kTransactional
   bool in_transaction_ = false;
   base::MonotonicTime transaction_opened_{};
+  std::size_t transaction_bytes_ = 0;  // keys, values and headers written in it
   kafka::BatchPositions batch_;
   std::uint64_t staged_out_ = 0;
   std::vector<std::uint64_t> staged_dead_letters_;  // by reason index

@@ -6,10 +6,12 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
 
+#include "iw/base/clock.h"
 #include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
@@ -43,6 +45,7 @@ runtime::ServiceInfo test_info() { return {.name = "stage-test", .binary = "stag
 class Copier final : public Processor {
  public:
   base::Status process(const kafka::Record& record, Output& out) override {
+    if (on_process) on_process();
     ++processed[std::string(record.value())];
     if (record.value() == "reject") {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
@@ -70,7 +73,10 @@ class Copier final : public Processor {
     }
     return {};
   }
-  void committed() override { ++commits; }
+  void committed() override {
+    ++commits;
+    if (on_commit) on_commit();
+  }
   void rolled_back(const std::vector<kafka::TopicPartitionOffset>& rewound) override {
     rollbacks.push_back(rewound.size());
   }
@@ -88,6 +94,8 @@ class Copier final : public Processor {
   std::vector<std::size_t> rollbacks;
   int commits = 0;
   int drains = 0;
+  std::function<void()> on_process;
+  std::function<void()> on_commit;
 };
 
 class StageFixture : public ::testing::Test {
@@ -107,12 +115,12 @@ class StageFixture : public ::testing::Test {
         .transactional_id = "stage-test",
         .dlq_topic = kDeadLetters,
         .create_topics = {{.name = kOut, .partitions = 1}, {.name = kDeadLetters, .partitions = 1}},
-        // Transactions of four records, committed when full or at the drain, never by age:
-        // what happens does not depend on how fast the test runs.
-        .transaction_max_records = 4,
-        .transaction_max_age = 1h,
+        // Transactions of four bytes (four one-letter records; a dead letter fills one on its
+        // own), committed when full or at the drain, never by age: what happens does not
+        // depend on how fast the test runs.
+        .transaction = {.interval = transaction_interval_, .max_bytes = transaction_max_bytes_},
         .poll_batch = 3,
-        .poll_timeout = 0ms,
+        .poll_timeout = poll_timeout_,
         .poison = {.max_attempts = 3,
                    .backoff_min = 1ms,
                    .backoff_max = 4ms,
@@ -148,7 +156,17 @@ class StageFixture : public ::testing::Test {
   }
 
   base::Status run() {
-    Stage stage(context_.ctx(), options(), copier_, kafka_);
+    runtime::Context& ctx = context_.ctx();
+    // The test's clock instead of the system's, when it drives time.
+    runtime::Context with_clock{.info = ctx.info,
+                                .config = ctx.config,
+                                .logger = ctx.logger,
+                                .metrics = ctx.metrics,
+                                .readiness = ctx.readiness,
+                                .shutdown = ctx.shutdown,
+                                .clock = clock_,
+                                .args = ctx.args};
+    Stage stage(fake_clock_ ? with_clock : ctx, options(), copier_, kafka_);
     return stage.run();
   }
 
@@ -175,6 +193,11 @@ class StageFixture : public ::testing::Test {
 
   Delivery delivery_;
   std::size_t max_record_bytes_ = 0;
+  std::size_t transaction_max_bytes_ = 4;
+  std::chrono::milliseconds transaction_interval_ = 1h;
+  std::chrono::milliseconds poll_timeout_ = 0ms;
+  bool fake_clock_ = false;  // the stage reads clock_ (nothing in the test may back off)
+  base::FakeClock clock_;
   FakeKafka kafka_;
   NoKeys service_;
   iw::testing::ServiceContext context_;
@@ -191,6 +214,28 @@ class StageTest : public StageFixture, public ::testing::WithParamInterface<Deli
 class TransactionalStageTest : public StageFixture {
  protected:
   TransactionalStageTest() : StageFixture(Delivery::kTransactional) {}
+
+  // The stage on clock_, transactions committed by age (100 ms), never by size; each record
+  // takes `work` to process, and how long it waited from being taken to its transaction's
+  // commit goes to waits_.
+  void time_commits(std::chrono::milliseconds work) {
+    fake_clock_ = true;
+    transaction_interval_ = 100ms;
+    transaction_max_bytes_ = 1 << 20;
+    copier_.on_process = [this, work] {
+      taken_.push_back(clock_.monotonic_now());
+      clock_.advance(work);
+    };
+    copier_.on_commit = [this] {
+      for (const auto at : taken_) {
+        waits_.push_back(std::chrono::ceil<std::chrono::milliseconds>(clock_.monotonic_now() - at));
+      }
+      taken_.clear();
+    };
+  }
+
+  std::vector<base::MonotonicTime> taken_;  // records whose outcome is not committed yet
+  std::vector<std::chrono::milliseconds> waits_;
 };
 
 class StoredOffsetsStageTest : public StageFixture {
@@ -349,6 +394,7 @@ std::optional<base::Error> too_large(const kafka::OutgoingRecord& record) {
 class TooLargeTest : public StageTest {
  protected:
   void run_with_refusals(bool synchronous) {
+    transaction_max_bytes_ = 64;  // the two refused outputs (30 and 60 bytes) fall in one
     const std::string mid(30, 'm');
     const std::string big = "0123456789" + std::string(50, 'b');
     append({"a", mid, "b", big, "c", "d"});
@@ -468,6 +514,56 @@ TEST_F(TransactionalStageTest, AnAbortedCommitRewindsAndWritesEveryRecordOnce) {
   EXPECT_EQ(output(), (std::multiset<std::string>{"a", "b", "c", "d", "e", "f"}));
   EXPECT_EQ(committed(0), 3);
   EXPECT_EQ(committed(1), 3);
+}
+
+// Records keep coming, each taking 10 ms to process: a transaction commits once it is the
+// commit interval old (100 ms), however many records that is, so no record's outcome waits
+// longer than the interval (plus the record being processed) to start committing.
+TEST_F(TransactionalStageTest, ATransactionCommitsOnceItIsTheIntervalOld) {
+  time_commits(10ms);
+  std::vector<std::string> values;
+  for (int i = 0; i < 40; ++i) values.push_back(std::to_string(i % 10));
+  append(values);
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_EQ(output().size(), 40U);
+  ASSERT_EQ(waits_.size(), 40U);
+  EXPECT_EQ(*std::ranges::max_element(waits_), 100ms);
+  EXPECT_EQ(copier_.commits, 4);  // ten records each, by age; none left for the drain
+  EXPECT_EQ(committed(0), 20);
+  EXPECT_EQ(committed(1), 20);
+}
+
+// The last record of a burst opens a transaction and nothing comes after it: the stage does not
+// wait a whole poll timeout (250 ms here) for more, it commits when the interval is up.
+TEST_F(TransactionalStageTest, AnOpenTransactionCommitsOnTimeWhenNoMoreRecordsCome) {
+  time_commits(0ms);
+  poll_timeout_ = 250ms;
+  append({"a"});
+  int polls = 0;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    clock_.advance(consumer.poll_timeout());  // the poll waited its whole timeout: no record
+    if (copier_.commits > 0 || ++polls == 100) context_.shutdown().request();
+  };
+  ASSERT_TRUE(run());
+  EXPECT_LT(polls, 100);  // committed while running, not at the drain
+  EXPECT_EQ(waits_, (std::vector<std::chrono::milliseconds>{100ms}));
+  EXPECT_EQ(output(), (std::multiset<std::string>{"a"}));
+}
+
+// A transaction also commits once what it wrote reaches transaction_max_bytes: here 10 bytes,
+// so four three-byte records each (12 bytes), the last two at the drain.
+TEST_F(TransactionalStageTest, ATransactionCommitsOnceItHoldsMaxBytes) {
+  transaction_max_bytes_ = 10;
+  append({"aaa", "bbb", "ccc", "ddd", "eee", "fff", "ggg", "hhh", "iii", "jjj"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  std::map<std::uint64_t, std::size_t> per_transaction;
+  for (const auto& record : kafka_.committed_records(kOut)) ++per_transaction[record.transaction];
+  std::vector<std::size_t> sizes;
+  for (const auto& [transaction, records] : per_transaction) sizes.push_back(records);
+  EXPECT_THAT(sizes, ElementsAre(4, 4, 2));
+  EXPECT_EQ(copier_.commits, 3);
 }
 
 // Partitions revoked while a transaction is open (or outputs are in flight): what was done for

@@ -1,7 +1,6 @@
 #include "evaluator_service.h"
 
 #include <array>
-#include <limits>
 #include <memory>
 #include <random>
 #include <utility>
@@ -39,8 +38,7 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
                               .client = runtime::kafka_client_options(ctx),
                               // Alert events and input positions commit together every commit
                               // interval, however many records that is.
-                              .transaction_max_records = std::numeric_limits<std::size_t>::max(),
-                              .transaction_max_age = s.commit_interval,
+                              .transaction = s.transaction,
                               .poll_timeout = 50ms,
                               .poison = s.poison,
                               .output_label = s.output_topic,

@@ -9,6 +9,7 @@
 #include "iw/base/check.h"
 #include "iw/runtime/service.h"
 #include "iw/stage/poison_keys.h"
+#include "iw/stage/transaction_keys.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -135,10 +136,7 @@ void declare_settings(config::Schema& schema) {
       .default_value("0s")
       .min("0s")
       .flag("--replay-lookback", "DURATION");
-  keys.key("alert_evaluator.commit_interval", &S::commit_interval)
-      .describe("Alert events and input positions are committed together at least this often.")
-      .default_value("100ms")
-      .min("1ms");
+  stage::declare_transaction_keys(keys, "alert_evaluator", &S::transaction);
   keys.key("alert_evaluator.create_topics", &S::create_topics)
       .describe("Create the output and dead-letter topics when missing.")
       .default_value(true);

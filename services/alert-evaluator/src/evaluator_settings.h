@@ -26,7 +26,7 @@ struct Settings {
   std::chrono::milliseconds future_tolerance{0};
   std::vector<std::string> sources;
   std::chrono::milliseconds replay_lookback{0};
-  std::chrono::milliseconds commit_interval{0};
+  stage::TransactionPolicy transaction;
   bool create_topics = true;
   std::int32_t partitions = 3;
   std::string alertmanager_url;  // empty: no Alertmanager

@@ -10,6 +10,7 @@
 #include "iw/runtime/version.h"
 #include "iw/stage/poison_keys.h"
 #include "iw/stage/stage.h"
+#include "iw/stage/transaction_keys.h"
 #include "iw/trace/trace_context.h"
 
 namespace iw::enricher {
@@ -28,8 +29,7 @@ struct Settings {
   std::string transactional_id = runtime::host_scoped_id("ingest-enricher");
   Delivery delivery = Delivery::kExactlyOnce;
   events::EnrichOptions enrich{.enricher_version = std::string(runtime::version())};
-  std::size_t batch_max_records = 0;
-  milliseconds batch_max_latency{0};
+  stage::TransactionPolicy transaction;
   bool create_topics = true;
   std::int32_t partitions = 3;
   milliseconds future_tolerance = events::kDefaultFutureTolerance;
@@ -57,8 +57,7 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
       .dlq_topic = s.dlq_topic,
       .client = runtime::kafka_client_options(ctx),
       .producer_properties = {{"linger.ms", "5"}, {"compression.type", "lz4"}},
-      .transaction_max_records = s.batch_max_records,
-      .transaction_max_age = s.batch_max_latency,
+      .transaction = s.transaction,
       .poison = s.poison,
       .output_label = s.output_topic,
       .dead_letter_reasons = dead_letter_reasons()};
@@ -215,14 +214,24 @@ void EnricherService::declare(config::Schema& schema) const {
           "(a connector clock set wrong, a typo'd year).")
       .default_value("15m")
       .min("0s");
-  keys.key("enricher.batch_max_records", &S::batch_max_records)
-      .describe("Records per transaction at most (exactly once).")
-      .default_value(std::int64_t{2000})
-      .min(std::int64_t{1});
-  keys.key("enricher.batch_max_latency", &S::batch_max_latency)
-      .describe("A transaction commits at least this often while records flow (exactly once).")
-      .default_value("100ms")
-      .min("1ms");
+  stage::declare_transaction_keys(keys, "enricher", &S::transaction);
+  // Until 2026-12 a transaction also committed every batch_max_records records (2000), which,
+  // not the work, set the throughput: a configuration still setting these keys is refused with
+  // what replaced them rather than read as something it no longer means.
+  for (const auto& [removed, why] : {
+           std::pair{"enricher.batch_max_records",
+                     "removed: a transaction no longer commits every N records but by age "
+                     "(enricher.commit_interval) and size (enricher.transaction_max_bytes); "
+                     "delete this key (docs/ENRICHER.md)"},
+           std::pair{"enricher.batch_max_latency",
+                     "removed: renamed enricher.commit_interval (docs/ENRICHER.md)"},
+       }) {
+    schema.string(removed)
+        .describe("Removed (docs/ENRICHER.md): setting it is an error.")
+        .validate([message = std::string(why)](const config::Value&) -> std::optional<std::string> {
+          return message;
+        });
+  }
   keys.key("enricher.create_topics", &S::create_topics)
       .describe("Create the output and dead-letter topics when missing.")
       .default_value(true);

@@ -50,5 +50,34 @@ TEST(EnricherConfigTest, MaxAttemptsBelowOneIsRefused) {
   EXPECT_THAT(check.err, HasSubstr(check.file + ":2:17: enricher.max_attempts"));
 }
 
+// Transactions are sized by time and bytes; the record-count keys of before are refused with
+// what replaced them, never read as something they no longer mean.
+TEST(EnricherConfigTest, TheRemovedBatchKeysAreRefusedNamingTheirReplacements) {
+  const auto check = check_config(IW_ENRICHER_PATH,
+                                  "enricher:\n  batch_max_records: 2000\n"
+                                  "  batch_max_latency: 100ms\n");
+  EXPECT_EQ(check.status, 2);
+  EXPECT_THAT(check.err,
+              HasSubstr(check.file + ":2:22: enricher.batch_max_records: removed: a transaction no "
+                                     "longer commits every N records but by age "
+                                     "(enricher.commit_interval) and size "
+                                     "(enricher.transaction_max_bytes)"));
+  EXPECT_THAT(check.err,
+              HasSubstr(check.file + ":3:22: enricher.batch_max_latency: removed: renamed "
+                                     "enricher.commit_interval"));
+}
+
+TEST(EnricherConfigTest, TheTransactionKeysTakeTheirDefaultsAndBounds) {
+  const auto defaults = check_config(IW_ENRICHER_PATH, "");
+  ASSERT_EQ(defaults.status, 0) << defaults.err;
+  EXPECT_THAT(defaults.out, HasSubstr("commit_interval: 100ms  # default"));
+  EXPECT_THAT(defaults.out, HasSubstr("transaction_max_bytes: 16777216  # default"));
+  const auto bad = check_config(IW_ENRICHER_PATH,
+                                "enricher:\n  commit_interval: 2m\n  transaction_max_bytes: 0\n");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.err, HasSubstr(bad.file + ":2:20: enricher.commit_interval"));
+  EXPECT_THAT(bad.err, HasSubstr(bad.file + ":3:26: enricher.transaction_max_bytes"));
+}
+
 }  // namespace
 }  // namespace iw::enricher

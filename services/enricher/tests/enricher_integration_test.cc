@@ -116,9 +116,11 @@ class EnricherTest : public ::testing::Test {
             delivery};
   }
 
-  std::vector<std::string> env(std::string batch_records = "2000") const {
-    return {"IW_HTTP_LISTEN=127.0.0.1:0", "IW_ENRICHER_BATCH_MAX_RECORDS=" + batch_records,
-            "IW_ENRICHER_BATCH_MAX_LATENCY=20ms"};
+  // Transactions every 20 ms, or at `transaction_max_bytes` (20000: about 40 records).
+  std::vector<std::string> env(std::string transaction_max_bytes = "16777216") const {
+    return {"IW_HTTP_LISTEN=127.0.0.1:0",
+            "IW_ENRICHER_TRANSACTION_MAX_BYTES=" + transaction_max_bytes,
+            "IW_ENRICHER_COMMIT_INTERVAL=20ms"};
   }
 
   // A killed member stays in the group until its session times out; the broker's minimum
@@ -226,7 +228,7 @@ TEST_F(EnricherTest, SurvivesTwoSigkillsMidStreamWithoutLossOrDuplicates) {
     return argv;
   };
   for (int kill = 0; kill < 2; ++kill) {
-    ChildProcess p(temp_.path(), with_config(command(txn)), env("50"));
+    ChildProcess p(temp_.path(), with_config(command(txn)), env("20000"));
     // Wait until this process has committed a good part of the stream (its metrics start at 0),
     // then kill it without warning.
     bool mid_stream = false;
@@ -247,10 +249,10 @@ TEST_F(EnricherTest, SurvivesTwoSigkillsMidStreamWithoutLossOrDuplicates) {
 
 TEST_F(EnricherTest, TwoInstancesShareTheTopicThroughRebalancesWithoutLossOrDuplicates) {
   produce_input();
-  ChildProcess a(temp_.path(), command(random_name("txn-a")), env("50"));
+  ChildProcess a(temp_.path(), command(random_name("txn-a")), env("20000"));
   ASSERT_TRUE(a.wait_for_output("\"msg\":\"partitions assigned\""));
   std::this_thread::sleep_for(300ms);
-  ChildProcess b(temp_.path(), command(random_name("txn-b")), env("50"));
+  ChildProcess b(temp_.path(), command(random_name("txn-b")), env("20000"));
   ASSERT_TRUE(b.wait_for_output("\"msg\":\"partitions assigned\""));
   std::this_thread::sleep_for(500ms);
   a.signal(SIGTERM);  // a second rebalance: b takes everything over
@@ -267,7 +269,7 @@ TEST_F(EnricherTest, TwoInstancesShareTheTopicThroughRebalancesWithoutLossOrDupl
 TEST_F(EnricherTest, AFencedProducerStopsWithStatusOneAndOneErrorLine) {
   produce_input(1000);
   const std::string txn = random_name("txn");
-  ChildProcess p(temp_.path(), command(txn), env("50"));
+  ChildProcess p(temp_.path(), command(txn), env("20000"));
   double out = 0;
   for (int i = 0; i < 1200 && out < 990; ++i) {
     out = metric_sum(scrape(p), "ingestwatch_records_out_total");

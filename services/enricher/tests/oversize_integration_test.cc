@@ -71,7 +71,7 @@ class OversizeTest : public ::testing::Test {
   }
 
   static std::vector<std::string> env() {
-    return {"IW_HTTP_LISTEN=127.0.0.1:0", "IW_ENRICHER_BATCH_MAX_LATENCY=20ms"};
+    return {"IW_HTTP_LISTEN=127.0.0.1:0", "IW_ENRICHER_COMMIT_INTERVAL=20ms"};
   }
 
   // Each oversized dead letter: its head, its whole size, the SHA-256 of the whole.

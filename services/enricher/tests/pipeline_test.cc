@@ -26,17 +26,19 @@ const std::string kDeadLetters = "ingestion-logs-dlq";
 const std::string kGroup = "ingest-enricher";
 const std::string kTransactionalId = "enricher-test";
 
-// Transactions of four records, committed when full or at the drain, never by age: what
-// happens does not depend on how fast the test runs.
-constexpr std::string_view kConfig = R"(kafka:
+// Transactions full at `max_bytes` (1: a transaction per record), never committed by age:
+// what happens does not depend on how fast the test runs.
+std::string config(std::string_view max_bytes = "1") {
+  return R"(kafka:
   bootstrap_servers: fake:9092
 enricher:
   transactional_id: enricher-test
-  batch_max_records: 4
-  batch_max_latency: 1h
+  commit_interval: 30s
   retry_backoff_min: 1ms
   retry_backoff_max: 4ms
-)";
+  transaction_max_bytes: )" +
+         std::string(max_bytes) + "\n";
+}
 
 // Record 3 is bad (an unreadable Debut).
 std::string raw_record(int id) {
@@ -48,7 +50,7 @@ std::string raw_record(int id) {
 
 class PipelineTest : public ::testing::Test {
  protected:
-  explicit PipelineTest(std::string_view config = kConfig)
+  explicit PipelineTest(const std::string& config = iw::enricher::config())
       : context_(enricher_info(), service_, config) {}
 
   void SetUp() override {
@@ -91,7 +93,7 @@ class PipelineTest : public ::testing::Test {
   iw::testing::ServiceContext context_;
 };
 
-// Ten records in transactions of four: two commit when full, the last two at the SIGTERM drain.
+// Ten records, each in a transaction of its own (full at its first byte).
 TEST_F(PipelineTest, EnrichesEveryGoodRecordOnceAndDeadLettersTheBadOne) {
   kafka_.on_poll = [&](FakeConsumer& consumer) {
     if (drained(consumer)) context_.shutdown().request();
@@ -105,7 +107,7 @@ TEST_F(PipelineTest, EnrichesEveryGoodRecordOnceAndDeadLettersTheBadOne) {
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
   EXPECT_EQ(journaled("transaction aborted"), 0U);
-  EXPECT_EQ(journaled("transaction committed"), 3U);
+  EXPECT_EQ(journaled("transaction committed"), 10U);
   EXPECT_EQ(context_.logged("draining").size(), 1U);
 }
 
@@ -134,7 +136,7 @@ TEST_F(PipelineTest, AnAbortedCommitRewindsAndWritesEveryRecordOnce) {
           std::ranges::count_if(kafka_.log(topic, p), [](const auto& r) { return r.aborted; }));
     }
   }
-  EXPECT_EQ(aborted, 4U);  // the first transaction's records, enriched or dead-lettered
+  EXPECT_EQ(aborted, 1U);  // the first transaction's record
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
 }
@@ -154,11 +156,11 @@ TEST_F(PipelineTest, AFencedProducerEndsTheRunWithItsErrorAndNoCallbackAfterward
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), base::ErrorCode::kFailedPrecondition);
   EXPECT_THAT(status.error().message(), HasSubstr("fenced"));
-  // The first poll's ten records: two transactions committed, the third (two records) open
-  // when the fence came, and aborted by it.
-  EXPECT_EQ(journaled("transaction committed"), 2U);
-  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 4);
-  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 4);
+  // The first poll's ten records committed, one transaction each; none of the four that came
+  // with the fence.
+  EXPECT_EQ(journaled("transaction committed"), 10U);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
+  EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 1}), 5);
   EXPECT_THAT(context_.logged("partitions revoked"), IsEmpty());
   EXPECT_THAT(context_.logged("could not settle before revocation"), IsEmpty());
   const auto& journal = kafka_.journal();
@@ -170,7 +172,7 @@ TEST_F(PipelineTest, AFencedProducerEndsTheRunWithItsErrorAndNoCallbackAfterward
 
 class AtLeastOncePipelineTest : public PipelineTest {
  protected:
-  AtLeastOncePipelineTest() : PipelineTest(std::string(kConfig) + "  delivery: at_least_once\n") {}
+  AtLeastOncePipelineTest() : PipelineTest(config() + "  delivery: at_least_once\n") {}
 };
 
 // Kafka gave up on a record after its retries: its partition is read again from it (records
@@ -278,9 +280,15 @@ TEST_F(PipelineTest, ARecordWhoseOutputKeepsFailingIsDeadLetteredAfterThreeAttem
   EXPECT_EQ(kafka_.committed_offset(kGroup, {kInput, 0}), 5);
 }
 
+class OneTransactionPipelineTest : public PipelineTest {
+ protected:
+  // Neither full nor old before the test ends: every record in one open transaction.
+  OneTransactionPipelineTest() : PipelineTest(config("1000000")) {}
+};
+
 // Partitions revoked while a transaction is open: it commits before they go, so their next
 // owner starts after it.
-TEST_F(PipelineTest, ARevocationMidBatchCommitsTheOpenTransactionFirst) {
+TEST_F(OneTransactionPipelineTest, ARevocationMidBatchCommitsTheOpenTransactionFirst) {
   int polls = 0;
   std::optional<std::int64_t> committed_at_revocation[2];
   kafka_.on_poll = [&](FakeConsumer& consumer) {
@@ -293,6 +301,7 @@ TEST_F(PipelineTest, ARevocationMidBatchCommitsTheOpenTransactionFirst) {
   };
   ASSERT_TRUE(service_.run(context_.ctx()));
   EXPECT_EQ(context_.logged("partitions revoked").size(), 1U);
+  EXPECT_EQ(journaled("transaction committed"), 1U);
   EXPECT_EQ(committed_at_revocation[0], 5);
   EXPECT_EQ(committed_at_revocation[1], 5);
   EXPECT_EQ(committed_ids(),

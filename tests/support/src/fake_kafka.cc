@@ -307,13 +307,15 @@ std::optional<kafka::Record> FakeConsumer::next() {
   return std::nullopt;
 }
 
-base::Result<std::optional<kafka::Record>> FakeConsumer::poll(milliseconds) {
+base::Result<std::optional<kafka::Record>> FakeConsumer::poll(milliseconds timeout) {
+  poll_timeout_ = timeout;
   if (auto status = serve(); !status) return std::unexpected(status.error());
   return next();
 }
 
 base::Status FakeConsumer::poll_batch(std::vector<kafka::Record>& out, std::size_t max,
-                                      milliseconds) {
+                                      milliseconds timeout) {
+  poll_timeout_ = timeout;
   out.clear();
   if (auto status = serve(); !status) return status;
   while (out.size() < max) {

@@ -46,6 +46,23 @@ struct PoisonPolicy {
   std::size_t dead_letter_head_bytes = kafka::kDefaultDeadLetterHeadBytes;
 };
 
+/// kTransactional: when a transaction commits (docs/ARCHITECTURE.md, "The stage layer"). Time and
+/// size, not a record count: a count small enough to bound a slow stream's transactions caps a
+/// fast one's throughput (each commit is a few round trips to the broker during which nothing is
+/// processed), and one large enough for a fast stream bounds nothing.
+struct TransactionPolicy {
+  /// A transaction commits once it is this old, counted from its first record: a record's
+  /// outcome starts committing at most this long after the record was taken (plus one record's
+  /// processing). Kafka Streams' commit.interval.ms under exactly once. Keep it well below the
+  /// producer's transaction.timeout.ms (librdkafka: 60 s), past which the broker aborts it.
+  std::chrono::milliseconds interval{100};
+  /// ... or once what it wrote (keys, values and headers of its records and dead letters)
+  /// reaches this many bytes: an abort re-does at most about this much output, and a burst of
+  /// large records does not make one transaction (and what its readers wait for) grow with the
+  /// speed of the stream.
+  std::size_t max_bytes = 16 * 1024 * 1024;
+};
+
 struct StageOptions {
   /// dlq.stage of its dead letters, and the `stage` of its log lines: "enricher".
   std::string name;
@@ -64,9 +81,8 @@ struct StageOptions {
   /// the user's kafka.properties win.
   std::map<std::string, std::string> consumer_properties;
   std::map<std::string, std::string> producer_properties;
-  /// kTransactional: a transaction commits once it holds this many input records or is this old.
-  std::size_t transaction_max_records = 2000;
-  std::chrono::milliseconds transaction_max_age{100};
+  /// kTransactional: when a transaction commits (also at a revocation, a seek and the drain).
+  TransactionPolicy transaction;
   /// kStoredOffsets: stored offsets reach Kafka this often (and at a revocation and the drain).
   std::chrono::milliseconds store_interval{1000};
   /// Records taken from the consumer at a time, and the longest wait for the first.

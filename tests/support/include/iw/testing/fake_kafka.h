@@ -172,6 +172,9 @@ class FakeConsumer final : public kafka::Consumer {
   /// open transaction, read_committed); false with nothing assigned.
   [[nodiscard]] bool at_end() const;
   [[nodiscard]] const kafka::ConsumerOptions& options() const { return options_; }
+  /// The timeout of the poll under way (for on_poll) or of the last one: how long a real
+  /// consumer would have waited for a record.
+  [[nodiscard]] std::chrono::milliseconds poll_timeout() const { return poll_timeout_; }
 
   base::Status subscribe(const std::vector<std::string>& topics) override;
   base::Result<std::optional<kafka::Record>> poll(std::chrono::milliseconds timeout) override;
@@ -228,6 +231,7 @@ class FakeConsumer final : public kafka::Consumer {
   std::size_t turn_ = 0;
   bool fatal_ = false;
   bool closed_ = false;
+  std::chrono::milliseconds poll_timeout_{0};
 };
 
 /// A producer writing into a FakeKafka. Each produce() is written at once (a transaction's

@@ -7,8 +7,9 @@
 // round then drains it from the beginning, with fresh groups and output topics:
 //   - raw at-least-once: consume, produce the same bytes with the same key, store nothing
 //     per record (auto-commit), poll like librdkafka's examples;
-//   - raw exactly-once: the same inside transactions of 2000 records with the offsets sent to
-//     each transaction, as the enricher does;
+//   - raw exactly-once: the same inside transactions committed once 100 ms old or holding
+//     16 MiB of input, with the offsets sent to each transaction, as the enricher does by
+//     default (enricher.commit_interval, enricher.transaction_max_bytes);
 //   - ingest-enricher in each delivery mode, as a process;
 //   - two more raw at-least-once loops for the table's explanatory rows: one that writes what
 //     the enricher writes (enriched records made beforehand, ~2x the input, with the three
@@ -181,26 +182,35 @@ Throughput raw_passthrough(const std::string& bootstrap, const std::string& inpu
   std::optional<Clock::time_point> start;
   std::size_t seen = 0;
   std::size_t in_transaction = 0;
+  std::size_t transaction_bytes = 0;
+  Clock::time_point transaction_start;
   while (seen < count) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
     if (m == nullptr) continue;
     if (!start) start = Clock::now();
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (transactional && in_transaction == 0) rd_kafka_begin_transaction(producer);
+      if (transactional && in_transaction == 0) {
+        rd_kafka_begin_transaction(producer);
+        transaction_start = Clock::now();
+        transaction_bytes = 0;
+      }
       while (produce(producer, topic, output, m, writes, output_records, seen) ==
              RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(producer, 10);
       }
       rd_kafka_poll(producer, 0);
       ++seen;
-      if (transactional && ++in_transaction == 2000) {
-        rd_kafka_message_destroy(m);
-        commit_transaction(producer, consumer);
-        in_transaction = 0;
-        continue;
+      if (transactional) {
+        ++in_transaction;
+        transaction_bytes += m->len + m->key_len;
       }
     }
     rd_kafka_message_destroy(m);
+    if (transactional && in_transaction > 0 &&
+        (Clock::now() - transaction_start >= 100ms || transaction_bytes >= 16 * 1024 * 1024)) {
+      commit_transaction(producer, consumer);
+      in_transaction = 0;
+    }
   }
   if (transactional && in_transaction > 0) commit_transaction(producer, consumer);
   rd_kafka_flush(producer, 120'000);

@@ -24,10 +24,10 @@
 //   pipeline_baseline relay BOOTSTRAP IN OUT COUNT eos|alo
 //       The raw middle hop: consume IN (a fresh group), produce key, value, headers and the
 //       record's timestamp to OUT, until COUNT records are relayed and settled. eos: inside
-//       transactions committed every 2000 records or 100 ms, whichever comes first, with the
-//       consumer's offsets sent to each (ingest-enricher's defaults, enricher.batch_max_records
-//       and enricher.batch_max_latency); alo: idempotent producer, auto-commit. Prints "ready"
-//       once it owns every partition of IN.
+//       transactions committed once 100 ms old, with the consumer's offsets sent to each
+//       (ingest-enricher's default enricher.commit_interval; its 16 MiB
+//       enricher.transaction_max_bytes is not reached in 100 ms here); alo: idempotent
+//       producer, auto-commit. Prints "ready" once it owns every partition of IN.
 //   pipeline_baseline sink BOOTSTRAP TOPIC COUNT timestamp|pipeline OUT_TSV [TIMEOUT_S]
 //       The bench consumer at the end of the pipe: every partition of TOPIC assigned at its end
 //       (read_committed), "ready" printed, then COUNT records read. For each it notes when it
@@ -326,8 +326,7 @@ int relay(int argc, char** argv) {
       }
       rd_kafka_message_destroy(m);
     }
-    if (eos && in_transaction > 0 &&
-        (in_transaction >= 2000 || Clock::now() - transaction_start >= 100ms)) {
+    if (eos && in_transaction > 0 && Clock::now() - transaction_start >= 100ms) {
       commit_transaction(producer, consumer);
       in_transaction = 0;
     }

@@ -16,8 +16,8 @@ store, on its Loki push endpoint), Prometheus,
 Alertmanager, ingest-enricher (exactly once, its default), ingest-alert-evaluator and
 ingest-loki-pusher. Input: ~500-byte run records from iw::loggen (pipeline_baseline gen), times
 ending just before now. The raw pipe (bench/pipeline_baseline.cc): a raw producer, a raw
-transactional consume -> produce relay (commits every 2000 records or 100 ms, the enricher's
-defaults) and a raw read_committed consumer, each a process, on topics of their own.
+transactional consume -> produce relay (commits every 100 ms, the enricher's default
+commit_interval) and a raw read_committed consumer, each a process, on topics of their own.
 
 Measures (docs in bench/README.md):
 - records/s: N records published as fast as possible (ingest-producer; the raw producer) until

@@ -3,6 +3,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "consumer_impl.h"
 #include "librdkafka_glue.h"
 
@@ -209,6 +212,44 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     std::string reason;
     const RdKafka::ErrorCode code = producer_->fatal_error(reason);
     return "producer hit a fatal error (" + std::string(RdKafka::err2str(code)) + "): " + reason;
+  }
+
+  base::Status wait_for_topics(std::span<const std::string> topics,
+                               std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (const std::string& name : topics) {
+      auto rkt = topic_handle(name);
+      if (!rkt) return std::unexpected(rkt.error());
+      while (!known_with_leaders(*rkt, deadline)) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          return base::fail(base::ErrorCode::kUnavailable,
+                            "topic " + name + ": no leader known for every partition after " +
+                                std::to_string(timeout.count()) + " ms");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      }
+    }
+    return {};
+  }
+
+  // One metadata request for `rkt`; true when it names the topic with a leader per partition.
+  bool known_with_leaders(rd_kafka_topic_t* rkt, std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(
+        handle(), 0, rkt, &metadata, static_cast<int>(std::max<std::int64_t>(left.count(), 1)));
+    bool ready = err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata != nullptr &&
+                 metadata->topic_cnt == 1 &&
+                 metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 metadata->topics[0].partition_cnt > 0;
+    if (ready) {
+      for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
+        if (metadata->topics[0].partitions[i].leader < 0) ready = false;
+      }
+    }
+    if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    return ready;
   }
 
   rd_kafka_t* handle() const { return static_cast<rd_kafka_t*>(producer_->c_ptr()); }

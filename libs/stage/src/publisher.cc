@@ -37,6 +37,12 @@ base::Status Publisher::start() {
   auto producer = factory_.producer({.client = client}, *this);
   if (!producer) return std::unexpected(producer.error());
   producer_ = std::move(*producer);
+  // Nothing is produced before the client knows both topics (Producer::wait_for_topics).
+  const std::vector<std::string> topics = {options_.topic, options_.dlq_topic};
+  if (auto status = producer_->wait_for_topics(topics, 10s); !status) {
+    ctx_.logger.warn("producing before the topics are known",
+                     {{"detail", status.error().message()}});
+  }
   ctx_.readiness.set_ready("kafka");
   return {};
 }

@@ -81,6 +81,16 @@ class Producer {
   /// Why fatal() is true, in the client's words (a fence says "fenced"); empty when it cannot
   /// say.
   [[nodiscard]] virtual std::string fatal_reason() const { return {}; }
+  /// Waits until the client knows each of `topics` with a leader for every partition, so that no
+  /// record waits in librdkafka's queue for a topic not known yet: a dead letter that took that
+  /// path to a topic created a moment earlier was, rarely, reported delivered and not written
+  /// (librdkafka 2.0.2; docs/PRODUCER.md). kUnavailable after `timeout`.
+  virtual base::Status wait_for_topics(std::span<const std::string> topics,
+                                       std::chrono::milliseconds timeout) {
+    (void)topics;
+    (void)timeout;
+    return {};
+  }
 
   // Transactions (only with ProducerOptions::transactional_id). Errors are kAborted when the
   // transaction must be aborted and retried from its start, kFailedPrecondition when the

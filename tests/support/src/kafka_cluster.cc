@@ -164,10 +164,9 @@ std::string random_name(std::string_view prefix) {
 namespace {
 
 // Says, when a read comes up short, whether the broker holds the missing records (end offsets
-// above the reader's position, or no partition assigned: the reader stalled) or not (they were
-// never written), and which errors the reader saw, so that a failure in CI can be told apart
-// without a rerun. True when the reader stalled.
-bool describe_short_read(kafka::Consumer& consumer, const std::string& topic, std::size_t got,
+// above the reader's position: the reader stalled) or not (they were never written), and which
+// errors the reader saw, so that a failure in CI can be told apart without a rerun.
+void describe_short_read(kafka::Consumer& consumer, const std::string& topic, std::size_t got,
                          std::size_t expected, std::size_t errors, const std::string& last_error) {
   std::string text = "read_topic(" + topic + "): " + std::to_string(got) + " of " +
                      std::to_string(expected) + " records; " + std::to_string(errors) +
@@ -175,25 +174,24 @@ bool describe_short_read(kafka::Consumer& consumer, const std::string& topic, st
   const std::vector<kafka::TopicPartition> assigned = consumer.assignment();
   const auto positions = consumer.positions_of(assigned);
   const auto marks = consumer.watermarks(assigned, std::chrono::seconds{5});
-  bool stalled = assigned.empty();
   for (std::size_t i = 0; i < assigned.size(); ++i) {
     text += "; partition " + std::to_string(assigned[i].partition) + ": position " +
             (positions[i] ? std::to_string(*positions[i]) : std::string("none"));
     if (marks) {
       text +=
           ", offsets " + std::to_string((*marks)[i].low) + ".." + std::to_string((*marks)[i].high);
-      if ((*marks)[i].high > positions[i].value_or((*marks)[i].low)) stalled = true;
     }
   }
   if (assigned.empty()) text += "; no partition assigned";
   if (!marks) text += "; end offsets unknown: " + marks.error().to_string();
   std::fprintf(stderr, "%s\n", text.c_str());
-  return stalled;
 }
 
-std::vector<ConsumedRecord> read_once(const std::string& bootstrap, const std::string& topic,
-                                      std::size_t expected, std::chrono::milliseconds limit,
-                                      std::chrono::milliseconds quiet, bool& stalled) {
+}  // namespace
+
+std::vector<ConsumedRecord> read_topic(const std::string& bootstrap, const std::string& topic,
+                                       std::size_t expected, std::chrono::milliseconds limit,
+                                       std::chrono::milliseconds quiet) {
   static log::MemorySink sink;
   static const log::Logger logger("test-reader", sink);
   kafka::ConsumerOptions options;
@@ -231,29 +229,10 @@ std::vector<ConsumedRecord> read_once(const std::string& bootstrap, const std::s
     out.push_back(std::move(item));
     last_arrival = std::chrono::steady_clock::now();
   }
-  stalled = out.size() < expected &&
-            describe_short_read(**consumer, topic, out.size(), expected, errors, last_error);
+  if (out.size() < expected)
+    describe_short_read(**consumer, topic, out.size(), expected, errors, last_error);
   (*consumer)->close();
   return out;
-}
-
-}  // namespace
-
-std::vector<ConsumedRecord> read_topic(const std::string& bootstrap, const std::string& topic,
-                                       std::size_t expected, std::chrono::milliseconds limit,
-                                       std::chrono::milliseconds quiet) {
-  bool stalled = false;
-  auto out = read_once(bootstrap, topic, expected, limit, quiet, stalled);
-  if (!stalled) return out;
-  // The broker holds records this reader never got (once in CI, 2 of 3 dead letters in 60 s):
-  // a stalled test reader, not what the test checks. A reader in a new group reads again; a
-  // record that was never written still comes up short.
-  std::fprintf(stderr, "read_topic(%s): reading again with a new group\n", topic.c_str());
-  bool again = false;
-  auto second =
-      read_once(bootstrap, topic, expected,
-                std::min<std::chrono::milliseconds>(limit, std::chrono::seconds{30}), quiet, again);
-  return second.size() > out.size() ? second : out;
 }
 
 OwnBroker::OwnBroker(const std::vector<std::string>& properties) {

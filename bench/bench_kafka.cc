@@ -112,13 +112,17 @@ double median_cpu(const std::vector<Throughput>& rounds) {
   return median(values);
 }
 
-double self_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
+double cpu_seconds(const rusage& usage) {
   auto seconds = [](const timeval& t) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double self_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return cpu_seconds(usage);
 }
 
 double process_cpu_seconds(pid_t pid) {

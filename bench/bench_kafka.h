@@ -4,6 +4,7 @@
 // ingestwatch library in the way.
 
 #include <librdkafka/rdkafka.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -70,6 +71,8 @@ struct Throughput {
 [[nodiscard]] double median_cpu(const std::vector<Throughput>& rounds);
 
 /// utime + stime of this process (all its threads: librdkafka's too), in seconds.
+/// utime + stime of a getrusage() or wait4() answer.
+[[nodiscard]] double cpu_seconds(const rusage& usage);
 [[nodiscard]] double self_cpu_seconds();
 
 /// utime + stime of a live process (all its threads), from /proc/<pid>/stat, in seconds; 0 when

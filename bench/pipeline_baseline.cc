@@ -105,8 +105,7 @@ int measure(int argc, char** argv) {
   rusage usage{};
   while (wait4(pid, &status, 0, &usage) < 0) {
   }
-  const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  const double cpu = iw::bench::cpu_seconds(usage);
   std::ofstream(argv[2]) << cpu << ' ' << usage.ru_maxrss << '\n';
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

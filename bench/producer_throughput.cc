@@ -130,8 +130,7 @@ Throughput ingest_producer(const std::string& bootstrap, const std::string& bina
   while (wait4(pid, &status, 0, &usage) < 0) {
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  const double cpu = iw::bench::cpu_seconds(usage);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::fprintf(stderr, "ingest-producer failed (status %d)\n", status);
     std::exit(1);

@@ -455,7 +455,9 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       // dead_letter_head_bytes): sending it again would be refused again.
       const Failure failure = known->second;
       if (!transactional()) failures_.erase(known);
-      skip_oversized(ref, content_of(record), failure.error);
+      skip_oversized(ref,
+                     kafka::oversized_value(record.value(), options_.poison.dead_letter_head_bytes),
+                     failure.error);
       return {};
     }
     if (options_.poison.max_record_bytes > 0 &&
@@ -577,17 +579,15 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (head.traceparent.size() > head_bytes) head.traceparent = {};
     auto status = produce_dead_letter(ref, head, kOversizedRecord, error, oversized.headers());
     if (status || status.error().code() != base::ErrorCode::kInvalidInput) return status;
-    skip_oversized(ref, content, status.error().message());
+    skip_oversized(ref, oversized, status.error().message());
     return {};
   }
 
   // Not even the head is taken (dead_letter_head_bytes above what the client or the broker
   // takes): the record is counted and logged with its position, and the stream goes on without
   // it. It is still in its input topic until retention removes it.
-  void skip_oversized(const InputRef& ref, const DeadLetterContent& content,
+  void skip_oversized(const InputRef& ref, const kafka::OversizedValue& oversized,
                       std::string_view detail) {
-    const kafka::OversizedValue oversized =
-        kafka::oversized_value(content.value, options_.poison.dead_letter_head_bytes);
     flow_.rejected(reason_index(kOversizedRecord)).Increment();
     ctx_.logger.error("oversized record could not be dead-lettered; skipped",
                       {{"topic", topic(ref)},

@@ -36,8 +36,8 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
                               .transactional_id = s.transactional_id,
                               .dlq_topic = s.dlq_topic,
                               .client = runtime::kafka_client_options(ctx),
-                              // Alert events and input positions commit together every commit
-                              // interval, however many records that is.
+                              // Alert events and input positions commit together once the
+                              // transaction is commit_interval old or transaction_max_bytes large.
                               .transaction = s.transaction,
                               .poll_timeout = 50ms,
                               .poison = s.poison,

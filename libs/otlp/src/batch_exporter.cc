@@ -77,6 +77,9 @@ class BatchExporter::Impl {
   }
 
   void shutdown(milliseconds deadline) {
+    // A second caller (the destructor after the drain's call, another thread) waits for the
+    // first and then finds it done.
+    std::lock_guard once(shutdown_mu_);
     {
       std::lock_guard lock(mu_);
       if (joined_) return;
@@ -253,6 +256,7 @@ class BatchExporter::Impl {
   std::vector<std::string> header_lines_;  // secret values: never logged
   http::RequestLoop loop_;
 
+  std::mutex shutdown_mu_;
   mutable std::mutex mu_;
   std::condition_variable wake_;  // the sender: a full batch, shutdown
   std::condition_variable done_;  // shutdown: the sender has finished

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <type_traits>
 
 namespace iw::otlp {
 namespace {
@@ -205,28 +206,21 @@ base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& look
     }
   }
 
-  auto read_count = [&](std::string_view name, std::optional<std::size_t>& into) {
+  // A count of spans or a number of milliseconds: a positive whole number either way.
+  auto read_positive = [&](std::string_view name, auto& into, std::string_view unit) {
+    using Value = typename std::remove_reference_t<decltype(into)>::value_type;
     if (const auto value = get(name)) {
-      if (const auto count = parse_positive<std::size_t>(*value)) {
-        into = *count;
+      if (const auto number = parse_positive<std::int64_t>(*value)) {
+        into = Value(*number);
       } else {
-        error(name, "must be a positive whole number");
+        error(name, "must be a positive whole number" + std::string(unit));
       }
     }
   };
-  auto read_millis = [&](std::string_view name, std::optional<std::chrono::milliseconds>& into) {
-    if (const auto value = get(name)) {
-      if (const auto millis = parse_positive<std::int64_t>(*value)) {
-        into = std::chrono::milliseconds(*millis);
-      } else {
-        error(name, "must be a positive whole number of milliseconds");
-      }
-    }
-  };
-  read_count("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_spans);
-  read_count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_batch_spans);
-  read_millis("OTEL_BSP_SCHEDULE_DELAY", settings.schedule_delay);
-  read_millis("OTEL_BSP_EXPORT_TIMEOUT", settings.export_timeout);
+  read_positive("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_spans, "");
+  read_positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_batch_spans, "");
+  read_positive("OTEL_BSP_SCHEDULE_DELAY", settings.schedule_delay, " of milliseconds");
+  read_positive("OTEL_BSP_EXPORT_TIMEOUT", settings.export_timeout, " of milliseconds");
 
   if (!errors.empty()) {
     std::string message;

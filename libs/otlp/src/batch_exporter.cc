@@ -44,6 +44,12 @@ class BatchExporter::Impl {
     options_.max_queue_spans = std::max<std::size_t>(options_.max_queue_spans, 1);
     options_.max_batch_spans =
         std::clamp<std::size_t>(options_.max_batch_spans, 1, options_.max_queue_spans);
+    // A zero delay would spin the sender; a huge one or a huge timeout would overflow a
+    // deadline (a day is beyond any sensible setting).
+    options_.schedule_delay =
+        std::clamp<milliseconds>(options_.schedule_delay, milliseconds(1), std::chrono::hours(24));
+    options_.export_timeout =
+        std::clamp<milliseconds>(options_.export_timeout, milliseconds(1), std::chrono::hours(24));
     // The whole queue is allocated once: submit() then only moves a span into a slot.
     ring_.resize(options_.max_queue_spans);
     batch_.reserve(options_.max_batch_spans);

@@ -37,8 +37,8 @@ struct ExporterOptions {
   std::vector<std::pair<std::string, std::string>> headers;  ///< secret values: never logged
   std::size_t max_queue_spans = 2048;                        ///< OTEL_BSP_MAX_QUEUE_SIZE
   std::size_t max_batch_spans = 512;  ///< OTEL_BSP_MAX_EXPORT_BATCH_SIZE; at most the queue's
-  std::chrono::milliseconds schedule_delay{5'000};   ///< OTEL_BSP_SCHEDULE_DELAY
-  std::chrono::milliseconds export_timeout{30'000};  ///< OTEL_BSP_EXPORT_TIMEOUT
+  std::chrono::milliseconds schedule_delay{5'000};   ///< OTEL_BSP_SCHEDULE_DELAY; 1 ms to 24 h
+  std::chrono::milliseconds export_timeout{30'000};  ///< OTEL_BSP_EXPORT_TIMEOUT; 1 ms to 24 h
   Resource resource;
   /// Where a failing collector is reported, at most once a minute per kind of failure (the
   /// endpoint without userinfo or query, never a header). Null: not logged, only counted. Must

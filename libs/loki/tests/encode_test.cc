@@ -115,8 +115,8 @@ TEST(ProtobufTest, LibprotobufReadsWhatWeWrite) {
   expect_golden("push_request.pb.txt", text);
 }
 
-// The exact bytes of one entry with a trace id, written out by hand from push.proto.
-TEST(ProtobufTest, TraceIdIsOneStructuredMetadataPairAfterTheLine) {
+// One stream {a="1"} with one entry at 1 ns, line "x", trace id kTraceIdHex.
+Batch one_traced_entry() {
   Batch batch;
   batch.streams.push_back({.labels = "{a=\"1\"}",
                            .entries = {{.timestamp_ns = 1,
@@ -124,6 +124,12 @@ TEST(ProtobufTest, TraceIdIsOneStructuredMetadataPairAfterTheLine) {
                                         .ref = {},
                                         .event_key = 0,
                                         .trace_id = TraceId::from_traceparent(kTraceparent)}}});
+  return batch;
+}
+
+// The exact bytes of one entry with a trace id, written out by hand from push.proto.
+TEST(ProtobufTest, TraceIdIsOneStructuredMetadataPairAfterTheLine) {
+  Batch batch = one_traced_entry();
   std::string entry = std::string("\x0a\x02\x10\x01", 4) + "\x12\x01x";  // timestamp, line
   const std::string pair = "\x0a\x08trace_id\x12\x20" + std::string(kTraceIdHex);
   entry += "\x1a" + std::string(1, static_cast<char>(pair.size())) + pair;
@@ -141,14 +147,7 @@ TEST(ProtobufTest, TraceIdIsOneStructuredMetadataPairAfterTheLine) {
 }
 
 TEST(JsonTest, TraceIdIsTheValuesThirdElement) {
-  Batch batch;
-  batch.streams.push_back({.labels = "{a=\"1\"}",
-                           .entries = {{.timestamp_ns = 1,
-                                        .line = "x",
-                                        .ref = {},
-                                        .event_key = 0,
-                                        .trace_id = TraceId::from_traceparent(kTraceparent)}}});
-  EXPECT_EQ(push_request_json(batch),
+  EXPECT_EQ(push_request_json(one_traced_entry()),
             R"({"streams":[{"stream":{"a":"1"},"values":[["1","x",{"trace_id":")" +
                 std::string(kTraceIdHex) + R"("}]]}]})");
 }

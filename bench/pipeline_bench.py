@@ -290,7 +290,11 @@ def tracing_note(on: list, records: int, ratio: float = 0.01, stages: int = 3) -
             f"stack, every process exporting to its Jaeger at the services' default sampling; "
             f"the services exported {exported:.0f} spans and dropped {dropped:.0f} (about "
             f"{expected:.0f} expected: {ratio:g} of {records} records a round, a span from each "
-            f"of the {stages} services). The tracing-off side is the rounds of the rows above, on the first stack.")
+            f"of the {stages} services). The tracing-off side is the rounds of the rows above, on "
+            f"the first stack.")
+    jaeger = med([o["cpu"]["jaeger"] * 1e6 / records for o in on if "jaeger" in o["cpu"]])
+    if jaeger is not None:
+        text += f" Jaeger took {jaeger:.2f} CPU-s per million records (median of the rounds)."
     if exported == 0:
         text += " NO SPAN WAS EXPORTED: the tracing rows measure nothing."
     return text
@@ -339,7 +343,9 @@ class Bench:
         st, run_dir = self.stack, self.stack.dir
         st.wait_settled()
         services = list(SERVICES)
-        pids = {name: pid_of(run_dir, name) for name in STACK_PROCESSES}
+        # Jaeger too where the stack runs one (its CPU is the tracing rows' business).
+        names = STACK_PROCESSES + (("jaeger",) if (run_dir / "jaeger.pid").exists() else ())
+        pids = {name: pid_of(run_dir, name) for name in names}
         cpu0 = {name: proc_cpu(pid) for name, pid in pids.items()}
         window0 = time.monotonic()
         hwm_reset = all(reset_hwm(pids[name]) for name in services)

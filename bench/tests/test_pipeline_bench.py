@@ -100,6 +100,10 @@ class TracingTest(unittest.TestCase):
         note = pb.tracing_note(on, 100000)
         self.assertIn("exported 6000 spans and dropped 4 (about 6000 expected", note)
         self.assertNotIn("NO SPAN", note)
+        self.assertNotIn("Jaeger took", note)  # a stack without Jaeger's pid
+        on[0]["cpu"]["jaeger"], on[1]["cpu"]["jaeger"] = 0.2, 0.4
+        self.assertIn("Jaeger took 3.00 CPU-s per million records",
+                      pb.tracing_note(on, 100000))
         on[0]["spans"] = on[1]["spans"] = {"exported": 0, "dropped": 0}
         self.assertIn("NO SPAN WAS EXPORTED", pb.tracing_note(on, 100000))
 

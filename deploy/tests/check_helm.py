@@ -332,7 +332,8 @@ def tracing_env_problems(env, tracing):
         name = f"IW_OTLP_HEADER_{i}"
         ref = by_name.get(name, {}).get("valueFrom", {}).get("secretKeyRef", {})
         if ref != {"name": tracing.get("headersSecret"), "key": key}:
-            problems.append(f"{name}: not key {key} of Secret {tracing.get('headersSecret')}: {ref}")
+            problems.append(f"{name}: not key {key} of Secret "
+                            f"{tracing.get('headersSecret')}: {ref}")
         elif "value" in by_name[name]:
             problems.append(f"{name}: a header value in clear")
         elif names.index(name) > names.index("OTEL_EXPORTER_OTLP_HEADERS"):

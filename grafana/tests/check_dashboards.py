@@ -295,7 +295,8 @@ def main() -> int:
                 queries, args.prometheus, (args.prom_start, args.prom_end))]
     for p in problems:
         print(f"FAIL {p}")
-    checks = ["datasource uids", "trace_id derived field", "promtool parse", "Grafana query-editor grammars parse",
+    checks = ["datasource uids", "trace_id derived field", "promtool parse",
+              "Grafana query-editor grammars parse",
               "LogQL labels"]
     if exposed is not None:
         checks.append(f"metric names and labels against {len(args.scrape)} scrapes")

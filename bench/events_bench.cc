@@ -8,12 +8,14 @@
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "iw/alerting/enriched_run.h"
 #include "iw/events/enricher.h"
 #include "iw/loggen/generator.h"
+#include "iw/loki/encode.h"
 #include "iw/loki/entry.h"
 #include "pure_bench.h"
 
@@ -153,6 +155,62 @@ void BM_LokiEnrichedRunEntry(benchmark::State& state) {
   report_enriched(state);
 }
 BENCHMARK(BM_LokiEnrichedRunEntry);
+
+constexpr std::size_t kBatchEntries = 1000;
+
+// A batch of 1000 enriched runs in one stream; `traced`: each entry carries a trace id, sent as
+// structured metadata (docs/TRACING.md).
+iw::loki::Batch push_batch(bool traced) {
+  const std::vector<std::string>& e = enriched_records();
+  iw::loki::Batch batch;
+  batch.streams.push_back(
+      {.labels = R"({etat="SUCCESS", job="ingestion-logs", source="Zoho"})", .entries = {}});
+  for (std::size_t i = 0; i < kBatchEntries; ++i) {
+    iw::loki::BatchEntry entry{.timestamp_ns = static_cast<std::int64_t>(i),
+                               .line = e[i % e.size()],
+                               .ref = {},
+                               .event_key = 0,
+                               .trace_id = {}};
+    if (traced) {
+      // Random-looking ids, as real ones are (they do not compress).
+      const auto mix = [](std::uint64_t x) {
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
+      };
+      char traceparent[56];
+      std::snprintf(traceparent, sizeof traceparent, "00-%016llx%016llx-00f067aa0ba902b7-01",
+                    static_cast<unsigned long long>(mix(2 * i + 1)),
+                    static_cast<unsigned long long>(mix(2 * i + 2)));
+      entry.trace_id = iw::loki::TraceId::from_traceparent(traceparent);
+    }
+    batch.streams[0].entries.push_back(std::move(entry));
+  }
+  return batch;
+}
+
+// The push body as the pusher sends it by default (protobuf + snappy), per entry; Arg(1): with
+// trace ids, so the difference is what the structured metadata costs a line.
+void BM_LokiPushBodyProtobuf(benchmark::State& state) {
+  const iw::loki::Batch batch = push_batch(state.range(0) != 0);
+  for (auto _ : state) {
+    auto body = iw::loki::encode_push(batch, iw::loki::Encoding::kProtobuf);
+    benchmark::DoNotOptimize(body);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatchEntries));
+}
+BENCHMARK(BM_LokiPushBodyProtobuf)->Arg(0)->Arg(1);
+
+// The same without snappy: the encoder alone.
+void BM_LokiPushRequestProtobuf(benchmark::State& state) {
+  const iw::loki::Batch batch = push_batch(state.range(0) != 0);
+  for (auto _ : state) {
+    auto bytes = iw::loki::push_request_protobuf(batch);
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatchEntries));
+}
+BENCHMARK(BM_LokiPushRequestProtobuf)->Arg(0)->Arg(1);
 
 }  // namespace
 

@@ -9,7 +9,8 @@ under the table to --notes.
 Sizes, from the environment: BENCH_E2E_RECORDS (100000; the throughput run), BENCH_E2E_RATE
 (1000 records/s) and BENCH_E2E_SECONDS (30; the latency run at that fixed offered load),
 BENCH_E2E_ROUNDS (3; throughput rounds, medians, sides interleaved), BENCH_E2E_LATENCY_ROUNDS
-(1; latency rounds, the same way).
+(1; latency rounds, the same way), BENCH_E2E_TRACING (1; 0 leaves the tracing rows out) and
+BENCH_E2E_TRACING_ROUNDS (BENCH_E2E_ROUNDS; throughput rounds with tracing on).
 
 The stack (scripts/stack start, owned by this process): one Kafka broker, VictoriaLogs (the log
 store, on its Loki push endpoint), Prometheus,
@@ -199,6 +200,12 @@ class Stack:
             "alerts": metric_sum(evaluator, "ingestwatch_records_out_total", topic=ALERTS),
         }
 
+    def span_counts(self) -> dict:
+        """The long-running services' spans exported and dropped so far (the producer's are in
+        its own /metrics, gone with it)."""
+        return span_counts([self.scrape(m) for m in
+                            ("ENRICHER_METRICS", "EVALUATOR_METRICS", "PUSHER_METRICS")])
+
     def enricher_counts(self) -> dict:
         text = self.scrape("ENRICHER_METRICS")
         return {"out": metric_sum(text, "ingestwatch_records_out_total", topic=ENRICHED),
@@ -221,6 +228,76 @@ class Stack:
                              text=True)
         if run.returncode != 0:
             raise RuntimeError(f"the stack did not settle within {timeout} s")
+
+
+# ------------------------------------------------------------------------------- tracing
+# Every row above runs with tracing off (scripts/stack --trace-sampling off: the services and
+# the bench's ingest-producer get OTEL_SDK_DISABLED=true). The tracing rows run the throughput
+# side again on a second stack whose services export their spans to its Jaeger at the services'
+# default ratio (--trace-sampling default: tracing.sampling_ratio, 0.01), ingest-producer too: it
+# is the root, where each new trace is sampled or not (docs/TRACING.md).
+TRACING_OFF, TRACING_DEFAULT = "off", "default"
+SPANS_EXPORTED = "ingestwatch_trace_spans_exported_total"
+SPANS_DROPPED = "ingestwatch_trace_spans_dropped_total"
+
+
+def producer_tracing_env(stack_env: dict) -> dict:
+    """The OTEL_* environment of the bench's own ingest-producer, as scripts/stack gives the
+    processes it starts: tracing off unless the stack has a Jaeger and its TRACE_SAMPLING is not
+    "off"; a ratio other than "default" is passed as the parent-based sampler's argument."""
+    sampling = stack_env.get("TRACE_SAMPLING", TRACING_OFF)
+    endpoint = stack_env.get("OTLP_ENDPOINT", "")
+    if sampling == TRACING_OFF or not endpoint:
+        return {"OTEL_SDK_DISABLED": "true"}
+    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
+    if sampling != TRACING_DEFAULT:
+        env.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                   OTEL_TRACES_SAMPLER_ARG=sampling)
+    return env
+
+
+def span_counts(texts: list) -> dict:
+    """Spans exported and dropped (any reason), summed over the given /metrics texts."""
+    return {"exported": sum(metric_sum(t, SPANS_EXPORTED) for t in texts),
+            "dropped": sum(metric_sum(t, SPANS_DROPPED) for t in texts)}
+
+
+def tracing_rows(off: list, on: list, records: int, thr: str) -> list:
+    """The tracing rows: ingestwatch's throughput rounds with tracing at the default sampling
+    (`on`) next to those with tracing off (`off`), records/s and the four processes' CPU-seconds
+    per million records, each a ratio on / off (medians)."""
+    ours_all = ("producer", "enricher", "loki-pusher", "alert-evaluator")
+    per_m = lambda run: sum(run["cpu"][k] for k in ours_all) * 1e6 / records  # noqa: E731
+    return [
+        row(f"end to end records/s ({thr}) with tracing at the default sampling (0.01, "
+            f"parent-based; spans to Jaeger over OTLP/HTTP) vs tracing off",
+            med([o["rate"] for o in on]), med([o["rate"] for o in off])),
+        row(f"the four ingestwatch processes together, CPU-seconds per million records "
+            f"({thr}), tracing at the default sampling vs off",
+            med([per_m(o) for o in on]), med([per_m(o) for o in off]), digits=2),
+    ]
+
+
+def tracing_note(on: list, records: int, ratio: float = 0.01, stages: int = 3) -> str:
+    """What the traced rounds' services exported, against what the sampling should give
+    (records x ratio traces, each with a span from each of the `stages` long-running services;
+    the producer's own spans are in its /metrics, gone with it; alert events' pushes are extra):
+    a row measured without spans leaving would say nothing, and the note says so."""
+    exported = sum(o["spans"]["exported"] for o in on)
+    dropped = sum(o["spans"]["dropped"] for o in on)
+    expected = len(on) * records * ratio * stages
+    text = (f"Tracing rows: {len(on)} throughput round{'s' if len(on) != 1 else ''} on a second "
+            f"stack, every process exporting to its Jaeger at the services' default sampling; "
+            f"the services exported {exported:.0f} spans and dropped {dropped:.0f} (about "
+            f"{expected:.0f} expected: {ratio:g} of {records} records a round, a span from each "
+            f"of the {stages} services). The tracing-off side is the rounds of the rows above, on "
+            f"the first stack.")
+    jaeger = med([o["cpu"]["jaeger"] * 1e6 / records for o in on if "jaeger" in o["cpu"]])
+    if jaeger is not None:
+        text += f" Jaeger took {jaeger:.2f} CPU-s per million records (median of the rounds)."
+    if exported == 0:
+        text += " NO SPAN WAS EXPORTED: the tracing rows measure nothing."
+    return text
 
 
 def stored(now: dict, before: dict) -> float:
@@ -251,7 +328,8 @@ class Bench:
         if rate:
             cmd += ["--rate", str(rate)]
         return self.child("ingest-producer", cmd + [file], env={
-            "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(self.stack.dir)})
+            "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(self.stack.dir),
+            **producer_tracing_env(self.stack.env)})
 
     def raw_topics(self) -> tuple:
         suffix = random.randrange(10**9)
@@ -265,11 +343,14 @@ class Bench:
         st, run_dir = self.stack, self.stack.dir
         st.wait_settled()
         services = list(SERVICES)
-        pids = {name: pid_of(run_dir, name) for name in STACK_PROCESSES}
+        # Jaeger too where the stack runs one (its CPU is the tracing rows' business).
+        names = STACK_PROCESSES + (("jaeger",) if (run_dir / "jaeger.pid").exists() else ())
+        pids = {name: pid_of(run_dir, name) for name in names}
         cpu0 = {name: proc_cpu(pid) for name, pid in pids.items()}
         window0 = time.monotonic()
         hwm_reset = all(reset_hwm(pids[name]) for name in services)
         before, enr0 = st.counts(), st.enricher_counts()
+        spans0 = st.span_counts()
         t0 = time.time()
         producer = self.ingest_producer(file)
         deadline = time.monotonic() + 900
@@ -300,6 +381,7 @@ class Bench:
             "hwm_reset": hwm_reset,
             "enricher_dlq": enr1["dlq"] - enr0["dlq"],
             "enriched": enr1["out"] - enr0["out"],
+            "spans": {k: v - spans0[k] for k, v in st.span_counts().items()},
         }
         out["cpu"]["producer"] = producer.cpu
         out["rss"]["producer"] = producer.peak_rss_mib
@@ -482,6 +564,8 @@ def main() -> int:
     seconds = env_int("BENCH_E2E_SECONDS", 30)
     rounds = env_int("BENCH_E2E_ROUNDS", 3)
     latency_rounds = env_int("BENCH_E2E_LATENCY_ROUNDS", 1)
+    tracing_rounds = env_int("BENCH_E2E_TRACING_ROUNDS", rounds) if env_int(
+        "BENCH_E2E_TRACING", 1) else 0
     latency_records = rate * seconds
     build = pathlib.Path(args.build_dir).resolve()
     for binary in ("bench/pipeline_baseline", "services/producer/ingest-producer",
@@ -498,7 +582,7 @@ def main() -> int:
     # A file per throughput round, then per latency round: one generated sequence, each file
     # later in event time than the one before, used in that order (Loki refuses a stream going
     # back more than an hour). The raw pipe reads the same files.
-    sizes = [records] * rounds + [latency_records] * latency_rounds
+    sizes = [records] * rounds + [latency_records] * latency_rounds + [records] * tracing_rounds
     subprocess.run([str(a) for a in (build / "bench/pipeline_baseline", "gen", work / "records",
                                       *sizes)], check=True)
     files = [work / f"records-{i}.ndjson" for i in range(len(sizes))]
@@ -506,14 +590,14 @@ def main() -> int:
 
     log(f"starting the stack in {run_dir}")
     t_stack = time.time()
-    env = start_stack(run_dir, build)
+    env = start_stack(run_dir, build, trace_sampling=TRACING_OFF)
     if env is None:
         log(f"the stack did not start (logs in {run_dir}/logs)")
         return 1
     stack_seconds = time.time() - t_stack
     stack = Stack(run_dir, env)
     bench = Bench(args, work, stack)
-    ours_t, raw_t, raw_alo, ours_l, raw_l = [], [], [], [], []
+    ours_t, raw_t, raw_alo, ours_l, raw_l, traced = [], [], [], [], [], []
     loki_count = None
     try:
         idle = bench.idle_cpu()
@@ -544,6 +628,25 @@ def main() -> int:
         stop_stack(run_dir)
         return 1
     stop_stack(run_dir)
+    if tracing_rounds:
+        # A second stack, tracing on at the default sampling; the same sizes, later files.
+        traced_dir = work / "stack-traced"
+        log(f"starting the traced stack in {traced_dir}")
+        traced_env = start_stack(traced_dir, build, trace_sampling=TRACING_DEFAULT)
+        if traced_env is None:
+            log(f"the traced stack did not start (logs in {traced_dir}/logs)")
+            return 1
+        bench.stack = Stack(traced_dir, traced_env)
+        try:
+            first = rounds + latency_rounds
+            for r in range(tracing_rounds):
+                traced.append(bench.ours_throughput(files[first + r], records))
+        except (TimeoutError, RuntimeError, OSError, subprocess.SubprocessError,
+                ValueError) as e:
+            log(f"error: {e}; logs in {work}/logs and {traced_dir}/logs")
+            stop_stack(traced_dir)
+            return 1
+        stop_stack(traced_dir)
     e2e_seconds = time.time() - started
 
     # ---- rows
@@ -623,6 +726,8 @@ def main() -> int:
         rows.append(row(f"{label} peak RSS, MiB ({thr}) vs {base_label}",
                         med([o["rss"][ours_key] for o in ours_t]),
                         med([o["rss"][base_key] for o in raw_t]), digits=1))
+    if traced:
+        rows += tracing_rows(ours_t, traced, records, thr)
     print("\n".join(rows), flush=True)
 
     # ---- notes
@@ -670,6 +775,8 @@ def main() -> int:
                  f"{seconds} s), the raw producer {med([share(o) for o in raw_l]):.0f} %; on "
                  f"{os.cpu_count()} cores that is taken from the rest of the pipeline during the "
                  "latency run.")
+    if traced:
+        notes.append(tracing_note(traced, records))
     log(f"end-to-end part: {e2e_seconds:.0f} s")
     if args.notes:
         pathlib.Path(args.notes).write_text("\n\n".join(notes) + "\n")

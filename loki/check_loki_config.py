@@ -5,8 +5,8 @@ under the AGPL, so the project does not build it to run `-verify-config`). What 
 
 - what ingest-loki-pusher and docs/LOKI.md rely on: single binary, no auth, TSDB + v13 on the
   filesystem with a schema starting before the oldest data in data/, retention on and long
-  enough for replayed history, old samples accepted, unordered writes, structured metadata,
-  no service_name label;
+  enough for replayed history, old samples accepted, unordered writes, structured metadata
+  allowed (the entries' trace_id, docs/TRACING.md), no service_name label;
 - with --pusher BINARY, against that pusher's effective defaults (`BINARY --check-config`):
   its URL's port, line size, label limits, max_behind / max_future / max_entry_age, and batch
   size against Loki's rate bursts.
@@ -108,8 +108,10 @@ def check(config: dict, pusher: dict | None) -> list[str]:
            seconds(limits.get("reject_old_samples_max_age", "1w")) >= 365 * DAY,
            "limits_config: replayed history (a year and more) would be refused as too old")
     expect(limits.get("unordered_writes", True) is True, "limits_config.unordered_writes: off")
-    expect(limits.get("allow_structured_metadata", True) is True,
-           "limits_config.allow_structured_metadata: off")
+    # The pusher sends every entry's trace id as structured metadata (docs/TRACING.md): Loki
+    # refuses the whole push when it is off. Written out, not left to the v13 default.
+    expect(limits.get("allow_structured_metadata") is True,
+           "limits_config.allow_structured_metadata: must be true (entries carry trace_id)")
     expect(limits.get("max_line_size_truncate", False) is False,
            "limits_config.max_line_size_truncate: a truncated line is no longer JSON")
     expect(limits.get("discover_service_name") == [],

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tests of bench/pipeline_bench.py's pure parts: a row's bar and verdict, the CPU shares under
-the table, the median round, and histogram_quantile over the increase between two scrapes. The
+the table, the median round, histogram_quantile over the increase between two scrapes, and the
+tracing rows (the producer's tracing environment, span counts, the rows and their note). The
 benchmark itself needs the whole stack and runs in make bench."""
 
 import sys
@@ -46,6 +47,65 @@ class HistogramQuantileTest(unittest.TestCase):
         after = {0.1: 10.0, 0.2: 20.0, float("inf"): 20.0}  # ten new, all in (0.1, 0.2]
         self.assertAlmostEqual(pb.histogram_quantile(0.5, before, after), 0.15)
         self.assertIsNone(pb.histogram_quantile(0.5, after, after))
+
+
+class TracingTest(unittest.TestCase):
+    def test_the_producer_follows_the_stacks_sampling(self):
+        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "off",
+                                                  "OTLP_ENDPOINT": "http://127.0.0.1:1"}),
+                         {"OTEL_SDK_DISABLED": "true"})
+        # A stack from before Jaeger, or without an endpoint: off.
+        self.assertEqual(pb.producer_tracing_env({}), {"OTEL_SDK_DISABLED": "true"})
+        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "default"}),
+                         {"OTEL_SDK_DISABLED": "true"})
+        # The services' own default ratio: no sampler given.
+        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "default",
+                                                  "OTLP_ENDPOINT": "http://127.0.0.1:4318"}),
+                         {"OTEL_SDK_DISABLED": "false",
+                          "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "1",
+                                                  "OTLP_ENDPOINT": "http://127.0.0.1:4318"}),
+                         {"OTEL_SDK_DISABLED": "false",
+                          "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+                          "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                          "OTEL_TRACES_SAMPLER_ARG": "1"})
+
+    def test_span_counts_sum_every_reason_and_service(self):
+        a = ("ingestwatch_trace_spans_exported_total 10\n"
+             'ingestwatch_trace_spans_dropped_total{reason="queue_full"} 2\n'
+             'ingestwatch_trace_spans_dropped_total{reason="export_failed"} 1\n')
+        b = "ingestwatch_trace_spans_exported_total 5\n"
+        self.assertEqual(pb.span_counts([a, b]), {"exported": 15, "dropped": 3})
+
+    @staticmethod
+    def run_of(rate, cpu):
+        return {"rate": rate, "cpu": {"producer": cpu, "enricher": cpu, "loki-pusher": cpu,
+                                      "alert-evaluator": cpu},
+                "spans": {"exported": 0, "dropped": 0}}
+
+    def test_rows_are_tracing_on_over_off_medians(self):
+        off = [self.run_of(1000, 1.0), self.run_of(1200, 2.0), self.run_of(800, 3.0)]
+        on = [self.run_of(950, 2.2), self.run_of(1100, 2.0), self.run_of(500, 9.0)]
+        rate, cpu = pb.tracing_rows(off, on, 100000, "thr")
+        self.assertTrue(rate.startswith("| end to end records/s (thr) with tracing at the "
+                                        "default sampling"))
+        self.assertTrue(rate.endswith("| 950 | 1000 | 0.95 | — | reported |"), rate)
+        # (4 x 2.2 s) per 100000 records = 88 CPU-s per million, against 4 x 2.0 -> 80.
+        self.assertTrue(cpu.endswith("| 88.00 | 80.00 | 1.10 | — | reported |"), cpu)
+
+    def test_the_note_counts_spans_and_says_when_none_left(self):
+        on = [self.run_of(1, 1), self.run_of(1, 1)]
+        on[0]["spans"] = {"exported": 2900, "dropped": 4}
+        on[1]["spans"] = {"exported": 3100, "dropped": 0}
+        note = pb.tracing_note(on, 100000)
+        self.assertIn("exported 6000 spans and dropped 4 (about 6000 expected", note)
+        self.assertNotIn("NO SPAN", note)
+        self.assertNotIn("Jaeger took", note)  # a stack without Jaeger's pid
+        on[0]["cpu"]["jaeger"], on[1]["cpu"]["jaeger"] = 0.2, 0.4
+        self.assertIn("Jaeger took 3.00 CPU-s per million records",
+                      pb.tracing_note(on, 100000))
+        on[0]["spans"] = on[1]["spans"] = {"exported": 0, "dropped": 0}
+        self.assertIn("NO SPAN WAS EXPORTED", pb.tracing_note(on, 100000))
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@
   config   Debian's docker-compose (1.29) accepts the file, with .env.example and without any
            .env (which must then mean the same stack); the stack has what docs/DEPLOY.md says
            (services, healthchecks, depends_on conditions, pinned images, the ingestwatch
-           services read-only and non-root, ports on BIND_ADDRESS only).
+           services read-only and non-root, ports on BIND_ADDRESS only, every ingestwatch
+           service exporting its spans to the jaeger service with a parent-based ratio).
   mounts   every file or directory a service mounts exists in the repo; Grafana's home
            dashboard and the producer's input are among them; Prometheus, assembled as its
            container sees /etc/prometheus, passes `promtool check config` and scrapes the
            compose services on the ports their configurations listen on; the provisioned
-           datasources point at the compose Prometheus and Loki.
+           datasources point at the compose Prometheus, Loki and Jaeger.
   configs  every ingestwatch service's configuration passes the service's own
            `--check-config`, with the environment compose gives it; it reaches Kafka, Loki and
            Alertmanager by their compose names, and its healthcheck asks its own port.
@@ -37,7 +38,8 @@ from common import REPO, SERVICES, Failures, check_config, parse_binaries, skip 
 COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
 ENV_EXAMPLE = os.path.join(REPO, ".env.example")
 EXPECTED_SERVICES = {"kafka", "kafka-init", "kafka-ui", "prometheus", "alertmanager", "loki",
-                     "grafana", "enricher", "alert-evaluator", "loki-pusher", "producer"}
+                     "grafana", "jaeger", "enricher", "alert-evaluator", "loki-pusher",
+                     "producer"}
 ONE_SHOT = {"kafka-init", "producer"}
 FOUR_TOPICS = {"ingestion-logs", "ingestion-logs-enriched", "ingestion-alerts",
                "ingestion-logs-dlq"}
@@ -105,6 +107,28 @@ def host_path(service, container_path):
     return best[0] + container_path[len(best[1]):]
 
 
+def tracing_env_problems(env, services):
+    """What is wrong with a service's tracing environment (docs/TRACING.md): its spans go to the
+    compose Jaeger's OTLP/HTTP port, sampled parent-based with a ratio in [0, 1]."""
+    problems = []
+    endpoint = str(env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+    if endpoint != "http://jaeger:4318":
+        problems.append(f"OTEL_EXPORTER_OTLP_ENDPOINT is {endpoint!r}, not http://jaeger:4318")
+    elif "jaeger" not in services:
+        problems.append("no jaeger service to send spans to")
+    if env.get("OTEL_TRACES_SAMPLER") != "parentbased_traceidratio":
+        problems.append(f"OTEL_TRACES_SAMPLER is {env.get('OTEL_TRACES_SAMPLER')!r}, "
+                        "not parentbased_traceidratio")
+    try:
+        ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", ""))
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        problems.append(f"OTEL_TRACES_SAMPLER_ARG {env.get('OTEL_TRACES_SAMPLER_ARG')!r} is not "
+                        "a ratio in [0, 1]")
+    return problems
+
+
 def cmd_config(fail, _args):
     with_env = compose(env_file=ENV_EXAMPLE)
     without_env = compose()
@@ -154,6 +178,8 @@ def cmd_config(fail, _args):
                    f"{name}: not built from deploy/docker/Dockerfile")
         depends = svc.get("depends_on") or {}
         fail.check("kafka-init" in depends, f"{name}: starts before the topics exist")
+        problems = tracing_env_problems(svc.get("environment") or {}, services)
+        fail.check(not problems, f"{name}: tracing: {'; '.join(problems)}")
     # The compose file itself: no `version:` (the Compose specification), ${VAR:-default}
     # everywhere a variable is used, and every variable documented in .env.example.
     with open(COMPOSE_FILE) as f:
@@ -208,6 +234,8 @@ def cmd_mounts(fail, args):
         fail.check(urls.get("prometheus") == "http://prometheus:9090",
                    f"datasource prometheus: {urls.get('prometheus')}")
         fail.check(urls.get("loki") == "http://loki:3100", f"datasource loki: {urls.get('loki')}")
+        fail.check(urls.get("jaeger") == "http://jaeger:16686",
+                   f"datasource jaeger: {urls.get('jaeger')}")
 
     producer = services["producer"]
     with open(host_path(producer, "/etc/ingestwatch/producer.yml")) as f:

@@ -17,7 +17,9 @@
       following;
     - each Deployment's ConfigMap passes the service's own `--check-config`, with the
       Deployment's environment and stand-ins for its mounted Secrets; probes ask /healthz and
-      /readyz on the port the configuration listens on; resources, a non-root read-only
+      /readyz on the port the configuration listens on; the tracing environment is what
+      `tracing` asks (none when off; endpoint, parent-based ratio, OTLP headers only by
+      reference to their Secret); resources, a non-root read-only
       security context, a Service, the ServiceMonitor's job label, a PodDisruptionBudget and
       an autoscaler select what they should.
   package            `helm package`: the archive holds the rules and dashboards as files,
@@ -303,6 +305,57 @@ def check_dashboards(fail, by_kind, values):
           f"{', '.join(os.path.relpath(f, REPO) for f in files)}")
 
 
+def tracing_env_problems(env, tracing):
+    """What is wrong with a container's tracing environment (a list of EnvVar) given the chart's
+    `tracing` values (docs/TRACING.md)."""
+    problems = []
+    by_name = {e["name"]: e for e in env}
+    otel = sorted(n for n in by_name if n.startswith(("OTEL_", "IW_OTLP_HEADER_")))
+    if not (tracing.get("endpoint") or tracing.get("tracesEndpoint")):
+        return [f"tracing off but {otel} set"] if otel else []
+    want = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(tracing.get("samplingRatio"))}
+    if tracing.get("endpoint"):
+        want["OTEL_EXPORTER_OTLP_ENDPOINT"] = tracing["endpoint"]
+    if tracing.get("tracesEndpoint"):
+        want["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = tracing["tracesEndpoint"]
+    keys = tracing.get("headersSecretKeys") or []
+    if keys:
+        want["OTEL_EXPORTER_OTLP_HEADERS"] = ",".join(
+            f"{key}=$(IW_OTLP_HEADER_{i})" for i, key in enumerate(keys))
+    for name, value in want.items():
+        got = by_name.get(name, {}).get("value")
+        if got != value:
+            problems.append(f"{name} is {got!r}, expected {value!r}")
+    names = [e["name"] for e in env]
+    for i, key in enumerate(keys):
+        name = f"IW_OTLP_HEADER_{i}"
+        ref = by_name.get(name, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref != {"name": tracing.get("headersSecret"), "key": key}:
+            problems.append(f"{name}: not key {key} of Secret "
+                            f"{tracing.get('headersSecret')}: {ref}")
+        elif "value" in by_name[name]:
+            problems.append(f"{name}: a header value in clear")
+        elif names.index(name) > names.index("OTEL_EXPORTER_OTLP_HEADERS"):
+            problems.append(f"{name} comes after OTEL_EXPORTER_OTLP_HEADERS: $({name}) would not "
+                            "be expanded")
+    extra = set(otel) - set(want) - {f"IW_OTLP_HEADER_{i}" for i in range(len(keys))}
+    if extra:
+        problems.append(f"unexpected {sorted(extra)}")
+    return problems
+
+
+def expand(env):
+    """Container environment as the kubelet gives it: values, $(VAR) of earlier variables
+    expanded, stand-ins for values from Secrets."""
+    out = {}
+    for e in env:
+        value = e.get("value", "stand-in")
+        out[e["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                                lambda m: out.get(m.group(1), m.group(0)), value)
+    return out
+
+
 def check_workloads(fail, by_kind, values, binaries):
     import yaml
     configmaps = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}
@@ -372,9 +425,9 @@ def check_workloads(fail, by_kind, values, binaries):
             if "kafka-ca" in path and os.path.isfile("/etc/ssl/certs/ca-certificates.crt"):
                 with open("/etc/ssl/certs/ca-certificates.crt") as f:
                     files[path] = f.read()
-        env = {}
-        for e in container.get("env", []):
-            env[e["name"]] = e.get("value", "stand-in")
+        problems = tracing_env_problems(container.get("env", []), values["tracing"])
+        fail.check(not problems, f"{ident}: tracing environment: {'; '.join(problems)}")
+        env = expand(container.get("env", []))
         exe = binaries.get(component)
         if not fail.check(exe and os.access(exe, os.X_OK),
                           f"{ident}: no binary given for {component}"):

@@ -6,7 +6,8 @@
 
 Always (no servers needed):
 - every datasource reference (panel, target, variable, annotation) names a uid provisioned in
-  grafana/provisioning/datasources/, with the same type;
+  grafana/provisioning/datasources/, with the same type; the Loki datasource has the derived
+  field trace_id (matcherType label) to the provisioned Jaeger datasource;
 - every PromQL expression parses with promtool (`promtool check rules` on a file with one
   recording rule per expression), and with the grammar of Grafana's Prometheus query editor
   (npm's @prometheus-io/lezer-promql, in parse_queries.mjs);
@@ -64,6 +65,28 @@ class Query:
         expr = re.sub(r"\$__range\b", f"{range_seconds}s", self.expr)
         expr = re.sub(r"\$__rate_interval\b|\$__interval\b", interval, expr)
         return re.sub(r"\$\{?(source|objet|service)\}?", ".*", expr)
+
+
+def provisioning_problems(datasources: list) -> list:
+    """The provisioned datasources' links: Loki's derived field `trace_id` takes the entries'
+    structured metadata of that name (matcherType label) to a provisioned Jaeger datasource, with
+    the URL template escaped for provisioning ("$$": Grafana expands $VAR in these files)."""
+    problems = []
+    by_uid = {d.get("uid"): d for d in datasources}
+    if by_uid.get("jaeger", {}).get("type") != "jaeger":
+        problems.append("datasources: no jaeger datasource with uid 'jaeger'")
+    loki = by_uid.get("loki", {})
+    fields = {f.get("name"): f for f in loki.get("jsonData", {}).get("derivedFields", [])}
+    trace = fields.get("trace_id")
+    if trace is None:
+        return problems + ["datasources: loki has no derived field 'trace_id'"]
+    want = {"matcherType": "label", "matcherRegex": "trace_id", "datasourceUid": "jaeger",
+            "url": "$${__value.raw}"}
+    for key, value in want.items():
+        if trace.get(key) != value:
+            problems.append(f"datasources: loki derived field trace_id: {key} is "
+                            f"{trace.get(key)!r}, expected {value!r}")
+    return problems
 
 
 def datasource_problems(dashboard: dict, provisioned: dict) -> list:
@@ -249,9 +272,9 @@ def main() -> int:
     if args.prometheus and (args.prom_start is None or args.prom_end is None):
         ap.error("--prometheus needs --prom-start and --prom-end")
 
-    provisioned = {d["uid"]: d["type"]
-                   for d in yaml.safe_load(DATASOURCES.read_text())["datasources"]}
-    problems, counts = [], {"promql": 0, "logql": 0}
+    datasources = yaml.safe_load(DATASOURCES.read_text())["datasources"]
+    provisioned = {d["uid"]: d["type"] for d in datasources}
+    problems, counts = provisioning_problems(datasources), {"promql": 0, "logql": 0}
     exposed = parse_scrapes(args.scrape) if args.scrape else None
     parser = query_parser()
     for path in args.dashboards:
@@ -272,7 +295,8 @@ def main() -> int:
                 queries, args.prometheus, (args.prom_start, args.prom_end))]
     for p in problems:
         print(f"FAIL {p}")
-    checks = ["datasource uids", "promtool parse", "Grafana query-editor grammars parse",
+    checks = ["datasource uids", "trace_id derived field", "promtool parse",
+              "Grafana query-editor grammars parse",
               "LogQL labels"]
     if exposed is not None:
         checks.append(f"metric names and labels against {len(args.scrape)} scrapes")

@@ -67,7 +67,7 @@ std::optional<Rejection> Batcher::add(Entry entry) {
   const std::size_t lane = state.lane;
   Open& open = open_[lane];
   auto size_in_open = [&] {
-    return entry.line.size() + kEntryOverheadBytes +
+    return entry_bytes(entry.line.size(), entry.trace_id) +
            (state.open_slot == kNotOpen ? entry.stream.size() : 0);
   };
   std::size_t size = size_in_open();
@@ -86,7 +86,8 @@ std::optional<Rejection> Batcher::add(Entry entry) {
       BatchEntry{.timestamp_ns = entry.timestamp_ns,
                  .line = std::move(entry.line),
                  .ref = entry.ref,
-                 .event_key = entry.event_key});
+                 .event_key = entry.event_key,
+                 .trace_id = entry.trace_id});
   open.batch.byte_size += size;
   ++open.batch.entry_count;
   open_bytes_ += size;

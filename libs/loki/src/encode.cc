@@ -64,11 +64,17 @@ std::size_t timestamp_size(Timestamp t) {
 
 std::size_t field_size(std::size_t payload) { return 1 + varint_size(payload) + payload; }
 
+// LabelPairAdapter{name = "trace_id", value = <32 hex>}: its bytes inside EntryAdapter field 3.
+constexpr std::size_t kTraceIdPairSize = (2 + kTraceIdKey.size()) + (2 + TraceId::kSize);
+static_assert(kTraceIdPairSize < 0x80 && 2 + kTraceIdPairSize == kTraceIdMetadataBytes,
+              "kTraceIdMetadataBytes must be what put_entry writes");
+
 std::size_t entry_size(const BatchEntry& entry) {
   // The timestamp is always written, even when empty (the epoch), as gogoproto's non-nullable
   // stdtime does.
   std::size_t size = field_size(timestamp_size(split(entry.timestamp_ns)));
   if (!entry.line.empty()) size += field_size(entry.line.size());
+  if (!entry.trace_id.empty()) size += kTraceIdMetadataBytes;
   return size;
 }
 
@@ -99,6 +105,12 @@ void put_entry(std::string& out, const BatchEntry& entry) {
     put_varint(out, static_cast<std::uint64_t>(t.nanos));
   }
   if (!entry.line.empty()) put_bytes(out, 2, entry.line);
+  if (!entry.trace_id.empty()) {
+    out += tag(3, 2);
+    out += static_cast<char>(kTraceIdPairSize);  // one varint byte (static_assert above)
+    put_bytes(out, 1, kTraceIdKey);
+    put_bytes(out, 2, entry.trace_id.hex());
+  }
 }
 
 }  // namespace
@@ -149,6 +161,12 @@ std::string push_request_json(const Batch& batch) {
       out.append(digits, end);
       out += "\",";
       base::append_json_string(out, entry.line);
+      if (!entry.trace_id.empty()) {
+        // Hex digits need no escaping.
+        out += R"(,{"trace_id":")";
+        out += entry.trace_id.hex();
+        out += "\"}";
+      }
       out += ']';
     }
     out += "]}";

@@ -11,6 +11,7 @@
 #include "iw/events/enriched_record.h"
 #include "iw/events/timestamp.h"
 #include "iw/loki/recent_events.h"
+#include "iw/trace/trace_context.h"
 
 namespace iw::loki {
 namespace {
@@ -118,6 +119,14 @@ std::string_view reason_name(Reason reason) {
 }
 
 std::span<const Reason> all_reasons() { return kReasons; }
+
+TraceId TraceId::from_traceparent(std::string_view traceparent) {
+  TraceId id;
+  if (const auto parsed = trace::TraceParent::parse(traceparent)) {
+    parsed->trace_id().copy(id.hex_.data(), kSize);
+  }
+  return id;
+}
 
 std::int64_t to_unix_nanos(base::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();

@@ -100,7 +100,7 @@ namespace {
 std::size_t stream_bytes(const BatchStream& stream) {
   std::size_t bytes = stream.labels.size();
   for (const BatchEntry& entry : stream.entries) {
-    bytes += entry.line.size() + kEntryOverheadBytes;
+    bytes += entry_bytes(entry.line.size(), entry.trace_id);
   }
   return bytes;
 }

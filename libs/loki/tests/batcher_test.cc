@@ -82,6 +82,28 @@ TEST(BatcherTest, CutsBeforeExceedingBytes) {
   EXPECT_EQ(batcher.pending_bytes(), first_size);  // the fourth opened a new batch
 }
 
+TEST(BatcherTest, TraceIdsAreCountedAndKept) {
+  base::FakeClock clock(kNow);
+  const std::string line(100, 'x');
+  Entry traced = entry("{a=\"1\"}", 1, line, 1);
+  traced.trace_id =
+      TraceId::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  const std::size_t first_size = 7 + line.size() + kEntryOverheadBytes + kTraceIdMetadataBytes;
+  const std::size_t plain_size = line.size() + kEntryOverheadBytes;
+  // Room for the traced entry and one plain one, not a second traced one.
+  Batcher batcher({.max_batch_bytes = first_size + plain_size + kTraceIdMetadataBytes - 1}, clock);
+  ASSERT_FALSE(batcher.add(traced));
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 2, line, 2)));
+  EXPECT_EQ(batcher.pending_bytes(), first_size + plain_size);
+  traced.ref.offset = 3;
+  ASSERT_FALSE(batcher.add(traced));  // does not fit: cuts the first two
+  auto batch = batcher.next();
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->byte_size, first_size + plain_size);
+  EXPECT_EQ(batch->streams[0].entries[0].trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_TRUE(batch->streams[0].entries[1].trace_id.empty());
+}
+
 TEST(BatcherTest, AnEntryLargerThanABatchGoesAlone) {
   base::FakeClock clock(kNow);
   Batcher batcher({.max_batch_bytes = 50}, clock);

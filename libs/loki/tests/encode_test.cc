@@ -21,6 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::string_view kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr std::string_view kTraceIdHex = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -40,7 +42,8 @@ void expect_golden(std::string_view name, const std::string& actual) {
 }
 
 // Two run streams and an alert stream, with what makes encoding interesting: nanoseconds, a
-// zero fraction, the epoch itself, a time before 1970, escapes and UTF-8 in lines and labels.
+// zero fraction, the epoch itself, a time before 1970, escapes and UTF-8 in lines and labels,
+// entries with and without a trace id (structured metadata).
 Batch golden_batch() {
   Batch batch;
   batch.streams.push_back(
@@ -49,14 +52,19 @@ Batch golden_batch() {
        .entries = {
            {.timestamp_ns = 1'758'443'700 * kSecond,
             .line = R"({"status":"firing","labels":{"alertname":"IngestionFailureDetected"}})",
-            .ref = {}}}});
+            .ref = {},
+            .event_key = 0,
+            .trace_id = TraceId::from_traceparent(kTraceparent)}}});
   batch.streams.push_back(
       {.labels = R"({etat="FAILED", job="ingestion-logs", source="Sh\"are\\Point é"})",
        .entries = {{.timestamp_ns = -1'500'000'000, .line = "before 1970", .ref = {}},
                    {.timestamp_ns = 0, .line = "the epoch", .ref = {}},
                    {.timestamp_ns = 1'757'932'200 * kSecond + 123'456'789,
                     .line = "tab\there \"quoted\" back\\slash é 😀 \x01",
-                    .ref = {}}}});
+                    .ref = {},
+                    .event_key = 0,
+                    .trace_id = TraceId::from_traceparent(
+                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")}}});
   batch.streams.push_back(
       {.labels = R"({entreprise="akonovia", etat="SUCCESS", job="ingestion-logs", )"
                  R"(source="PowerBI", zone="1-Raw"})",
@@ -87,7 +95,13 @@ TEST(ProtobufTest, LibprotobufReadsWhatWeWrite) {
       EXPECT_GE(entry.timestamp().nanos(), 0);
       EXPECT_LT(entry.timestamp().nanos(), kSecond);
       EXPECT_EQ(entry.line(), want.line);
-      EXPECT_EQ(entry.structuredmetadata_size(), 0);
+      if (want.trace_id.empty()) {
+        EXPECT_EQ(entry.structuredmetadata_size(), 0);
+      } else {
+        ASSERT_EQ(entry.structuredmetadata_size(), 1);
+        EXPECT_EQ(entry.structuredmetadata(0).name(), "trace_id");
+        EXPECT_EQ(entry.structuredmetadata(0).value(), want.trace_id.hex());
+      }
     }
   }
   EXPECT_EQ(request.streams(1).entries(0).timestamp().seconds(), -2);
@@ -99,6 +113,43 @@ TEST(ProtobufTest, LibprotobufReadsWhatWeWrite) {
   std::string text;
   ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(request, &text));
   expect_golden("push_request.pb.txt", text);
+}
+
+// One stream {a="1"} with one entry at 1 ns, line "x", trace id kTraceIdHex.
+Batch one_traced_entry() {
+  Batch batch;
+  batch.streams.push_back({.labels = "{a=\"1\"}",
+                           .entries = {{.timestamp_ns = 1,
+                                        .line = "x",
+                                        .ref = {},
+                                        .event_key = 0,
+                                        .trace_id = TraceId::from_traceparent(kTraceparent)}}});
+  return batch;
+}
+
+// The exact bytes of one entry with a trace id, written out by hand from push.proto.
+TEST(ProtobufTest, TraceIdIsOneStructuredMetadataPairAfterTheLine) {
+  Batch batch = one_traced_entry();
+  std::string entry = std::string("\x0a\x02\x10\x01", 4) + "\x12\x01x";  // timestamp, line
+  const std::string pair = "\x0a\x08trace_id\x12\x20" + std::string(kTraceIdHex);
+  entry += "\x1a" + std::string(1, static_cast<char>(pair.size())) + pair;
+  const std::string stream =
+      "\x0a\x07{a=\"1\"}\x12" + std::string(1, static_cast<char>(entry.size())) + entry;
+  const std::string want = "\x0a" + std::string(1, static_cast<char>(stream.size())) + stream;
+  EXPECT_EQ(push_request_protobuf(batch), want);
+  EXPECT_EQ(pair.size() + 2, kTraceIdMetadataBytes);
+
+  batch.streams[0].entries[0].trace_id = TraceId();
+  logproto::PushRequest request;
+  ASSERT_TRUE(request.ParseFromString(push_request_protobuf(batch)));
+  EXPECT_EQ(request.streams(0).entries(0).structuredmetadata_size(), 0);
+  EXPECT_EQ(push_request_json(batch), R"({"streams":[{"stream":{"a":"1"},"values":[["1","x"]]}]})");
+}
+
+TEST(JsonTest, TraceIdIsTheValuesThirdElement) {
+  EXPECT_EQ(push_request_json(one_traced_entry()),
+            R"({"streams":[{"stream":{"a":"1"},"values":[["1","x",{"trace_id":")" +
+                std::string(kTraceIdHex) + R"("}]]}]})");
 }
 
 TEST(ProtobufTest, EmptyBatchIsAnEmptyRequest) { EXPECT_EQ(push_request_protobuf(Batch{}), ""); }
@@ -131,6 +182,8 @@ TEST(JsonTest, GoldenAndParsesBack) {
   EXPECT_EQ(std::string_view(values.at(0).at(0)), "-1500000000");
   EXPECT_EQ(std::string_view(values.at(2).at(0)), "1757932200123456789");
   EXPECT_EQ(std::string_view(values.at(2).at(1)), batch.streams[1].entries[2].line);
+  EXPECT_EQ(std::string_view(values.at(2).at(2)["trace_id"]), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(values.at(1).get_array().size(), 2U);
 }
 
 TEST(EncodePushTest, ProtobufIsSnappyCompressed) {

@@ -31,6 +31,32 @@ std::string run(std::string_view labels, std::string_view timestamp = "2025-09-1
          std::string(labels) + "}";
 }
 
+TEST(TraceIdTest, FromAValidTraceparentOnly) {
+  const TraceId id =
+      TraceId::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  EXPECT_FALSE(id.empty());
+  EXPECT_EQ(id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_TRUE(TraceId().empty());
+  EXPECT_EQ(TraceId().hex(), "");
+  for (std::string_view bad : {
+           "",
+           "00-4bf92f3577b34da6a3ce929d0e0e4736",
+           "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // unknown version
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // upper case
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // all-zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+       }) {
+    EXPECT_TRUE(TraceId::from_traceparent(bad).empty()) << bad;
+  }
+}
+
+TEST(TraceIdTest, TheBuildersLeaveItToTheCaller) {
+  EntryBuilder builder;
+  auto entry = builder.enriched_run(run(R"({"source":"Zoho","etat":"SUCCESS"})"), kRef, kIngest);
+  ASSERT_TRUE(entry) << entry.error().message;
+  EXPECT_TRUE(entry->trace_id.empty());
+}
+
 TEST(EnrichedRunTest, TheBriefsExample) {
   const std::string record = enricher_golden("ok-brief_example.output.json");
   ASSERT_FALSE(record.empty());

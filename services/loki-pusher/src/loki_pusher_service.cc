@@ -104,6 +104,7 @@ class Pusher final : public stage::Processor {
                      ? builder_.enriched_run(record.value(), ref, record.timestamp())
                      : builder_.alert_event(record.value(), ref, record.timestamp());
     if (!entry) return refuse(record, ref, entry.error(), out);
+    entry->trace_id = loki::TraceId::from_traceparent(record.header("traceparent").value_or(""));
     const std::uint64_t event_key = entry->event_key;
     if (recent_.duplicate(event_key, ref)) {
       // Sent twice (a producer resend): its twin is in Loki, on its way, or dead-lettered. This

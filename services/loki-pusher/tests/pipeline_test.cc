@@ -202,6 +202,11 @@ TEST_F(PusherPipelineTest, PushesEveryRecordAndStoresOffsetsOnlyOnceLokiTookThem
   }));
   EXPECT_FALSE(stored_while_down);
   expect_every_record_stored_once();
+  // A run's entry carries its traceparent's trace id as structured metadata (docs/TRACING.md).
+  for (const auto& entry : receiver_->entries()) {
+    if (entry.stream.find("ingestion-logs") == std::string::npos) continue;
+    EXPECT_EQ(entry.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736") << entry.line;
+  }
   for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
   constexpr double kRecords = kRunCount + kAlertCount;
   EXPECT_EQ(metric("ingestwatch_records_in_total"), kRecords);

@@ -21,6 +21,7 @@
 
 #include "iw/base/check.h"
 #include "iw/loki/compression.h"
+#include "iw/loki/entry.h"
 #include "loki/push.pb.h"
 
 namespace iw::testing {
@@ -72,10 +73,17 @@ struct Canned {
   std::optional<int> retry_after;
 };
 
+// One entry of a decoded push request; trace_id: its structured metadata of that name.
+struct PushedEntry {
+  std::int64_t ts = 0;
+  std::string line;
+  std::string trace_id;
+};
+
 // One stream of a decoded push request.
 struct PushedStream {
   std::string labels;  // as pushed
-  std::vector<std::pair<std::int64_t, std::string>> entries;
+  std::vector<PushedEntry> entries;
 };
 
 std::string header(mg_connection* conn, const char* name) {
@@ -95,8 +103,13 @@ base::Result<std::vector<PushedStream>> decode_protobuf(std::string_view body) {
   for (const auto& stream : request.streams()) {
     PushedStream pushed{.labels = stream.labels(), .entries = {}};
     for (const auto& entry : stream.entries()) {
-      pushed.entries.emplace_back(
-          entry.timestamp().seconds() * kNanosPerSecond + entry.timestamp().nanos(), entry.line());
+      PushedEntry& pushed_entry = pushed.entries.emplace_back(PushedEntry{
+          .ts = entry.timestamp().seconds() * kNanosPerSecond + entry.timestamp().nanos(),
+          .line = entry.line(),
+          .trace_id = {}});
+      for (const auto& pair : entry.structuredmetadata()) {
+        if (pair.name() == loki::kTraceIdKey) pushed_entry.trace_id = pair.value();
+      }
     }
     streams.push_back(std::move(pushed));
   }
@@ -144,7 +157,17 @@ base::Result<std::vector<PushedStream>> decode_json(std::string_view body) {
       if (ec != std::errc() || end != ts.data() + ts.size()) {
         return invalid("JSON: timestamp is not a number of nanoseconds: " + std::string(ts));
       }
-      pushed.entries.emplace_back(ns, std::string(line));
+      // Structured metadata: an object of strings after the line.
+      std::string_view trace_id;
+      if (pair.size() > 2) {
+        simdjson::dom::object metadata;
+        if (pair.at(2).get(metadata) != simdjson::SUCCESS) {
+          return invalid("JSON: a value's third element is an object of structured metadata");
+        }
+        if (metadata[loki::kTraceIdKey].get(trace_id) != simdjson::SUCCESS) trace_id = {};
+      }
+      pushed.entries.push_back(
+          PushedEntry{.ts = ns, .line = std::string(line), .trace_id = std::string(trace_id)});
     }
     out.push_back(std::move(pushed));
   }
@@ -499,8 +522,10 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
     }
 
     // Distributor, per entry; then the ingester on what is left.
-    std::vector<std::pair<std::int64_t, const std::string*>> valid;
-    for (const auto& [ts, line] : stream.entries) {
+    std::vector<std::pair<std::int64_t, const PushedEntry*>> valid;
+    for (const PushedEntry& entry : stream.entries) {
+      const std::int64_t ts = entry.ts;
+      const std::string& line = entry.line;
       if (options.max_entry_age.count() > 0 && ts < now - options.max_entry_age.count()) {
         problem(
             "entry for stream '" + key + "' has timestamp too old: " + go_rfc3339(ts) +
@@ -512,7 +537,7 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
                 "' bytes exceeded for stream '" + key + "' while adding an entry with length '" +
                 std::to_string(line.size()) + "' bytes");
       } else {
-        valid.emplace_back(ts, &line);
+        valid.emplace_back(ts, &entry);
       }
     }
     if (valid.empty()) continue;
@@ -521,7 +546,8 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
     std::vector<std::pair<std::int64_t, std::string>> refused;  // timestamp, reason
     // In Loki's order: the stream's last line again is skipped before any check; other
     // duplicates only once the ordering checks passed (they are dropped by the chunk).
-    for (const auto& [ts, line] : valid) {
+    for (const auto& [ts, entry] : valid) {
+      const std::string* line = &entry->line;
       if (state.any && ts == state.last_ts && *line == state.last_line) {
         ++duplicates;
         ++request.accepted;
@@ -553,7 +579,7 @@ Reply LokiReceiver::Impl::push(const std::vector<PushedStream>& pushed, LokiRequ
       state.last_line = *line;
       state.newest = state.any ? std::max(state.newest, ts) : ts;
       state.any = true;
-      stored.push_back(LokiEntry{key, ts, *line});
+      stored.push_back(LokiEntry{key, ts, *line, entry->trace_id});
       ++request.accepted;
     }
     if (refused.empty()) continue;

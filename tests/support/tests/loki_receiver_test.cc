@@ -150,6 +150,28 @@ TEST(LokiReceiverTest, StoresEveryEncoding) {
   EXPECT_LE(requests[2].answered_at, std::chrono::steady_clock::now());
 }
 
+TEST(LokiReceiverTest, RecordsTheTraceIdInEveryEncoding) {
+  auto receiver = start();
+  ASSERT_TRUE(receiver);
+  const auto id =
+      loki::TraceId::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  int n = 0;
+  for (const auto encoding :
+       {loki::Encoding::kProtobuf, loki::Encoding::kJson, loki::Encoding::kJsonGzip}) {
+    loki::Batch traced = batch({{kZoho, kT0 + n, "traced"}, {kZoho, kT0 + n, "not traced"}});
+    traced.streams[0].entries[0].trace_id = id;
+    EXPECT_EQ(push(*receiver, traced, encoding).status, 204);
+    ++n;
+  }
+  const auto entries = receiver->entries();
+  ASSERT_EQ(entries.size(), 6U);
+  for (std::size_t i = 0; i < entries.size(); i += 2) {
+    EXPECT_EQ(entries[i].line, "traced");
+    EXPECT_EQ(entries[i].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736") << i;
+    EXPECT_EQ(entries[i + 1].trace_id, "") << i;
+  }
+}
+
 TEST(LokiReceiverTest, ExactDuplicatesAreStoredOnce) {
   auto receiver = start();
   ASSERT_TRUE(receiver);

@@ -145,3 +145,45 @@ dict "root" $ "svc" <service>
 {{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
+
+{{/*
+The services' tracing environment (docs/TRACING.md), from .Values.tracing: nothing while no
+endpoint is set (tracing off, the services' default). OTLP headers come from the Secret
+tracing.headersSecret, one env var per key in tracing.headersSecretKeys (its name is the header
+name), assembled into OTEL_EXPORTER_OTLP_HEADERS by Kubernetes' $(VAR) expansion: no header
+value is ever in the values or the rendered manifests. Helm cannot list a Secret's keys when it
+renders (no cluster in `helm template`), hence the key list.
+*/}}
+{{- define "ingestwatch.tracingEnv" -}}
+{{- $t := .Values.tracing -}}
+{{- if and $t.headersSecretKeys (not $t.headersSecret) -}}
+{{- fail "tracing.headersSecretKeys: needs tracing.headersSecret, the Secret holding them" -}}
+{{- end -}}
+{{- if or $t.endpoint $t.tracesEndpoint -}}
+{{- if $t.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.endpoint | quote }}
+{{- end }}
+{{- if $t.tracesEndpoint }}
+- name: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  value: {{ $t.tracesEndpoint | quote }}
+{{- end }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplingRatio | toString | quote }}
+{{- if and $t.headersSecret $t.headersSecretKeys }}
+{{- $pairs := list }}
+{{- range $i, $key := $t.headersSecretKeys }}
+- name: IW_OTLP_HEADER_{{ $i }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $t.headersSecret }}
+      key: {{ $key }}
+{{- $pairs = append $pairs (printf "%s=$(IW_OTLP_HEADER_%d)" $key $i) }}
+{{- end }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  value: {{ join "," $pairs | quote }}
+{{- end }}
+{{- end -}}
+{{- end -}}

@@ -22,6 +22,7 @@ struct BatchEntry {
   std::string line;
   EntryRef ref;
   std::uint64_t event_key = 0;  ///< Entry::event_key
+  TraceId trace_id;             ///< Entry::trace_id: structured metadata `trace_id` when set
 };
 
 /// One stream of a batch; `entries` in timestamp order.
@@ -55,8 +56,9 @@ struct Batch {
 /// (docs/LOKI.md) to dead-letter such entries here instead of learning it from a 400.
 struct BatcherOptions {
   /// A batch is cut before it would exceed this many bytes: each entry's line plus
-  /// kEntryOverheadBytes, plus each stream's labels once (about the protobuf size, before
-  /// snappy). One entry larger than this is sent alone.
+  /// kEntryOverheadBytes (and kTraceIdMetadataBytes when it has a trace id), plus each stream's
+  /// labels once (about the protobuf size, before snappy). One entry larger than this is sent
+  /// alone.
   std::size_t max_batch_bytes = 1 << 20;
   std::size_t max_batch_entries = 10'000;  ///< Both limits at least 1 (IW_CHECKed).
   /// A batch is due this long after its first entry was added, full or not.
@@ -84,6 +86,17 @@ struct BatcherOptions {
 
 /// Bytes counted per entry besides its line: protobuf framing and the timestamp.
 inline constexpr std::size_t kEntryOverheadBytes = 20;
+
+/// Bytes of an entry's `trace_id` structured metadata in the protobuf body, exactly: the
+/// EntryAdapter field (tag, length) around a LabelPairAdapter of name "trace_id" (8 bytes) and
+/// 32 hex digits, each with its tag and length: 2 + (2 + 8) + (2 + 32).
+inline constexpr std::size_t kTraceIdMetadataBytes =
+    2 + (2 + kTraceIdKey.size()) + (2 + TraceId::kSize);
+
+/// What an entry counts against max_batch_bytes, its stream's labels apart.
+[[nodiscard]] inline std::size_t entry_bytes(std::size_t line_bytes, const TraceId& trace_id) {
+  return line_bytes + kEntryOverheadBytes + (trace_id.empty() ? 0 : kTraceIdMetadataBytes);
+}
 
 /// Groups entries into push requests: per stream, in timestamp order, cut by bytes, entry count
 /// and age. Pure: time comes from the clock given; nothing is sent from here. Not thread-safe.

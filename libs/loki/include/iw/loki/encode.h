@@ -31,14 +31,19 @@ struct PushBody {
 /// The uncompressed protobuf `logproto.PushRequest` (grafana/loki pkg/push/push.proto):
 ///   PushRequest   { repeated StreamAdapter streams = 1; }
 ///   StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
-///   EntryAdapter  { google.protobuf.Timestamp timestamp = 1; string line = 2; ... }
-/// `hash` is left out, as Loki's clients do (the distributor computes it); so are structured
-/// metadata and empty lines (proto3 omits empty strings). Fields in number order.
+///   EntryAdapter  { google.protobuf.Timestamp timestamp = 1; string line = 2;
+///                   repeated LabelPairAdapter structuredMetadata = 3; }
+///   LabelPairAdapter { string name = 1; string value = 2; }
+/// `hash` is left out, as Loki's clients do (the distributor computes it); so are empty lines
+/// (proto3 omits empty strings). An entry with a trace id carries one structured metadata pair,
+/// `trace_id`; others none. Fields in number order.
 [[nodiscard]] std::string push_request_protobuf(const Batch& batch);
 
 /// Loki's JSON push body:
 /// `{"streams":[{"stream":{"job":"ingestion-logs",...},"values":[["<ns>","<line>"],...]}]}`
-/// with the timestamp as a string of nanoseconds since the epoch, as Loki requires.
+/// with the timestamp as a string of nanoseconds since the epoch, as Loki requires. An entry
+/// with a trace id has its structured metadata as a third element:
+/// `["<ns>","<line>",{"trace_id":"<32 hex>"}]`.
 [[nodiscard]] std::string push_request_json(const Batch& batch);
 
 }  // namespace iw::loki

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -60,6 +61,33 @@ struct EntryRef {
   friend bool operator==(const EntryRef&, const EntryRef&) = default;
 };
 
+/// The name of the structured metadata that carries an entry's trace id (docs/TRACING.md).
+inline constexpr std::string_view kTraceIdKey = "trace_id";
+
+/// A W3C trace id as 32 lowercase hex digits, sent with an entry as Loki structured metadata
+/// `trace_id` so that Grafana links the line to its trace; the line itself is not touched. Held
+/// in place (no allocation per entry); empty when the record has no valid traceparent.
+class TraceId {
+ public:
+  static constexpr std::size_t kSize = 32;
+
+  TraceId() = default;
+  /// The trace id of a `traceparent` header value (iw::trace::TraceParent's rules: version 00,
+  /// lowercase hex, ids not all zero); empty when the value is not a valid traceparent, so a
+  /// bad header costs the entry its link, never the entry.
+  [[nodiscard]] static TraceId from_traceparent(std::string_view traceparent);
+
+  [[nodiscard]] bool empty() const { return hex_[0] == '\0'; }
+  /// The 32 hex digits, or "" when empty.
+  [[nodiscard]] std::string_view hex() const {
+    return empty() ? std::string_view() : std::string_view(hex_.data(), kSize);
+  }
+  friend bool operator==(const TraceId&, const TraceId&) = default;
+
+ private:
+  std::array<char, kSize> hex_{};
+};
+
 /// One log entry on its way to Loki.
 struct Entry {
   std::string stream;         ///< format_labels() of its sorted, validated labels
@@ -69,6 +97,9 @@ struct Entry {
   /// A 64-bit hash of an enriched run's `event.id` (the raw record's identity), for
   /// RecentEvents; 0 for alert events and runs without one.
   std::uint64_t event_key = 0;
+  /// Sent as structured metadata `trace_id` when not empty. The builders below leave it empty:
+  /// the trace id is in the record's `traceparent` header, which the caller holds.
+  TraceId trace_id;
 };
 
 /// Which instant Loki files an entry under.

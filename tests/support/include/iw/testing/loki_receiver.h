@@ -21,6 +21,7 @@ struct LokiEntry {
   std::string stream;  ///< loki::format_labels() of the sorted labels
   std::int64_t timestamp_ns = 0;
   std::string line;
+  std::string trace_id;  ///< its structured metadata `trace_id` ("" when it had none)
 };
 
 /// One push request as the receiver saw and answered it.

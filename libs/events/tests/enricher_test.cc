@@ -369,6 +369,25 @@ TEST(EnricherTest, TreatsNullAsAbsentAndDuplicatesAsDefects) {
   EXPECT_EQ(reason_of(record_with(R"(, "x": 1, "x": 2)")), "accepted");
 }
 
+// Keys are read in place unless they hold an escape: an escaped key means the same field, a key
+// with a bad escape or a control character is not JSON, in the record or in an unknown value.
+TEST(EnricherTest, ReadsKeysWithEscapesAsTheirText) {
+  const auto without_id = [](std::string text) {
+    const auto at = text.find(R"("id":")");
+    return text.erase(at, 6 + 32);
+  };
+  EXPECT_EQ(without_id(enrich_text(record_with(R"(, "Zon\u0065": "1-Raw")"))),
+            without_id(enrich_text(record_with(R"(, "Zone": "1-Raw")"))));
+  EXPECT_EQ(enrich_text(record_with(R"(, "Z\u006fne": "a", "Zone": "b")")),
+            "defect duplicate_field: Zone: appears more than once");
+  EXPECT_EQ(reason_of(record_with(R"(, "Zo\"ne": "a")")), "accepted");  // unknown
+  EXPECT_EQ(reason_of(record_with(R"(, "Zo\xne": "a")")), "invalid_json");
+  EXPECT_EQ(reason_of(record_with(", \"Zo\x01ne\": \"a\"")), "invalid_json");
+  EXPECT_EQ(reason_of(record_with(R"(, "x": {"a\u00e9\"": 1, "b\q": 2})")), "invalid_json");
+  EXPECT_EQ(reason_of(record_with(R"(, "x": {"a\u00e9\"": 1, "b": 2})")), "accepted");
+  EXPECT_EQ(reason_of(R"({"Sour\ce": "Zoho"})"), "invalid_json");
+}
+
 TEST(EnricherTest, ReasonsAreDeclaredOnce) {
   const auto reasons = enrich_defect_reasons();
   const std::set<std::string_view> unique(reasons.begin(), reasons.end());

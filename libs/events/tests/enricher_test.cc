@@ -5,7 +5,11 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <random>
 #include <set>
+#include <vector>
 
 #include "iw/base/time_format.h"
 #include "iw/loggen/generator.h"
@@ -386,6 +390,52 @@ TEST(EnricherTest, ReadsKeysWithEscapesAsTheirText) {
   EXPECT_EQ(reason_of(record_with(R"(, "x": {"a\u00e9\"": 1, "b\q": 2})")), "invalid_json");
   EXPECT_EQ(reason_of(record_with(R"(, "x": {"a\u00e9\"": 1, "b": 2})")), "accepted");
   EXPECT_EQ(reason_of(R"({"Sour\ce": "Zoho"})"), "invalid_json");
+}
+
+// Numbers are written as std::to_chars writes them, shortest round trip (an exponent beyond 15
+// digits), whichever way the enricher gets there: durations of every millisecond up to 20 s,
+// random ones with up to three decimals up to 10^9 and beyond, and random doubles.
+TEST(EnricherTest, WritesNumbersAsToChars) {
+  const auto reference = [](double value) {
+    char buf[32];
+    auto result = std::to_chars(buf, buf + sizeof buf, value);
+    const std::string_view text(buf, static_cast<std::size_t>(result.ptr - buf));
+    if (text.size() > 15 && text.find_first_of(".e") == std::string_view::npos) {
+      result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+    }
+    return std::string(buf, result.ptr);
+  };
+  Enricher enricher({});
+  std::string out;
+  const auto written = [&](double value) {
+    char number[40];
+    const auto end = std::to_chars(number, number + sizeof number, value).ptr;
+    const std::string raw = record_with(R"(, "Duree secondes": )" + std::string(number, end));
+    auto facts = enricher.enrich(raw, 0, origin(), out);
+    if (!facts) return "defect " + facts.error().message;
+    constexpr std::string_view kField = R"("duree_secondes":)";
+    const auto at = out.find(kField) + kField.size();
+    return out.substr(at, out.find(',', at) - at);
+  };
+  std::vector<double> values = {
+      0.0,    0.001,         0.0001,         0.01,         0.1,
+      1,      10000,         100000,         120000,       1e8,
+      1.23e8, 999999999.999, 999999999.99,   1e9,          1e9 + 0.5,
+      5e-324, 8e9,           8999999999.999, 1234567890.5, 0.30000000000000004};
+  for (int n = 0; n <= 20000; ++n) values.push_back(n / 1000.0);
+  std::mt19937_64 random(20261206);
+  for (int i = 0; i < 30000; ++i) {
+    values.push_back(static_cast<double>(random() % 1'000'000'000'000) / 1000.0);
+    values.push_back(static_cast<double>(random() % 100'000) / 100.0);
+    values.push_back(static_cast<double>(random() % 9'000'000'000'000) / 1000.0);
+    double bits_value = 0;
+    const std::uint64_t bits = random() & 0x7FEF'FFFF'FFFF'FFFF;  // finite, positive
+    std::memcpy(&bits_value, &bits, sizeof bits_value);
+    if (bits_value < 9e9) values.push_back(bits_value);
+  }
+  for (const double value : values) {
+    ASSERT_EQ(written(value), reference(value)) << value;
+  }
 }
 
 TEST(EnricherTest, ReasonsAreDeclaredOnce) {

@@ -560,23 +560,24 @@ void append_int(std::string& out, std::int64_t value) {
   out.append(buf, end);
 }
 
-// What std::to_chars writes for a value of at most three decimals below 1e9 (durations to the
-// millisecond, megabytes to the hundredth: nearly every number written), without its general
-// algorithm, a seventh of the cost of enrich(). There two such decimals lie further apart than a
-// double's rounding, so the n / 1000 that reads back as `value` is its shortest round-trip text;
-// to_chars takes the scientific form when that is shorter (1e+05), which is left to it. False
-// when this does not apply.
+// What std::to_chars writes for a value of at most six decimals below 1e9 (durations to the
+// microsecond, CPU seconds and megabytes to the hundredth: nearly every number written), without
+// its general algorithm, a seventh of the cost of enrich(). There two such decimals lie further
+// apart (1e-6) than a double's rounding (below 1.2e-7), so the n / 10^6 that reads back as
+// `value` is its shortest round-trip text; to_chars takes the scientific form when that is
+// shorter (1e+05, 1e-06), which is left to it. False when this does not apply.
 bool append_short_decimal(std::string& out, double value) {
   if (!(value >= 0 && value < 1e9) || std::signbit(value)) return false;
-  const auto n = static_cast<std::uint64_t>(std::nearbyint(value * 1000.0));
-  if (static_cast<double>(n) / 1000.0 != value) return false;
-  char buf[24];
-  char* end = std::to_chars(buf, buf + sizeof buf, n / 1000).ptr;
-  if (const auto fraction = static_cast<unsigned>(n % 1000); fraction != 0) {
+  constexpr std::uint64_t kScale = 1'000'000;
+  const auto n = static_cast<std::uint64_t>(std::nearbyint(value * static_cast<double>(kScale)));
+  if (static_cast<double>(n) / static_cast<double>(kScale) != value) return false;
+  char buf[32];
+  char* end = std::to_chars(buf, buf + sizeof buf, n / kScale).ptr;
+  if (auto fraction = n % kScale; fraction != 0) {
     *end++ = '.';
-    *end++ = static_cast<char>('0' + fraction / 100);
-    *end++ = static_cast<char>('0' + fraction / 10 % 10);
-    *end++ = static_cast<char>('0' + fraction % 10);
+    for (std::uint64_t unit = kScale / 10; unit != 0; unit /= 10) {
+      *end++ = static_cast<char>('0' + fraction / unit % 10);
+    }
     while (end[-1] == '0') --end;
   }
   std::uint64_t digits = n;

@@ -393,8 +393,9 @@ TEST(EnricherTest, ReadsKeysWithEscapesAsTheirText) {
 }
 
 // Numbers are written as std::to_chars writes them, shortest round trip (an exponent beyond 15
-// digits), whichever way the enricher gets there: durations of every millisecond up to 20 s,
-// random ones with up to three decimals up to 10^9 and beyond, and random doubles.
+// digits), whichever way the enricher gets there: durations of every millisecond up to 20 s and
+// every microsecond up to 20 ms, random ones with up to three or six decimals up to 10^9 and
+// beyond, and random doubles.
 TEST(EnricherTest, WritesNumbersAsToChars) {
   const auto reference = [](double value) {
     char buf[32];
@@ -423,10 +424,13 @@ TEST(EnricherTest, WritesNumbersAsToChars) {
       1.23e8, 999999999.999, 999999999.99,   1e9,          1e9 + 0.5,
       5e-324, 8e9,           8999999999.999, 1234567890.5, 0.30000000000000004};
   for (int n = 0; n <= 20000; ++n) values.push_back(n / 1000.0);
+  for (int n = 0; n <= 20000; ++n) values.push_back(n / 1e6);
   std::mt19937_64 random(20261206);
   for (int i = 0; i < 30000; ++i) {
     values.push_back(static_cast<double>(random() % 1'000'000'000'000) / 1000.0);
     values.push_back(static_cast<double>(random() % 100'000) / 100.0);
+    values.push_back(static_cast<double>(random() % 1'000'000'000) / 1e6);
+    values.push_back(static_cast<double>(random() % 1'000'000'000'000'000) / 1e6);
     values.push_back(static_cast<double>(random() % 9'000'000'000'000) / 1000.0);
     double bits_value = 0;
     const std::uint64_t bits = random() & 0x7FEF'FFFF'FFFF'FFFF;  // finite, positive

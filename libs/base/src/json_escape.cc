@@ -31,58 +31,70 @@ std::size_t valid_utf8_length(std::string_view text, std::size_t i) {
   return 0;
 }
 
+// Bytes written as they are: printable ASCII but the quote and the backslash. UTF-8 is checked
+// separately (copied as is when valid).
+constexpr bool is_plain(std::uint8_t c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+void append_escaped(std::string& out, std::uint8_t c) {
+  switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default: {
+      const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+      out.append(u, sizeof u);
+    }
+  }
+}
+
 }  // namespace
 
+// Runs of bytes written as they are (printable ASCII, valid UTF-8) are copied at once; until
+// 2026-12 every byte was pushed one at a time.
 void append_json_string(std::string& out, std::string_view text) {
   out.reserve(out.size() + text.size() + 2);
   out.push_back('"');
+  std::size_t run = 0;  // the start of the bytes not yet copied
   std::size_t i = 0;
   while (i < text.size()) {
     const auto c = static_cast<std::uint8_t>(text[i]);
-    if (c >= 0x80) {
-      const std::size_t n = valid_utf8_length(text, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-        ++i;
-      } else {
-        out.append(text.substr(i, n));
-        i += n;
-      }
+    if (is_plain(c)) {
+      ++i;
       continue;
     }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+    if (c >= 0x80) {
+      if (const std::size_t n = valid_utf8_length(text, i); n > 0) {
+        i += n;
+        continue;
+      }
     }
-    ++i;
+    out.append(text.data() + run, i - run);
+    if (c >= 0x80) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+    } else {
+      append_escaped(out, c);
+    }
+    run = ++i;
   }
+  out.append(text.data() + run, i - run);
   out.push_back('"');
 }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
+
 #include "iw/base/json_escape.h"
 #include "iw/base/time_format.h"
 
@@ -30,6 +33,108 @@ TEST(JsonEscapeTest, ReplacesInvalidUtf8) {
   EXPECT_EQ(json("\xC0\xAF"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");                  // overlong '/'
   EXPECT_EQ(json("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
   EXPECT_EQ(json("\xE2\x82"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");                  // truncated
+}
+
+// The escaping as it was until 2026-12, one byte at a time: the reference the span-wise one must
+// match byte for byte (the enriched records' golden files depend on it).
+std::size_t reference_utf8_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
+  const std::uint8_t lead = byte(i);
+  const auto cont = [&](std::size_t k) { return k < text.size() && (byte(k) & 0xC0) == 0x80; };
+  if (lead >= 0xC2 && lead <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (lead >= 0xE0 && lead <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    if (lead == 0xE0 && byte(i + 1) < 0xA0) return 0;
+    if (lead == 0xED && byte(i + 1) >= 0xA0) return 0;
+    return 3;
+  }
+  if (lead >= 0xF0 && lead <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (lead == 0xF0 && byte(i + 1) < 0x90) return 0;
+    if (lead == 0xF4 && byte(i + 1) >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+std::string reference_json(std::string_view text) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<std::uint8_t>(text[i]);
+    if (c >= 0x80) {
+      const std::size_t n = reference_utf8_length(text, i);
+      out += n == 0 ? std::string_view("\xEF\xBF\xBD") : text.substr(i, n);
+      i += n == 0 ? 1 : n;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  out.push_back('"');
+  return out;
+}
+
+TEST(JsonEscapeTest, EveryByteAloneAndBetweenTextAsTheByteWiseEscaping) {
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    for (const std::string& text :
+         {std::string(1, c), "ab" + std::string(1, c) + "cd", std::string(3, c)}) {
+      EXPECT_EQ(json(text), reference_json(text)) << "byte " << b;
+    }
+  }
+}
+
+// Random strings: mostly ASCII (long runs), some of every byte, valid and broken UTF-8.
+TEST(JsonEscapeTest, RandomStringsAsTheByteWiseEscaping) {
+  std::mt19937 random(20261206);
+  const std::string_view pieces[] = {"\xC3\xA9", "\xE5\xA4\xB1", "\xF0\x9F\x98\x80", "\xE2\x82",
+                                     "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80"};
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const int length = static_cast<int>(random() % 64);
+    for (int k = 0; k < length; ++k) {
+      const unsigned kind = random() % 10;
+      if (kind < 6) {
+        text.push_back(static_cast<char>(0x20 + random() % 0x60));
+      } else if (kind < 8) {
+        text.push_back(static_cast<char>(random() % 256));
+      } else {
+        text += pieces[random() % std::size(pieces)];
+      }
+    }
+    ASSERT_EQ(json(text), reference_json(text)) << "round " << round;
+  }
 }
 
 TEST(TimeFormatTest, FormatsUtcWithMilliseconds) {

@@ -18,7 +18,10 @@ Budget::Budget(BudgetOptions options, const base::Clock& clock)
       next_scan_(clock.monotonic_now() + scan_interval(options)) {}
 
 Budget::Admission Budget::admit(std::string_view value) {
-  const base::MonotonicTime now = clock_.monotonic_now();
+  return admit(value, clock_.monotonic_now());
+}
+
+Budget::Admission Budget::admit(std::string_view value, base::MonotonicTime now) {
   if (auto it = last_seen_.find(value); it != last_seen_.end()) {
     it->second = now;
     return {.label = it->first, .folded = false, .first_fold = false};

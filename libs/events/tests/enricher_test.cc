@@ -5,7 +5,11 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <random>
 #include <set>
+#include <vector>
 
 #include "iw/base/time_format.h"
 #include "iw/loggen/generator.h"
@@ -367,6 +371,75 @@ TEST(EnricherTest, TreatsNullAsAbsentAndDuplicatesAsDefects) {
             "defect duplicate_field: Etat: appears more than once");
   // Unknown fields may repeat: nobody reads them.
   EXPECT_EQ(reason_of(record_with(R"(, "x": 1, "x": 2)")), "accepted");
+}
+
+// Keys are read in place unless they hold an escape: an escaped key means the same field, a key
+// with a bad escape or a control character is not JSON, in the record or in an unknown value.
+TEST(EnricherTest, ReadsKeysWithEscapesAsTheirText) {
+  const auto without_id = [](std::string text) {
+    const auto at = text.find(R"("id":")");
+    return text.erase(at, 6 + 32);
+  };
+  EXPECT_EQ(without_id(enrich_text(record_with(R"(, "Zon\u0065": "1-Raw")"))),
+            without_id(enrich_text(record_with(R"(, "Zone": "1-Raw")"))));
+  EXPECT_EQ(enrich_text(record_with(R"(, "Z\u006fne": "a", "Zone": "b")")),
+            "defect duplicate_field: Zone: appears more than once");
+  EXPECT_EQ(reason_of(record_with(R"(, "Zo\"ne": "a")")), "accepted");  // unknown
+  EXPECT_EQ(reason_of(record_with(R"(, "Zo\xne": "a")")), "invalid_json");
+  EXPECT_EQ(reason_of(record_with(", \"Zo\x01ne\": \"a\"")), "invalid_json");
+  EXPECT_EQ(reason_of(record_with(R"(, "x": {"a\u00e9\"": 1, "b\q": 2})")), "invalid_json");
+  EXPECT_EQ(reason_of(record_with(R"(, "x": {"a\u00e9\"": 1, "b": 2})")), "accepted");
+  EXPECT_EQ(reason_of(R"({"Sour\ce": "Zoho"})"), "invalid_json");
+}
+
+// Numbers are written as std::to_chars writes them, shortest round trip (an exponent beyond 15
+// digits), whichever way the enricher gets there: durations of every millisecond up to 20 s and
+// every microsecond up to 20 ms, random ones with up to three or six decimals up to 10^9 and
+// beyond, and random doubles.
+TEST(EnricherTest, WritesNumbersAsToChars) {
+  const auto reference = [](double value) {
+    char buf[32];
+    auto result = std::to_chars(buf, buf + sizeof buf, value);
+    const std::string_view text(buf, static_cast<std::size_t>(result.ptr - buf));
+    if (text.size() > 15 && text.find_first_of(".e") == std::string_view::npos) {
+      result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+    }
+    return std::string(buf, result.ptr);
+  };
+  Enricher enricher({});
+  std::string out;
+  const auto written = [&](double value) {
+    char number[40];
+    const auto end = std::to_chars(number, number + sizeof number, value).ptr;
+    const std::string raw = record_with(R"(, "Duree secondes": )" + std::string(number, end));
+    auto facts = enricher.enrich(raw, 0, origin(), out);
+    if (!facts) return "defect " + facts.error().message;
+    constexpr std::string_view kField = R"("duree_secondes":)";
+    const auto at = out.find(kField) + kField.size();
+    return out.substr(at, out.find(',', at) - at);
+  };
+  std::vector<double> values = {
+      0.0,    0.001,         0.0001,         0.01,         0.1,
+      1,      10000,         100000,         120000,       1e8,
+      1.23e8, 999999999.999, 999999999.99,   1e9,          1e9 + 0.5,
+      5e-324, 8e9,           8999999999.999, 1234567890.5, 0.30000000000000004};
+  for (int n = 0; n <= 20000; ++n) values.push_back(n / 1000.0);
+  for (int n = 0; n <= 20000; ++n) values.push_back(n / 1e6);
+  std::mt19937_64 random(20261206);
+  for (int i = 0; i < 30000; ++i) {
+    values.push_back(static_cast<double>(random() % 1'000'000'000'000) / 1000.0);
+    values.push_back(static_cast<double>(random() % 100'000) / 100.0);
+    values.push_back(static_cast<double>(random() % 1'000'000'000) / 1e6);
+    values.push_back(static_cast<double>(random() % 1'000'000'000'000'000) / 1e6);
+    values.push_back(static_cast<double>(random() % 9'000'000'000'000) / 1000.0);
+    double bits_value = 0;
+    const std::uint64_t bits = random() & 0x7FEF'FFFF'FFFF'FFFF;  // finite, positive
+    std::memcpy(&bits_value, &bits, sizeof bits_value);
+    if (bits_value < 9e9) values.push_back(bits_value);
+  }
+  for (const double value : values) {
+    ASSERT_EQ(written(value), reference(value)) << value;
+  }
 }
 
 TEST(EnricherTest, ReasonsAreDeclaredOnce) {

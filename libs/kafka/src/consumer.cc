@@ -146,8 +146,19 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     if (max == 0) return {};
     if (messages_.size() < max) messages_.resize(max);
     in_batch_ = true;
-    const ssize_t count = rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()),
-                                                       messages_.data(), max);
+    // librdkafka's batch call waits until `max` messages came or the timeout passed, however many
+    // are queued: a stream's last records (and any that arrive below `max` at a time) were held
+    // back by up to the whole timeout. What is queued is taken at once; with nothing queued, the
+    // wait is for the first message only.
+    ssize_t count = rd_kafka_consume_batch_queue(queue_, 0, messages_.data(), max);
+    if (count == 0 && timeout > milliseconds::zero()) {
+      count = rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()),
+                                           messages_.data(), 1);
+      if (count == 1 && max > 1) {
+        const ssize_t more = rd_kafka_consume_batch_queue(queue_, 0, messages_.data() + 1, max - 1);
+        if (more > 0) count += more;
+      }
+    }
     in_batch_ = false;
     if (count < 0) {
       return std::unexpected(detail::translate(

@@ -51,6 +51,7 @@ BusinessMetrics::BusinessMetrics(prometheus::Registry& registry, BusinessMetrics
       cardinality_(registry, kKinds),
       sources_({.max_tracked = options.max_sources, .idle_after = options.idle_timeout}, clock),
       objets_({.max_tracked = options.max_objets, .idle_after = options.idle_timeout}, clock),
+      clock_(clock),
       logger_(logger) {}
 
 void BusinessMetrics::log_fold(std::string_view kind, std::size_t limit, std::string_view value) {
@@ -86,15 +87,18 @@ BusinessMetrics::SourceSeries* BusinessMetrics::series_for(std::string_view sour
 void BusinessMetrics::stage(const events::RunFacts& run) {
   // Idle values go before new ones are admitted, so a new source takes a freed place. Only at
   // a transaction's first record: nothing staged points at a series then.
-  if (staged_.empty()) evict_idle();
-  const cardinality::Budget::Admission source = sources_.admit(run.source);
+  if (staged_.empty()) {
+    evict_idle();
+    now_ = clock_.monotonic_now();
+  }
+  const cardinality::Budget::Admission source = sources_.admit(run.source, now_);
   if (source.first_fold) log_fold("source", sources_.options().max_tracked, run.source);
   bool objet_folded = false;
   std::string_view objet = cardinality::kOther;
   if (!source.folded) {
     pair_.assign(run.source).push_back(kSeparator);
     pair_.append(run.objet);
-    const cardinality::Budget::Admission admitted = objets_.admit(pair_);
+    const cardinality::Budget::Admission admitted = objets_.admit(pair_, now_);
     if (admitted.first_fold) log_fold("objet", objets_.options().max_tracked, run.objet);
     objet_folded = admitted.folded;
     if (!objet_folded) objet = run.objet;

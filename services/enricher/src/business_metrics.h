@@ -41,9 +41,10 @@ struct BusinessMetricsOptions {
 /// beyond `max_objets` under objet="_other"; a source or objet unseen for `idle_timeout` loses
 /// its series. The first fold of each kind is logged.
 /// A run is staged when it is enriched and counted only when its transaction commits, so a
-/// batch that is aborted and processed again never counts twice. Labelled children are cached
-/// by label values: Prometheus's own lookup takes a lock and hashes a label map, too much for
-/// every record.
+/// batch that is aborted and processed again never counts twice (at least once, the enricher
+/// commits what it staged at every batch). Idleness is timed once per commit, not per run. Labelled
+/// children are cached by label values: Prometheus's own lookup takes a lock and hashes a label
+/// map, too much for every record.
 class BusinessMetrics {
  public:
   /// `clock` (monotonic time: idleness) and `logger` must outlive this.
@@ -92,9 +93,11 @@ class BusinessMetrics {
   metrics::CardinalityMetrics cardinality_;
   cardinality::Budget sources_;
   cardinality::Budget objets_;  // keyed by source + separator + objet
+  const base::Clock& clock_;
   const log::Logger& logger_;
-  std::string key_;   // reused to build cache keys without allocating
-  std::string pair_;  // the same, for the objet budget
+  base::MonotonicTime now_{};  // read when the first run since a commit is staged
+  std::string key_;            // reused to build cache keys without allocating
+  std::string pair_;           // the same, for the objet budget
   std::unordered_map<std::string, prometheus::Counter*, Hash, std::equal_to<>> runs_cache_;
   std::unordered_map<std::string, SourceSeries, Hash, std::equal_to<>> series_cache_;
   std::vector<Staged> staged_;

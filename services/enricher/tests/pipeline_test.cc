@@ -1,6 +1,7 @@
 // The enricher's wiring against in-memory Kafka clients (iw/testing/fake_kafka.h): no broker.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -86,6 +87,10 @@ class PipelineTest : public ::testing::Test {
 
   std::size_t journaled(std::string_view what) const {
     return static_cast<std::size_t>(std::ranges::count(kafka_.journal(), what));
+  }
+
+  std::string metrics() {
+    return prometheus::TextSerializer().Serialize(context_.metrics().registry().Collect());
   }
 
   FakeKafka kafka_;
@@ -174,6 +179,19 @@ class AtLeastOncePipelineTest : public PipelineTest {
  protected:
   AtLeastOncePipelineTest() : PipelineTest(config() + "  delivery: at_least_once\n") {}
 };
+
+// Nothing commits at least once: the business metrics count each run written all the same
+// (until 2026-12 they counted none, and kept every run staged in memory).
+TEST_F(AtLeastOncePipelineTest, BusinessMetricsCountTheRunsWritten) {
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(context_.ctx()));
+  const std::string text = metrics();
+  EXPECT_THAT(text,
+              HasSubstr(R"(ingestion_runs_total{etat="SUCCESS",objet="deals",source="Zoho"} 9)"));
+  EXPECT_THAT(text, HasSubstr(R"(ingestion_run_duration_seconds_count{source="Zoho"} 9)"));
+}
 
 // Kafka gave up on a record after its retries: its partition is read again from it (records
 // after it may be written twice: at least once), no offset is stored past it meanwhile, and the

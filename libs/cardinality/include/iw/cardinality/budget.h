@@ -47,6 +47,10 @@ class Budget {
   /// Marks `value` seen now and says how to label it. Beyond the budget a value is folded,
   /// however often it comes back, until an eviction frees a place and it is seen again.
   [[nodiscard]] Admission admit(std::string_view value);
+  /// The same with "now" read by the caller (monotonic time of the same clock), who may read it
+  /// once for many admissions: idleness is measured in minutes or hours, a clock reading per
+  /// record was a measurable share of the enricher's work.
+  [[nodiscard]] Admission admit(std::string_view value, base::MonotonicTime now);
 
   /// The tracked values unseen for `idle_after`, removed from the budget (empty when eviction is
   /// off). Scans at most once per `idle_after / 8` (at least a second), so it can be called on

@@ -72,13 +72,7 @@ void RecordSpan::failed(std::string_view message) {
 void RecordSpan::open(const runtime::Tracing& tracing, trace::IdGenerator& ids,
                       const kafka::Record* record, std::string_view name, otlp::SpanKind kind,
                       const base::Clock& clock) {
-  tracing_ = &tracing;
-  ids_ = &ids;
-  record_ = record;
-  context_.reset();
-  open_ = true;
-  resolved_ = false;
-  recording_ = false;
+  reset(tracing, ids, record);
   // Tracing off: nothing to decide now; the context is made if the processor asks for it.
   if (!tracing.exporting()) return;
   const auto header = record != nullptr ? record->header("traceparent") : std::nullopt;
@@ -95,15 +89,20 @@ void RecordSpan::open(const runtime::Tracing& tracing, trace::IdGenerator& ids,
 
 void RecordSpan::open_root(const runtime::Tracing& tracing, trace::IdGenerator& ids,
                            std::string_view name, otlp::SpanKind kind, const base::Clock& clock) {
+  reset(tracing, ids, nullptr);
+  resolve();
+  if (tracing.exporting() && context_->sampled()) start_recording(name, kind, clock, {});
+}
+
+void RecordSpan::reset(const runtime::Tracing& tracing, trace::IdGenerator& ids,
+                       const kafka::Record* record) {
   tracing_ = &tracing;
   ids_ = &ids;
-  record_ = nullptr;
+  record_ = record;
   context_.reset();
   open_ = true;
   resolved_ = false;
   recording_ = false;
-  resolve();
-  if (tracing.exporting() && context_->sampled()) start_recording(name, kind, clock, {});
 }
 
 void RecordSpan::resolve() {

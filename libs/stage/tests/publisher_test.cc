@@ -12,6 +12,7 @@
 #include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::stage {
 namespace {
@@ -346,37 +347,10 @@ TEST_F(PublisherTest, BeforeStartServeAndDrainDoNothing) {
 
 // --- Tracing (docs/TRACING.md): each record published is the root of its trace ---
 
-class SpanRecorder final : public otlp::SpanSink {
- public:
-  void submit(otlp::Span&& span) noexcept override { spans.push_back(std::move(span)); }
-  std::vector<otlp::Span> spans;
-};
-
-std::string text_attribute(const otlp::Span& span, std::string_view key) {
-  for (const auto& a : span.attributes) {
-    if (a.key == key && std::holds_alternative<std::string>(a.value)) {
-      return std::get<std::string>(a.value);
-    }
-  }
-  return "";
-}
+using iw::testing::text_attribute;
 
 class TracedPublisherTest : public PublisherTest {
  protected:
-  // A context like the fixture's, with spans sampled at `ratio` going to spans_.
-  runtime::Context traced(const runtime::Tracing& tracing) {
-    const runtime::Context& ctx = context_.ctx();
-    return {.info = ctx.info,
-            .config = ctx.config,
-            .logger = ctx.logger,
-            .metrics = ctx.metrics,
-            .readiness = ctx.readiness,
-            .shutdown = ctx.shutdown,
-            .clock = ctx.clock,
-            .args = ctx.args,
-            .tracing = tracing};
-  }
-
   // Publishes `value` as the producer does: a span opened, its traceparent stamped.
   base::Status publish(Publisher& publisher, std::string_view value, std::uint64_t correlation) {
     RecordSpan& span = publisher.open_span();
@@ -386,21 +360,22 @@ class TracedPublisherTest : public PublisherTest {
                            correlation);
   }
 
-  SpanRecorder spans_;
+  iw::testing::SpanRecorder spans_;
   runtime::Tracing always_{1.0, &spans_};
   runtime::Tracing never_{0.0, &spans_};
-  runtime::Context always_ctx_ = traced(always_);
-  runtime::Context never_ctx_ = traced(never_);
+  runtime::Context always_ctx_ = iw::testing::with_tracing(context_.ctx(), always_);
+  runtime::Context never_ctx_ = iw::testing::with_tracing(context_.ctx(), never_);
 };
 
 TEST_F(TracedPublisherTest, ASampledRecordIsARootPublishSpanEndedAtItsReport) {
   Publisher publisher(always_ctx_, options(), reports_, faults_);
   ASSERT_TRUE(publisher.start());
   ASSERT_TRUE(publish(publisher, "a", 7));
-  EXPECT_THAT(spans_.spans, IsEmpty());  // until its delivery report
+  EXPECT_THAT(spans_.spans(), IsEmpty());  // until its delivery report
   publisher.serve(0ms);
-  ASSERT_EQ(spans_.spans.size(), 1U);
-  const otlp::Span& span = spans_.spans[0];
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  const otlp::Span& span = spans[0];
   EXPECT_EQ(span.name, "publish");
   EXPECT_EQ(span.kind, otlp::SpanKind::kProducer);
   EXPECT_EQ(span.parent_span_id, "");
@@ -420,7 +395,7 @@ TEST_F(TracedPublisherTest, ARecordTheSamplerRefusesCarriesTheDecisionAndNoSpan)
   ASSERT_TRUE(publisher.start());
   ASSERT_TRUE(publish(publisher, "a", 7));
   publisher.serve(0ms);
-  EXPECT_THAT(spans_.spans, IsEmpty());
+  EXPECT_THAT(spans_.spans(), IsEmpty());
   const auto written = kafka_.committed_records(kOut);
   ASSERT_EQ(written.size(), 1U);
   EXPECT_THAT(header(written[0], "traceparent"),
@@ -433,8 +408,9 @@ TEST_F(TracedPublisherTest, ADeadLetteredRecordsSpanCarriesTheReason) {
   ASSERT_TRUE(publisher.dead_letter({.value = "{not json", .key = "Zoho"}, "invalid_json",
                                     "expected a value", std::nullopt, 9));
   publisher.serve(0ms);
-  ASSERT_EQ(spans_.spans.size(), 1U);
-  const otlp::Span& span = spans_.spans[0];
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  const otlp::Span& span = spans[0];
   EXPECT_EQ(text_attribute(span, "ingestwatch.dead_letter.reason"), "invalid_json");
   EXPECT_EQ(span.status, otlp::SpanStatus::kError);
   EXPECT_EQ(span.status_message, "expected a value");
@@ -449,9 +425,10 @@ TEST_F(TracedPublisherTest, ARecordNotDeliveredEndsItsSpanInError) {
   ASSERT_TRUE(publisher.start());
   faults_.fatal = true;
   EXPECT_FALSE(publish(publisher, "a", 7));
-  ASSERT_EQ(spans_.spans.size(), 1U);
-  EXPECT_EQ(spans_.spans[0].status, otlp::SpanStatus::kError);
-  EXPECT_THAT(spans_.spans[0].status_message, HasSubstr("Fatal error"));
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  EXPECT_EQ(spans[0].status, otlp::SpanStatus::kError);
+  EXPECT_THAT(spans[0].status_message, HasSubstr("Fatal error"));
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <array>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 
@@ -17,6 +16,7 @@
 #include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::stage {
 namespace {
@@ -33,33 +33,14 @@ const std::string kOut = "out";
 const std::string kDeadLetters = "dlq";
 const std::string kGroup = "group";
 
-// The spans a stage hands over, kept.
-class SpanRecorder final : public otlp::SpanSink {
- public:
-  void submit(otlp::Span&& span) noexcept override {
-    const std::lock_guard lock(mutex_);
-    spans_.push_back(std::move(span));
-  }
-  std::vector<otlp::Span> spans() const {
-    const std::lock_guard lock(mutex_);
-    return spans_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<otlp::Span> spans_;
-};
+using iw::testing::SpanRecorder;
+using iw::testing::text_attribute;
 
 const otlp::AttributeValue* attribute(const otlp::Span& span, std::string_view key) {
   for (const auto& a : span.attributes) {
     if (a.key == key) return &a.value;
   }
   return nullptr;
-}
-
-std::string text_attribute(const otlp::Span& span, std::string_view key) {
-  const auto* value = attribute(span, key);
-  return value && std::holds_alternative<std::string>(*value) ? std::get<std::string>(*value) : "";
 }
 
 // Only what the runtime needs to make a Context: the common keys.
@@ -209,16 +190,8 @@ class StageFixture : public ::testing::Test {
       tracing_.emplace(*sampling_ratio_, &spans_);
       copier_.stamp_traceparent = true;
     }
-    runtime::Context with_clock{
-        .info = ctx.info,
-        .config = ctx.config,
-        .logger = ctx.logger,
-        .metrics = ctx.metrics,
-        .readiness = ctx.readiness,
-        .shutdown = ctx.shutdown,
-        .clock = fake_clock_ ? static_cast<const base::Clock&>(clock_) : ctx.clock,
-        .args = ctx.args,
-        .tracing = tracing_ ? *tracing_ : ctx.tracing};
+    runtime::Context with_clock = iw::testing::with_tracing(ctx, tracing_ ? *tracing_ : ctx.tracing,
+                                                            fake_clock_ ? &clock_ : nullptr);
     StageOptions stage_options = options();
     stage_options.span_name = "copy";
     Stage stage(with_clock, stage_options, copier_, kafka_);

@@ -19,6 +19,7 @@
 #include "iw/testing/child_process.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -187,36 +188,21 @@ TEST_F(PipelineTest, CommitsTheAlertEventsWithTheInputPositions) {
   EXPECT_THAT(kafka_.committed_records(kDeadLetters), IsEmpty());
 }
 
-// The spans a stage hands over, kept.
-class SpanRecorder final : public otlp::SpanSink {
- public:
-  void submit(otlp::Span&& span) noexcept override { spans.push_back(std::move(span)); }
-  std::vector<otlp::Span> spans;
-};
-
 // Each alert transition is an event of the span of the run that brought it about (held until the
 // tick that evaluates it), and the alert event written is a child of that span.
 TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChildren) {
-  SpanRecorder sink;
+  iw::testing::SpanRecorder sink;
   const runtime::Tracing tracing(0.0, &sink);  // the runs' own flags decide
-  const runtime::Context& ctx = context_->ctx();
-  runtime::Context traced{.info = ctx.info,
-                          .config = ctx.config,
-                          .logger = ctx.logger,
-                          .metrics = ctx.metrics,
-                          .readiness = ctx.readiness,
-                          .shutdown = ctx.shutdown,
-                          .clock = ctx.clock,
-                          .args = ctx.args,
-                          .tracing = tracing};
+  runtime::Context traced = iw::testing::with_tracing(context_->ctx(), tracing);
   script_ = [this](FakeConsumer& consumer) {
     if (all_committed(consumer)) context_->shutdown().request();
   };
   ASSERT_TRUE(service_.run(traced));
-  ASSERT_GE(sink.spans.size(), 20U);
+  const auto spans = sink.spans();
+  ASSERT_GE(spans.size(), 20U);
   // "firing Zoho" -> the trace of the span holding that event.
   std::map<std::string, std::string> trace_of;
-  for (const otlp::Span& span : sink.spans) {
+  for (const otlp::Span& span : spans) {
     EXPECT_EQ(span.name, "evaluate");
     EXPECT_EQ(span.kind, otlp::SpanKind::kConsumer);
     EXPECT_EQ(span.parent_span_id, "0000000000000abc");

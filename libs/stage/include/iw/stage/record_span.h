@@ -64,6 +64,7 @@ class RecordSpan {
   void close();
 
  private:
+  void reset(const runtime::Tracing& tracing, trace::IdGenerator& ids, const kafka::Record* record);
   void resolve();
   void start_recording(std::string_view name, otlp::SpanKind kind, const base::Clock& clock,
                        std::string_view parent_span_id);

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "iw/base/error.h"
+#include "iw/otlp/span.h"
+
+namespace iw::otlp {
+
+/// Tracing settings read from the OTel environment variables (pure: `lookup` returns the
+/// variable's value or nullopt). Read: OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER ("none" disables),
+/// OTEL_EXPORTER_OTLP_ENDPOINT (+ "/v1/traces"), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (as is),
+/// OTEL_EXPORTER_OTLP_HEADERS / _TRACES_HEADERS (k=v,k=v, percent-decoded), OTEL_TRACES_SAMPLER
+/// (parentbased_traceidratio, parentbased_always_on, parentbased_always_off, traceidratio,
+/// always_on, always_off), OTEL_TRACES_SAMPLER_ARG, OTEL_SERVICE_NAME,
+/// OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*. Values set there override the YAML ones (the wiring
+/// applies them over its config); an invalid value is an error naming the variable (never its
+/// value when it is a header).
+struct EnvironmentSettings {
+  std::optional<bool> enabled;
+  std::optional<std::string> endpoint;  ///< full traces URL
+  std::optional<std::vector<std::pair<std::string, std::string>>> headers;
+  std::optional<double> sampling_ratio;
+  std::optional<std::string> service_name;
+  std::vector<Attribute> resource_attributes;
+  std::optional<std::size_t> max_queue_spans;
+  std::optional<std::size_t> max_batch_spans;
+  std::optional<std::chrono::milliseconds> schedule_delay;
+  std::optional<std::chrono::milliseconds> export_timeout;
+};
+
+using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+/// Reads the variables above through `lookup`. An empty value counts as unset (OTel's rule).
+/// Decisions where OTel leaves room:
+///  - enabled is set only to false (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none); "false"
+///    or "otlp" leave it unset. Another value of either variable is an error.
+///  - OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, used as is, wins over OTEL_EXPORTER_OTLP_ENDPOINT, which
+///    gets "/v1/traces" appended (one slash between). Either must be an http:// or https:// URL.
+///  - OTEL_EXPORTER_OTLP_TRACES_HEADERS, when set, replaces OTEL_EXPORTER_OTLP_HEADERS entirely.
+///  - Sampling is always parent-based here: traceidratio and always_on/off set the ratio for
+///    new traces as their parentbased_ forms do. OTEL_TRACES_SAMPLER_ARG (a number in [0, 1])
+///    is read for the ratio samplers and also when OTEL_TRACES_SAMPLER is unset, since this
+///    project's default sampler is parentbased_traceidratio; a ratio sampler without it means
+///    1.0.
+///  - OTEL_BSP_SCHEDULE_DELAY / _EXPORT_TIMEOUT in milliseconds, _MAX_QUEUE_SIZE /
+///    _MAX_EXPORT_BATCH_SIZE spans: positive integers.
+/// Every invalid variable is reported, in one kInvalidInput error ("; "-joined), each part
+/// starting with the variable's name; a header's or a resource attribute's text never appears.
+[[nodiscard]] base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& lookup);
+
+}  // namespace iw::otlp

@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "iw/kafka/client.h"
 #include "iw/metrics/http_server.h"
@@ -117,6 +121,7 @@ void declare_common_keys(const ServiceInfo& info, config::Schema& schema) {
   keys.key("http.listen", &RuntimeSettings::http_listen)
       .describe("host:port serving /metrics, /healthz and /readyz; port 0 picks a free one.")
       .default_value("0.0.0.0:" + std::to_string(info.default_http_port));
+  declare_tracing_keys(schema);
   if (!info.uses_kafka) return;
   config::Binder<kafka::ClientOptions> kafka(schema);
   kafka.key("kafka.bootstrap_servers", &kafka::ClientOptions::bootstrap_servers)
@@ -173,6 +178,55 @@ std::string usage(const ServiceInfo& info, const config::Schema& schema) {
   return text;
 }
 
+std::optional<std::string> environment_variable(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+std::string host_name() {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+// The exporter's counts reach /metrics once a second and once more after its shutdown.
+class TraceMetricsFeed {
+ public:
+  TraceMetricsFeed(prometheus::Registry& registry, const otlp::BatchExporter* exporter)
+      : metrics_(registry), exporter_(exporter) {
+    if (exporter_ == nullptr) return;
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mutex_);
+      while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+        metrics_.update(exporter_->stats());
+      }
+    });
+  }
+  ~TraceMetricsFeed() { stop(); }
+  TraceMetricsFeed(const TraceMetricsFeed&) = delete;
+  TraceMetricsFeed& operator=(const TraceMetricsFeed&) = delete;
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    metrics_.update(exporter_->stats());
+  }
+
+ private:
+  TraceMetrics metrics_;
+  const otlp::BatchExporter* exporter_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 config::Schema declare_keys(const ServiceInfo& info, const Service& service) {
@@ -189,9 +243,7 @@ kafka::ClientOptions kafka_client_options(const Context& ctx) {
 }
 
 std::string host_scoped_id(std::string_view binary) {
-  char host[256] = "localhost";
-  gethostname(host, sizeof host - 1);
-  return std::string(binary) + "-" + host;
+  return std::string(binary) + "-" + host_name();
 }
 
 int run_service(const ServiceInfo& info, Service& service, int argc, char** argv) {
@@ -225,6 +277,17 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
     return kExitUsage;
   }
   const config::Config& config = *loaded;
+  // The OTEL_* variables win over the tracing.* keys; a bad one is a configuration problem.
+  auto otel = otlp::read_environment(environment_variable);
+  if (!otel) {
+    std::cerr << info.binary << ": " << otel.error().message() << "\n";
+    std::cerr << info.binary << ": 1 configuration problem\n";
+    return kExitUsage;
+  }
+  const TracingPlan tracing_plan = plan_tracing(config.read<TracingSettings>(), *otel,
+                                                {.service_name = info.binary,
+                                                 .service_version = std::string(version()),
+                                                 .host_name = host_name()});
   if (cli->check_config) {
     std::cout << config.dump();
     std::cerr << info.binary << ": configuration OK\n";
@@ -251,9 +314,33 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
                           {"http_listen", http->listen_address()},
                           {"http_port", static_cast<std::uint32_t>(http->bound_port())}});
 
-  Context ctx{info,     config, logger, metrics, readiness, shutdown, base::SystemClock::instance(),
-              cli->args};
+  // Off without an endpoint: no exporter, no span recorded (new traces still carry the
+  // sampling decision in their flags, for the services after this one).
+  std::unique_ptr<otlp::BatchExporter> exporter;
+  if (tracing_plan.exporting) {
+    exporter = std::make_unique<otlp::BatchExporter>(tracing_plan.exporter);
+  }
+  logger.info("tracing", {{"exporting", tracing_plan.exporting},
+                          {"endpoint", loggable_endpoint(tracing_plan.exporter.endpoint)},
+                          {"sampling_ratio", tracing_plan.sampling_ratio}});
+  TraceMetricsFeed trace_metrics(metrics.registry(), exporter.get());
+  const Tracing tracing(tracing_plan.sampling_ratio, exporter.get());
+
+  Context ctx{.info = info,
+              .config = config,
+              .logger = logger,
+              .metrics = metrics,
+              .readiness = readiness,
+              .shutdown = shutdown,
+              .clock = base::SystemClock::instance(),
+              .args = cli->args,
+              .tracing = tracing};
   const base::Status status = service.run(ctx);
+  if (exporter) {
+    // After the drain: the spans of the last records go, within a bound.
+    exporter->shutdown(std::chrono::seconds(2));
+    trace_metrics.stop();
+  }
   if (!status) {
     logger.error("stopped on error", {{"code", base::code_name(status.error().code())},
                                       {"detail", status.error().message()}});

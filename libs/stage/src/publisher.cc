@@ -16,7 +16,13 @@ Publisher::Publisher(runtime::Context& ctx, PublisherOptions options,
       factory_(factory),
       ids_(std::make_unique<trace::IdGenerator>()) {}
 
-Publisher::~Publisher() = default;
+Publisher::~Publisher() { span_.end(ctx_.clock); }
+
+RecordSpan& Publisher::open_span() {
+  if (span_.is_open()) span_.end(ctx_.clock);
+  span_.open_root(ctx_.tracing, *ids_, options_.span_name, otlp::SpanKind::kProducer, ctx_.clock);
+  return span_;
+}
 
 base::Status Publisher::start() {
   kafka::ClientOptions client = options_.client;
@@ -49,8 +55,19 @@ base::Status Publisher::start() {
 
 base::Status Publisher::write(const kafka::OutgoingRecord& record, std::uint64_t correlation) {
   IW_CHECK(producer_ != nullptr, "Publisher::write() before start()");
-  if (auto status = producer_->produce(record, correlation); !status) return status;
+  if (span_.recording()) {
+    span_.set("messaging.system", "kafka");
+    span_.set("messaging.destination.name", record.topic);
+  }
+  if (auto status = producer_->produce(record, correlation); !status) {
+    span_.failed(status.error().message());
+    // Refused outright: the caller dead-letters the record, under this span.
+    if (status.error().code() != base::ErrorCode::kInvalidInput) span_.end(ctx_.clock);
+    return status;
+  }
   ++written_;
+  if (auto recorded = span_.take())
+    spans_in_flight_.insert_or_assign(correlation, std::move(*recorded));
   return {};
 }
 
@@ -58,10 +75,14 @@ base::Result<std::string_view> Publisher::dead_letter(
     const DeadLetterContent& content, std::string_view reason, std::string_view error,
     const std::optional<kafka::FilePosition>& position, std::uint64_t correlation,
     const std::optional<kafka::Oversized>& oversized) {
-  const auto parent =
-      content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
-  const trace::TraceParent traceparent =
-      parent ? parent->child(*ids_) : trace::TraceParent::start(*ids_);
+  if (!span_.is_open() && content.traceparent.empty()) open_span();
+  std::optional<trace::TraceParent> own = span_.context();
+  if (!own) {
+    const auto parent =
+        content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
+    own = parent ? parent->child(*ids_) : trace::TraceParent::start(*ids_);
+  }
+  const trace::TraceParent traceparent = *own;
   const std::size_t head_bytes = options_.dead_letter_head_bytes;
   // A record that never was in Kafka has no partition or offset: -1, and its position in the
   // file travels instead.
@@ -78,6 +99,7 @@ base::Result<std::string_view> Publisher::dead_letter(
                                             .oversized = whole,
                                             .execution_id = content.execution_id,
                                             .traceparent = traceparent.text()});
+    span_.dead_lettered(why, text);
     std::optional<std::string_view> key = content.key;
     if (whole && key && key->size() > head_bytes) key = key->substr(0, head_bytes);
     return write(
@@ -129,6 +151,23 @@ bool Publisher::fatal() const { return producer_ != nullptr && producer_->fatal(
 
 void Publisher::on_delivery(const kafka::DeliveryReport& report) {
   ++reported_;
+  if (!spans_in_flight_.empty()) {
+    if (auto it = spans_in_flight_.find(report.correlation); it != spans_in_flight_.end()) {
+      otlp::Span span = std::move(it->second);
+      spans_in_flight_.erase(it);
+      if (report.partition >= 0) {
+        set_attribute(span, "messaging.destination.partition.id", std::to_string(report.partition));
+      }
+      if (report.offset >= 0) set_attribute(span, "messaging.kafka.offset", report.offset);
+      if (report.error) {
+        span.status = otlp::SpanStatus::kError;
+        span.status_message = report.error->message();
+      }
+      if (otlp::SpanSink* sink = ctx_.tracing.sink()) {
+        end_span(std::move(span), *sink, ctx_.clock.now());
+      }
+    }
+  }
   handler_.on_delivery(report);
 }
 

@@ -158,7 +158,9 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       }
     }
     ctx_.logger.info("draining", {{"stage", options_.name}});
-    if (auto status = processor_.drain(*this, *this); !status) return status;
+    auto drained = processor_.drain(*this, *this);
+    if (held_span_.is_open()) held_span_.end(ctx_.clock);
+    if (!drained) return drained;
     if (auto status = settle(true); !status) return status;
     clients_.close();
     if (delivery_failures_.size() > 0) {
@@ -277,11 +279,13 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     IW_CHECK(!transactional(), "only a stage storing offsets defers a record's outcome");
     IW_CHECK(current_.has_value(), "defer() outside process()");
     outcome_ = Outcome::kDeferred;
+    deferred_ = true;
     return *current_;
   }
 
   void complete(const InputRef& ref, base::TimePoint arrived) override {
     if (!owns(ref)) return;
+    end_deferred_span(ref, nullptr);
     flow_.records_out.Increment();
     if (sampled()) latency_.Observe(seconds_since(arrived));
     finish(ref);
@@ -292,6 +296,10 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   const std::string& topic(const InputRef& ref) const override {
     return options_.input_topics[static_cast<std::size_t>(ref.topic)];
   }
+
+  RecordSpan& span() override { return current_ ? span_ : held_span_; }
+
+  void hold_span() override { hold_ = current_.has_value(); }
 
   // --- Input ---
 
@@ -408,6 +416,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
 
   base::Status tick() {
     auto status = processor_.tick(*this, *this);
+    if (held_span_.is_open()) held_span_.end(ctx_.clock);
     if (status) return {};
     if (status.error().code() == base::ErrorCode::kFailedPrecondition) return status;
     problems_.warn("stage tick failed", {{"detail", status.error().message()}});
@@ -435,10 +444,15 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     current_ = ref;
     current_record_ = &record;
     outcome_ = Outcome::kNone;
+    deferred_ = false;
+    hold_ = false;
+    open_span(record, ref);
     auto status = process_or_dead_letter(record, ref);
     const Outcome outcome = outcome_;
     current_.reset();
     current_record_ = nullptr;
+    if (!status) span_.failed(status.error().message());
+    close_span(ref);
     if (!status) return status;
     if (transactional()) return {};
     if (sample && outcome != Outcome::kDeferred) {
@@ -498,6 +512,10 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       if (status) return {};
       if (status.error().code() == base::ErrorCode::kFailedPrecondition) return status;
       const int attempts = failed(ref, kProcessingFailed, status.error().message());
+      if (span_.recording()) {
+        span_.add_event("processing failed", ctx_.clock.now(),
+                        {{"error", status.error().message()}});
+      }
       if (transactional()) {
         // What the record wrote is in the open transaction: roll it back and read again.
         abort_and_rewind(status.error().message());
@@ -526,10 +544,21 @@ class Stage::Impl final : public kafka::DeliveryHandler,
                                    const std::optional<kafka::Oversized>& oversized) {
     const std::size_t index = reason_index(reason);
     const std::string& topic_name = topic(ref);
-    const auto parent =
-        content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
-    const trace::TraceParent traceparent =
-        parent ? parent->child(ids_) : trace::TraceParent::start(ids_);
+    // The record's span is the dead letter's parent: the record being processed, or a
+    // deferred one being recorded; otherwise a child of the record's own traceparent.
+    const bool current = current_ && *current_ == ref && span_.is_open();
+    const auto deferred = current ? deferred_spans_.end() : deferred_spans_.find(ref);
+    std::optional<trace::TraceParent> own = current ? span_.context()
+                                            : deferred != deferred_spans_.end()
+                                                ? context_of(deferred->second)
+                                                : std::nullopt;
+    if (!own) {
+      const auto parent = content.traceparent.empty()
+                              ? std::nullopt
+                              : trace::TraceParent::parse(content.traceparent);
+      own = parent ? parent->child(ids_) : trace::TraceParent::start(ids_);
+    }
+    const trace::TraceParent& traceparent = *own;
     const kafka::DeadLetterHeaders headers({.reason = reason,
                                             .error = error,
                                             .stage = options_.name,
@@ -547,6 +576,8 @@ class Stage::Impl final : public kafka::DeliveryHandler,
                                        .headers = headers.view()};
     auto status = clients_.producer().produce(letter, correlation);
     if (!status) return std::unexpected(status.error().with_context("dead-lettering"));
+    if (current) span_.dead_lettered(reason, error);
+    if (deferred != deferred_spans_.end()) end_deferred_span(ref, &reason, error);
     flow_.rejected(index).Increment();
     problems_.warn("record dead-lettered", {{"reason", reason},
                                             {"error", error},
@@ -589,6 +620,11 @@ class Stage::Impl final : public kafka::DeliveryHandler,
   void skip_oversized(const InputRef& ref, const kafka::OversizedValue& oversized,
                       std::string_view detail) {
     flow_.rejected(reason_index(kOversizedRecord)).Increment();
+    if (current_ && *current_ == ref) {
+      span_.dead_lettered(kOversizedRecord, detail);
+    } else {
+      end_deferred_span(ref, &kOversizedRecord, detail);
+    }
     ctx_.logger.error("oversized record could not be dead-lettered; skipped",
                       {{"topic", topic(ref)},
                        {"partition", ref.partition},
@@ -827,6 +863,63 @@ class Stage::Impl final : public kafka::DeliveryHandler,
       tracker_.forget(p);
       paused_partitions_.erase(p);
     }
+    // The spans of deferred records whose partitions left end here: their new owner reads the
+    // records again, each in a span of its own.
+    for (auto it = deferred_spans_.begin(); it != deferred_spans_.end();) {
+      if (std::ranges::find(partitions, partition_of(it->first)) == partitions.end()) {
+        ++it;
+        continue;
+      }
+      it->second.events.push_back(
+          {.name = "partition revoked", .time = ctx_.clock.now(), .attributes = {}});
+      if (otlp::SpanSink* sink = ctx_.tracing.sink()) {
+        end_span(std::move(it->second), *sink, ctx_.clock.now());
+      }
+      it = deferred_spans_.erase(it);
+    }
+  }
+
+  // The record's span (docs/TRACING.md): the stage's Kafka attributes when it is recorded.
+  void open_span(const kafka::Record& record, const InputRef& ref) {
+    span_.open(ctx_.tracing, ids_, &record, span_name_, otlp::SpanKind::kConsumer, ctx_.clock);
+    if (!span_.recording()) return;
+    span_.set("messaging.system", "kafka");
+    span_.set("messaging.destination.name", topic(ref));
+    span_.set("messaging.destination.partition.id", std::to_string(ref.partition));
+    span_.set("messaging.kafka.offset", ref.offset);
+  }
+
+  // When process() returns: the span ends, unless the processor deferred the record.
+  void close_span(const InputRef& ref) {
+    if (hold_ && !deferred_) {
+      if (held_span_.is_open()) held_span_.end(ctx_.clock);
+      (void)span_.context();  // worked out while the record is still there
+      held_span_ = std::move(span_);
+      span_.close();
+      return;
+    }
+    if (!deferred_) {
+      span_.end(ctx_.clock);
+      return;
+    }
+    if (auto recorded = span_.take()) deferred_spans_.insert_or_assign(ref, std::move(*recorded));
+  }
+
+  // A deferred record's outcome: its span ends (with `reason`, dead-lettered).
+  void end_deferred_span(const InputRef& ref, const std::string_view* reason,
+                         std::string_view error = {}) {
+    const auto it = deferred_spans_.find(ref);
+    if (it == deferred_spans_.end()) return;
+    otlp::Span& span = it->second;
+    if (reason != nullptr) {
+      set_attribute(span, "ingestwatch.dead_letter.reason", std::string(*reason));
+      span.status = otlp::SpanStatus::kError;
+      span.status_message = error;
+    }
+    if (otlp::SpanSink* sink = ctx_.tracing.sink()) {
+      end_span(std::move(span), *sink, ctx_.clock.now());
+    }
+    deferred_spans_.erase(it);
   }
 
   void pause_new_partitions() {
@@ -914,6 +1007,13 @@ class Stage::Impl final : public kafka::DeliveryHandler,
 
   std::optional<InputRef> current_;
   const kafka::Record* current_record_ = nullptr;
+  // The current record's span, and those of deferred records being recorded.
+  std::string span_name_ = options_.span_name.empty() ? options_.name : options_.span_name;
+  RecordSpan span_;
+  bool deferred_ = false;  // the processor called defer() for the current record
+  bool hold_ = false;      // ... or hold_span()
+  RecordSpan held_span_;
+  std::map<InputRef, otlp::Span> deferred_spans_;
   Outcome outcome_ = Outcome::kNone;
   std::uint64_t records_seen_ = 0;
 

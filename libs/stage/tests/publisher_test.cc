@@ -12,6 +12,7 @@
 #include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::stage {
 namespace {
@@ -342,6 +343,92 @@ TEST_F(PublisherTest, BeforeStartServeAndDrainDoNothing) {
   EXPECT_FALSE(publisher_.started());
   EXPECT_FALSE(publisher_.fatal());
   EXPECT_THAT(reports_.by_correlation, IsEmpty());
+}
+
+// --- Tracing (docs/TRACING.md): each record published is the root of its trace ---
+
+using iw::testing::text_attribute;
+
+class TracedPublisherTest : public PublisherTest {
+ protected:
+  // Publishes `value` as the producer does: a span opened, its traceparent stamped.
+  base::Status publish(Publisher& publisher, std::string_view value, std::uint64_t correlation) {
+    RecordSpan& span = publisher.open_span();
+    span.set("ingestwatch.source", "Zoho");
+    const std::array<kafka::HeaderView, 1> headers = {{{"traceparent", span.traceparent()}}};
+    return publisher.write({.topic = kOut, .key = "Zoho", .value = value, .headers = headers},
+                           correlation);
+  }
+
+  iw::testing::SpanRecorder spans_;
+  runtime::Tracing always_{1.0, &spans_};
+  runtime::Tracing never_{0.0, &spans_};
+  runtime::Context always_ctx_ = iw::testing::with_tracing(context_.ctx(), always_);
+  runtime::Context never_ctx_ = iw::testing::with_tracing(context_.ctx(), never_);
+};
+
+TEST_F(TracedPublisherTest, ASampledRecordIsARootPublishSpanEndedAtItsReport) {
+  Publisher publisher(always_ctx_, options(), reports_, faults_);
+  ASSERT_TRUE(publisher.start());
+  ASSERT_TRUE(publish(publisher, "a", 7));
+  EXPECT_THAT(spans_.spans(), IsEmpty());  // until its delivery report
+  publisher.serve(0ms);
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  const otlp::Span& span = spans[0];
+  EXPECT_EQ(span.name, "publish");
+  EXPECT_EQ(span.kind, otlp::SpanKind::kProducer);
+  EXPECT_EQ(span.parent_span_id, "");
+  EXPECT_EQ(span.status, otlp::SpanStatus::kUnset);
+  EXPECT_EQ(text_attribute(span, "messaging.system"), "kafka");
+  EXPECT_EQ(text_attribute(span, "messaging.destination.name"), kOut);
+  EXPECT_THAT(text_attribute(span, "messaging.destination.partition.id"),
+              ::testing::AnyOf("0", "1"));
+  EXPECT_EQ(text_attribute(span, "ingestwatch.source"), "Zoho");
+  const auto written = kafka_.committed_records(kOut);
+  ASSERT_EQ(written.size(), 1U);
+  EXPECT_EQ(header(written[0], "traceparent"), "00-" + span.trace_id + "-" + span.span_id + "-01");
+}
+
+TEST_F(TracedPublisherTest, ARecordTheSamplerRefusesCarriesTheDecisionAndNoSpan) {
+  Publisher publisher(never_ctx_, options(), reports_, faults_);
+  ASSERT_TRUE(publisher.start());
+  ASSERT_TRUE(publish(publisher, "a", 7));
+  publisher.serve(0ms);
+  EXPECT_THAT(spans_.spans(), IsEmpty());
+  const auto written = kafka_.committed_records(kOut);
+  ASSERT_EQ(written.size(), 1U);
+  EXPECT_THAT(header(written[0], "traceparent"),
+              ::testing::MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-00"));
+}
+
+TEST_F(TracedPublisherTest, ADeadLetteredRecordsSpanCarriesTheReason) {
+  Publisher publisher(always_ctx_, options(), reports_, faults_);
+  ASSERT_TRUE(publisher.start());
+  ASSERT_TRUE(publisher.dead_letter({.value = "{not json", .key = "Zoho"}, "invalid_json",
+                                    "expected a value", std::nullopt, 9));
+  publisher.serve(0ms);
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  const otlp::Span& span = spans[0];
+  EXPECT_EQ(text_attribute(span, "ingestwatch.dead_letter.reason"), "invalid_json");
+  EXPECT_EQ(span.status, otlp::SpanStatus::kError);
+  EXPECT_EQ(span.status_message, "expected a value");
+  EXPECT_EQ(text_attribute(span, "messaging.destination.name"), kDeadLetters);
+  const auto letters = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(letters.size(), 1U);
+  EXPECT_EQ(header(letters[0], "traceparent"), "00-" + span.trace_id + "-" + span.span_id + "-01");
+}
+
+TEST_F(TracedPublisherTest, ARecordNotDeliveredEndsItsSpanInError) {
+  Publisher publisher(always_ctx_, options(), reports_, faults_);
+  ASSERT_TRUE(publisher.start());
+  faults_.fatal = true;
+  EXPECT_FALSE(publish(publisher, "a", 7));
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  EXPECT_EQ(spans[0].status, otlp::SpanStatus::kError);
+  EXPECT_THAT(spans[0].status_message, HasSubstr("Fatal error"));
 }
 
 }  // namespace

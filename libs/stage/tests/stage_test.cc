@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <set>
@@ -15,6 +16,7 @@
 #include "iw/base/sha256.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::stage {
 namespace {
@@ -30,6 +32,16 @@ const std::string kIn = "in";
 const std::string kOut = "out";
 const std::string kDeadLetters = "dlq";
 const std::string kGroup = "group";
+
+using iw::testing::SpanRecorder;
+using iw::testing::text_attribute;
+
+const otlp::AttributeValue* attribute(const otlp::Span& span, std::string_view key) {
+  for (const auto& a : span.attributes) {
+    if (a.key == key) return &a.value;
+  }
+  return nullptr;
+}
 
 // Only what the runtime needs to make a Context: the common keys.
 class NoKeys final : public runtime::Service {
@@ -58,11 +70,22 @@ class Copier final : public Processor {
       --flaky_failures;
       return base::fail(base::ErrorCode::kUnavailable, "flaky failed");
     }
+    if (out.span().recording() && record.key()) out.span().set("ingestwatch.source", *record.key());
     if (defer_all) {
       deferred.push_back(out.defer());
       return {};
     }
-    return out.write({.topic = kOut, .value = record.value()});
+    if (hold_spans) out.hold_span();
+    // Its output's parent is the record's span in this stage (only when the test traces: the
+    // transactions of the other tests are sized in bytes of value).
+    const std::array<kafka::HeaderView, 1> headers = {{{"traceparent", out.span().traceparent()}}};
+    return out.write({.topic = kOut,
+                      .value = record.value(),
+                      .headers = std::span(headers).first(stamp_traceparent ? 1 : 0)});
+  }
+  base::Status tick(Input&, Output& out) override {
+    if (on_tick) on_tick(out);
+    return {};
   }
   base::Status revoking(const std::vector<kafka::TopicPartition>& partitions,
                         Output& out) override {
@@ -88,7 +111,10 @@ class Copier final : public Processor {
   std::map<std::string, int> processed;
   int flaky_failures = 0;
   bool defer_all = false;
+  bool hold_spans = false;
+  bool stamp_traceparent = false;
   bool complete_on_revoke = false;
+  std::function<void(Output&)> on_tick;
   std::vector<InputRef> deferred;
   std::vector<std::size_t> revocations;
   std::vector<std::size_t> rollbacks;
@@ -130,11 +156,12 @@ class StageFixture : public ::testing::Test {
         .dead_letter_reasons = {"rejected"}};
   }
 
-  // Values appended alternately to partitions 0 and 1.
-  void append(const std::vector<std::string>& values) {
+  // Values appended alternately to partitions 0 and 1, with `traceparent` ("": none).
+  void append(const std::vector<std::string>& values, std::string_view traceparent = kParent) {
     for (const auto& value : values) {
-      kafka_.append(kIn, next_partition_, value, "key-" + value,
-                    {{"execution_id", "run-" + value}, {"traceparent", std::string(kParent)}});
+      std::vector<std::pair<std::string, std::string>> headers = {{"execution_id", "run-" + value}};
+      if (!traceparent.empty()) headers.emplace_back("traceparent", std::string(traceparent));
+      kafka_.append(kIn, next_partition_, value, "key-" + value, headers);
       next_partition_ = 1 - next_partition_;
     }
   }
@@ -158,15 +185,16 @@ class StageFixture : public ::testing::Test {
   base::Status run() {
     runtime::Context& ctx = context_.ctx();
     // The test's clock instead of the system's, when it drives time.
-    runtime::Context with_clock{.info = ctx.info,
-                                .config = ctx.config,
-                                .logger = ctx.logger,
-                                .metrics = ctx.metrics,
-                                .readiness = ctx.readiness,
-                                .shutdown = ctx.shutdown,
-                                .clock = clock_,
-                                .args = ctx.args};
-    Stage stage(fake_clock_ ? with_clock : ctx, options(), copier_, kafka_);
+    // ... and the test's tracing when it traces.
+    if (sampling_ratio_) {
+      tracing_.emplace(*sampling_ratio_, &spans_);
+      copier_.stamp_traceparent = true;
+    }
+    runtime::Context with_clock = iw::testing::with_tracing(ctx, tracing_ ? *tracing_ : ctx.tracing,
+                                                            fake_clock_ ? &clock_ : nullptr);
+    StageOptions stage_options = options();
+    stage_options.span_name = "copy";
+    Stage stage(with_clock, stage_options, copier_, kafka_);
     return stage.run();
   }
 
@@ -197,6 +225,9 @@ class StageFixture : public ::testing::Test {
   std::chrono::milliseconds transaction_interval_ = 1h;
   std::chrono::milliseconds poll_timeout_ = 0ms;
   bool fake_clock_ = false;  // the stage reads clock_ (nothing in the test may back off)
+  std::optional<double> sampling_ratio_;  // set: spans go to spans_
+  std::optional<runtime::Tracing> tracing_;
+  SpanRecorder spans_;
   base::FakeClock clock_;
   FakeKafka kafka_;
   NoKeys service_;
@@ -710,6 +741,186 @@ TEST_P(StageTest, TheDrainCommitsOpenWorkThenLeavesTheGroup) {
   EXPECT_EQ(committed(0), 2);
   EXPECT_EQ(committed(1), 1);
   EXPECT_EQ(journaled("consumer closed"), 1U);
+}
+
+// --- Tracing (docs/TRACING.md): one span per record per stage, opened and ended by the stage ---
+
+constexpr std::string_view kTraceId = "0af7651916cd43dd8448eb211c80319c";
+constexpr std::string_view kParentSpanId = "b7ad6b7169203331";
+constexpr std::string_view kUnsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+
+TEST_P(StageTest, ASampledRecordGivesOneSpanWhoseIdItsOutputCarries) {
+  sampling_ratio_ = 0.0;  // the records' own flags decide, not the ratio
+  append({"a", "b", "c"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 3U);
+  std::set<std::string> span_ids;
+  for (const otlp::Span& span : spans) {
+    EXPECT_EQ(span.trace_id, kTraceId);
+    EXPECT_EQ(span.parent_span_id, kParentSpanId);
+    EXPECT_THAT(span.span_id, ::testing::MatchesRegex("[0-9a-f]{16}"));
+    EXPECT_NE(span.span_id, kParentSpanId);
+    EXPECT_EQ(span.name, "copy");
+    EXPECT_EQ(span.kind, otlp::SpanKind::kConsumer);
+    EXPECT_EQ(span.status, otlp::SpanStatus::kUnset);
+    EXPECT_LE(span.start, span.end);
+    EXPECT_EQ(text_attribute(span, "messaging.system"), "kafka");
+    EXPECT_EQ(text_attribute(span, "messaging.destination.name"), kIn);
+    EXPECT_THAT(text_attribute(span, "messaging.destination.partition.id"),
+                ::testing::AnyOf("0", "1"));
+    ASSERT_TRUE(attribute(span, "messaging.kafka.offset"));
+    EXPECT_TRUE(std::holds_alternative<std::int64_t>(*attribute(span, "messaging.kafka.offset")));
+    EXPECT_THAT(text_attribute(span, "ingestwatch.source"), ::testing::StartsWith("key-"));
+    span_ids.insert(span.span_id);
+  }
+  // Each output's traceparent: the record's trace, the stage's span, sampled.
+  std::set<std::string> output_span_ids;
+  for (const auto& record : kafka_.committed_records(kOut)) {
+    const std::string traceparent(record.header("traceparent").value_or(""));
+    ASSERT_EQ(traceparent.size(), 55U);
+    EXPECT_EQ(traceparent.substr(3, 32), kTraceId);
+    EXPECT_EQ(traceparent.substr(52), "-01");
+    output_span_ids.insert(traceparent.substr(36, 16));
+  }
+  EXPECT_EQ(output_span_ids, span_ids);
+}
+
+TEST_P(StageTest, AnUnsampledRecordGivesNoSpanAndItsOutputStaysUnsampled) {
+  sampling_ratio_ = 1.0;  // the records' own flags decide, not the ratio
+  append({"a", "b"}, kUnsampled);
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_THAT(spans_.spans(), IsEmpty());
+  for (const auto& record : kafka_.committed_records(kOut)) {
+    const std::string traceparent(record.header("traceparent").value_or(""));
+    EXPECT_EQ(traceparent.substr(3, 32), kTraceId);
+    EXPECT_NE(traceparent.substr(36, 16), kParentSpanId);  // a span of this stage, not recorded
+    EXPECT_EQ(traceparent.substr(52), "-00");
+  }
+}
+
+TEST_P(StageTest, ARecordWithoutATraceparentStartsATraceTheSamplerDecides) {
+  sampling_ratio_ = 1.0;
+  append({"a", "b"}, "");
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 2U);
+  std::set<std::string> traces;
+  for (const otlp::Span& span : spans) {
+    EXPECT_EQ(span.parent_span_id, "");  // the root
+    traces.insert(span.span_id);
+  }
+  for (const auto& record : kafka_.committed_records(kOut)) {
+    const std::string traceparent(record.header("traceparent").value_or(""));
+    EXPECT_EQ(traceparent.substr(52), "-01");
+    EXPECT_TRUE(traces.contains(traceparent.substr(36, 16)));
+  }
+}
+
+TEST_P(StageTest, ANewTraceTheSamplerRefusesIsMarkedUnsampledAndNotRecorded) {
+  sampling_ratio_ = 0.0;
+  append({"a", "b"}, "");
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_THAT(spans_.spans(), IsEmpty());
+  for (const auto& record : kafka_.committed_records(kOut)) {
+    EXPECT_THAT(std::string(record.header("traceparent").value_or("")),
+                ::testing::MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-00"));
+  }
+}
+
+TEST_P(StageTest, ADeadLetteredRecordsSpanCarriesTheReasonAndIsAnError) {
+  sampling_ratio_ = 1.0;
+  append({"a", "reject", "poison"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  std::map<std::string, otlp::Span> by_reason;  // the last span of each reason
+  for (otlp::Span& span : spans_.spans()) {
+    by_reason[text_attribute(span, "ingestwatch.dead_letter.reason")] = std::move(span);
+  }
+  ASSERT_TRUE(by_reason.contains("rejected"));
+  const otlp::Span& rejected = by_reason["rejected"];
+  EXPECT_EQ(rejected.status, otlp::SpanStatus::kError);
+  EXPECT_EQ(rejected.status_message, "the test refuses it");
+  ASSERT_TRUE(by_reason.contains("processing_failed"));
+  EXPECT_EQ(by_reason["processing_failed"].status, otlp::SpanStatus::kError);
+  EXPECT_THAT(by_reason["processing_failed"].status_message, HasSubstr("cannot process poison"));
+  EXPECT_EQ(by_reason[""].status, otlp::SpanStatus::kUnset);  // "a"
+  // The dead letters' parents are those spans.
+  for (const auto& letter : dead_letters()) {
+    const std::string reason(letter.header("dlq.reason").value_or(""));
+    const std::string traceparent(letter.header("traceparent").value_or(""));
+    EXPECT_EQ(traceparent.substr(36, 16), by_reason[reason].span_id) << reason;
+  }
+}
+
+TEST_P(StageTest, WithoutASinkNothingIsRecordedAndOutputsStillCarryTheirSpan) {
+  copier_.stamp_traceparent = true;
+  append({"a"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  const auto out = kafka_.committed_records(kOut);
+  ASSERT_EQ(out.size(), 1U);
+  const std::string traceparent(out[0].header("traceparent").value_or(""));
+  EXPECT_EQ(traceparent.substr(0, 36), kParent.substr(0, 36));
+  EXPECT_NE(traceparent, kParent);
+}
+
+TEST_F(StoredOffsetsStageTest, ADeferredRecordsSpanEndsWhenItIsCompleted) {
+  sampling_ratio_ = 1.0;
+  fake_clock_ = true;
+  copier_.defer_all = true;
+  std::size_t spans_before_completion = 99;
+  copier_.on_tick = [&](Output& out) {
+    if (copier_.deferred.size() < 2) return;
+    spans_before_completion = spans_.spans().size();
+    clock_.advance(5s);  // Loki's answer comes later
+    out.complete(copier_.deferred[0], {});
+    ASSERT_TRUE(out.dead_letter(copier_.deferred[1], {.value = "b"}, "rejected", "refused later"));
+    copier_.deferred.clear();
+  };
+  append({"a", "b"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  EXPECT_EQ(spans_before_completion, 0U);
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 2U);
+  for (const otlp::Span& span : spans) EXPECT_GE(span.end - span.start, 5s);
+  const auto letters = dead_letters();
+  ASSERT_EQ(letters.size(), 1U);
+  const auto dead = std::ranges::find_if(spans, [](const otlp::Span& span) {
+    return !text_attribute(span, "ingestwatch.dead_letter.reason").empty();
+  });
+  ASSERT_NE(dead, spans.end());
+  EXPECT_EQ(text_attribute(*dead, "ingestwatch.dead_letter.reason"), "rejected");
+  EXPECT_EQ(dead->status, otlp::SpanStatus::kError);
+  EXPECT_EQ(dead->status_message, "refused later");
+  EXPECT_EQ(std::string(letters[0].header("traceparent").value_or("")).substr(36, 16),
+            dead->span_id);
+}
+
+TEST_P(StageTest, AHeldSpanIsTheNextTicksAndEndsAfterIt) {
+  sampling_ratio_ = 1.0;
+  copier_.hold_spans = true;
+  std::vector<std::string> tick_parents;
+  copier_.on_tick = [&](Output& out) {
+    RecordSpan& span = out.span();
+    if (!span.recording()) return;
+    tick_parents.emplace_back(span.traceparent());
+    span.add_event("alert firing", {}, {{"alertname", "Test"}});
+  };
+  append({"a"});
+  stop_when_drained();
+  ASSERT_TRUE(run());
+  const auto spans = spans_.spans();
+  ASSERT_EQ(spans.size(), 1U);
+  ASSERT_EQ(spans[0].events.size(), 1U);
+  EXPECT_EQ(spans[0].events[0].name, "alert firing");
+  ASSERT_EQ(tick_parents.size(), 1U);
+  EXPECT_EQ(tick_parents[0].substr(36, 16), spans[0].span_id);
 }
 
 TEST(InputRefTest, PacksWithinItsRangesAndRefusesOutsideThem) {

@@ -21,6 +21,8 @@ bool is_lower_hex(std::string_view text) {
   return true;
 }
 
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
 bool all_zero(std::string_view text) {
   return text.find_first_not_of('0') == std::string_view::npos;
 }
@@ -37,7 +39,7 @@ std::uint64_t IdGenerator::next() {
   return z ^ (z >> 31);
 }
 
-TraceParent TraceParent::start(IdGenerator& ids) {
+TraceParent TraceParent::start(IdGenerator& ids, bool sampled) {
   TraceParent tp;
   char* p = tp.text_.data();
   p[0] = '0';
@@ -59,7 +61,7 @@ TraceParent TraceParent::start(IdGenerator& ids) {
   write_hex(p + 36, span, 16);
   p[52] = '-';
   p[53] = '0';
-  p[54] = '1';  // sampled
+  p[54] = sampled ? '1' : '0';
   return tp;
 }
 
@@ -76,6 +78,15 @@ std::optional<TraceParent> TraceParent::parse(std::string_view text) {
   }
   TraceParent tp;
   text.copy(tp.text_.data(), kSize);
+  return tp;
+}
+
+bool TraceParent::sampled() const { return (hex_value(text_[54]) & 1) != 0; }
+
+TraceParent TraceParent::with_sampled(bool sampled) const {
+  TraceParent tp = *this;
+  const int flags = (hex_value(text_[54]) & ~1) | (sampled ? 1 : 0);
+  tp.text_[54] = kHex[flags];
   return tp;
 }
 

@@ -27,6 +27,40 @@ TEST(TraceParentTest, ChildKeepsTheTraceAndChangesTheSpan) {
   EXPECT_EQ(child.text().substr(52), "-01");
 }
 
+TEST(TraceParentTest, StartCarriesTheSamplingDecisionInItsFlags) {
+  IdGenerator ids(3);
+  const TraceParent sampled = TraceParent::start(ids, true);
+  const TraceParent unsampled = TraceParent::start(ids, false);
+  EXPECT_TRUE(sampled.sampled());
+  EXPECT_EQ(sampled.text().substr(52), "-01");
+  EXPECT_FALSE(unsampled.sampled());
+  EXPECT_EQ(unsampled.text().substr(52), "-00");
+  EXPECT_TRUE(TraceParent::start(ids).sampled());
+}
+
+TEST(TraceParentTest, ChildKeepsTheFlags) {
+  IdGenerator ids(5);
+  const TraceParent unsampled = TraceParent::start(ids, false);
+  EXPECT_FALSE(unsampled.child(ids).sampled());
+  EXPECT_EQ(unsampled.child(ids).text().substr(52), "-00");
+  EXPECT_TRUE(TraceParent::start(ids, true).child(ids).sampled());
+}
+
+TEST(TraceParentTest, SampledIsTheLowestFlagBit) {
+  const auto parsed = [](std::string_view flags) {
+    return TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-" +
+                              std::string(flags));
+  };
+  EXPECT_TRUE(parsed("01")->sampled());
+  EXPECT_TRUE(parsed("03")->sampled());
+  EXPECT_TRUE(parsed("0f")->sampled());
+  EXPECT_FALSE(parsed("00")->sampled());
+  EXPECT_FALSE(parsed("02")->sampled());
+  EXPECT_EQ(parsed("03")->with_sampled(false).text().substr(53), "02");
+  EXPECT_EQ(parsed("00")->with_sampled(true).text().substr(53), "01");
+  EXPECT_EQ(parsed("01")->with_sampled(true).text(), parsed("01")->text());
+}
+
 TEST(TraceParentTest, ParsesOnlyWellFormedVersion00Values) {
   EXPECT_TRUE(
       TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").has_value());

@@ -3,6 +3,7 @@
 #include <array>
 #include <memory>
 #include <random>
+#include <span>
 #include <utility>
 
 #include "alert_metrics.h"
@@ -20,6 +21,7 @@
 #include "iw/runtime/version.h"
 #include "iw/stage/stage.h"
 #include "iw/stage/topic_reader.h"
+#include "iw/trace/trace_context.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -30,6 +32,7 @@ constexpr std::string_view kInvalidRecord = "invalid_enriched_record";
 
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{.name = "alert-evaluator",
+                              .span_name = "evaluate",
                               .input_topics = {s.input_topic},
                               .group_id = s.group_id,
                               .delivery = stage::Delivery::kTransactional,
@@ -111,6 +114,14 @@ class Evaluation final : public stage::Processor {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
                              stage::content_of(record), events::kFutureTimestamp, *problem);
     }
+    stage::RecordSpan& span = out.span();
+    if (span.recording()) {
+      span.set("ingestwatch.source", run->source);
+      span.set("ingestwatch.execution_id", record.header("execution_id").value_or(""));
+    }
+    // The transitions this run brings about are evaluated at the next tick: they are events of
+    // its span, and their alert events are children of it (docs/TRACING.md).
+    out.hold_span();
     clock_.observe(record.partition(), run->source, run->end, ctx_.clock.monotonic_now());
     emission_.observed(run->end);
     switch (evaluator_.add(*run)) {
@@ -298,14 +309,28 @@ class Evaluation final : public stage::Processor {
       line_.clear();
       alerting::append_alert_event(line_, emitted->event);
       const std::string& key = emitted->key;  // the event's source (EmittedEvent::key)
-      const std::array<kafka::HeaderView, 1> headers = {{{"content-type", "application/json"}}};
-      if (auto status = out.write(
-              {.topic = settings_.output_topic, .key = key, .value = line_, .headers = headers});
+      const bool firing = emitted->event.status == alerting::EventStatus::kFiring;
+      // The span of the run that brought the clock here (held since its process()).
+      stage::RecordSpan& span = out.span();
+      const auto parent = span.context();
+      const std::optional<trace::TraceParent> traceparent =
+          parent ? std::optional(parent->child(ids_)) : std::nullopt;
+      const std::array<kafka::HeaderView, 2> headers = {{
+          {"content-type", "application/json"},
+          {"traceparent", traceparent ? traceparent->text() : std::string_view()},
+      }};
+      if (auto status = out.write({.topic = settings_.output_topic,
+                                   .key = key,
+                                   .value = line_,
+                                   .headers = std::span(headers).first(traceparent ? 2 : 1)});
           !status) {
         return status;
       }
       emission_.written(emitted->event);
-      const bool firing = emitted->event.status == alerting::EventStatus::kFiring;
+      if (span.recording()) {
+        span.add_event(firing ? "alert firing" : "alert resolved", ctx_.clock.now(),
+                       {{"alertname", transition.alert.rule->alert}, {"fingerprint", key}});
+      }
       ctx_.logger.info("alert", {{"status", firing ? "firing" : "resolved"},
                                  {"alertname", transition.alert.rule->alert},
                                  {"fingerprint", key},
@@ -326,6 +351,7 @@ class Evaluation final : public stage::Processor {
   log::RateLimitedLog problems_;
   std::vector<alerting::Transition> transitions_;
   std::string line_;
+  trace::IdGenerator ids_;
   bool rebuild_pending_ = false;
   bool warming_ = false;  // a partial replay's warm-up, until its end is logged
   base::MonotonicTime next_gauges_{};

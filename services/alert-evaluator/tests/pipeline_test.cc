@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,6 +19,7 @@
 #include "iw/testing/child_process.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::alert_evaluator {
 namespace {
@@ -94,7 +97,12 @@ class PipelineTest : public ::testing::Test {
                             R"(", "Debut": ")" + at + R"(:00.000", "Fin": ")" + at + R"(:00.000"})";
     std::string enriched;
     ASSERT_TRUE(enricher_.enrich(raw, 0, {.topic = "ingestion-logs"}, enriched)) << raw;
-    kafka_.append(kInput, partition, enriched, source, {{"execution_id", "run-1"}});
+    // Each run its own sampled trace, as the enricher passes it on.
+    char traceparent[56];
+    std::snprintf(traceparent, sizeof traceparent, "00-%032x-%016x-01",
+                  static_cast<unsigned>(partition * 100 + minute + 1), 0xabcU);
+    kafka_.append(kInput, partition, enriched, source,
+                  {{"execution_id", "run-1"}, {"traceparent", traceparent}});
   }
 
   // Runs the service until `done` holds at a poll of its consumer, then asks it to stop.
@@ -178,6 +186,48 @@ TEST_F(PipelineTest, CommitsTheAlertEventsWithTheInputPositions) {
   EXPECT_EQ(context_->logged("rebuilding from the input").size(), 1U);
   EXPECT_EQ(context_->logged("alert").size(), 4U);
   EXPECT_THAT(kafka_.committed_records(kDeadLetters), IsEmpty());
+}
+
+// Each alert transition is an event of the span of the run that brought it about (held until the
+// tick that evaluates it), and the alert event written is a child of that span.
+TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChildren) {
+  iw::testing::SpanRecorder sink;
+  const runtime::Tracing tracing(0.0, &sink);  // the runs' own flags decide
+  runtime::Context traced = iw::testing::with_tracing(context_->ctx(), tracing);
+  script_ = [this](FakeConsumer& consumer) {
+    if (all_committed(consumer)) context_->shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(traced));
+  const auto spans = sink.spans();
+  ASSERT_GE(spans.size(), 20U);
+  // "firing Zoho" -> the trace of the span holding that event.
+  std::map<std::string, std::string> trace_of;
+  for (const otlp::Span& span : spans) {
+    EXPECT_EQ(span.name, "evaluate");
+    EXPECT_EQ(span.kind, otlp::SpanKind::kConsumer);
+    EXPECT_EQ(span.parent_span_id, "0000000000000abc");
+    for (const otlp::SpanEvent& event : span.events) {
+      std::map<std::string, std::string> attributes;
+      for (const auto& a : event.attributes) attributes[a.key] = std::get<std::string>(a.value);
+      EXPECT_EQ(attributes["alertname"], "IngestionFailureDetected");
+      EXPECT_FALSE(attributes["fingerprint"].empty());
+      trace_of[event.name + " " + attributes["fingerprint"]] = span.trace_id;
+    }
+  }
+  EXPECT_EQ(trace_of.size(), 4U);
+  for (const auto& record : kafka_.committed_records(kOutput)) {
+    const auto event = alerting::parse_alert_event(record.value);
+    ASSERT_TRUE(event);
+    const std::string name =
+        std::string(event->status == alerting::EventStatus::kFiring ? "alert firing "
+                                                                    : "alert resolved ") +
+        std::string(record.key.value_or(""));
+    const std::string traceparent = header(record, "traceparent");
+    ASSERT_EQ(traceparent.size(), 55U) << name;
+    ASSERT_TRUE(trace_of.contains(name)) << name;
+    EXPECT_EQ(traceparent.substr(3, 32), trace_of[name]) << name;
+    EXPECT_EQ(traceparent.substr(52), "-01");
+  }
 }
 
 TEST_F(PipelineTest, AnUnreadableRecordIsDeadLettered) {

@@ -11,7 +11,6 @@
 #include "iw/stage/poison_keys.h"
 #include "iw/stage/stage.h"
 #include "iw/stage/transaction_keys.h"
-#include "iw/trace/trace_context.h"
 
 namespace iw::enricher {
 namespace {
@@ -50,6 +49,7 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
   const bool exactly_once = s.delivery == Delivery::kExactlyOnce;
   stage::StageOptions options{
       .name = "enricher",
+      .span_name = "enrich",
       .input_topics = {s.input_topic},
       .group_id = s.group_id,
       .delivery = exactly_once ? stage::Delivery::kTransactional : stage::Delivery::kStoredOffsets,
@@ -113,10 +113,17 @@ class Enrichment final : public stage::Processor {
                                    .execution_id = execution_id,
                                    .processed_at = processed_at_},
                                   enriched_);
+    stage::RecordSpan& span = out.span();
+    if (span.recording()) span.set("ingestwatch.execution_id", execution_id);
     if (!facts) {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
                              stage::content_of(record), facts.error().reason,
                              facts.error().message);
+    }
+    if (span.recording()) {
+      span.set("ingestwatch.source", facts->source);
+      span.set("ingestwatch.objet", facts->objet);
+      span.set("ingestwatch.etat", facts->etat);
     }
     // A run that cannot have ended yet would carry the alert evaluator's clock, and Loki's
     // streams, into the future (docs/ALERTING.md, "The evaluation clock").
@@ -125,13 +132,10 @@ class Enrichment final : public stage::Processor {
       return out.dead_letter({.partition = record.partition(), .offset = record.offset()},
                              stage::content_of(record), events::kFutureTimestamp, *problem);
     }
-    const auto parent = record.header("traceparent");
-    const auto parsed = parent ? trace::TraceParent::parse(*parent) : std::nullopt;
-    const trace::TraceParent traceparent =
-        parsed ? parsed->child(ids_) : trace::TraceParent::start(ids_);
+    // The enriched record's parent is this record's span in the enricher (docs/TRACING.md).
     const std::array<kafka::HeaderView, 3> headers = {{
         {"execution_id", execution_id},
-        {"traceparent", traceparent.text()},
+        {"traceparent", span.traceparent()},
         {"content-type", "application/json"},
     }};
     if (auto status = out.write(
@@ -160,7 +164,6 @@ class Enrichment final : public stage::Processor {
   milliseconds future_tolerance_;
   BusinessMetrics business_;
   events::Enricher enricher_;
-  trace::IdGenerator ids_;
   base::TimePoint processed_at_{};
   std::string enriched_;
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "iw/base/time_format.h"
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 
 namespace iw::enricher {
 namespace {
@@ -114,6 +116,46 @@ TEST_F(PipelineTest, EnrichesEveryGoodRecordOnceAndDeadLettersTheBadOne) {
   EXPECT_EQ(journaled("transaction aborted"), 0U);
   EXPECT_EQ(journaled("transaction committed"), 10U);
   EXPECT_EQ(context_.logged("draining").size(), 1U);
+}
+
+// Records without a traceparent start traces (all sampled at ratio 1): one `enrich` span each,
+// with the facts the enricher decoded; its id is the one the enriched record (or the dead
+// letter) carries.
+TEST_F(PipelineTest, EachRecordHasAnEnrichSpanWhoseIdItsOutputCarries) {
+  iw::testing::SpanRecorder sink;
+  const runtime::Tracing tracing(1.0, &sink);
+  runtime::Context traced = iw::testing::with_tracing(context_.ctx(), tracing);
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (drained(consumer)) context_.shutdown().request();
+  };
+  ASSERT_TRUE(service_.run(traced));
+  const auto spans = sink.spans();
+  ASSERT_EQ(spans.size(), 10U);
+  std::map<std::string, otlp::Span> by_id;
+  for (const otlp::Span& span : spans) by_id[span.span_id] = span;
+  const auto output = kafka_.committed_records(kOutput);
+  ASSERT_EQ(output.size(), 9U);
+  for (const auto& record : output) {
+    const std::string traceparent(record.header("traceparent").value_or(""));
+    ASSERT_EQ(traceparent.size(), 55U);
+    ASSERT_TRUE(by_id.contains(traceparent.substr(36, 16)));
+    const otlp::Span& span = by_id[traceparent.substr(36, 16)];
+    EXPECT_EQ(span.name, "enrich");
+    EXPECT_EQ(span.trace_id, traceparent.substr(3, 32));
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.source"), "Zoho");
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.objet"), "deals");
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.etat"), "SUCCESS");
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.execution_id"), "run-1");
+    EXPECT_EQ(iw::testing::text_attribute(span, "messaging.destination.name"), kInput);
+  }
+  const auto dead = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(dead.size(), 1U);
+  const std::string traceparent(dead[0].header("traceparent").value_or(""));
+  ASSERT_TRUE(by_id.contains(traceparent.substr(36, 16)));
+  const otlp::Span& rejected = by_id[traceparent.substr(36, 16)];
+  EXPECT_EQ(iw::testing::text_attribute(rejected, "ingestwatch.dead_letter.reason"),
+            std::string(dead[0].header("dlq.reason").value_or("?")));
+  EXPECT_EQ(rejected.status, otlp::SpanStatus::kError);
 }
 
 // A commit the broker aborts: the transaction is rolled back, the consumer rewound to its first

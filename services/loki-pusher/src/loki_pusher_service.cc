@@ -42,6 +42,7 @@ std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{
       .name = "loki-pusher",
+      .span_name = "push",
       .input_topics = s.topics,
       .group_id = s.group_id,
       .delivery = stage::Delivery::kStoredOffsets,
@@ -119,9 +120,12 @@ class Pusher final : public stage::Processor {
     }
     if (auto rejected = batcher_.add(std::move(*entry))) return refuse(record, ref, *rejected, out);
     recent_.remember(event_key, ref);
+    const std::string_view execution_id = record.header("execution_id").value_or("");
+    if (out.span().recording()) out.span().set("ingestwatch.execution_id", execution_id);
+    // The record's span ends at Loki's answer: complete() or its dead letter (docs/TRACING.md).
     ledger_.hold(out.defer(),
                  RecordMetaView{.key = record.key(),
-                                .execution_id = record.header("execution_id").value_or(""),
+                                .execution_id = execution_id,
                                 .traceparent = record.header("traceparent").value_or(""),
                                 .arrived = record.timestamp()});
     return {};

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "iw/testing/fake_kafka.h"
 #include "iw/testing/loki_receiver.h"
 #include "iw/testing/service_context.h"
+#include "iw/testing/spans.h"
 #include "loki_pusher_service.h"
 
 namespace iw::loki_pusher {
@@ -288,6 +290,53 @@ TEST_F(PusherPipelineTest, AnEntryLokiRefusesIsDeadLetteredWithItsReason) {
             1);
   EXPECT_EQ(metric(R"(ingestwatch_records_out_total{topic="loki"})"), kRunCount + kAlertCount - 1);
   for (const auto& p : partitions()) EXPECT_EQ(kafka_.committed_offset(kGroup, p), end_of(p));
+}
+
+// Each record's `push` span runs from its read to Loki's answer: accepted (the span ends once
+// Loki took the entry, not before) or refused (the span carries its dead letter's reason).
+TEST_F(PusherPipelineTest, EachRecordsSpanEndsAtLokisAnswer) {
+  start();
+  iw::testing::SpanRecorder sink;
+  const runtime::Tracing tracing(0.0, &sink);  // the runs are sampled, the alert events not
+  runtime::Context traced = iw::testing::with_tracing(context_->ctx(), tracing);
+  const std::string refused = enriched_run(4);
+  receiver_->reject_lines([&](std::string_view line) { return line == refused; });
+  receiver_->go_down();
+  std::optional<base::TimePoint> back_at;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  kafka_.on_poll = [&](FakeConsumer& consumer) {
+    if (!back_at && receiver_->refused() >= 3 && read_all(consumer)) {
+      EXPECT_THAT(sink.spans(), IsEmpty());  // read, not answered
+      back_at = std::chrono::system_clock::now();
+      (void)receiver_->come_back();
+    }
+    if (stored_all(consumer) || std::chrono::steady_clock::now() > deadline) {
+      context_->shutdown().request();
+    }
+  };
+  ASSERT_TRUE(service_.run(traced));
+  ASSERT_TRUE(back_at);
+  const auto spans = sink.spans();
+  ASSERT_EQ(spans.size(), static_cast<std::size_t>(kRunCount));
+  const otlp::Span* dead_span = nullptr;
+  for (const otlp::Span& span : spans) {
+    EXPECT_EQ(span.name, "push");
+    EXPECT_EQ(span.kind, otlp::SpanKind::kConsumer);
+    EXPECT_EQ(span.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_EQ(span.parent_span_id, "00f067aa0ba902b7");
+    EXPECT_GE(span.end, *back_at);
+    EXPECT_LT(span.start, *back_at);
+    if (!iw::testing::text_attribute(span, "ingestwatch.dead_letter.reason").empty()) {
+      dead_span = &span;
+    }
+  }
+  ASSERT_NE(dead_span, nullptr);
+  EXPECT_EQ(iw::testing::text_attribute(*dead_span, "ingestwatch.dead_letter.reason"),
+            "out_of_order");
+  EXPECT_EQ(dead_span->status, otlp::SpanStatus::kError);
+  const auto dead = kafka_.committed_records(kDeadLetters);
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(header(dead[0], "traceparent").substr(36, 16), dead_span->span_id);
 }
 
 // A dead letter Kafka does not deliver (after its retries) does not end the run: the partition is

@@ -212,10 +212,16 @@ class FileRun final : public kafka::DeliveryHandler {
     }
     if (settings_.dry_run) return {};
 
-    const trace::TraceParent traceparent = trace::TraceParent::start(ids_);
+    // The root of the record's trace (docs/TRACING.md): sampled by tracing.sampling_ratio, the
+    // decision in the traceparent's flags; the span ends at the record's delivery report.
+    stage::RecordSpan& span = publisher_.open_span();
+    if (span.recording()) {
+      span.set("ingestwatch.source", peek->source);
+      span.set("ingestwatch.execution_id", execution_id_.text());
+    }
     const std::array<kafka::HeaderView, 3> headers = {{
         {"execution_id", execution_id_.text()},
-        {"traceparent", traceparent.text()},
+        {"traceparent", span.traceparent()},
         {"content-type", "application/json"},
     }};
     const std::uint64_t correlation = ledger_.book(DeliveryLedger::Destination::kMain);

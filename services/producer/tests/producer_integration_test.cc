@@ -99,7 +99,8 @@ TEST_F(ProducerTest, PublishesEveryRecordKeyedBySourceWithTraceHeaders) {
     ASSERT_TRUE(r.key.has_value());
     EXPECT_THAT(r.value, HasSubstr("\"Source\":\"" + *r.key + "\""));
     EXPECT_EQ(r.headers.at("content-type"), "application/json");
-    EXPECT_THAT(r.headers.at("traceparent"), MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-01"));
+    // Its flags carry the sampling decision (tracing.sampling_ratio, 1 in 100 by default).
+    EXPECT_THAT(r.headers.at("traceparent"), MatchesRegex("00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]"));
     traces.insert(r.headers.at("traceparent"));
     executions.insert(r.headers.at("execution_id"));
   }

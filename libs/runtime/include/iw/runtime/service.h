@@ -14,6 +14,7 @@
 #include "iw/metrics/metrics.h"
 #include "iw/metrics/readiness.h"
 #include "iw/runtime/shutdown.h"
+#include "iw/runtime/tracing.h"
 
 namespace iw::runtime {
 
@@ -41,6 +42,9 @@ struct Context {
   /// Positional command-line arguments (subcommands, file names), in order, less the one a
   /// key declares as its argument (config::KeyBuilder::argument()).
   const std::vector<std::string>& args;
+  /// Where the spans of the records go, and the sampler of new traces (tracing.* keys and the
+  /// OTEL_* environment); off unless an endpoint is set.
+  const Tracing& tracing = Tracing::off();
 };
 
 /// A service's own part. The runtime owns the command line, configuration, logging, the HTTP
@@ -59,7 +63,7 @@ class Service {
   virtual base::Status run(Context& ctx) = 0;
 };
 
-/// Every key of a service: the common ones (log.level, http.listen and, when
+/// Every key of a service: the common ones (log.level, http.listen, tracing.* and, when
 /// ServiceInfo::uses_kafka, kafka.bootstrap_servers with its flag --bootstrap-servers,
 /// kafka.client_id and kafka.properties), then the service's own.
 [[nodiscard]] config::Schema declare_keys(const ServiceInfo& info, const Service& service);

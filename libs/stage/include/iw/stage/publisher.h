@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "iw/base/error.h"
@@ -45,6 +46,8 @@ struct PublisherOptions {
   std::size_t max_in_flight = 0;
   /// How much of an oversized record its dead letter keeps.
   std::size_t dead_letter_head_bytes = kafka::kDefaultDeadLetterHeadBytes;
+  /// The name of each record's span (docs/TRACING.md).
+  std::string span_name = "publish";
 };
 
 /// The output side of a stage whose input is not Kafka (ingest-producer reads a file): it owns
@@ -66,17 +69,26 @@ class Publisher final : private kafka::DeliveryHandler {
   /// Whether start() made the producer.
   [[nodiscard]] bool started() const { return producer_ != nullptr; }
 
+  /// Opens the span of the next record (docs/TRACING.md): a new trace whose root span (kind
+  /// PRODUCER) is sampled by the tracing's Sampler, the decision in the flags of its
+  /// traceparent(), which the record carries. The next write() or dead_letter() takes it: it
+  /// ends at the record's delivery report (status ERROR when not delivered or not queued); a
+  /// record Kafka refused outright keeps it open for its dead letter. A span still open when the
+  /// next opens is ended then.
+  RecordSpan& open_span();
+
   /// Queues a record; `correlation` comes back in its report. The producer's error when it was
   /// not queued (no report will come): kInvalidInput for a record Kafka refuses outright,
   /// kUnavailable when the queue stayed full, kFailedPrecondition once the producer is fatal.
   base::Status write(const kafka::OutgoingRecord& record, std::uint64_t correlation);
 
   /// Queues `content` for the dead-letter topic with the dlq.* headers (partition and offset
-  /// -1, `position` as dlq.file, dlq.line and dlq.byte_offset) and its own trace unless the
-  /// content carries one. With `oversized`, content.value is the record's head (cut to
-  /// dead_letter_head_bytes here) and the headers name the whole. When Kafka refuses the whole
-  /// record as too large, its head, size and hash go instead, as oversized_record. Returns the
-  /// reason written; errors as write().
+  /// -1, `position` as dlq.file, dlq.line and dlq.byte_offset). Its traceparent is the open
+  /// span's (one is opened when none is and the content carries no traceparent), marked with
+  /// the reason and status ERROR; otherwise a child of the content's. With `oversized`,
+  /// content.value is the record's head (cut to dead_letter_head_bytes here) and the headers name
+  /// the whole. When Kafka refuses the whole record as too large, its head, size and hash go
+  /// instead, as oversized_record. Returns the reason written; errors as write().
   base::Result<std::string_view> dead_letter(
       const DeadLetterContent& content, std::string_view reason, std::string_view error,
       const std::optional<kafka::FilePosition>& position, std::uint64_t correlation,
@@ -103,6 +115,9 @@ class Publisher final : private kafka::DeliveryHandler {
   kafka::DeliveryHandler& handler_;
   kafka::ClientFactory& factory_;
   std::unique_ptr<trace::IdGenerator> ids_;
+  RecordSpan span_;
+  // Recorded spans of records queued, by correlation, until their report.
+  std::unordered_map<std::uint64_t, otlp::Span> spans_in_flight_;
   std::uint64_t written_ = 0;
   std::uint64_t reported_ = 0;
   std::unique_ptr<kafka::Producer> producer_;

@@ -19,6 +19,7 @@
 #include "iw/kafka/record.h"
 #include "iw/runtime/service.h"
 #include "iw/stage/input_ref.h"
+#include "iw/stage/record_span.h"
 
 namespace iw::stage {
 
@@ -66,6 +67,8 @@ struct TransactionPolicy {
 struct StageOptions {
   /// dlq.stage of its dead letters, and the `stage` of its log lines: "enricher".
   std::string name;
+  /// The name of each record's span (docs/TRACING.md): "enrich". Empty: `name`.
+  std::string span_name;
   std::vector<std::string> input_topics;
   std::string group_id;
   Delivery delivery = Delivery::kTransactional;
@@ -162,6 +165,18 @@ class Output {
   [[nodiscard]] virtual bool owns(const InputRef& ref) const = 0;
   /// The topic of an InputRef.
   [[nodiscard]] virtual const std::string& topic(const InputRef& ref) const = 0;
+  /// The span of the record being processed (kind CONSUMER, its parent the record's
+  /// traceparent; docs/TRACING.md): its traceparent() is the one the record's outputs carry,
+  /// and the processor adds its attributes and events to it. The stage opens it before
+  /// process() and ends it when process() returns, or for a deferred record at complete() or
+  /// its dead letter; the stage sets the Kafka attributes and, for a dead letter, the reason and
+  /// status ERROR. Outside process() it is closed (traceparent() is "").
+  [[nodiscard]] virtual RecordSpan& span() = 0;
+  /// Inside process(): the record's span does not end when process() returns but after the next
+  /// tick() (or when another record's span is held), and during that tick() span() is this
+  /// span: for a processor whose work for a record happens at the next tick (the evaluator's
+  /// alert transitions). Outside process(), nothing.
+  virtual void hold_span() = 0;
 };
 
 /// The stage's consumer, as much of it as a processor may drive.

@@ -27,7 +27,10 @@ class TraceParent {
   static constexpr std::size_t kSize = 55;
 
   /// A new trace (a record entering the pipeline), sampled.
-  [[nodiscard]] static TraceParent start(IdGenerator& ids);
+  [[nodiscard]] static TraceParent start(IdGenerator& ids) { return start(ids, true); }
+  /// A new trace whose flags say whether it is sampled ("-01") or not ("-00"): every later
+  /// stage follows that decision (docs/TRACING.md).
+  [[nodiscard]] static TraceParent start(IdGenerator& ids, bool sampled);
   /// Parses a header value; nullopt when it is not a valid version-00 traceparent.
   [[nodiscard]] static std::optional<TraceParent> parse(std::string_view text);
 
@@ -37,6 +40,10 @@ class TraceParent {
   [[nodiscard]] std::string_view text() const { return {text_.data(), kSize}; }
   [[nodiscard]] std::string_view trace_id() const { return text().substr(3, 32); }
   [[nodiscard]] std::string_view span_id() const { return text().substr(36, 16); }
+  /// The W3C "sampled" flag (the lowest bit of the flags).
+  [[nodiscard]] bool sampled() const;
+  /// The same ids with the sampled flag set or cleared (the other flags kept).
+  [[nodiscard]] TraceParent with_sampled(bool sampled) const;
 
  private:
   TraceParent() = default;

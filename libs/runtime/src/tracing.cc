@@ -1,0 +1,209 @@
+#include "iw/runtime/tracing.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "iw/config/binder.h"
+
+namespace iw::runtime {
+namespace {
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    const int high = hex_digit(text[i + 1]);
+    const int low = hex_digit(text[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return out;
+}
+
+bool is_http_url(std::string_view url) {
+  return url.starts_with("http://") || url.starts_with("https://");
+}
+
+}  // namespace
+
+std::expected<std::vector<std::pair<std::string, std::string>>, std::string> parse_headers(
+    std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::size_t index = 0;
+  while (!trim(text).empty()) {
+    ++index;
+    const std::size_t comma = text.find(',');
+    const std::string_view item = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (item.empty()) continue;
+    const std::size_t eq = item.find('=');
+    const std::string_view name = trim(item.substr(0, eq));
+    if (eq == std::string_view::npos || name.empty()) {
+      return std::unexpected("entry " + std::to_string(index) + " is not name=value");
+    }
+    if (!std::ranges::all_of(name, [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        })) {
+      return std::unexpected("entry " + std::to_string(index) +
+                             ": a header name is letters, digits, '-', '_' or '.'");
+    }
+    auto value = percent_decode(trim(item.substr(eq + 1)));
+    if (!value) {
+      return std::unexpected("entry " + std::to_string(index) + " (" + std::string(name) +
+                             "): bad percent-encoding in its value");
+    }
+    headers.emplace_back(std::string(name), std::move(*value));
+  }
+  return headers;
+}
+
+void declare_tracing_keys(config::Schema& schema) {
+  using S = TracingSettings;
+  config::Binder<S> keys(schema);
+  keys.key("tracing.endpoint", &S::endpoint)
+      .describe(
+          "Full OTLP/HTTP traces URL spans are sent to (http://host:4318/v1/traces); empty: "
+          "no span is exported. OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT win over it.")
+      .default_value("")
+      .validate([](const config::Value& value) -> std::optional<std::string> {
+        const auto& url = std::get<std::string>(value);
+        if (url.empty() || is_http_url(url)) return std::nullopt;
+        return "must be an http:// or https:// URL, or empty";
+      });
+  keys.key("tracing.sampling_ratio", &S::sampling_ratio)
+      .describe(
+          "Share of new traces sampled (0 to 1); a record that carries a traceparent follows "
+          "its sampled flag. OTEL_TRACES_SAMPLER(_ARG) win over it.")
+      .default_value(0.01)
+      .min(0.0)
+      .max(1.0);
+  keys.key("tracing.max_queue_spans", &S::max_queue_spans)
+      .describe("Finished spans waiting for export at most; more are dropped and counted.")
+      .default_value(std::int64_t{2048})
+      .min(std::int64_t{1});
+  keys.key("tracing.max_batch_spans", &S::max_batch_spans)
+      .describe("Spans in one export request at most.")
+      .default_value(std::int64_t{512})
+      .min(std::int64_t{1});
+  keys.key("tracing.schedule_delay", &S::schedule_delay)
+      .describe("Longest wait between two exports.")
+      .default_value("1s")
+      .min("1ms");
+  keys.key("tracing.export_timeout", &S::export_timeout)
+      .describe("Longest time one export request may take.")
+      .default_value("10s")
+      .min("1ms");
+  keys.key("tracing.headers", &S::headers)
+      .describe(
+          "HTTP headers of every export request, name=value,name=value (values "
+          "percent-encoded), e.g. an authorization; secret.")
+      .validate([](const config::Value& value) -> std::optional<std::string> {
+        auto parsed = parse_headers(std::get<std::string>(value));
+        if (parsed) return std::nullopt;
+        return parsed.error();
+      });
+  keys.check({"tracing.max_batch_spans", "tracing.max_queue_spans"}, [](const S& s) {
+    if (s.max_batch_spans <= s.max_queue_spans) return std::optional<std::string>();
+    return std::optional<std::string>(
+        "tracing.max_batch_spans must not exceed tracing.max_queue_spans");
+  });
+}
+
+TracingPlan plan_tracing(const TracingSettings& settings, const otlp::EnvironmentSettings& env,
+                         otlp::Resource resource) {
+  TracingPlan plan;
+  otlp::ExporterOptions& exporter = plan.exporter;
+  exporter.endpoint = env.endpoint.value_or(settings.endpoint);
+  if (env.headers) {
+    exporter.headers = *env.headers;
+  } else if (auto headers = parse_headers(settings.headers.reveal())) {
+    exporter.headers = std::move(*headers);  // validated when the configuration was loaded
+  }
+  exporter.max_queue_spans = env.max_queue_spans.value_or(settings.max_queue_spans);
+  exporter.max_batch_spans =
+      std::min(env.max_batch_spans.value_or(settings.max_batch_spans), exporter.max_queue_spans);
+  exporter.schedule_delay = env.schedule_delay.value_or(settings.schedule_delay);
+  exporter.export_timeout = env.export_timeout.value_or(settings.export_timeout);
+  if (env.service_name) resource.service_name = *env.service_name;
+  for (const otlp::Attribute& attribute : env.resource_attributes) {
+    if (attribute.key == "service.name") {
+      if (!env.service_name) {
+        if (const auto* name = std::get_if<std::string>(&attribute.value)) {
+          resource.service_name = *name;
+        }
+      }
+      continue;
+    }
+    resource.extra.push_back(attribute);
+  }
+  exporter.resource = std::move(resource);
+  plan.sampling_ratio = env.sampling_ratio.value_or(settings.sampling_ratio);
+  plan.exporting = env.enabled.value_or(true) && !exporter.endpoint.empty();
+  return plan;
+}
+
+std::string loggable_endpoint(std::string_view endpoint) {
+  const std::size_t scheme = endpoint.find("://");
+  const std::size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const std::size_t end = endpoint.find_first_of("/?#", start);
+  const std::size_t at = endpoint.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(endpoint);
+  return std::string(endpoint.substr(0, start)) + "<redacted>@" +
+         std::string(endpoint.substr(at + 1));
+}
+
+const Tracing& Tracing::off() {
+  static const Tracing off;
+  return off;
+}
+
+TraceMetrics::TraceMetrics(prometheus::Registry& registry)
+    : TraceMetrics(prometheus::BuildCounter()
+                       .Name("ingestwatch_trace_spans_exported_total")
+                       .Help("Spans the OTLP collector accepted.")
+                       .Register(registry),
+                   prometheus::BuildCounter()
+                       .Name("ingestwatch_trace_spans_dropped_total")
+                       .Help("Spans not exported, by reason: queue_full (the collector is slow "
+                             "or down), export_failed, shutdown.")
+                       .Register(registry)) {}
+
+TraceMetrics::TraceMetrics(prometheus::Family<prometheus::Counter>& exported,
+                           prometheus::Family<prometheus::Counter>& dropped)
+    : exported_(exported.Add({})),
+      queue_full_(dropped.Add({{"reason", "queue_full"}})),
+      export_failed_(dropped.Add({{"reason", "export_failed"}})),
+      shutdown_(dropped.Add({{"reason", "shutdown"}})) {}
+
+void TraceMetrics::update(const otlp::ExporterStats& stats) {
+  const auto grow = [](prometheus::Counter& counter, std::uint64_t now, std::uint64_t& last) {
+    if (now > last) counter.Increment(static_cast<double>(now - last));
+    last = std::max(last, now);
+  };
+  grow(exported_, stats.exported, last_.exported);
+  grow(queue_full_, stats.dropped_queue_full, last_.dropped_queue_full);
+  grow(export_failed_, stats.dropped_export_failed, last_.dropped_export_failed);
+  grow(shutdown_, stats.dropped_shutdown, last_.dropped_shutdown);
+}
+
+}  // namespace iw::runtime

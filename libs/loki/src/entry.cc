@@ -122,7 +122,7 @@ std::span<const Reason> all_reasons() { return kReasons; }
 
 TraceId TraceId::from_traceparent(std::string_view traceparent) {
   TraceId id;
-  if (const auto parsed = trace::TraceParent::parse(traceparent)) {
+  if (const auto parsed = trace::TraceParent::parse(traceparent); parsed && parsed->sampled()) {
     parsed->trace_id().copy(id.hex_.data(), kSize);
   }
   return id;

@@ -31,9 +31,9 @@ std::string run(std::string_view labels, std::string_view timestamp = "2025-09-1
          std::string(labels) + "}";
 }
 
-TEST(TraceIdTest, FromAValidTraceparentOnly) {
+TEST(TraceIdTest, FromAValidSampledTraceparentOnly) {
   const TraceId id =
-      TraceId::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+      TraceId::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   EXPECT_FALSE(id.empty());
   EXPECT_EQ(id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_TRUE(TraceId().empty());
@@ -45,6 +45,7 @@ TEST(TraceIdTest, FromAValidTraceparentOnly) {
            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // upper case
            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // all-zero trace id
            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",  // not sampled: no trace
        }) {
     EXPECT_TRUE(TraceId::from_traceparent(bad).empty()) << bad;
   }

@@ -66,14 +66,16 @@ inline constexpr std::string_view kTraceIdKey = "trace_id";
 
 /// A W3C trace id as 32 lowercase hex digits, sent with an entry as Loki structured metadata
 /// `trace_id` so that Grafana links the line to its trace; the line itself is not touched. Held
-/// in place (no allocation per entry); empty when the record has no valid traceparent.
+/// in place (no allocation per entry); empty when the record has no valid traceparent or when
+/// its trace is not sampled: only a sampled trace is in Jaeger, so an unsampled id would link to
+/// nothing, and its 46 bytes (about 0.25 us of snappy per entry) would be paid for no link.
 class TraceId {
  public:
   static constexpr std::size_t kSize = 32;
 
   TraceId() = default;
-  /// The trace id of a `traceparent` header value (iw::trace::TraceParent's rules: version 00,
-  /// lowercase hex, ids not all zero); empty when the value is not a valid traceparent, so a
+  /// The trace id of a sampled `traceparent` header value (iw::trace::TraceParent's rules:
+  /// version 00, lowercase hex, ids not all zero; the sampled flag set); empty otherwise, so a
   /// bad header costs the entry its link, never the entry.
   [[nodiscard]] static TraceId from_traceparent(std::string_view traceparent);
 

@@ -140,7 +140,7 @@ def jaeger_config(otlp_port: int, query_port: int, grpc_port: int) -> str:
     receiver, in-memory storage, the query API and UI (HTTP; its gRPC API cannot be turned off,
     so it gets a loopback port too), and nothing else that listens: no OTLP/gRPC, no Jaeger or
     Zipkin receivers, no health-check, zpages or expvar extension, no internal metrics
-    endpoint."""
+    endpoint; nor does it trace itself."""
     return f"""\
 # Written by scripts/stack start (supervisor/stack.py, jaeger_config); Jaeger v2, docs/RUN.md.
 service:
@@ -164,6 +164,7 @@ extensions:
   jaeger_query:
     storage:
       traces: memstore
+    enable_tracing: false  # (true by default) its own spans to OTLP/gRPC on 127.0.0.1:4317
     http:
       endpoint: 127.0.0.1:{query_port}
     grpc:

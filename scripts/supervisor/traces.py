@@ -5,6 +5,7 @@ scripts/tests/test_traces.py against answers written from Jaeger's format."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 PRODUCER, ENRICHER, EVALUATOR, PUSHER = ("ingest-producer", "ingest-enricher",
@@ -243,9 +244,12 @@ def summary_lines(trace: dict, jaeger_url: str) -> list[str]:
         lines.append(f"  {'  ' * depth}{s.service:<{width - 2 * depth}}  {s.name:<9}"
                      f"at +{ms(s.start_us - first):<10} took {ms(s.duration_us):<9}"
                      + (f"  ({'; '.join(notes)})" if notes else "").rstrip())
-    lines.append("time in each service: " + ", ".join(
-        f"{service} {ms(us)}" for service, us in per_service.items())
-        + f"; between them (Kafka, batching) {ms(between)}")
+    # Wrapped between the services' figures, never inside one (\0 holds a figure together).
+    figures = [f"{service} {ms(us)}".replace(" ", "\0") for service, us in per_service.items()]
+    between_text = f"between them (Kafka, batching) {ms(between)}".replace(" ", "\0")
+    lines += [line.replace("\0", " ") for line in textwrap.wrap(
+        "time in each service: " + ", ".join(figures) + "; " + between_text, width=96,
+        subsequent_indent="  ", break_on_hyphens=False)]
     url = jaeger_url.rstrip("/")
     lines.append(f"open it: {url}/trace/{trace_id}  (JSON: {url}/api/traces/{trace_id})")
     return [line.rstrip() for line in lines]

@@ -134,6 +134,7 @@ class TracingTest(unittest.TestCase):
         self.assertEqual((query["http"]["endpoint"], query["grpc"]["endpoint"]),
                          ("127.0.0.1:16686", "127.0.0.1:16685"))
         self.assertEqual(config["service"]["extensions"], ["jaeger_storage", "jaeger_query"])
+        self.assertIs(query["enable_tracing"], False)  # no self-export to 127.0.0.1:4317
         self.assertEqual(config["service"]["telemetry"]["metrics"], {"level": "none"})
         self.assertEqual(config["service"]["pipelines"]["traces"]["receivers"], ["otlp"])
         backend = config["extensions"]["jaeger_storage"]["backends"][query["storage"]["traces"]]

@@ -159,9 +159,9 @@ class SummaryTest(unittest.TestCase):
             "      ingest-alert-evaluator  evaluate at +31.0 ms    took 0.40 ms    (alert firing)",
             "        ingest-loki-pusher    push     at +1.04 s     took 60.0 ms",
             "      ingest-loki-pusher      push     at +1.01 s     took 88.0 ms",
-            "time in each service: ingest-producer 0.85 ms, ingest-enricher 2.10 ms, "
-            "ingest-alert-evaluator 0.40 ms, ingest-loki-pusher 88.0 ms; between them (Kafka, "
-            "batching) 1.01 s",
+            "time in each service: ingest-producer 0.85 ms, ingest-enricher 2.10 ms,",
+            "  ingest-alert-evaluator 0.40 ms, ingest-loki-pusher 88.0 ms;",
+            "  between them (Kafka, batching) 1.01 s",
             "open it: http://127.0.0.1:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736  (JSON: "
             "http://127.0.0.1:16686/api/traces/4bf92f3577b34da6a3ce929d0e0e4736)"])
 

@@ -81,6 +81,20 @@ def read_topic(bootstrap: str, topic: str) -> list:
     return records
 
 
+def parse_end_offsets(text: str) -> dict[int, int]:
+    """{partition: end offset} from kcat -Q's lines ("TOPIC [P] offset N")."""
+    return {int(m[1]): int(m[2]) for m in re.finditer(r"\[(\d+)\]\s+offset\s+(-?\d+)", text)}
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int = 3) -> int:
+    """The sum of a topic's end offsets (kcat -Q, timestamp -1 = the end): it grows while
+    records (and transaction markers) are written to it."""
+    run = subprocess.run(["kcat", "-Q", "-b", bootstrap,
+                          *(a for p in range(partitions) for a in ("-t", f"{topic}:{p}:-1"))],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return sum(parse_end_offsets(run.stdout).values())
+
+
 class Checks:
     def __init__(self):
         self.results = []

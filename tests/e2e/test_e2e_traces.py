@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""The end-to-end test's trace parts without a stack (label unit): which records' traces it
-looks up (e2e_support.TraceSample) and the polling of Jaeger's query API (trace_problems)
-against a fake Jaeger serving the hand-written answers of scripts/tests/data/ (Jaeger v1.75.0's
-format), which answers 404 until a trace "arrives"."""
+"""The end-to-end test's and the fault suite's trace parts without a stack (label unit): which
+records' traces it looks up (e2e_support.TraceSample), the polling of Jaeger's query API
+(trace_problems) against a fake Jaeger serving the hand-written answers of scripts/tests/data/
+(Jaeger v1.75.0's format), which answers 404 until a trace "arrives"; the hung collector of the
+fault suite (chaos.HungPort) and the end offsets it reads (kcat -Q)."""
 import copy
 import http.server
 import json
+import socket
 import threading
+import time
 import unittest
+import urllib.request
 
-from e2e_support import REPO, TraceSample, describe_trace_problems, trace_problems
+import chaos
+from e2e_support import (REPO, TraceSample, describe_trace_problems, parse_end_offsets,
+                         trace_problems)
 
 DATA = REPO / "scripts/tests/data"
 WHOLE = json.loads((DATA / "jaeger-trace.json").read_text())
@@ -127,6 +133,36 @@ class PollTest(unittest.TestCase):
         self.assertGreaterEqual(fake.asked[absent], 2)  # polled until the deadline
         text = describe_trace_problems(problems)
         self.assertIn("1 x not in Jaeger (e.g. " + absent + ")", text)
+
+
+class CollectorOutageTest(unittest.TestCase):
+    def test_a_hung_port_takes_an_export_and_never_answers(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        hung = chaos.HungPort(port)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/traces", data=b"{}" * 1000,
+                                         headers={"Content-Type": "application/json"})
+        t0 = time.monotonic()
+        with self.assertRaises(OSError):  # the client's timeout, not a refusal
+            urllib.request.urlopen(request, timeout=1)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        self.assertEqual(len(hung.held), 1)
+        hung.close()
+        # The port is free again at once: the collector binds it back.
+        with socket.socket() as again:
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", port))
+            again.listen(1)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=1)
+
+    def test_end_offsets(self):
+        text = ("ingestion-logs-enriched [0] offset 412\n"
+                "ingestion-logs-enriched [1] offset 398\n"
+                "ingestion-logs-enriched [2] offset 0\n")
+        self.assertEqual(parse_end_offsets(text), {0: 412, 1: 398, 2: 0})
+        self.assertEqual(parse_end_offsets(""), {})
 
 
 if __name__ == "__main__":

@@ -326,9 +326,12 @@ class TraceSample:
         ids = [i for i in ids if i]
         for i in ids[::max(1, len(ids) // per_kind)][:per_kind]:
             self.enriched[i] = None
+        # An alert event decided on the evaluator's own clock, with no record behind it, may
+        # carry a trace of its own: only those of a raw record's trace are looked up.
+        raw_ids = {traces.traceparent_trace_id(tp) for tp in raw_tp.values()}
         alert_ids = [traces.traceparent_trace_id(r["headers"].get("traceparent", ""))
                      for r in alert_records]
-        for i in [i for i in dict.fromkeys(alert_ids) if i][:per_kind]:
+        for i in [i for i in dict.fromkeys(alert_ids) if i in raw_ids][:per_kind]:
             self.enriched[i] = None
         self.dead_lettered: dict[str, str] = {}
         letters = [d for d in dead if d["headers"].get("dlq.stage") == "enricher"]

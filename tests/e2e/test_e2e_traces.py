@@ -42,7 +42,8 @@ class SampleTest(unittest.TestCase):
         raw.append(record(1, 0, traceparent=tp(hexid(999), "00")))
         enriched = [record(0, i, traceparent=tp(hexid(i + 1), "01")) for i in range(90)]
         alerts = [record(0, 0, traceparent=tp(hexid(5))), record(0, 1, traceparent=tp(hexid(5))),
-                  record(0, 2, traceparent=tp(hexid(77)))]
+                  record(0, 2, traceparent=tp(hexid(5000))),  # a trace of no raw record
+                  record(0, 3, traceparent=tp(hexid(77)))]
         dead = [
             # Its own traceparent names the trace.
             record(0, 0, **{"dlq.stage": "enricher", "dlq.reason": "invalid_json",

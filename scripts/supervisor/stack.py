@@ -25,6 +25,7 @@ INFRA = ("prometheus", "alertmanager", "victorialogs", "jaeger")
 TOPICS = ("ingestion-logs:3", "ingestion-logs-enriched:3", "ingestion-alerts:3",
           "ingestion-logs-dlq:1")
 GRACE_SECONDS = 20
+QUEUE_SPANS = "16384"  # OTEL_BSP_MAX_QUEUE_SIZE with a sampling ratio (tracing_env)
 MARK = "IW_STACK_DIR"  # every process of the stack carries IW_STACK_DIR=DIR
 ENV_KEYS = ("STACK_DIR", "BUILD_DIR", "BOOTSTRAP", "LOKI_URL", "PROMETHEUS_URL",
             "ALERTMANAGER_URL", "ENRICHER_METRICS", "EVALUATOR_METRICS", "PUSHER_METRICS",
@@ -107,8 +108,10 @@ def tracing_env(values: dict[str, str]) -> dict[str, str | None]:
     (None) for a process it starts (the services, ingest-producer), from stack.env's
     OTLP_ENDPOINT and TRACE_SAMPLING: spans to Jaeger's OTLP/HTTP receiver, sampled at the
     ratio (TRACE_SAMPLING "1", the default, keeps every trace: make run, the end-to-end test,
-    the fault suite); "default" leaves the services' own ratio (tracing.sampling_ratio, 0.01);
-    "off" (or no endpoint) turns tracing off."""
+    the fault suite) with a span queue of QUEUE_SPANS (a replay publishes thousands of records
+    at once: the default 2048 would drop spans of whole traces); "default" leaves the services'
+    own ratio and queue (tracing.sampling_ratio 0.01, tracing.max_queue_spans 2048); "off" (or
+    no endpoint) turns tracing off."""
     sampling = values.get("TRACE_SAMPLING") or "1"
     endpoint = values.get("OTLP_ENDPOINT", "")
     if sampling == "off" or not endpoint:
@@ -117,10 +120,11 @@ def tracing_env(values: dict[str, str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {"OTEL_SDK_DISABLED": None,
                                   "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                                   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None,
-                                  "OTEL_TRACES_SAMPLER": None, "OTEL_TRACES_SAMPLER_ARG": None}
+                                  "OTEL_TRACES_SAMPLER": None, "OTEL_TRACES_SAMPLER_ARG": None,
+                                  "OTEL_BSP_MAX_QUEUE_SIZE": None}
     if sampling != "default":
         out.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio",
-                   OTEL_TRACES_SAMPLER_ARG=sampling)
+                   OTEL_TRACES_SAMPLER_ARG=sampling, OTEL_BSP_MAX_QUEUE_SIZE=QUEUE_SPANS)
     return out
 
 

@@ -90,7 +90,8 @@ class TracingTest(unittest.TestCase):
         self.assertEqual(stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT}), {
             "OTEL_SDK_DISABLED": None, "OTEL_EXPORTER_OTLP_ENDPOINT": self.ENDPOINT,
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None,
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"})
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1",
+            "OTEL_BSP_MAX_QUEUE_SIZE": "16384"})
 
     def test_a_ratio_default_and_off(self):
         env = stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT, "TRACE_SAMPLING": "0.01"})
@@ -99,6 +100,7 @@ class TracingTest(unittest.TestCase):
         self.assertEqual(env["OTEL_EXPORTER_OTLP_ENDPOINT"], self.ENDPOINT)
         self.assertIsNone(env["OTEL_TRACES_SAMPLER_ARG"])  # the services' own ratio
         self.assertIsNone(env["OTEL_TRACES_SAMPLER"])
+        self.assertIsNone(env["OTEL_BSP_MAX_QUEUE_SIZE"])  # and queue
         off = {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": None,
                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None}
         self.assertEqual(stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT,
@@ -111,7 +113,7 @@ class TracingTest(unittest.TestCase):
         env = stack.with_tracing(inherited, {"OTLP_ENDPOINT": self.ENDPOINT})
         self.assertEqual(env, {"PATH": "/bin", "OTEL_EXPORTER_OTLP_ENDPOINT": self.ENDPOINT,
                                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                               "OTEL_TRACES_SAMPLER_ARG": "1"})
+                               "OTEL_TRACES_SAMPLER_ARG": "1", "OTEL_BSP_MAX_QUEUE_SIZE": "16384"})
         self.assertEqual(inherited["OTEL_TRACES_SAMPLER_ARG"], "0.5")  # a copy
         env = stack.with_tracing(inherited, {"OTLP_ENDPOINT": self.ENDPOINT,
                                              "TRACE_SAMPLING": "off"})
@@ -439,7 +441,7 @@ class PublishTest(RunDirTestCase):
         # Its spans go to the stack's Jaeger, every trace kept.
         self.assertIn('"otel":{"OTEL_EXPORTER_OTLP_ENDPOINT":"http://127.0.0.1:7",'
                       '"OTEL_TRACES_SAMPLER":"parentbased_traceidratio",'
-                      '"OTEL_TRACES_SAMPLER_ARG":"1"}', log)
+                      '"OTEL_TRACES_SAMPLER_ARG":"1","OTEL_BSP_MAX_QUEUE_SIZE":"16384"}', log)
         self.assertTrue((self.dir / "logs/producer-1-a.log").is_file())
         self.assertFalse((self.dir / "producer.pid").exists())
         run = self.run_script("stack", "publish", str(self.dir), self.files[0])

@@ -384,7 +384,7 @@ def trace_problems(jaeger: str, wanted: dict, timeout: float) -> dict[str, list[
         time.sleep(1)
 
 
-def describe_trace_problems(problems: dict, limit: int = 3) -> str:
+def describe_trace_problems(problems: dict, limit: int = 6) -> str:
     """The commonest problems first, with how many traces have each and one trace id."""
     counts = collections.Counter(p for ps in problems.values() for p in ps)
     example = {}

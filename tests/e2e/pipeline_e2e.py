@@ -253,10 +253,13 @@ def run(build_dir, run_dir, env, checks, started) -> None:
                  else dash.stderr.strip())
 
     # --- 5. Traces ----------------------------------------------------------------------------
-    check_traces(env, raw, enriched, dead, read_topic(bootstrap, ALERTS), checks)
+    scrapes = {name: http_text(env[key]) for name, key in (
+        ("enricher", "ENRICHER_METRICS"), ("alert-evaluator", "EVALUATOR_METRICS"),
+        ("loki-pusher", "PUSHER_METRICS"))}
+    check_traces(env, raw, enriched, dead, read_topic(bootstrap, ALERTS), scrapes, checks)
 
 
-def check_traces(env, raw, enriched, dead, alert_records, checks) -> None:
+def check_traces(env, raw, enriched, dead, alert_records, scrapes, checks) -> None:
     sample = TraceSample(raw, enriched, dead, alert_records)
     checks.check("traces: every raw record's traceparent is sampled (ratio 1 in the stack)",
                  raw and sample.unsampled == 0,
@@ -264,11 +267,15 @@ def check_traces(env, raw, enriched, dead, alert_records, checks) -> None:
     log(f"looking up {len(sample.wanted())} traces in Jaeger ({env['JAEGER_URL']})")
     problems = trace_problems(env["JAEGER_URL"], sample.wanted(), 60)
     whole = {t: p for t, p in problems.items() if t in sample.enriched}
+    dropped = {name: metric_sum(text, "ingestwatch_trace_spans_dropped_total")
+               for name, text in scrapes.items()}
     checks.check("traces: publish <- enrich <- evaluate and push, parent links intact (Jaeger)",
                  sample.enriched and not whole,
                  f"{len(sample.enriched)} traces of enriched records looked up by their "
                  f"traceparent's trace id, {len(sample.enriched) - len(whole)} whole"
-                 + (f"; {describe_trace_problems(whole)}" if whole else ""))
+                 + (f"; {describe_trace_problems(whole)}" if whole else "")
+                 + "; spans dropped: " + ", ".join(f"{name} {n:.0f}"
+                                                   for name, n in dropped.items()))
     letters = {t: p for t, p in problems.items() if t in sample.dead_lettered}
     reasons = collections.Counter(sample.dead_lettered.values())
     checks.check("traces: a dead-lettered record's enrich span carries its dlq.reason",

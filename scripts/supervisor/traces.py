@@ -6,6 +6,7 @@ scripts/tests/test_traces.py against answers written from Jaeger's format."""
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from dataclasses import dataclass, field
 
 PRODUCER, ENRICHER, EVALUATOR, PUSHER = ("ingest-producer", "ingest-enricher",
@@ -159,18 +160,20 @@ def describe(by_id: dict, span_id: str | None) -> str:
     if span_id is None:
         return "none"
     span = by_id.get(span_id)
-    return f"{span.service}/{span.name}" if span else f"{span_id} (not in the trace)"
+    # No id for a missing one: the same problem in many traces reads as one (stage_problems).
+    return f"{span.service}/{span.name}" if span else "a span not in the trace"
 
 
 # ---------------------------------------------------------------- make run's lines
 
 def pick_trace(traces: list[dict]) -> dict | None:
-    """The trace make run shows: one that went through the most of the four services, then
-    the one with the most spans (an alert event's push), then the earliest."""
+    """The trace make run shows: one that went through the most of the four services, then the
+    plainest (the fewest spans: a run whose evaluation wrote dozens of alert events has a push
+    for each), then the earliest."""
     def rank(trace):
         spans = spans_of(trace)
         services = {s.service for s in spans} & set(SERVICES)
-        return (-len(services), -len(spans), min((s.start_us for s in spans), default=0))
+        return (-len(services), len(spans), min((s.start_us for s in spans), default=0))
     return min(traces, key=rank) if traces else None
 
 
@@ -224,10 +227,11 @@ def tree(spans: list[Span]) -> list[tuple[int, Span]]:
     return out
 
 
-def summary_lines(trace: dict, jaeger_url: str) -> list[str]:
+def summary_lines(trace: dict, jaeger_url: str, max_spans: int = 10) -> list[str]:
     """make run's lines about one trace: its id, each span (service, name, start after the
-    trace's first span, duration, the alert transitions and dead-letter reason it carries), the
-    time spent in each service and between them, and where to open it in Jaeger's UI."""
+    trace's first span, duration, its span events counted by name and the dead-letter reason
+    it carries; the first max_spans of them), the time spent in each service and between them,
+    and where to open it in Jaeger's UI."""
     spans = spans_of(trace)
     trace_id = trace_id_of(trace)
     if not spans:
@@ -236,14 +240,20 @@ def summary_lines(trace: dict, jaeger_url: str) -> list[str]:
     per_service, extent, between = service_times(spans)
     lines = [f"trace {trace_id}: {len(spans)} spans, {ms(extent)} from the first span's "
              f"start to the last one's end"]
-    width = max(2 * depth + len(s.service) for depth, s in tree(spans))
-    for depth, s in tree(spans):
-        notes = [e for e in s.events if e]
+    shown = tree(spans)[:max_spans]
+    width = max(2 * depth + len(s.service) for depth, s in shown)
+    for depth, s in shown:
+        counted = Counter(e for e in s.events if e)
+        notes = [name if n == 1 else f"{name} x{n}" for name, n in counted.items()]
         if s.tags.get(DEAD_LETTER_REASON):
             notes.append(f"dead-lettered: {s.tags[DEAD_LETTER_REASON]}")
         lines.append(f"  {'  ' * depth}{s.service:<{width - 2 * depth}}  {s.name:<9}"
                      f"at +{ms(s.start_us - first):<10} took {ms(s.duration_us):<9}"
                      + (f"  ({'; '.join(notes)})" if notes else "").rstrip())
+    if len(spans) > len(shown):
+        rest = Counter(f"{s.service} {s.name}" for _, s in tree(spans)[max_spans:])
+        lines.append(f"  ... and {len(spans) - len(shown)} more: "
+                     + ", ".join(f"{n} {what}" for what, n in rest.items()))
     # Wrapped between the services' figures, never inside one (\0 holds a figure together).
     figures = [f"{service} {ms(us)}".replace(" ", "\0") for service, us in per_service.items()]
     between_text = f"between them (Kafka, batching) {ms(between)}".replace(" ", "\0")

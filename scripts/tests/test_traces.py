@@ -102,8 +102,8 @@ class StageTest(unittest.TestCase):
     def test_broken_links(self):
         cases = {
             # enrich's parent another span id: the traceparent was not followed.
-            ("enrich", "ffffffffffffffff"): "enrich's parent is ffffffffffffffff (not in the "
-                                            "trace), not publish",
+            ("enrich", "ffffffffffffffff"): "enrich's parent is a span not in the trace, not "
+                                            "publish",
             ("evaluate", "00f067aa0ba902b7"): "evaluate's parent is ingest-producer/publish, "
                                               "not enrich",
         }
@@ -124,6 +124,15 @@ class StageTest(unittest.TestCase):
         trace["spans"] = [s for s in trace["spans"] if s["spanID"] != "a3ce929d0e0e4736"]
         self.assertEqual(self.problems(trace), [
             "0 push spans children of enrich (want 1: the enriched record's)"])
+
+    def test_an_alert_events_push_under_a_span_never_exported(self):
+        # Seen on a real run: the alert event's traceparent a new child id of evaluate, so its
+        # push hangs under a span Jaeger never got.
+        trace = copy.deepcopy(self.trace)
+        alert_push = [s for s in trace["spans"] if s["spanID"] == "e457b5a2e4d86bd1"][0]
+        alert_push["references"][0]["spanID"] = "6bd8f39af1e66536"
+        self.assertEqual(self.problems(trace), [
+            "a push's parent is a span not in the trace, neither enrich nor evaluate"])
 
     def test_roots_kinds_and_strangers(self):
         trace = copy.deepcopy(self.trace)
@@ -187,10 +196,23 @@ class SummaryTest(unittest.TestCase):
         whole = traces.traces_of(load("jaeger-trace.json"))[0]
         dead = traces.traces_of(load("jaeger-dead-lettered.json"))[0]
         self.assertIs(traces.pick_trace([dead, whole]), whole)
-        partial = copy.deepcopy(whole)  # all four services, one push fewer
-        partial["spans"] = partial["spans"][:4]
-        self.assertIs(traces.pick_trace([partial, whole]), whole)
-        self.assertIs(traces.pick_trace([dead, partial]), partial)
+        plain = copy.deepcopy(whole)  # all four services, no alert event's push
+        plain["spans"] = plain["spans"][:4]
+        self.assertIs(traces.pick_trace([whole, plain]), plain)
+        self.assertIs(traces.pick_trace([dead, plain]), plain)
+        three = copy.deepcopy(plain)  # no evaluate: fewer services
+        three["spans"] = [s for s in three["spans"] if s["operationName"] != "evaluate"]
+        self.assertIs(traces.pick_trace([three, whole]), whole)
+
+    def test_many_spans_and_events(self):
+        trace = copy.deepcopy(traces.traces_of(load("jaeger-trace.json"))[0])
+        evaluate = span_json(trace, "evaluate")
+        evaluate["logs"] = evaluate["logs"] * 3 + [
+            {"timestamp": 1, "fields": [{"key": "event", "type": "string",
+                                         "value": "alert resolved"}]}]
+        lines = traces.summary_lines(trace, "http://j", max_spans=3)
+        self.assertIn("(alert firing x3; alert resolved)", lines[3])
+        self.assertEqual(lines[4], "  ... and 2 more: 2 ingest-loki-pusher push")
 
     def test_ms(self):
         for us, text in ((0, "0.00 ms"), (420, "0.42 ms"), (9_994, "9.99 ms"),

@@ -15,7 +15,7 @@ help:
 	@echo "make test   - install what is missing, build, run the whole test suite"
 	@echo "make stop   - stop everything 'make run' started (scripts/stack stop .run)"
 	@echo "make e2e    - the end-to-end test alone (the whole stack on the sample data; in make test)"
-	@echo "make chaos  - the fault suite: kills, a broker crash, the log store down and 429 while records flow"
+	@echo "make chaos  - the fault suite: kills, a broker crash, the log store down and 429, the trace collector hung, while records flow"
 	@echo "make bench  - benchmarks against in-run raw librdkafka baselines (bench/results/)"
 	@echo "make fuzz   - libFuzzer with sanitizers on the enricher's decoder (60 s)"
 	@echo "make image  - the container image ingestwatch:dev (docker, else podman; docs/DEPLOY.md)"
@@ -46,8 +46,9 @@ unit: build
 integration: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(CTEST_JOBS) -L integration
 
-# The end-to-end test is part of `make test` (about a minute); e2e runs it alone, chaos runs the
-# fault suite (about five minutes), both on a stack of their own (tests/e2e).
+# The end-to-end test is part of `make test` (about two minutes; the first stack also builds
+# Jaeger, about 3 minutes); e2e runs it alone, chaos runs the fault suite (about five minutes),
+# both on a stack of their own (tests/e2e).
 e2e: build
 	@python3 tests/e2e/pipeline_e2e.py --build-dir "$(BUILD_DIR)"
 

@@ -441,8 +441,19 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """(status, body) of a GET; status 0 without an answer (refused, timeout, bad URL)."""
+    return _http(url, timeout)
+
+
+def http_post(url: str, body: bytes, content_type: str,
+              timeout: float = 2.0) -> tuple[int, bytes]:
+    """(status, body) of a POST; status 0 without an answer."""
+    return _http(urllib.request.Request(url, data=body, method="POST",
+                                        headers={"Content-Type": content_type}), timeout)
+
+
+def _http(request, timeout: float) -> tuple[int, bytes]:
     try:
-        with _OPENER.open(url, timeout=timeout) as answer:
+        with _OPENER.open(request, timeout=timeout) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as e:
         try:

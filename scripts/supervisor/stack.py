@@ -21,13 +21,15 @@ REPO = Path(__file__).resolve().parent.parent.parent
 SCRIPT = REPO / "scripts" / "stack"
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
 SERVICES = ("enricher", "alert-evaluator", "loki-pusher")
-INFRA = ("prometheus", "alertmanager", "victorialogs")
+INFRA = ("prometheus", "alertmanager", "victorialogs", "jaeger")
 TOPICS = ("ingestion-logs:3", "ingestion-logs-enriched:3", "ingestion-alerts:3",
           "ingestion-logs-dlq:1")
 GRACE_SECONDS = 20
+QUEUE_SPANS = "16384"  # OTEL_BSP_MAX_QUEUE_SIZE with a sampling ratio (tracing_env)
 MARK = "IW_STACK_DIR"  # every process of the stack carries IW_STACK_DIR=DIR
 ENV_KEYS = ("STACK_DIR", "BUILD_DIR", "BOOTSTRAP", "LOKI_URL", "PROMETHEUS_URL",
-            "ALERTMANAGER_URL", "ENRICHER_METRICS", "EVALUATOR_METRICS", "PUSHER_METRICS")
+            "ALERTMANAGER_URL", "ENRICHER_METRICS", "EVALUATOR_METRICS", "PUSHER_METRICS",
+            "JAEGER_URL", "OTLP_ENDPOINT", "TRACE_SAMPLING")
 METRICS_VAR = {"enricher": "ENRICHER_METRICS", "alert-evaluator": "EVALUATOR_METRICS",
                "loki-pusher": "PUSHER_METRICS"}
 ENV_HEADER = "# Written by scripts/stack start; sourced by its other commands and by tests."
@@ -84,6 +86,104 @@ def parse_env(text: str) -> dict[str, str]:
         if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             values[key] = value
     return values
+
+
+# ---------------------------------------------------------------- tracing
+
+def check_sampling(value: str) -> str:
+    """--trace-sampling's value: a ratio in [0, 1], "default" or "off"."""
+    if value in ("default", "off"):
+        return value
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not (0.0 <= ratio <= 1.0) or not re.fullmatch(r"[0-9.]+", value):
+        raise Fatal(f"bad --trace-sampling: {value} (a ratio from 0 to 1, default or off)")
+    return value
+
+
+def tracing_env(values: dict[str, str]) -> dict[str, str | None]:
+    """The OTEL_* variables the stack sets (a string) or removes from the inherited environment
+    (None) for a process it starts (the services, ingest-producer), from stack.env's
+    OTLP_ENDPOINT and TRACE_SAMPLING: spans to Jaeger's OTLP/HTTP receiver, sampled at the
+    ratio (TRACE_SAMPLING "1", the default, keeps every trace: make run, the end-to-end test,
+    the fault suite) with a span queue of QUEUE_SPANS (a replay publishes thousands of records
+    at once: the default 2048 would drop spans of whole traces); "default" leaves the services'
+    own ratio and queue (tracing.sampling_ratio 0.01, tracing.max_queue_spans 2048); "off" (or
+    no endpoint) turns tracing off."""
+    sampling = values.get("TRACE_SAMPLING") or "1"
+    endpoint = values.get("OTLP_ENDPOINT", "")
+    if sampling == "off" or not endpoint:
+        return {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": None,
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None}
+    out: dict[str, str | None] = {"OTEL_SDK_DISABLED": None,
+                                  "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None,
+                                  "OTEL_TRACES_SAMPLER": None, "OTEL_TRACES_SAMPLER_ARG": None,
+                                  "OTEL_BSP_MAX_QUEUE_SIZE": None}
+    if sampling != "default":
+        out.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                   OTEL_TRACES_SAMPLER_ARG=sampling, OTEL_BSP_MAX_QUEUE_SIZE=QUEUE_SPANS)
+    return out
+
+
+def with_tracing(base, values: dict[str, str]) -> dict[str, str]:
+    """BASE (an environment) with tracing_env(VALUES) applied."""
+    env = dict(base)
+    for key, value in tracing_env(values).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def jaeger_config(otlp_port: int, query_port: int, grpc_port: int) -> str:
+    """Jaeger v2's configuration (an OpenTelemetry Collector one) for the stack: the OTLP/HTTP
+    receiver, in-memory storage, the query API and UI (HTTP; its gRPC API cannot be turned off,
+    so it gets a loopback port too), and nothing else that listens: no OTLP/gRPC, no Jaeger or
+    Zipkin receivers, no health-check, zpages or expvar extension, no internal metrics
+    endpoint; nor does it trace itself."""
+    return f"""\
+# Written by scripts/stack start (supervisor/stack.py, jaeger_config); Jaeger v2, docs/RUN.md.
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memstore
+    enable_tracing: false  # (true by default) its own spans to OTLP/gRPC on 127.0.0.1:4317
+    http:
+      endpoint: 127.0.0.1:{query_port}
+    grpc:
+      endpoint: 127.0.0.1:{grpc_port}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp_port}
+processors:
+  batch:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+"""
 
 
 # ---------------------------------------------------------------- metrics
@@ -144,6 +244,7 @@ class Stack:
         self.ports: dict[str, int] = {}
         self.fail_scope: str | None = None
         self.victorialogs_bin = ""
+        self.jaeger_bin = ""
 
     # -- processes
 
@@ -185,8 +286,9 @@ class Stack:
         process.remove(*(self.path(f"{name}.pid") for name in names))
 
     def stop_locked(self, log: Log | None = None) -> None:
-        """Services first, then Prometheus, Alertmanager and VictoriaLogs, then the broker, last
-        the watchdog (the broker's own watchdog watches it); the data goes, the logs stay."""
+        """Services first (their last spans still reach Jaeger), then Prometheus, Alertmanager,
+        VictoriaLogs and Jaeger, then the broker, last the watchdog (the broker's own watchdog
+        watches it); the data goes, the logs stay."""
         log = log or self.log
         self.stop_names(["producer", *SERVICES], log)
         self.stop_names(INFRA, log)
@@ -195,6 +297,7 @@ class Stack:
         if wpid is not None and wpid != os.getpid():
             process.send_signal(wpid, signal.SIGTERM, self.ours)
         process.remove(self.path("watchdog.pid"), self.path("stack.env"))
+        process.remove(self.path("jaeger.yaml"))
         for data in ("victorialogs", "alertmanager", "prometheus/data"):
             shutil.rmtree(self.path(data), ignore_errors=True)
 
@@ -267,7 +370,15 @@ class Stack:
     def launch_infra(self, name: str) -> int:
         port = process.free_ports(1)[0]
         self.ports[name] = port
-        if name == "victorialogs":
+        if name == "jaeger":
+            # Jaeger v2 (scripts/jaeger-build): port is its query API and UI; the OTLP/HTTP
+            # receiver and the query's gRPC API get two more.
+            otlp, grpc = process.free_ports(2)
+            self.ports["jaeger-otlp"] = otlp
+            config = self.path("jaeger.yaml")
+            config.write_text(jaeger_config(otlp, port, grpc))
+            self.launch(name, [self.jaeger_bin, "--config", str(config)])
+        elif name == "victorialogs":
             self.path("victorialogs").mkdir(parents=True, exist_ok=True)
             # Retention counts from the entries' timestamps, which are event times: the default
             # 7 days would answer 2xx to a replay of older logs (data/ is from 2025) and
@@ -316,6 +427,19 @@ class Stack:
             self.fail(f"{name} exited")
         self.fail(f"{name} did not answer {url} within the timeout")
 
+    def start_jaeger(self, deadline: float) -> None:
+        """Jaeger, ready once its query API answers and its OTLP receiver takes a (spanless)
+        export: JAEGER_URL and OTLP_ENDPOINT in stack.env."""
+        self.start_infra("jaeger", "/api/services", deadline, (200,))
+        self.env["JAEGER_URL"] = f"http://127.0.0.1:{self.ports['jaeger']}"
+        self.env["OTLP_ENDPOINT"] = f"http://127.0.0.1:{self.ports['jaeger-otlp']}"
+        url = self.env["OTLP_ENDPOINT"] + "/v1/traces"
+        while process.http_post(url, b"{}", "application/json")[0] != 200:
+            if self.pid_of("jaeger") is None or time.monotonic() >= deadline:
+                self.show_log("jaeger")
+                self.fail(f"jaeger's OTLP receiver did not answer {url}")
+            time.sleep(0.2)
+
     def prometheus_targets(self) -> None:
         """Prometheus's targets: the services that run (or ran: a crashed one shows as down),
         none for the producer."""
@@ -332,8 +456,8 @@ class Stack:
             raise Fatal(f"scripts/prometheus-run-dir failed (exit {rc})")
 
     def launch_service(self, name: str) -> None:
-        """Starts a service with the stack's settings; remembers how many "started" lines its
-        log had, for wait_service."""
+        """Starts a service with the stack's settings (tracing: tracing_env); remembers how
+        many "started" lines its log had, for wait_service."""
         settings = {"IW_HTTP_LISTEN": "127.0.0.1:0"}
         if name == "alert-evaluator":
             settings["IW_ALERT_EVALUATOR_ALERTMANAGER_URL"] = self.env["ALERTMANAGER_URL"]
@@ -347,7 +471,7 @@ class Stack:
         self.started_before[name] = self.started_count(name)
         self.launch(name, [f"{self.env['BUILD_DIR']}/services/{name}/ingest-{name}",
                            "--bootstrap-servers", self.env["BOOTSTRAP"]],
-                    env={**os.environ, **settings})
+                    env=with_tracing({**os.environ, **settings}, self.env))
 
     def wait_service(self, name: str, deadline: float, ready: bool = False) -> None:
         """Waits for the "started" line of a launched service and sets its *_METRICS; with
@@ -369,25 +493,33 @@ class Stack:
             self.log(f"{url}: {process.http_get(url)[1].decode(errors='replace')}")
             self.fail(f"ingest-{name} " + ("exited" if rc == 1 else "is not ready in time"))
 
-    def start(self, owner: str, timeout: int, hold: list[str], build_dir: Path) -> None:
-        self.env.update(STACK_DIR=str(self.dir), BUILD_DIR=str(build_dir))
+    def build_tool(self, script: str, what: str) -> str:
+        """Runs scripts/SCRIPT (victorialogs-build, jaeger-build: built once, then cached) and
+        returns the path it prints."""
+        try:
+            build = subprocess.run([str(REPO / "scripts" / script)], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE)
+        except OSError:
+            build = None
+        if build is None or build.returncode != 0:
+            self.fail(f"could not build {what} (scripts/{script})")
+        return build.stdout.decode().rstrip("\n")
+
+    def start(self, owner: str, timeout: int, hold: list[str], build_dir: Path,
+              sampling: str = "1") -> None:
+        self.env.update(STACK_DIR=str(self.dir), BUILD_DIR=str(build_dir),
+                        TRACE_SAMPLING=sampling)
         t0 = time.monotonic()
         if owner:
             self.start_watchdog(owner)
 
-        # The two downloads of a first run, side by side: Kafka's jars (Maven Central) while
-        # VictoriaLogs builds (Go module proxy).
+        # The downloads of a first run, side by side: Kafka's jars (Maven Central) while
+        # VictoriaLogs and Jaeger build (Go module proxy).
         with open(self.logfile("kafka-fetch"), "wb") as fetch_log:
             fetch = subprocess.Popen([str(KAFKA_LOCAL), "fetch"], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=fetch_log)
-        try:
-            build = subprocess.run([str(REPO / "scripts/victorialogs-build")],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-        except OSError:
-            build = None
-        if build is None or build.returncode != 0:
-            self.fail("could not build VictoriaLogs (scripts/victorialogs-build)")
-        self.victorialogs_bin = build.stdout.decode().rstrip("\n")
+        self.victorialogs_bin = self.build_tool("victorialogs-build", "VictoriaLogs")
+        self.jaeger_bin = self.build_tool("jaeger-build", "Jaeger")
         if fetch.wait() != 0:
             self.show_log(self.logfile("kafka-fetch"))
             self.fail("could not fetch Kafka (scripts/kafka-local fetch)")
@@ -403,9 +535,12 @@ class Stack:
         self.env["ALERTMANAGER_URL"] = f"http://127.0.0.1:{self.ports['alertmanager']}"
         self.start_infra("prometheus", "/-/ready", deadline, (200,))
         self.env["LOKI_URL"] = f"http://127.0.0.1:{self.ports['victorialogs']}"
+        self.start_jaeger(deadline)
         self.log(f"victorialogs: up on {self.env['LOKI_URL']}; alertmanager: up on "
                  f"{self.env['ALERTMANAGER_URL']}; prometheus: up on "
-                 f"{self.env['PROMETHEUS_URL']}")
+                 f"{self.env['PROMETHEUS_URL']}; jaeger: up on {self.env['JAEGER_URL']} "
+                 f"(OTLP/HTTP {self.env['OTLP_ENDPOINT']}, sampling "
+                 f"{self.env['TRACE_SAMPLING']})")
 
         args = ["--dir", str(self.dir / "kafka")]
         if owner:
@@ -478,12 +613,12 @@ def _timeout_options(args: list[str], default: int) -> int:
 
 def cmd_start(args: list[str]) -> int:
     directory = set_dir(args[0] if args else None)
-    owner, timeout, hold, build_dir = "", "300", [], str(REPO / "build")
+    owner, timeout, hold, build_dir, sampling = "", "300", [], str(REPO / "build"), "1"
     rest = args[1:]
     i = 0
     while i < len(rest):
         arg = rest[i]
-        if arg not in ("--build-dir", "--owner-pid", "--timeout", "--hold"):
+        if arg not in ("--build-dir", "--owner-pid", "--timeout", "--hold", "--trace-sampling"):
             raise Fatal(f"unknown argument: {arg}")
         if i + 1 >= len(rest):
             raise Fatal(f"{arg} needs a value")
@@ -494,6 +629,8 @@ def cmd_start(args: list[str]) -> int:
             owner = value
         elif arg == "--timeout":
             timeout = value
+        elif arg == "--trace-sampling":
+            sampling = check_sampling(value)
         else:
             metrics_var(value)
             if value not in hold:
@@ -528,7 +665,7 @@ def cmd_start(args: list[str]) -> int:
     stack.path("logs").mkdir(parents=True, exist_ok=True)
     process.interruptible()
     try:
-        stack.start(owner, int(timeout), hold, build)
+        stack.start(owner, int(timeout), hold, build, sampling)
     except (Failed, Fatal, Interrupted) as e:
         return stack.cleanup_after(e)
     process.set_signals(signal.SIG_DFL)
@@ -571,9 +708,11 @@ def cmd_status(args: list[str]) -> int:
     if stack.path("stack.env").is_file():
         stack.load_env()
     everything = True
-    for name in ("victorialogs", "alertmanager", "prometheus"):
+    for name in ("victorialogs", "alertmanager", "prometheus", "jaeger"):
         pid = stack.pid_of(name)
-        if pid is not None:
+        if pid is not None and name == "jaeger":
+            print(f"{name} running {pid} {stack.env.get('JAEGER_URL', '')}", flush=True)
+        elif pid is not None:
             port = ""
             for arg in process.cmdline(pid):
                 m = re.search(r"(listen-address=127.0.0.1:|httpListenAddr=127.0.0.1:)([0-9]*)",
@@ -685,7 +824,8 @@ def cmd_publish(args: list[str]) -> int:
             [f"{stack.env['BUILD_DIR']}/services/producer/ingest-producer",
              "--bootstrap-servers", stack.env["BOOTSTRAP"], file],
             log=log, stderr_log=f"{log}.stderr", append=False, new_session=False,
-            env={**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0"}, mark=(MARK, str(stack.dir)))
+            env=with_tracing({**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0"}, stack.env),
+            mark=(MARK, str(stack.dir)))
         process.write_pidfile(stack.path("producer.pid"), proc.pid)
         try:
             rc = proc.wait()

@@ -24,7 +24,9 @@ ODD_VALUES = {
     "STACK_DIR": "/tmp/a b/c", "BUILD_DIR": "/x/it's", "BOOTSTRAP": "127.0.0.1:9092",
     "LOKI_URL": 'http://127.0.0.1:1/$HOME`id`"q"', "PROMETHEUS_URL": "back\\slash",
     "ALERTMANAGER_URL": "star*?[ab]~", "ENRICHER_METRICS": "",
-    "EVALUATOR_METRICS": "ünïcode; rm -rf x", "PUSHER_METRICS": "http://127.0.0.1:2/metrics"}
+    "EVALUATOR_METRICS": "ünïcode; rm -rf x", "PUSHER_METRICS": "http://127.0.0.1:2/metrics",
+    "JAEGER_URL": "http://127.0.0.1:3", "OTLP_ENDPOINT": "http://127.0.0.1:4",
+    "TRACE_SAMPLING": "0.5"}
 
 
 def bash_values(script: str, path: Path) -> dict:
@@ -79,6 +81,68 @@ class EnvFileTest(SupervisorTestCase):
         spec.loader.exec_module(e2e_support)
         self.write(ODD_VALUES)
         self.assertEqual(e2e_support.load_env(self.tmp), ODD_VALUES)
+
+
+class TracingTest(unittest.TestCase):
+    ENDPOINT = "http://127.0.0.1:4318"
+
+    def test_every_trace_by_default(self):
+        self.assertEqual(stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT}), {
+            "OTEL_SDK_DISABLED": None, "OTEL_EXPORTER_OTLP_ENDPOINT": self.ENDPOINT,
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1",
+            "OTEL_BSP_MAX_QUEUE_SIZE": "16384"})
+
+    def test_a_ratio_default_and_off(self):
+        env = stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT, "TRACE_SAMPLING": "0.01"})
+        self.assertEqual(env["OTEL_TRACES_SAMPLER_ARG"], "0.01")
+        env = stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT, "TRACE_SAMPLING": "default"})
+        self.assertEqual(env["OTEL_EXPORTER_OTLP_ENDPOINT"], self.ENDPOINT)
+        self.assertIsNone(env["OTEL_TRACES_SAMPLER_ARG"])  # the services' own ratio
+        self.assertIsNone(env["OTEL_TRACES_SAMPLER"])
+        self.assertIsNone(env["OTEL_BSP_MAX_QUEUE_SIZE"])  # and queue
+        off = {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": None,
+               "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": None}
+        self.assertEqual(stack.tracing_env({"OTLP_ENDPOINT": self.ENDPOINT,
+                                            "TRACE_SAMPLING": "off"}), off)
+        self.assertEqual(stack.tracing_env({"OTLP_ENDPOINT": ""}), off)
+
+    def test_the_inherited_environment_does_not_win(self):
+        inherited = {"PATH": "/bin", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://elsewhere",
+                     "OTEL_TRACES_SAMPLER_ARG": "0.5", "OTEL_SDK_DISABLED": "true"}
+        env = stack.with_tracing(inherited, {"OTLP_ENDPOINT": self.ENDPOINT})
+        self.assertEqual(env, {"PATH": "/bin", "OTEL_EXPORTER_OTLP_ENDPOINT": self.ENDPOINT,
+                               "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                               "OTEL_TRACES_SAMPLER_ARG": "1", "OTEL_BSP_MAX_QUEUE_SIZE": "16384"})
+        self.assertEqual(inherited["OTEL_TRACES_SAMPLER_ARG"], "0.5")  # a copy
+        env = stack.with_tracing(inherited, {"OTLP_ENDPOINT": self.ENDPOINT,
+                                             "TRACE_SAMPLING": "off"})
+        self.assertEqual(env, {"PATH": "/bin", "OTEL_TRACES_SAMPLER_ARG": "0.5",
+                               "OTEL_SDK_DISABLED": "true"})
+
+    def test_sampling_option(self):
+        for good in ("0", "1", "0.01", "1.0", ".5", "default", "off"):
+            self.assertEqual(stack.check_sampling(good), good)
+        for bad in ("", "2", "1.01", "-0.1", "1e-2", "inf", "nan", "all", "0,5"):
+            with self.assertRaises(process.Fatal, msg=bad):
+                stack.check_sampling(bad)
+
+    def test_jaeger_listens_only_where_told_on_loopback(self):
+        import yaml  # python3-yaml: the tests' only non-standard module, as in tests/e2e
+        config = yaml.safe_load(stack.jaeger_config(4318, 16686, 16685))
+        self.assertEqual(config["receivers"], {"otlp": {"protocols": {
+            "http": {"endpoint": "127.0.0.1:4318"}}}})  # no gRPC, Jaeger or Zipkin receiver
+        query = config["extensions"]["jaeger_query"]
+        self.assertEqual((query["http"]["endpoint"], query["grpc"]["endpoint"]),
+                         ("127.0.0.1:16686", "127.0.0.1:16685"))
+        self.assertEqual(config["service"]["extensions"], ["jaeger_storage", "jaeger_query"])
+        self.assertIs(query["enable_tracing"], False)  # no self-export to 127.0.0.1:4317
+        self.assertEqual(config["service"]["telemetry"]["metrics"], {"level": "none"})
+        self.assertEqual(config["service"]["pipelines"]["traces"]["receivers"], ["otlp"])
+        backend = config["extensions"]["jaeger_storage"]["backends"][query["storage"]["traces"]]
+        self.assertIn("memory", backend)
+        self.assertEqual(config["exporters"]["jaeger_storage_exporter"]["trace_storage"],
+                         query["storage"]["traces"])
 
 
 class MetricsTest(unittest.TestCase):
@@ -148,6 +212,11 @@ class CommandLineTest(SupervisorTestCase):
                 (["start", d, "--owner-pid", "999999999"], "--owner-pid 999999999 is not running"),
                 (["start", d, "--timeout", "1x"], "bad --timeout: 1x"),
                 (["start", d, "--frob"], "unknown argument: --frob"),
+                (["start", d, "--trace-sampling", "1.5"], "bad --trace-sampling: 1.5"),
+                (["start", d, "--trace-sampling", "-0"], "bad --trace-sampling: -0"),
+                (["start", d, "--trace-sampling", "nan"], "bad --trace-sampling: nan"),
+                (["start", d, "--trace-sampling", "none"], "bad --trace-sampling: none"),
+                (["start", d, "--trace-sampling"], "--trace-sampling needs a value"),
                 (["start", d, "--build-dir", str(build)],
                  f"{build}/services/producer/ingest-producer is not built (make build)"),
                 (["stop", d, "extra"], "stop takes only DIR"),
@@ -172,7 +241,7 @@ class CommandLineTest(SupervisorTestCase):
         self.assertFalse(d.exists())
         self.check(["status", str(d)], 1, stdout="".join(
             f"{name} stopped\n" for name in ("victorialogs", "alertmanager", "prometheus",
-                                              "kafka", *stack.SERVICES)))
+                                              "jaeger", "kafka", *stack.SERVICES)))
 
 
 class RunDirTestCase(SupervisorTestCase):
@@ -203,7 +272,8 @@ class FakeStackTest(RunDirTestCase):
 
     def test_stop_kills_only_the_processes_of_its_pid_files_that_carry_its_mark(self):
         ours = self.start_fakes(["producer", "alert-evaluator", "loki-pusher", "prometheus",
-                                 "alertmanager", "victorialogs", "watchdog"])
+                                 "alertmanager", "victorialogs", "jaeger", "watchdog"])
+        (self.dir / "jaeger.yaml").write_text("service: {}\n")
         # enricher.pid names a live process without the mark (a reused pid); another stack's
         # process carries another run directory's mark.
         stranger = self.fake(pidfile=self.dir / "enricher.pid")
@@ -229,6 +299,8 @@ class FakeStackTest(RunDirTestCase):
         # Services first, then the infrastructure.
         self.assertLess(run.stderr.index("stopped loki-pusher"),
                         run.stderr.index("stopped victorialogs"))
+        self.assertLess(run.stderr.index("stopped loki-pusher"),
+                        run.stderr.index("stopped jaeger"))
 
     def test_sigkill_after_the_grace(self):
         pids = self.start_fakes(["enricher"], ignore_term=True)
@@ -242,16 +314,18 @@ class FakeStackTest(RunDirTestCase):
         self.assertFalse((self.dir / "enricher.pid").exists())
 
     def test_status(self):
-        pids = self.start_fakes(["victorialogs", "alertmanager", "prometheus", "enricher",
-                                 "loki-pusher"])
+        pids = self.start_fakes(["victorialogs", "alertmanager", "prometheus", "jaeger",
+                                 "enricher", "loki-pusher"])
         self.write_env(ENRICHER_METRICS="http://127.0.0.1:4444/metrics",
-                       PUSHER_METRICS="http://127.0.0.1:5555/metrics")
+                       PUSHER_METRICS="http://127.0.0.1:5555/metrics",
+                       JAEGER_URL="http://127.0.0.1:6666")
         run = self.run_script("stack", "status", str(self.dir))
         self.assertEqual(run.returncode, 1)  # no broker, no evaluator
         self.assertEqual(run.stdout, (
             f"victorialogs running {pids['victorialogs']} http://127.0.0.1:1111\n"
             f"alertmanager running {pids['alertmanager']} http://127.0.0.1:2222\n"
             f"prometheus running {pids['prometheus']} http://127.0.0.1:3333\n"
+            f"jaeger running {pids['jaeger']} http://127.0.0.1:6666\n"
             "kafka stopped\n"
             f"enricher running {pids['enricher']} http://127.0.0.1:4444/metrics\n"
             "alert-evaluator stopped\n"
@@ -330,7 +404,9 @@ compact = {{"separators": (",", ":")}}  # as the producer logs
 print(json.dumps({{"msg": "started", "http_port": 1}}, **compact))
 print(json.dumps({{"msg": "summary", "read": lines, "sent": lines - 1, "dead_lettered": 1,
                    "mark": os.environ.get("IW_STACK_DIR"),
-                   "listen": os.environ.get("IW_HTTP_LISTEN")}}, **compact))
+                   "listen": os.environ.get("IW_HTTP_LISTEN"),
+                   "otel": {{k: v for k, v in os.environ.items() if k.startswith("OTEL_")}}}},
+                 **compact))
 print("the producer's stderr", file=sys.stderr)
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 """
@@ -344,7 +420,8 @@ class PublishTest(RunDirTestCase):
         producer.parent.mkdir(parents=True)
         producer.write_text(FAKE_PRODUCER.format(python=sys.executable))
         producer.chmod(0o755)
-        self.write_env(BUILD_DIR=str(build), BOOTSTRAP="127.0.0.1:9")
+        self.write_env(BUILD_DIR=str(build), BOOTSTRAP="127.0.0.1:9",
+                       OTLP_ENDPOINT="http://127.0.0.1:7", TRACE_SAMPLING="1")
         self.files = []
         for name, lines in (("a.ndjson", 3), ("b.json", 5)):
             path = self.tmp / name
@@ -361,6 +438,10 @@ class PublishTest(RunDirTestCase):
         log = (self.dir / "logs/producer-2-b.log").read_text()
         self.assertIn(f'"mark":"{self.dir}"', log)
         self.assertIn('"listen":"127.0.0.1:0"', log)
+        # Its spans go to the stack's Jaeger, every trace kept.
+        self.assertIn('"otel":{"OTEL_EXPORTER_OTLP_ENDPOINT":"http://127.0.0.1:7",'
+                      '"OTEL_TRACES_SAMPLER":"parentbased_traceidratio",'
+                      '"OTEL_TRACES_SAMPLER_ARG":"1","OTEL_BSP_MAX_QUEUE_SIZE":"16384"}', log)
         self.assertTrue((self.dir / "logs/producer-1-a.log").is_file())
         self.assertFalse((self.dir / "producer.pid").exists())
         run = self.run_script("stack", "publish", str(self.dir), self.files[0])

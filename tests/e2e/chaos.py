@@ -12,6 +12,9 @@ data/logs.json and the scenarios through ingest-producer at a steady pace for --
   the store answering 429 for 20 s;
   a broker crash (SIGKILL) and restart on its data;
   the store stopped for a minute, then started again on its data;
+  the trace collector (Jaeger) gone for 30 s, its OTLP port held by a socket that accepts
+  connections and never answers (a hung collector: each export waits out its timeout, the
+  harsher of that and a refused connection, which fails at once), then started again;
   SIGKILL ingest-alert-evaluator (restarted).
 
 The hostile phase (issue 15; tests/e2e/hostile.py, off with --no-hostile) mixes into the same
@@ -35,14 +38,18 @@ Then, once everything is settled, it checks that nothing was lost and nothing do
 - no alert transition is in ingestion-alerts twice;
 - nothing is stuck: every consumer caught up and nothing pending for the store, and every
   service still answering;
+- the collector's outage held no stage (the enriched topic's end offset grew while it was
+  down), the spans it could not take were dropped and counted
+  (ingestwatch_trace_spans_dropped_total grew), and every service exports again once it is
+  back (ingestwatch_trace_spans_exported_total grows), read from each service's /metrics;
 - hostile phase: each oversized line dead-lettered as oversized_record with its exact size and
   SHA-256 (or taken whole, then given one outcome), the 2261 run dead-lettered as
   future_timestamp, and the well-behaved sources' alerts unchanged: the scenario sources'
   alert events are exactly data/scenarios/expected.yaml's episodes (every instant due by the
   data's end, to the millisecond, and no other transition of theirs).
 Prints a table of the faults (the hostile ones with what became of them) and one of the checks;
-exits 1 if a check failed. Bounded: about four minutes once the store is built (238 s with the
-hostile phase on a 2-core machine).
+exits 1 if a check failed. Bounded: about four minutes once the store and Jaeger are built (249 s
+with the hostile phase and the collector's outage on a 2-core machine, 15/15 checks).
 """
 import argparse
 import collections
@@ -52,6 +59,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -63,8 +71,9 @@ import yaml
 
 import hostile
 from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, Producer, RawOutcomes, StoredLines,
-                         alert_time, http_text, load_env, log, metric_max, metric_sum,
-                         ndjson_of_inputs, on_stack, read_topic, run_time, to_epoch, wait_for)
+                         alert_time, end_offsets, http_text, load_env, log, metric_max,
+                         metric_sum, ndjson_of_inputs, on_stack, read_topic, run_time, to_epoch,
+                         wait_for)
 
 STACK = str(REPO / "scripts/stack")
 
@@ -116,6 +125,41 @@ class LokiProxy:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class HungPort:
+    """Holds a loopback port the way a hung collector does: connections are accepted and kept
+    open, nothing is read and nothing answered, until close()."""
+
+    def __init__(self, port: int):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(128)
+        # A close() does not wake an accept() blocked in another thread (the port would stay
+        # bound): the thread polls, and close() waits for it to go.
+        self.sock.settimeout(0.2)
+        self.closing = threading.Event()
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+        self.thread.start()
+
+    def accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.thread.join()
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 class Feed:
@@ -321,27 +365,24 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
     log("broker: crashed and restarted")
 
     when = at(85)
-    store_pid = int((run_dir / "victorialogs.pid").read_text())
-    command = pathlib.Path(f"/proc/{store_pid}/cmdline").read_bytes().split(b"\0")[:-1]
-    cwd = os.readlink(f"/proc/{store_pid}/cwd")
-    os.kill(store_pid, signal.SIGTERM)
-    wait_for("the log store to stop", lambda: not pathlib.Path(f"/proc/{store_pid}").exists(),
-             60, 0.2)
+    command = stop_infra(run_dir, "victorialogs")
     time.sleep(60)
     t1 = time.monotonic()
-    with open(run_dir / "logs/victorialogs.log", "a") as out:
-        store = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                 start_new_session=True,
-                                 env={**os.environ, "IW_STACK_DIR": str(run_dir)})
-    (run_dir / "victorialogs.pid").write_text(f"{store.pid}\n")
+    start_infra_again(run_dir, "victorialogs", command)
     wait_for("the log store to be ready again", lambda: ready(env["LOKI_URL"] + "/health"), 120,
              0.5)
     faults.append(["log store (VictoriaLogs) stopped for a minute, then started on its data",
                    when, 60 + time.monotonic() - t1, "pushes retried meanwhile"])
     log("log store: back after a minute")
 
+    when = at(max(150, time.monotonic() - t0))
+    note = collector_outage(run_dir, env, feed, checks)
+    faults.append(["trace collector (Jaeger) gone 30 s, its OTLP port accepting and never "
+                   "answering", when, time.monotonic() - t0 - when, note])
+    log("collector: back after 30 s")
+
     # Last: its restart replays its input and waits for the group's session timeout.
-    kill_and_restart(max(165, time.monotonic() - t0), "alert-evaluator")
+    kill_and_restart(max(190, time.monotonic() - t0), "alert-evaluator")
 
     if resender is not None:
         resender.join()
@@ -395,6 +436,91 @@ def run(args, build_dir, run_dir, env, checks, faults) -> None:
                  stuck is None, stuck or f"settled {time.monotonic() - t1:.0f} s after the feed "
                  "(lag 0 on every input partition, 0 bytes pending, for 5 s)")
     verify(env, items, checks, hostile_rows, build_dir, run_dir)
+
+
+def stop_infra(run_dir, name: str) -> tuple:
+    """SIGTERM to a process of the stack's infrastructure (DIR/NAME.pid), once it is gone: its
+    command line and working directory, to start it again as it was."""
+    pid = int((run_dir / f"{name}.pid").read_text())
+    command = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    cwd = os.readlink(f"/proc/{pid}/cwd")
+    os.kill(pid, signal.SIGTERM)
+    wait_for(f"{name} to stop", lambda: not pathlib.Path(f"/proc/{pid}").exists(), 60, 0.2)
+    return command, cwd
+
+
+def start_infra_again(run_dir, name: str, how: tuple) -> None:
+    """Starts what stop_infra stopped, with the stack's mark (scripts/stack stop stops it)."""
+    command, cwd = how
+    with open(run_dir / f"logs/{name}.log", "a") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                start_new_session=True,
+                                env={**os.environ, "IW_STACK_DIR": str(run_dir)})
+    (run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
+
+
+def span_counts(env, feed) -> dict:
+    """{process: (spans exported, spans dropped)} from each /metrics: the three services and
+    the current producer."""
+    urls = {name: env[key] for name, key in (("enricher", "ENRICHER_METRICS"),
+                                             ("alert-evaluator", "EVALUATOR_METRICS"),
+                                             ("loki-pusher", "PUSHER_METRICS"))}
+    urls["producer"] = feed.producer.metrics_url
+    counts = {}
+    for name, url in urls.items():
+        try:
+            text = http_text(url)
+        except OSError:
+            text = ""
+        counts[name] = (metric_sum(text, "ingestwatch_trace_spans_exported_total"),
+                        metric_sum(text, "ingestwatch_trace_spans_dropped_total"))
+    return counts
+
+
+def collector_outage(run_dir, env, feed, checks, seconds: float = 30) -> str:
+    """Jaeger stopped and its OTLP port held by a HungPort for `seconds` while records flow,
+    then Jaeger started again. Checks that no stage was held (the enriched topic's end offset
+    grew meanwhile), that the spans it could not take were dropped and counted, and that every
+    process exports again afterwards; returns the fault table's note."""
+    env.update(load_env(run_dir))  # the services restarted before have new ports
+    port = int(env["OTLP_ENDPOINT"].rsplit(":", 1)[1])
+    before = span_counts(env, feed)
+    command = stop_infra(run_dir, "jaeger")
+    hung = HungPort(port)
+    offset_at_start = end_offsets(env["BOOTSTRAP"], ENRICHED)
+    time.sleep(seconds)
+    offset_at_end = end_offsets(env["BOOTSTRAP"], ENRICHED)
+    during = span_counts(env, feed)
+    connections = len(hung.held)
+    hung.close()
+    start_infra_again(run_dir, "jaeger", command)
+    wait_for("Jaeger to be ready again", lambda: ready(env["JAEGER_URL"] + "/api/services"), 60,
+             0.5)
+    checks.check("collector down 30 s: no stage held (records kept flowing)",
+                 offset_at_end > offset_at_start,
+                 f"{ENRICHED} end offsets {offset_at_start} -> {offset_at_end} while the "
+                 f"collector was hung ({connections} export connections held unanswered)")
+    dropped = {name: during[name][1] - before[name][1] for name in before}
+    checks.check("collector down 30 s: the spans it could not take dropped and counted",
+                 sum(dropped.values()) > 0,
+                 "ingestwatch_trace_spans_dropped_total grew by " + ", ".join(
+                     f"{name} {n:.0f}" for name, n in dropped.items()))
+    # Exports resume: each process exports more than it had at the outage's end (the services'
+    # batches go out every second while records flow).
+    try:
+        wait_for("every process to export spans again", lambda: all(
+            after[0] > during[name][0] for name, after in span_counts(env, feed).items()),
+            60, 1)
+        resumed = True
+    except TimeoutError:
+        resumed = False
+    after = span_counts(env, feed)
+    checks.check("collector back: every process exports spans again", resumed,
+                 "ingestwatch_trace_spans_exported_total since the collector came back: "
+                 + ", ".join(f"{name} +{after[name][0] - during[name][0]:.0f}"
+                             for name in after))
+    return (f"{ENRICHED} end offsets +{offset_at_end - offset_at_start} meanwhile; spans "
+            f"dropped: " + ", ".join(f"{name} {n:.0f}" for name, n in dropped.items()))
 
 
 def ready(url: str) -> bool:

@@ -8,13 +8,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
-from supervisor.stack import parse_env  # noqa: E402  (the one reader of stack.env)
+from supervisor import traces  # noqa: E402  (Jaeger's answers read, a record's trace checked)
+from supervisor.stack import parse_env, with_tracing  # noqa: E402  (the one reader of stack.env)
 RULES = ["IngestionFailureDetected", "IngestionHighFailureRate", "IngestionSourceSilent",
          "IngestionLatencyP95Degraded", "IngestionResourceOveruse", "IngestionObjectErrorBurst"]
 RAW, ENRICHED, DLQ, ALERTS = ("ingestion-logs", "ingestion-logs-enriched", "ingestion-logs-dlq",
@@ -79,6 +81,20 @@ def read_topic(bootstrap: str, topic: str) -> list:
     return records
 
 
+def parse_end_offsets(text: str) -> dict[int, int]:
+    """{partition: end offset} from kcat -Q's lines ("TOPIC [P] offset N")."""
+    return {int(m[1]): int(m[2]) for m in re.finditer(r"\[(\d+)\]\s+offset\s+(-?\d+)", text)}
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int = 3) -> int:
+    """The sum of a topic's end offsets (kcat -Q, timestamp -1 = the end): it grows while
+    records (and transaction markers) are written to it."""
+    run = subprocess.run(["kcat", "-Q", "-b", bootstrap,
+                          *(a for p in range(partitions) for a in ("-t", f"{topic}:{p}:-1"))],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return sum(parse_end_offsets(run.stdout).values())
+
+
 class Checks:
     def __init__(self):
         self.results = []
@@ -113,7 +129,8 @@ class Producer:
             [str(build_dir / "services/producer/ingest-producer"), "--bootstrap-servers",
              env["BOOTSTRAP"], "--format", "ndjson", "-"],
             stdin=subprocess.PIPE, stdout=self.log_file, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(run_dir)})
+            env=with_tracing({**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0",
+                              "IW_STACK_DIR": str(run_dir)}, env))
         self.port = wait_for("the producer's port", lambda: (re.findall(
             r'"http_port":(\d+)', self.log_path.read_text()) or [None])[0], 30, 0.1)
         self.metrics_url = f"http://127.0.0.1:{self.port}/metrics"
@@ -130,13 +147,15 @@ class Producer:
 
 
 def start_stack(run_dir: pathlib.Path, build_dir: pathlib.Path,
-                owned: bool = True) -> dict | None:
+                owned: bool = True, trace_sampling: str = "1") -> dict | None:
     """scripts/stack start, owned by this process unless not `owned` (its watchdog stops the
-    stack once we are gone; a stack kept for a look afterwards must not be owned); the stack's
-    stack.env as a dict, or None when it did not start."""
+    stack once we are gone; a stack kept for a look afterwards must not be owned), its services
+    tracing at `trace_sampling` (scripts/stack --trace-sampling: a ratio, "default" or "off");
+    the stack's stack.env as a dict, or None when it did not start."""
     owner = ["--owner-pid", str(os.getpid())] if owned else []
     out = subprocess.run([str(REPO / "scripts/stack"), "start", str(run_dir), "--build-dir",
-                          str(build_dir), *owner], stdout=subprocess.PIPE, text=True)
+                          str(build_dir), *owner, "--trace-sampling", trace_sampling],
+                         stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:
         return None
     return load_env(run_dir)
@@ -284,3 +303,92 @@ class RawOutcomes:
     @property
     def once(self) -> bool:
         return not (self.without or self.twice or self.stray)
+
+
+# ---- traces: Jaeger, fed by every process of the stack (OTLP/HTTP), read through its query API
+
+
+class TraceSample:
+    """The records whose traces the end-to-end test looks up in Jaeger, each by the trace id of
+    its traceparent header: `enriched` {trace id: None} (evenly spread enriched records, then the
+    records that caused an alert event: those traces hold an alert event's push too) and
+    `dead_lettered` {trace id: dlq.reason} (the enricher's dead letters, every reason first).
+    A dead letter's trace id is its own traceparent's, else the raw record's it names."""
+
+    def __init__(self, raw: list, enriched: list, dead: list, alert_records: list,
+                 per_kind: int = 40):
+        raw_tp = {(r["partition"], r["offset"]): r["headers"].get("traceparent", "")
+                  for r in raw}
+        self.unsampled = sum(1 for tp in raw_tp.values() if not tp.endswith("-01"))
+        self.enriched: dict[str, None] = {}
+        ids = [traces.traceparent_trace_id(r["headers"].get("traceparent", ""))
+               for r in enriched]
+        ids = [i for i in ids if i]
+        for i in ids[::max(1, len(ids) // per_kind)][:per_kind]:
+            self.enriched[i] = None
+        # An alert event decided on the evaluator's own clock, with no record behind it, may
+        # carry a trace of its own: only those of a raw record's trace are looked up.
+        raw_ids = {traces.traceparent_trace_id(tp) for tp in raw_tp.values()}
+        alert_ids = [traces.traceparent_trace_id(r["headers"].get("traceparent", ""))
+                     for r in alert_records]
+        for i in [i for i in dict.fromkeys(alert_ids) if i in raw_ids][:per_kind]:
+            self.enriched[i] = None
+        self.dead_lettered: dict[str, str] = {}
+        letters = [d for d in dead if d["headers"].get("dlq.stage") == "enricher"]
+        by_reason = collections.defaultdict(list)
+        for d in letters:
+            h = d["headers"]
+            own = traces.traceparent_trace_id(h.get("traceparent", ""))
+            named = raw_tp.get((int(h.get("dlq.partition", -1)), int(h.get("dlq.offset", -1))),
+                               "")
+            trace_id = own or traces.traceparent_trace_id(named)
+            if trace_id:
+                by_reason[h.get("dlq.reason", "")].append(trace_id)
+        # One of each reason first, then the rest in turn, up to per_kind.
+        rounds = max((len(v) for v in by_reason.values()), default=0)
+        for n in range(rounds):
+            for reason in sorted(by_reason):
+                if n < len(by_reason[reason]) and len(self.dead_lettered) < per_kind:
+                    self.dead_lettered.setdefault(by_reason[reason][n], reason)
+        for i in self.dead_lettered:
+            self.enriched.pop(i, None)
+
+    def wanted(self) -> dict[str, str | None]:
+        """{trace id: the dead-letter reason its enrich span must carry, None if enriched}."""
+        return {**self.enriched, **self.dead_lettered}
+
+
+def trace_problems(jaeger: str, wanted: dict, timeout: float) -> dict[str, list[str]]:
+    """Looks each trace of `wanted` (TraceSample.wanted()) up in Jaeger until it passes
+    traces.stage_problems or `timeout` runs out (spans arrive in batches, a second apart):
+    {trace id: its problems} of those that never passed ({} when all did)."""
+    deadline = time.monotonic() + timeout
+    pending = dict(wanted)
+    problems: dict[str, list[str]] = {}
+    while True:
+        for trace_id, reason in list(pending.items()):
+            try:
+                answer = http_json(f"{jaeger}/api/traces/{trace_id}")
+            except urllib.error.HTTPError as e:  # 404 until its first span is stored
+                answer = {"data": None, "errors": [{"code": e.code}]}
+            found = traces.traces_of(answer)
+            spans = traces.spans_of(found[0]) if found else []
+            wrong = traces.stage_problems(spans, reason) if spans else ["not in Jaeger"]
+            if wrong:
+                problems[trace_id] = wrong
+            else:
+                problems.pop(trace_id, None)
+                del pending[trace_id]
+        if not pending or time.monotonic() > deadline:
+            return problems
+        time.sleep(1)
+
+
+def describe_trace_problems(problems: dict, limit: int = 6) -> str:
+    """The commonest problems first, with how many traces have each and one trace id."""
+    counts = collections.Counter(p for ps in problems.values() for p in ps)
+    example = {}
+    for trace_id, ps in problems.items():
+        for p in ps:
+            example.setdefault(p, trace_id)
+    return "; ".join(f"{n} x {p} (e.g. {example[p]})" for p, n in counts.most_common(limit))

@@ -22,6 +22,15 @@ while it runs, waits until every record is settled, and checks:
    the four services expose (their /metrics, scraped), and PromQL returns data from this
    Prometheus (grafana/tests/check_dashboards.py). LogQL is parsed, not run: VictoriaLogs takes
    Loki's push protocol but not its query language.
+5. Traces (every trace sampled in the stack): every raw record's traceparent says sampled, and
+   Jaeger's query API returns, for a sample of records (e2e_support.TraceSample: enriched ones
+   spread over the run, those that caused alert events, the enricher's dead letters of every
+   reason), their trace with the four stages' spans and parent links intact: publish
+   (ingest-producer, the root) <- enrich (ingest-enricher) <- evaluate (ingest-alert-evaluator)
+   and push (ingest-loki-pusher) of the enriched record; an alert event's push <- evaluate; a
+   dead-lettered record's enrich carries ingestwatch.dead_letter.reason = its dead letter's
+   dlq.reason, status ERROR, and nothing follows it (supervisor/traces.py, stage_problems).
+   Spans leave in batches (1 s): Jaeger is polled for up to a minute.
 Prints one line per check and exits 1 if any failed. The stack stops at the end (and if this
 process dies: the stack's watchdog), unless --keep.
 """
@@ -37,8 +46,9 @@ import time
 import yaml
 
 from e2e_support import (ALERTS, DLQ, ENRICHED, RAW, REPO, RULES, Producer, RawOutcomes,
-                         StoredLines, alert_time, http_json, http_text, log, metric_sum,
-                         ndjson_of_inputs, on_stack, read_topic, run_time, to_epoch, wait_for)
+                         StoredLines, TraceSample, alert_time, describe_trace_problems,
+                         http_json, http_text, log, metric_sum, ndjson_of_inputs, on_stack,
+                         read_topic, run_time, to_epoch, trace_problems, wait_for)
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -241,6 +251,39 @@ def run(build_dir, run_dir, env, checks, started) -> None:
     checks.check("dashboards: every query against the real services and Prometheus",
                  dash.returncode == 0, dash.stdout.strip().splitlines()[-1] if dash.stdout
                  else dash.stderr.strip())
+
+    # --- 5. Traces ----------------------------------------------------------------------------
+    scrapes = {name: http_text(env[key]) for name, key in (
+        ("enricher", "ENRICHER_METRICS"), ("alert-evaluator", "EVALUATOR_METRICS"),
+        ("loki-pusher", "PUSHER_METRICS"))}
+    check_traces(env, raw, enriched, dead, read_topic(bootstrap, ALERTS), scrapes, checks)
+
+
+def check_traces(env, raw, enriched, dead, alert_records, scrapes, checks) -> None:
+    sample = TraceSample(raw, enriched, dead, alert_records)
+    checks.check("traces: every raw record's traceparent is sampled (ratio 1 in the stack)",
+                 raw and sample.unsampled == 0,
+                 f"{len(raw)} raw records, {sample.unsampled} not sampled (flags other than 01)")
+    log(f"looking up {len(sample.wanted())} traces in Jaeger ({env['JAEGER_URL']})")
+    problems = trace_problems(env["JAEGER_URL"], sample.wanted(), 60)
+    whole = {t: p for t, p in problems.items() if t in sample.enriched}
+    dropped = {name: metric_sum(text, "ingestwatch_trace_spans_dropped_total")
+               for name, text in scrapes.items()}
+    checks.check("traces: publish <- enrich <- evaluate and push, parent links intact (Jaeger)",
+                 sample.enriched and not whole,
+                 f"{len(sample.enriched)} traces of enriched records looked up by their "
+                 f"traceparent's trace id, {len(sample.enriched) - len(whole)} whole"
+                 + (f"; {describe_trace_problems(whole)}" if whole else "")
+                 + "; spans dropped: " + ", ".join(f"{name} {n:.0f}"
+                                                   for name, n in dropped.items()))
+    letters = {t: p for t, p in problems.items() if t in sample.dead_lettered}
+    reasons = collections.Counter(sample.dead_lettered.values())
+    checks.check("traces: a dead-lettered record's enrich span carries its dlq.reason",
+                 sample.dead_lettered and not letters,
+                 f"{len(sample.dead_lettered)} traces of the enricher's dead letters ("
+                 + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) + "), "
+                 f"{len(sample.dead_lettered) - len(letters)} right"
+                 + (f"; {describe_trace_problems(letters)}" if letters else ""))
 
 
 def alert_key(labels: dict) -> tuple:

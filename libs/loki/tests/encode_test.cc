@@ -64,7 +64,7 @@ Batch golden_batch() {
                     .ref = {},
                     .event_key = 0,
                     .trace_id = TraceId::from_traceparent(
-                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")}}});
+                        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")}}});
   batch.streams.push_back(
       {.labels = R"({entreprise="akonovia", etat="SUCCESS", job="ingestion-logs", )"
                  R"(source="PowerBI", zone="1-Raw"})",

@@ -39,8 +39,7 @@ TEST(TraceIdTest, FromAValidSampledTraceparentOnly) {
   EXPECT_TRUE(TraceId().empty());
   EXPECT_EQ(TraceId().hex(), "");
   for (std::string_view bad : {
-           "",
-           "00-4bf92f3577b34da6a3ce929d0e0e4736",
+           "", "00-4bf92f3577b34da6a3ce929d0e0e4736",
            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // unknown version
            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // upper case
            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // all-zero trace id

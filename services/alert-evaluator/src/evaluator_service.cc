@@ -310,19 +310,20 @@ class Evaluation final : public stage::Processor {
       alerting::append_alert_event(line_, emitted->event);
       const std::string& key = emitted->key;  // the event's source (EmittedEvent::key)
       const bool firing = emitted->event.status == alerting::EventStatus::kFiring;
-      // The span of the run that brought the clock here (held since its process()).
+      // The span of the run that brought the clock here (held since its process()). The event
+      // carries that span's own id, as every output of a stage does, so the pusher's span of the
+      // event is the evaluate span's child in Jaeger.
       stage::RecordSpan& span = out.span();
-      const auto parent = span.context();
-      const std::optional<trace::TraceParent> traceparent =
-          parent ? std::optional(parent->child(ids_)) : std::nullopt;
+      const std::string_view traceparent = span.traceparent();
       const std::array<kafka::HeaderView, 2> headers = {{
           {"content-type", "application/json"},
-          {"traceparent", traceparent ? traceparent->text() : std::string_view()},
+          {"traceparent", traceparent},
       }};
-      if (auto status = out.write({.topic = settings_.output_topic,
-                                   .key = key,
-                                   .value = line_,
-                                   .headers = std::span(headers).first(traceparent ? 2 : 1)});
+      if (auto status =
+              out.write({.topic = settings_.output_topic,
+                         .key = key,
+                         .value = line_,
+                         .headers = std::span(headers).first(traceparent.empty() ? 1 : 2)});
           !status) {
         return status;
       }
@@ -351,7 +352,6 @@ class Evaluation final : public stage::Processor {
   log::RateLimitedLog problems_;
   std::vector<alerting::Transition> transitions_;
   std::string line_;
-  trace::IdGenerator ids_;
   bool rebuild_pending_ = false;
   bool warming_ = false;  // a partial replay's warm-up, until its end is logged
   base::MonotonicTime next_gauges_{};

@@ -189,7 +189,8 @@ TEST_F(PipelineTest, CommitsTheAlertEventsWithTheInputPositions) {
 }
 
 // Each alert transition is an event of the span of the run that brought it about (held until the
-// tick that evaluates it), and the alert event written is a child of that span.
+// tick that evaluates it), and the alert event written carries that span's id, so the pusher's
+// span of the event is its child.
 TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChildren) {
   iw::testing::SpanRecorder sink;
   const runtime::Tracing tracing(0.0, &sink);  // the runs' own flags decide
@@ -202,6 +203,7 @@ TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChil
   ASSERT_GE(spans.size(), 20U);
   // "firing Zoho" -> the trace of the span holding that event.
   std::map<std::string, std::string> trace_of;
+  std::map<std::string, std::string> span_of;
   for (const otlp::Span& span : spans) {
     EXPECT_EQ(span.name, "evaluate");
     EXPECT_EQ(span.kind, otlp::SpanKind::kConsumer);
@@ -212,6 +214,7 @@ TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChil
       EXPECT_EQ(attributes["alertname"], "IngestionFailureDetected");
       EXPECT_FALSE(attributes["fingerprint"].empty());
       trace_of[event.name + " " + attributes["fingerprint"]] = span.trace_id;
+      span_of[event.name + " " + attributes["fingerprint"]] = span.span_id;
     }
   }
   EXPECT_EQ(trace_of.size(), 4U);
@@ -226,6 +229,7 @@ TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChil
     ASSERT_EQ(traceparent.size(), 55U) << name;
     ASSERT_TRUE(trace_of.contains(name)) << name;
     EXPECT_EQ(traceparent.substr(3, 32), trace_of[name]) << name;
+    EXPECT_EQ(traceparent.substr(36, 16), span_of[name]) << name;
     EXPECT_EQ(traceparent.substr(52), "-01");
   }
 }

@@ -54,7 +54,7 @@ import urllib.parse
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests/e2e"))
 from e2e_support import (ALERTS, ENRICHED, RAW, http_text, metric_sum,  # noqa: E402
-                         start_stack, stop_stack)
+                         start_stack, stop_stack, with_tracing)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The stack's long-running processes whose CPU the throughput run reads from /proc.
@@ -80,6 +80,7 @@ class Child:
 
     def __init__(self, name: str, cmd: list, log_dir: pathlib.Path, tool: pathlib.Path,
                  env: dict | None = None, ready: bool = False):
+        # ENV, when given, is the child's whole environment (with_tracing removes variables).
         self.name = name
         # Only a process that says "ready" talks on stdout (then its summary); the others'
         # output (ingest-producer's logs) goes to the log file with stderr.
@@ -89,7 +90,7 @@ class Child:
         self.proc = subprocess.Popen([str(c) for c in [tool, "measure", self.usage_path, *cmd]],
                                      stdout=subprocess.PIPE if ready else self.stderr,
                                      stderr=self.stderr, text=True,
-                                     env={**os.environ, **(env or {})})
+                                     env=os.environ if env is None else env)
         self.code = None
         self.cpu = self.peak_rss_mib = float("nan")
         if ready:
@@ -241,21 +242,6 @@ SPANS_EXPORTED = "ingestwatch_trace_spans_exported_total"
 SPANS_DROPPED = "ingestwatch_trace_spans_dropped_total"
 
 
-def producer_tracing_env(stack_env: dict) -> dict:
-    """The OTEL_* environment of the bench's own ingest-producer, as scripts/stack gives the
-    processes it starts: tracing off unless the stack has a Jaeger and its TRACE_SAMPLING is not
-    "off"; a ratio other than "default" is passed as the parent-based sampler's argument."""
-    sampling = stack_env.get("TRACE_SAMPLING", TRACING_OFF)
-    endpoint = stack_env.get("OTLP_ENDPOINT", "")
-    if sampling == TRACING_OFF or not endpoint:
-        return {"OTEL_SDK_DISABLED": "true"}
-    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
-    if sampling != TRACING_DEFAULT:
-        env.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio",
-                   OTEL_TRACES_SAMPLER_ARG=sampling)
-    return env
-
-
 def span_counts(texts: list) -> dict:
     """Spans exported and dropped (any reason), summed over the given /metrics texts."""
     return {"exported": sum(metric_sum(t, SPANS_EXPORTED) for t in texts),
@@ -327,9 +313,10 @@ class Bench:
         cmd = [self.producer_bin, "--bootstrap-servers", self.stack.bootstrap]
         if rate:
             cmd += ["--rate", str(rate)]
-        return self.child("ingest-producer", cmd + [file], env={
-            "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(self.stack.dir),
-            **producer_tracing_env(self.stack.env)})
+        # Traced as scripts/stack traces the processes it starts (supervisor.stack.with_tracing).
+        return self.child("ingest-producer", cmd + [file], env=with_tracing(
+            {**os.environ, "IW_HTTP_LISTEN": "127.0.0.1:0", "IW_STACK_DIR": str(self.stack.dir)},
+            self.stack.env))
 
     def raw_topics(self) -> tuple:
         suffix = random.randrange(10**9)

@@ -50,26 +50,6 @@ class HistogramQuantileTest(unittest.TestCase):
 
 
 class TracingTest(unittest.TestCase):
-    def test_the_producer_follows_the_stacks_sampling(self):
-        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "off",
-                                                  "OTLP_ENDPOINT": "http://127.0.0.1:1"}),
-                         {"OTEL_SDK_DISABLED": "true"})
-        # A stack from before Jaeger, or without an endpoint: off.
-        self.assertEqual(pb.producer_tracing_env({}), {"OTEL_SDK_DISABLED": "true"})
-        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "default"}),
-                         {"OTEL_SDK_DISABLED": "true"})
-        # The services' own default ratio: no sampler given.
-        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "default",
-                                                  "OTLP_ENDPOINT": "http://127.0.0.1:4318"}),
-                         {"OTEL_SDK_DISABLED": "false",
-                          "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
-        self.assertEqual(pb.producer_tracing_env({"TRACE_SAMPLING": "1",
-                                                  "OTLP_ENDPOINT": "http://127.0.0.1:4318"}),
-                         {"OTEL_SDK_DISABLED": "false",
-                          "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
-                          "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                          "OTEL_TRACES_SAMPLER_ARG": "1"})
-
     def test_span_counts_sum_every_reason_and_service(self):
         a = ("ingestwatch_trace_spans_exported_total 10\n"
              'ingestwatch_trace_spans_dropped_total{reason="queue_full"} 2\n'

@@ -10,6 +10,7 @@
 #include "iw/http/curl_setup.h"
 #include "iw/http/request_loop.h"
 #include "iw/otlp/encode.h"
+#include "iw/otlp/environment.h"
 #include "iw/otlp/exporter.h"
 
 namespace iw::otlp {
@@ -17,21 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// The endpoint as it may be logged: without userinfo ("user:token@") or query/fragment, either
-// of which may carry a credential.
-std::string loggable_url(std::string_view url) {
-  url = url.substr(0, url.find_first_of("?#"));
-  const std::size_t scheme_end = url.find("://");
-  const std::size_t authority_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  const std::size_t authority_end = url.find('/', authority_start);
-  const std::string_view authority = url.substr(authority_start, authority_end - authority_start);
-  const std::size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, authority_start)) + std::string(authority.substr(at + 1)) +
-         std::string(authority_end == std::string_view::npos ? std::string_view()
-                                                             : url.substr(authority_end));
-}
 
 // How one attempt at a batch ended.
 enum class Outcome { kExported, kRetryable, kRefused, kInterrupted };
@@ -41,7 +27,9 @@ enum class Outcome { kExported, kRetryable, kRefused, kInterrupted };
 class BatchExporter::Impl {
  public:
   explicit Impl(ExporterOptions o) : options_(std::move(o)) {
-    options_.max_queue_spans = std::max<std::size_t>(options_.max_queue_spans, 1);
+    // The settings refuse more than kMaxSpanCount; the clamp keeps a caller that skipped them
+    // from allocating without bound.
+    options_.max_queue_spans = std::clamp<std::size_t>(options_.max_queue_spans, 1, kMaxSpanCount);
     options_.max_batch_spans =
         std::clamp<std::size_t>(options_.max_batch_spans, 1, options_.max_queue_spans);
     // A zero delay would spin the sender; a huge one or a huge timeout would overflow a

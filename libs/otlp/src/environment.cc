@@ -111,6 +111,25 @@ bool is_http_url(std::string_view url) {
 
 }  // namespace
 
+std::expected<Pairs, std::string> parse_headers(std::string_view text) {
+  Pairs headers;
+  if (auto problem = parse_pairs(text, true, headers)) return std::unexpected(std::move(*problem));
+  return headers;
+}
+
+std::string loggable_url(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  const std::size_t scheme_end = url.find("://");
+  const std::size_t authority_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const std::size_t authority_end = url.find('/', authority_start);
+  const std::string_view authority = url.substr(authority_start, authority_end - authority_start);
+  const std::size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, authority_start)) + std::string(authority.substr(at + 1)) +
+         std::string(authority_end == std::string_view::npos ? std::string_view()
+                                                             : url.substr(authority_end));
+}
+
 base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& lookup) {
   EnvironmentSettings settings;
   std::vector<std::string> errors;
@@ -162,11 +181,10 @@ base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& look
        {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}) {
     const auto value = get(name);
     if (!value) continue;
-    Pairs headers;
-    if (const auto problem = parse_pairs(*value, true, headers)) {
-      error(name, *problem);
+    if (auto headers = parse_headers(*value)) {
+      settings.headers = std::move(*headers);
     } else {
-      settings.headers = std::move(headers);
+      error(name, headers.error());
     }
     break;  // the traces-specific variable, when set, replaces the general one
   }
@@ -206,21 +224,25 @@ base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& look
     }
   }
 
-  // A count of spans or a number of milliseconds: a positive whole number either way.
-  auto read_positive = [&](std::string_view name, auto& into, std::string_view unit) {
+  // A count of spans or a number of milliseconds: a positive whole number up to `most` either
+  // way.
+  auto read_positive = [&](std::string_view name, auto& into, std::int64_t most,
+                           std::string_view unit) {
     using Value = typename std::remove_reference_t<decltype(into)>::value_type;
     if (const auto value = get(name)) {
-      if (const auto number = parse_positive<std::int64_t>(*value)) {
+      if (const auto number = parse_positive<std::int64_t>(*value); number && *number <= most) {
         into = Value(*number);
       } else {
-        error(name, "must be a positive whole number" + std::string(unit));
+        error(name, "must be a whole number from 1 to " + std::to_string(most) + std::string(unit));
       }
     }
   };
-  read_positive("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_spans, "");
-  read_positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_batch_spans, "");
-  read_positive("OTEL_BSP_SCHEDULE_DELAY", settings.schedule_delay, " of milliseconds");
-  read_positive("OTEL_BSP_EXPORT_TIMEOUT", settings.export_timeout, " of milliseconds");
+  constexpr auto kMaxCount = static_cast<std::int64_t>(kMaxSpanCount);
+  constexpr std::int64_t kDayMs = 86'400'000;  // the exporter's own upper bound on both delays
+  read_positive("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_spans, kMaxCount, "");
+  read_positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_batch_spans, kMaxCount, "");
+  read_positive("OTEL_BSP_SCHEDULE_DELAY", settings.schedule_delay, kDayMs, " of milliseconds");
+  read_positive("OTEL_BSP_EXPORT_TIMEOUT", settings.export_timeout, kDayMs, " of milliseconds");
 
   if (!errors.empty()) {
     std::string message;

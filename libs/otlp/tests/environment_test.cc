@@ -175,15 +175,42 @@ TEST(EnvironmentTest, BatchProcessorSettings) {
   EXPECT_EQ(s.schedule_delay, 250ms);
   EXPECT_EQ(s.export_timeout, 3s);
   EXPECT_EQ(error_of({{"OTEL_BSP_SCHEDULE_DELAY", "1s"}}),
-            "OTEL_BSP_SCHEDULE_DELAY: must be a positive whole number of milliseconds");
+            "OTEL_BSP_SCHEDULE_DELAY: must be a whole number from 1 to 86400000 of milliseconds");
   EXPECT_EQ(error_of({{"OTEL_BSP_MAX_QUEUE_SIZE", "0"}}),
-            "OTEL_BSP_MAX_QUEUE_SIZE: must be a positive whole number");
+            "OTEL_BSP_MAX_QUEUE_SIZE: must be a whole number from 1 to 1048576");
+  // A typo's queue would be refused here rather than fail the service when it is allocated.
+  EXPECT_EQ(ok({{"OTEL_BSP_MAX_QUEUE_SIZE", "1048576"}}).max_queue_spans, kMaxSpanCount);
+  EXPECT_EQ(error_of({{"OTEL_BSP_MAX_QUEUE_SIZE", "1048577"}}),
+            "OTEL_BSP_MAX_QUEUE_SIZE: must be a whole number from 1 to 1048576");
+}
+
+// The tracing.headers key reads its value with the same parser as the variables.
+TEST(HeadersTest, ParsedAsTheVariablesAre) {
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(parse_headers(""), Headers{});
+  EXPECT_EQ(parse_headers("a=1,,b = x%2Cy "), (Headers{{"a", "1"}, {"b", "x,y"}}));
+  EXPECT_EQ(parse_headers("a=b=c"), (Headers{{"a", "b=c"}}));
+  EXPECT_EQ(parse_headers("a=%4"), (Headers{{"a", "%4"}}));  // Baggage: a lone '%' stays
+  EXPECT_EQ(parse_headers("a").error(), "entry 1 is not key=value");
+  EXPECT_FALSE(parse_headers("=v").has_value());
+  EXPECT_FALSE(parse_headers("a b=v").has_value());
+  EXPECT_EQ(parse_headers("a=1,x=y%0D%0AHost:%20evil").error(),
+            "entry 2 has a line break in its value");
+}
+
+TEST(LoggableUrlTest, NoUserinfoQueryOrFragment) {
+  EXPECT_EQ(loggable_url("http://127.0.0.1:4318/v1/traces"), "http://127.0.0.1:4318/v1/traces");
+  EXPECT_EQ(loggable_url("https://user:pw@collector/v1/traces?api_key=k#f"),
+            "https://collector/v1/traces");
+  EXPECT_EQ(loggable_url("https://collector/v1/traces?a=b@c"), "https://collector/v1/traces");
+  EXPECT_EQ(loggable_url("https://user:pw@collector"), "https://collector");
+  EXPECT_EQ(loggable_url(""), "");
 }
 
 TEST(EnvironmentTest, EveryInvalidVariableIsReportedTogether) {
   EXPECT_EQ(error_of({{"OTEL_SDK_DISABLED", "maybe"}, {"OTEL_BSP_EXPORT_TIMEOUT", "-1"}}),
             "OTEL_SDK_DISABLED: must be true or false; "
-            "OTEL_BSP_EXPORT_TIMEOUT: must be a positive whole number of milliseconds");
+            "OTEL_BSP_EXPORT_TIMEOUT: must be a whole number from 1 to 86400000 of milliseconds");
 }
 
 }  // namespace

@@ -321,7 +321,7 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
     exporter = std::make_unique<otlp::BatchExporter>(tracing_plan.exporter);
   }
   logger.info("tracing", {{"exporting", tracing_plan.exporting},
-                          {"endpoint", loggable_endpoint(tracing_plan.exporter.endpoint)},
+                          {"endpoint", otlp::loggable_url(tracing_plan.exporter.endpoint)},
                           {"sampling_ratio", tracing_plan.sampling_ratio}});
   TraceMetricsFeed trace_metrics(metrics.registry(), exporter.get());
   const Tracing tracing(tracing_plan.sampling_ratio, exporter.get());

@@ -1,81 +1,17 @@
 #include "iw/runtime/tracing.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "iw/config/binder.h"
 
 namespace iw::runtime {
 namespace {
 
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex_digit(text[i + 1]);
-    const int low = hex_digit(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return out;
-}
-
 bool is_http_url(std::string_view url) {
   return url.starts_with("http://") || url.starts_with("https://");
 }
 
 }  // namespace
-
-std::expected<std::vector<std::pair<std::string, std::string>>, std::string> parse_headers(
-    std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::size_t index = 0;
-  while (!trim(text).empty()) {
-    ++index;
-    const std::size_t comma = text.find(',');
-    const std::string_view item = trim(text.substr(0, comma));
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    if (item.empty()) continue;
-    const std::size_t eq = item.find('=');
-    const std::string_view name = trim(item.substr(0, eq));
-    if (eq == std::string_view::npos || name.empty()) {
-      return std::unexpected("entry " + std::to_string(index) + " is not name=value");
-    }
-    if (!std::ranges::all_of(name, [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-        })) {
-      return std::unexpected("entry " + std::to_string(index) +
-                             ": a header name is letters, digits, '-', '_' or '.'");
-    }
-    auto value = percent_decode(trim(item.substr(eq + 1)));
-    if (!value) {
-      return std::unexpected("entry " + std::to_string(index) + " (" + std::string(name) +
-                             "): bad percent-encoding in its value");
-    }
-    headers.emplace_back(std::string(name), std::move(*value));
-  }
-  return headers;
-}
 
 void declare_tracing_keys(config::Schema& schema) {
   using S = TracingSettings;
@@ -100,25 +36,29 @@ void declare_tracing_keys(config::Schema& schema) {
   keys.key("tracing.max_queue_spans", &S::max_queue_spans)
       .describe("Finished spans waiting for export at most; more are dropped and counted.")
       .default_value(std::int64_t{2048})
-      .min(std::int64_t{1});
+      .min(std::int64_t{1})
+      .max(static_cast<std::int64_t>(otlp::kMaxSpanCount));
   keys.key("tracing.max_batch_spans", &S::max_batch_spans)
       .describe("Spans in one export request at most.")
       .default_value(std::int64_t{512})
-      .min(std::int64_t{1});
+      .min(std::int64_t{1})
+      .max(static_cast<std::int64_t>(otlp::kMaxSpanCount));
   keys.key("tracing.schedule_delay", &S::schedule_delay)
       .describe("Longest wait between two exports.")
       .default_value("1s")
-      .min("1ms");
+      .min("1ms")
+      .max("24h");
   keys.key("tracing.export_timeout", &S::export_timeout)
       .describe("Longest time one export request may take.")
       .default_value("10s")
-      .min("1ms");
+      .min("1ms")
+      .max("24h");
   keys.key("tracing.headers", &S::headers)
       .describe(
           "HTTP headers of every export request, name=value,name=value (values "
           "percent-encoded), e.g. an authorization; secret.")
       .validate([](const config::Value& value) -> std::optional<std::string> {
-        auto parsed = parse_headers(std::get<std::string>(value));
+        auto parsed = otlp::parse_headers(std::get<std::string>(value));
         if (parsed) return std::nullopt;
         return parsed.error();
       });
@@ -136,7 +76,7 @@ TracingPlan plan_tracing(const TracingSettings& settings, const otlp::Environmen
   exporter.endpoint = env.endpoint.value_or(settings.endpoint);
   if (env.headers) {
     exporter.headers = *env.headers;
-  } else if (auto headers = parse_headers(settings.headers.reveal())) {
+  } else if (auto headers = otlp::parse_headers(settings.headers.reveal())) {
     exporter.headers = std::move(*headers);  // validated when the configuration was loaded
   }
   exporter.max_queue_spans = env.max_queue_spans.value_or(settings.max_queue_spans);
@@ -160,16 +100,6 @@ TracingPlan plan_tracing(const TracingSettings& settings, const otlp::Environmen
   plan.sampling_ratio = env.sampling_ratio.value_or(settings.sampling_ratio);
   plan.exporting = env.enabled.value_or(true) && !exporter.endpoint.empty();
   return plan;
-}
-
-std::string loggable_endpoint(std::string_view endpoint) {
-  const std::size_t scheme = endpoint.find("://");
-  const std::size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
-  const std::size_t end = endpoint.find_first_of("/?#", start);
-  const std::size_t at = endpoint.substr(0, end).rfind('@');
-  if (at == std::string_view::npos || at < start) return std::string(endpoint);
-  return std::string(endpoint.substr(0, start)) + "<redacted>@" +
-         std::string(endpoint.substr(at + 1));
 }
 
 const Tracing& Tracing::off() {

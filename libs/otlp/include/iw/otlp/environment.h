@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <expected>
 #include <functional>
 #include <optional>
 #include <string>
@@ -37,6 +38,21 @@ struct EnvironmentSettings {
 };
 
 using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view)>;
+
+/// The most spans a queue or a batch may hold: a typo such as 1e12 is refused as a setting
+/// instead of failing the service's start when the queue is allocated.
+inline constexpr std::size_t kMaxSpanCount = 1'048'576;
+
+/// OTEL_EXPORTER_OTLP_HEADERS' form, "name=value,name=value" (values percent-decoded, empty
+/// entries skipped), as header pairs. A name must be an HTTP token and a decoded value must not
+/// hold a line break (it would start another header). A problem names the entry by its position
+/// only: its text may be a secret. The tracing.headers key and the variables share it.
+[[nodiscard]] std::expected<std::vector<std::pair<std::string, std::string>>, std::string>
+parse_headers(std::string_view text);
+
+/// `url` as it may be logged or printed: without userinfo ("user:token@") and without query or
+/// fragment, either of which may carry a credential.
+[[nodiscard]] std::string loggable_url(std::string_view url);
 
 /// Reads the variables above through `lookup`. An empty value counts as unset (OTel's rule).
 /// Decisions where OTel leaves room:

@@ -38,10 +38,6 @@ struct TracingSettings {
 /// Declares the tracing.* keys (the runtime does, for every service).
 void declare_tracing_keys(config::Schema& schema);
 
-/// "name=value,name=value" as pairs; a problem that never quotes a value when it is not one.
-[[nodiscard]] std::expected<std::vector<std::pair<std::string, std::string>>, std::string>
-parse_headers(std::string_view text);
-
 /// What tracing comes to once the OTEL_* environment is applied over the YAML settings.
 struct TracingPlan {
   /// Spans are exported (an endpoint is set and tracing is not disabled).
@@ -55,9 +51,6 @@ struct TracingPlan {
 [[nodiscard]] TracingPlan plan_tracing(const TracingSettings& settings,
                                        const otlp::EnvironmentSettings& env,
                                        otlp::Resource resource);
-
-/// The endpoint without its user information (user:password@), for a log line.
-[[nodiscard]] std::string loggable_endpoint(std::string_view endpoint);
 
 /// A running service's tracing, as the stage and the publisher read it: where finished spans
 /// go (nullptr: tracing off, nothing recorded) and the sampler of new traces. A new trace's

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "iw/events/enriched_record.h"
 #include "iw/loki/batcher.h"
 #include "iw/loki/entry.h"
 #include "iw/loki/push_policy.h"
@@ -121,7 +122,18 @@ class Pusher final : public stage::Processor {
     if (auto rejected = batcher_.add(std::move(*entry))) return refuse(record, ref, *rejected, out);
     recent_.remember(event_key, ref);
     const std::string_view execution_id = record.header("execution_id").value_or("");
-    if (out.span().recording()) out.span().set("ingestwatch.execution_id", execution_id);
+    if (stage::RecordSpan& span = out.span(); span.recording()) {
+      span.set("ingestwatch.execution_id", execution_id);
+      // A sampled run's span names its run, as the enricher's does; the entry keeps only labels,
+      // so the record is read again for the few records that are traced.
+      if (settings_.kinds.at(topic) == Kind::kRun) {
+        if (const auto run = span_facts_.read(record.value(), 0)) {
+          span.set("ingestwatch.source", run->source);
+          span.set("ingestwatch.objet", run->objet);
+          span.set("ingestwatch.etat", run->etat);
+        }
+      }
+    }
     // The record's span ends at Loki's answer: complete() or its dead letter (docs/TRACING.md).
     ledger_.hold(out.defer(),
                  RecordMetaView{.key = record.key(),
@@ -287,6 +299,10 @@ class Pusher final : public stage::Processor {
   const Settings& settings_;
   PusherMetrics metrics_;
   loki::EntryBuilder builder_;
+  // Only for sampled records' spans (process()).
+  events::EnrichedRecordReader span_facts_{events::EnrichedField::kSourceName,
+                                           events::EnrichedField::kObjetName,
+                                           events::EnrichedField::kEtat};
   loki::Batcher batcher_;
   Ledger ledger_;
   loki::RecentEvents recent_;

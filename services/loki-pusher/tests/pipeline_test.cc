@@ -326,6 +326,9 @@ TEST_F(PusherPipelineTest, EachRecordsSpanEndsAtLokisAnswer) {
     EXPECT_EQ(span.parent_span_id, "00f067aa0ba902b7");
     EXPECT_GE(span.end, *back_at);
     EXPECT_LT(span.start, *back_at);
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.source"), "Zoho");
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.objet"), "deals");
+    EXPECT_EQ(iw::testing::text_attribute(span, "ingestwatch.etat"), "SUCCESS");
     if (!iw::testing::text_attribute(span, "ingestwatch.dead_letter.reason").empty()) {
       dead_span = &span;
     }

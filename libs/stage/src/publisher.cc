@@ -77,11 +77,7 @@ base::Result<std::string_view> Publisher::dead_letter(
     const std::optional<kafka::Oversized>& oversized) {
   if (!span_.is_open() && content.traceparent.empty()) open_span();
   std::optional<trace::TraceParent> own = span_.context();
-  if (!own) {
-    const auto parent =
-        content.traceparent.empty() ? std::nullopt : trace::TraceParent::parse(content.traceparent);
-    own = parent ? parent->child(*ids_) : trace::TraceParent::start(*ids_);
-  }
+  if (!own) own = trace::TraceParent::child_of_or_start(content.traceparent, *ids_);
   const trace::TraceParent traceparent = *own;
   const std::size_t head_bytes = options_.dead_letter_head_bytes;
   // A record that never was in Kafka has no partition or offset: -1, and its position in the

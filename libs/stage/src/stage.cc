@@ -552,12 +552,7 @@ class Stage::Impl final : public kafka::DeliveryHandler,
                                             : deferred != deferred_spans_.end()
                                                 ? context_of(deferred->second)
                                                 : std::nullopt;
-    if (!own) {
-      const auto parent = content.traceparent.empty()
-                              ? std::nullopt
-                              : trace::TraceParent::parse(content.traceparent);
-      own = parent ? parent->child(ids_) : trace::TraceParent::start(ids_);
-    }
+    if (!own) own = trace::TraceParent::child_of_or_start(content.traceparent, ids_);
     const trace::TraceParent& traceparent = *own;
     const kafka::DeadLetterHeaders headers({.reason = reason,
                                             .error = error,

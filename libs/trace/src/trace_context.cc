@@ -98,6 +98,11 @@ TraceParent TraceParent::child(IdGenerator& ids) const {
   return tp;
 }
 
+TraceParent TraceParent::child_of_or_start(std::string_view traceparent, IdGenerator& ids) {
+  const auto parent = traceparent.empty() ? std::nullopt : parse(traceparent);
+  return parent ? parent->child(ids) : start(ids);
+}
+
 Uuid Uuid::random(IdGenerator& ids) {
   std::uint64_t hi = ids.next();
   std::uint64_t lo = ids.next();

@@ -86,6 +86,20 @@ TEST(UuidTest, IsVersion4AndUnique) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
+TEST(TraceParentTest, ChildOfOrStartContinuesAValidTraceElseStartsASampledOne) {
+  IdGenerator ids(7);
+  const std::string_view unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+  const TraceParent next = TraceParent::child_of_or_start(unsampled, ids);
+  EXPECT_EQ(next.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(next.span_id(), "00f067aa0ba902b7");
+  EXPECT_FALSE(next.sampled());  // the parent's decision is kept
+  for (std::string_view none : {"", "00-not-a-traceparent"}) {
+    const TraceParent fresh = TraceParent::child_of_or_start(none, ids);
+    EXPECT_NE(fresh.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_TRUE(fresh.sampled());
+  }
+}
+
 TEST(IdGeneratorTest, SameSeedSameIds) {
   IdGenerator a(99);
   IdGenerator b(99);

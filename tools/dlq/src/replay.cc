@@ -41,8 +41,7 @@ std::vector<std::pair<std::string, std::string>> replay_headers(
       // A repeated traceparent would leave readers guessing which trace they are in.
       if (has_traceparent) continue;
       has_traceparent = true;
-      const auto parent = trace::TraceParent::parse(h.value);
-      const trace::TraceParent next = parent ? parent->child(ids) : trace::TraceParent::start(ids);
+      const trace::TraceParent next = trace::TraceParent::child_of_or_start(h.value, ids);
       out.emplace_back("traceparent", std::string(next.text()));
       continue;
     }

@@ -36,6 +36,10 @@ class TraceParent {
 
   /// The same trace, one hop further: a new span id, same trace id and flags.
   [[nodiscard]] TraceParent child(IdGenerator& ids) const;
+  /// The hop after a record's `traceparent` header value: its child, or a new sampled trace
+  /// when the value is empty or does not parse (a dead letter, a replay).
+  [[nodiscard]] static TraceParent child_of_or_start(std::string_view traceparent,
+                                                     IdGenerator& ids);
 
   [[nodiscard]] std::string_view text() const { return {text_.data(), kSize}; }
   [[nodiscard]] std::string_view trace_id() const { return text().substr(3, 32); }

@@ -75,16 +75,9 @@ void RecordSpan::open(const runtime::Tracing& tracing, trace::IdGenerator& ids,
   reset(tracing, ids, record);
   // Tracing off: nothing to decide now; the context is made if the processor asks for it.
   if (!tracing.exporting()) return;
-  const auto header = record != nullptr ? record->header("traceparent") : std::nullopt;
-  const auto parent = header ? trace::TraceParent::parse(*header) : std::nullopt;
-  if (!parent) {
-    resolve();  // a new trace, sampled by the Sampler
-    if (context_->sampled()) start_recording(name, kind, clock, {});
-    return;
-  }
-  context_ = parent->child(ids);
   resolved_ = true;
-  if (parent->sampled()) start_recording(name, kind, clock, parent->span_id());
+  const std::string_view parent_span_id = derive_context();
+  if (context_->sampled()) start_recording(name, kind, clock, parent_span_id);
 }
 
 void RecordSpan::open_root(const runtime::Tracing& tracing, trace::IdGenerator& ids,
@@ -108,14 +101,19 @@ void RecordSpan::reset(const runtime::Tracing& tracing, trace::IdGenerator& ids,
 void RecordSpan::resolve() {
   if (resolved_ || !open_) return;
   resolved_ = true;
+  (void)derive_context();
+}
+
+std::string_view RecordSpan::derive_context() {
   const auto header = record_ != nullptr ? record_->header("traceparent") : std::nullopt;
-  const auto parent = header ? trace::TraceParent::parse(*header) : std::nullopt;
-  if (parent) {
-    context_ = parent->child(*ids_);
-    return;
+  if (const auto parent = header ? trace::TraceParent::parse(*header) : std::nullopt) {
+    context_ = parent->child(*ids_);  // the parent's flags, so its sampling decision
+    return header->substr(36, 16);    // its span id, in the record's header
   }
+  // A new trace, sampled by the Sampler.
   const trace::TraceParent fresh = trace::TraceParent::start(*ids_, false);
   context_ = fresh.with_sampled(tracing_->sampler().sample_new_trace(fresh.trace_id()));
+  return {};
 }
 
 void RecordSpan::start_recording(std::string_view name, otlp::SpanKind kind,

@@ -120,7 +120,7 @@ class Evaluation final : public stage::Processor {
       span.set("ingestwatch.execution_id", record.header("execution_id").value_or(""));
     }
     // The transitions this run brings about are evaluated at the next tick: they are events of
-    // its span, and their alert events are children of it (docs/TRACING.md).
+    // its span, and their alert events carry its span id (docs/TRACING.md).
     out.hold_span();
     clock_.observe(record.partition(), run->source, run->end, ctx_.clock.monotonic_now());
     emission_.observed(run->end);

@@ -66,6 +66,9 @@ class RecordSpan {
  private:
   void reset(const runtime::Tracing& tracing, trace::IdGenerator& ids, const kafka::Record* record);
   void resolve();
+  // Works out the context from the record's traceparent (its child) or a new trace; returns the
+  // parent's span id, a view into the record's header ("" for a new trace).
+  std::string_view derive_context();
   void start_recording(std::string_view name, otlp::SpanKind kind, const base::Clock& clock,
                        std::string_view parent_span_id);
 

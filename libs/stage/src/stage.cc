@@ -717,6 +717,9 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (force) (void)clients_.producer().flush(30s);
     if (!delivery_failures_.empty() && !force) rewind_undelivered();
     store_offsets();
+    // At least once there is no commit to wait for: what was staged is applied as the offsets
+    // move (a record read again after a crash is counted again, as its output is written again).
+    processor_.committed();
     if (force) {
       if (auto status = clients_.consumer().commit(); !status) {
         problems_.warn("offset commit failed", {{"detail", status.error().message()}});

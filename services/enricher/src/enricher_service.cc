@@ -86,7 +86,6 @@ class Enrichment final : public stage::Processor {
   Enrichment(runtime::Context& ctx, const Settings& settings)
       : ctx_(ctx),
         output_topic_(settings.output_topic),
-        at_least_once_(settings.delivery == Delivery::kAtLeastOnce),
         future_tolerance_(settings.future_tolerance),
         business_(ctx.metrics.registry(), settings.business, ctx.clock, ctx.logger),
         enricher_(enrich_options(settings)) {}
@@ -95,12 +94,8 @@ class Enrichment final : public stage::Processor {
 
   // One clock reading per batch: pipeline.processed_at is at most one batch's processing (a
   // millisecond or two) older than the moment a record is enriched.
-  // At least once nothing commits (the stage stores offsets): the runs staged by the batch before
-  // are counted here, like the records out, a repeat again (docs/ENRICHER.md). Until 2026-12
-  // they were never counted and piled up in memory.
   base::Status tick(stage::Input&, stage::Output&) override {
     processed_at_ = ctx_.clock.now();
-    if (at_least_once_) business_.commit();
     return {};
   }
 
@@ -147,11 +142,6 @@ class Enrichment final : public stage::Processor {
     return {};
   }
 
-  base::Status drain(stage::Input&, stage::Output&) override {
-    if (at_least_once_) business_.commit();
-    return {};
-  }
-
   void committed() override { business_.commit(); }
   void rolled_back(const std::vector<kafka::TopicPartitionOffset>&) override {
     business_.discard();
@@ -160,7 +150,6 @@ class Enrichment final : public stage::Processor {
  private:
   runtime::Context& ctx_;
   std::string output_topic_;
-  bool at_least_once_;
   milliseconds future_tolerance_;
   BusinessMetrics business_;
   events::Enricher enricher_;

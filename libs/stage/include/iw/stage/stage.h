@@ -241,6 +241,8 @@ class Processor {
   /// Partitions already taken away: their uncommitted work is redone by the new owner.
   virtual void lost(const std::vector<kafka::TopicPartition>& partitions) { (void)partitions; }
   /// What was staged since the last commit (or rollback) is durable: apply staged metrics.
+  /// kTransactional: after each committed transaction; kStoredOffsets: after each settle, when
+  /// the offsets of the records done are stored.
   virtual void committed() {}
   /// What was staged since the last commit was rolled back (kTransactional abort): the input
   /// is read again from `rewound` (already sought).

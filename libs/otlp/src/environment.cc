@@ -247,7 +247,7 @@ base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& look
   if (!errors.empty()) {
     std::string message;
     for (const std::string& text : errors) {
-      if (!message.empty()) message += "; ";
+      if (!message.empty()) message += '\n';
       message += text;
     }
     return base::fail(base::ErrorCode::kInvalidInput, std::move(message));

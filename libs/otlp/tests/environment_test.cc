@@ -209,7 +209,7 @@ TEST(LoggableUrlTest, NoUserinfoQueryOrFragment) {
 
 TEST(EnvironmentTest, EveryInvalidVariableIsReportedTogether) {
   EXPECT_EQ(error_of({{"OTEL_SDK_DISABLED", "maybe"}, {"OTEL_BSP_EXPORT_TIMEOUT", "-1"}}),
-            "OTEL_SDK_DISABLED: must be true or false; "
+            "OTEL_SDK_DISABLED: must be true or false\n"
             "OTEL_BSP_EXPORT_TIMEOUT: must be a whole number from 1 to 86400000 of milliseconds");
 }
 

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -270,20 +271,27 @@ int run_service(const ServiceInfo& info, Service& service, int argc, char** argv
   load_options.overrides = cli->overrides;
   auto loaded = cli->config_path ? config::load_file(schema, *cli->config_path, load_options)
                                  : config::load_string(schema, "", "<defaults>", load_options);
-  if (!loaded) {
-    std::cerr << config::format_diagnostics(loaded.error());
-    std::cerr << info.binary << ": " << loaded.error().size() << " configuration problem"
-              << (loaded.error().size() == 1 ? "" : "s") << "\n";
+  // The OTEL_* variables win over the tracing.* keys; a bad one is a configuration problem,
+  // reported and counted with the file's (one line per variable).
+  auto otel = otlp::read_environment(environment_variable);
+  if (!loaded || !otel) {
+    std::size_t problems = 0;
+    if (!loaded) {
+      std::cerr << config::format_diagnostics(loaded.error());
+      problems += loaded.error().size();
+    }
+    if (!otel) {
+      std::istringstream lines(otel.error().message());
+      for (std::string line; std::getline(lines, line);) {
+        std::cerr << info.binary << ": " << line << "\n";
+        ++problems;
+      }
+    }
+    std::cerr << info.binary << ": " << problems << " configuration problem"
+              << (problems == 1 ? "" : "s") << "\n";
     return kExitUsage;
   }
   const config::Config& config = *loaded;
-  // The OTEL_* variables win over the tracing.* keys; a bad one is a configuration problem.
-  auto otel = otlp::read_environment(environment_variable);
-  if (!otel) {
-    std::cerr << info.binary << ": " << otel.error().message() << "\n";
-    std::cerr << info.binary << ": 1 configuration problem\n";
-    return kExitUsage;
-  }
   const TracingPlan tracing_plan = plan_tracing(config.read<TracingSettings>(), *otel,
                                                 {.service_name = info.binary,
                                                  .service_version = std::string(version()),

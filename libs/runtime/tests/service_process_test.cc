@@ -148,6 +148,21 @@ TEST_F(ServiceProcessTest, CrossKeyChecksFailCheckConfigAndStartUpAlike) {
   EXPECT_THAT(start.out(), Not(HasSubstr("\"msg\":\"started\"")));
 }
 
+TEST_F(ServiceProcessTest, BadOtelVariablesAreReportedAndCountedWithTheFilesProblems) {
+  const fs::path config = write_config("shout.yaml", good_config() + "demo.shout: HI\n");
+  ChildProcess p(
+      dir_, demo({"--config", config.string(), "--check-config"}),
+      {"OTEL_TRACES_SAMPLER_ARG=2", "OTEL_EXPORTER_OTLP_HEADERS=a=" + std::string(kSecret),
+       "OTEL_SDK_DISABLED=maybe"});
+  EXPECT_EQ(p.wait(), 2);
+  const std::string err = p.err();
+  EXPECT_THAT(err, HasSubstr("demo.shout: set demo.greeting or demo.shout, not both"));
+  EXPECT_THAT(err, HasSubstr(": OTEL_SDK_DISABLED: must be true or false\n"));
+  EXPECT_THAT(err, HasSubstr(": OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1\n"));
+  EXPECT_THAT(err, HasSubstr("3 configuration problems\n"));
+  EXPECT_THAT(err + p.out(), Not(HasSubstr(kSecret)));
+}
+
 TEST_F(ServiceProcessTest, ServesMetricsThatPromtoolAcceptsAndDrainsOnSigterm) {
   const fs::path config = write_config("good.yaml", good_config());
   ChildProcess p(dir_, demo({"--config", config.string()}));

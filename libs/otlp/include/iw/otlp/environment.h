@@ -68,8 +68,9 @@ parse_headers(std::string_view text);
 ///    1.0.
 ///  - OTEL_BSP_SCHEDULE_DELAY / _EXPORT_TIMEOUT in milliseconds, _MAX_QUEUE_SIZE /
 ///    _MAX_EXPORT_BATCH_SIZE spans: positive integers.
-/// Every invalid variable is reported, in one kInvalidInput error ("; "-joined), each part
-/// starting with the variable's name; a header's or a resource attribute's text never appears.
+/// Every invalid variable is reported, in one kInvalidInput error with a line per variable
+/// (no other line breaks), each starting with the variable's name; a header's or a resource
+/// attribute's text never appears.
 [[nodiscard]] base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& lookup);
 
 }  // namespace iw::otlp

@@ -40,6 +40,10 @@ std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
   return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{64} << 20);
 }
 
+// How long a poll waits for more input after a batch was cut full: two such polls without a
+// record, and the end of the burst is pushed.
+constexpr milliseconds kBurstQuiet{10};
+
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{
       .name = "loki-pusher",
@@ -97,6 +101,7 @@ class Pusher final : public stage::Processor {
   }
 
   base::Status process(const kafka::Record& record, stage::Output& out) override {
+    ++taken_since_tick_;
     const auto topic = static_cast<std::size_t>(
         std::ranges::find(settings_.topics, record.topic()) - settings_.topics.begin());
     const loki::EntryRef ref{.topic = static_cast<std::int32_t>(topic),
@@ -144,6 +149,12 @@ class Pusher final : public stage::Processor {
   }
 
   base::Status tick(stage::Input& input, stage::Output& out) override {
+    // The previous poll brought no record (a tick comes after each poll, before that poll's
+    // records are processed): the input paused, and the end of a burst is pushed now
+    // (Batcher::end_burst()).
+    if (taken_since_tick_ == 0 && !held_back_) batcher_.end_burst();
+    taken_since_tick_ = 0;
+    held_back_ = false;
     submit_due();
     if (auto status = apply_outcomes(out); !status) return status;
     flow_control(input);
@@ -153,7 +164,10 @@ class Pusher final : public stage::Processor {
   milliseconds poll_timeout() const override {
     const auto due = batcher_.due_at();
     if (!due) return milliseconds::max();
-    return std::max(0ms, std::chrono::ceil<milliseconds>(*due - ctx_.clock.monotonic_now()));
+    const milliseconds until_due =
+        std::max(0ms, std::chrono::ceil<milliseconds>(*due - ctx_.clock.monotonic_now()));
+    // After a burst, a short poll finds out soon whether the input paused.
+    return batcher_.in_burst() ? std::min(until_due, kBurstQuiet) : until_due;
   }
 
   // Loki takes pushes, just slower than Kafka delivers: take no record for a moment. What
@@ -163,6 +177,7 @@ class Pusher final : public stage::Processor {
   }
 
   void wait(milliseconds timeout) override {
+    held_back_ = true;  // the next tick follows no poll
     if (sender_->idle()) batcher_.flush();
     sender_->wait(timeout);
   }
@@ -310,6 +325,9 @@ class Pusher final : public stage::Processor {
   stage::Input* input_ = nullptr;  // the stage's, from started()
   std::unique_ptr<Sender> sender_;
   std::size_t submitted_bytes_ = 0;  // batches handed to the sender, not yet settled
+  // Since the last tick: records taken, and whether the stage waited instead of polling.
+  std::size_t taken_since_tick_ = 0;
+  bool held_back_ = false;
   std::uint64_t abandoned_entries_ = 0;
 };
 

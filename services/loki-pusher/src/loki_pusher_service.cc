@@ -44,6 +44,14 @@ std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
 // record, and the end of the burst is pushed.
 constexpr milliseconds kBurstQuiet{10};
 
+// Records a poll takes at most. wants_input() is asked before each poll, so one poll is all that
+// can go past max_pending_bytes (256 records overshot a 4 MiB limit by ~190 KB): records of ~1 KiB
+// by a 64th of the limit at most, 8 to 64 records. Each poll costs the same (the stage's tick and
+// settle, the sender's outcomes), so fewer of them cost less per record.
+std::size_t poll_batch(std::size_t max_pending_bytes) {
+  return std::clamp<std::size_t>(max_pending_bytes / (std::size_t{64} << 10), 8, 64);
+}
+
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{
       .name = "loki-pusher",
@@ -57,9 +65,7 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
                                std::to_string(prefetch_bytes(s.max_pending_bytes) / 1024)}},
       // Stored offsets reach Kafka within a second: after a crash, less is read and sent again.
       .store_interval = 1000ms,
-      // wants_input() is asked before each poll: a poll of this many records is all that can
-      // go past max_pending_bytes (256 records overshot a 4 MiB limit by ~190 KB).
-      .poll_batch = 8,
+      .poll_batch = poll_batch(s.max_pending_bytes),
       .poison = s.poison,
       .output_label = "loki",
       .dead_letter_reasons = reason_names(),

@@ -30,14 +30,16 @@ std::vector<std::string> reason_names() {
   return names;
 }
 
-// What librdkafka prefetches is memory too, outside the pending-bytes limit, and sets the pace:
-// librdkafka 2.0 fetches again only about a second after its queue filled, so the pusher moves
-// about one queue a second (bench/loki_pusher_throughput, four pushes in flight: 8 MiB ~14 000
-// lines/s, 16 MiB ~25 000, 32 MiB ~47 000, 64 MiB ~72 000). As much as max_pending_bytes, from
-// 8 MiB up to librdkafka's own default, 64 MiB: the one memory setting bounds both. The user's
-// kafka.properties win.
+// What librdkafka prefetches is memory too, outside the pending-bytes limit. librdkafka 2.0 stops
+// fetching once its queue is full and looked again only at its broker thread's next wake-up, up
+// to a second later: the pusher moved about one queue a second (8 MiB ~14 000 lines/s, 64 MiB
+// ~72 000, bench/results/2026-12-06-loki-pusher-in-flight.md). The consumer now wakes the fetcher
+// once the queue has drained to half (kafka::PrefetchWatch), so the queue only has to cover a
+// fetch's round trip: 8, 16 and 64 MiB move the same lines/s, 16 MiB with the least CPU
+// (bench/results/2026-12-06-loki-pusher-wakeup.md). As much as max_pending_bytes, from 8 to
+// 16 MiB: the one memory setting bounds both. The user's kafka.properties win.
 std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
-  return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{64} << 20);
+  return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{16} << 20);
 }
 
 // How long a poll waits for more input after a batch was cut full: two such polls without a
@@ -46,10 +48,11 @@ constexpr milliseconds kBurstQuiet{10};
 
 // Records a poll takes at most. wants_input() is asked before each poll, so one poll is all that
 // can go past max_pending_bytes (256 records overshot a 4 MiB limit by ~190 KB): records of ~1 KiB
-// by a 64th of the limit at most, 8 to 64 records. Each poll costs the same (the stage's tick and
-// settle, the sender's outcomes), so fewer of them cost less per record.
+// by a 512th of the limit at most, 8 (up to 4 MiB) to 64 records (from 32 MiB). Each poll costs
+// the same (the stage's tick and settle, the sender's outcomes), so fewer of them cost less per
+// record.
 std::size_t poll_batch(std::size_t max_pending_bytes) {
-  return std::clamp<std::size_t>(max_pending_bytes / (std::size_t{64} << 10), 8, 64);
+  return std::clamp<std::size_t>(max_pending_bytes / (std::size_t{512} << 10), 8, 64);
 }
 
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {

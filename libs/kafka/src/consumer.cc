@@ -190,9 +190,11 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     }
     left_out_.clear();
     if (!deferred_seeks_.empty()) apply_deferred_seeks();
-    if (count > 0 && prefetch_->after_poll(rd_kafka_queue_length(queue_),
-                                           static_cast<std::size_t>(count), taken_bytes)) {
-      wake_fetchers();
+    if (count > 0) {
+      const std::size_t queued = rd_kafka_queue_length(queue_);
+      if (prefetch_->after_poll(queued, static_cast<std::size_t>(count), taken_bytes)) {
+        wake_fetchers(queued);
+      }
     }
     if (first_error) return std::unexpected(std::move(*first_error));
     return {};
@@ -431,7 +433,8 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   // no side effect on the consumer (a resume of a partition that is not paused would bump its
   // version and drop what was prefetched, librdkafka #4637). It waits for the answers, a round
   // trip, about once per half a queue read.
-  void wake_fetchers() {
+  void wake_fetchers(std::size_t queued) {
+    options_.client.logger->debug("kafka fetcher woken", {{"queued_records", queued}});
     rd_kafka_topic_partition_list_t* parts = nullptr;
     if (rd_kafka_assignment(consumer_->c_ptr(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
     for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = RD_KAFKA_OFFSET_END;

@@ -25,17 +25,17 @@ bool PrefetchWatch::after_poll(std::size_t queued, std::size_t taken, std::size_
     read_records_ /= 2;
     read_bytes_ /= 2;
   }
-  const std::size_t bytes = queued_bytes(queued);
-  // The fetcher stops at a limit, overshooting it by up to a fetch; seen after a poll took a few
-  // records, a stopped fetcher's queue is still above 90 % of it. A wrong guess costs one
-  // wake-up too many.
-  if (queued * 10 >= limit_records_ * 9 || bytes * 10 >= limit_bytes_ * 9) {
+  // The fetcher stops at a limit, overshooting it by up to a fetch. The queue held what this
+  // poll took besides what is left (at least: more may have come meanwhile), so a stopped
+  // fetcher's queue is seen above 90 % of a limit however much a poll takes. A wrong guess costs
+  // one wake-up too many.
+  const std::size_t before = queued + taken;
+  if (before * 10 >= limit_records_ * 9 || queued_bytes(before) * 10 >= limit_bytes_ * 9) {
     filled_ = true;
-    return false;
   }
   // Woken below half of both limits, it fetches again at once: the queue refills before it runs
   // dry.
-  if (filled_ && queued * 2 <= limit_records_ && bytes * 2 <= limit_bytes_) {
+  if (filled_ && queued * 2 <= limit_records_ && queued_bytes(queued) * 2 <= limit_bytes_) {
     filled_ = false;
     ++wakeups_;
     return true;

@@ -61,6 +61,15 @@ TEST(PrefetchWatchTest, FillsAndWakesAgainEachTimeTheQueueFills) {
   EXPECT_EQ(wakes, 3);
 }
 
+// A poll may take more than the queue holds when the queue is small: it was full before the
+// poll, and is woken as soon as what is left is below half.
+TEST(PrefetchWatchTest, APollTakingMostOfASmallQueueStillSeesItFull) {
+  PrefetchWatch watch(kRecords, 64 * 1024);
+  EXPECT_FALSE(watch.after_poll(10, 16, 16 * 5000)) << "50 KB left: above half of 64 KiB";
+  EXPECT_TRUE(watch.filled());
+  EXPECT_TRUE(watch.after_poll(0, 10, 10 * 5000));
+}
+
 TEST(PrefetchWatchTest, BytesAreEstimatedFromTheRecordsRead) {
   PrefetchWatch watch(kRecords, kBytes);
   EXPECT_EQ(watch.queued_bytes(1000), 0u) << "nothing read yet: no estimate";

@@ -432,13 +432,14 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   // for the assigned partitions is one for each partition's leader, whose thread fetches it, with
   // no side effect on the consumer (a resume of a partition that is not paused would bump its
   // version and drop what was prefetched, librdkafka #4637). It waits for the answers, a round
-  // trip, about once per half a queue read.
+  // trip, about once per half a queue read; 200 ms at most (the request, once queued, has woken
+  // the thread: the answer itself is not needed).
   void wake_fetchers(std::size_t queued) {
     options_.client.logger->debug("kafka fetcher woken", {{"queued_records", queued}});
     rd_kafka_topic_partition_list_t* parts = nullptr;
     if (rd_kafka_assignment(consumer_->c_ptr(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
     for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = RD_KAFKA_OFFSET_END;
-    if (parts->cnt > 0) (void)rd_kafka_offsets_for_times(consumer_->c_ptr(), parts, 1000);
+    if (parts->cnt > 0) (void)rd_kafka_offsets_for_times(consumer_->c_ptr(), parts, 200);
     rd_kafka_topic_partition_list_destroy(parts);
   }
 

@@ -204,6 +204,18 @@ double steady_lines_per_second(const std::vector<iw::testing::LokiRequest>& requ
   return static_cast<double>(steady) / seconds;
 }
 
+// BENCH_LOKI_PUSHER_TIMELINE: each push as answered (ms after the first, entries), to see where
+// the pusher waits.
+void print_timeline(const std::vector<iw::testing::LokiRequest>& requests) {
+  for (const iw::testing::LokiRequest& request : requests) {
+    std::fprintf(stderr, "push %8.1f ms %6zu entries\n",
+                 std::chrono::duration<double, std::milli>(request.answered_at -
+                                                           requests.front().answered_at)
+                     .count(),
+                 request.entries);
+  }
+}
+
 std::unique_ptr<iw::testing::LokiReceiver> start_receiver() {
   auto started = iw::testing::LokiReceiver::start();
   if (!started) {
@@ -590,6 +602,7 @@ Measure pusher(const std::string& bootstrap, const std::string& binary, const st
                  refused, receiver->duplicates(), receiver->entry_count(), count);
     std::exit(1);
   }
+  if (std::getenv("BENCH_LOKI_PUSHER_TIMELINE") != nullptr) print_timeline(requests);
   return {.lines_per_second = steady_lines_per_second(requests),
           .cpu_seconds_per_million = cpu * 1e6 / static_cast<double>(count),
           .bytes_per_line = static_cast<double>(body_bytes) / static_cast<double>(count),

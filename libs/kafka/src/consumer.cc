@@ -4,8 +4,11 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 
 #include "consumer_impl.h"
+#include "iw/kafka/prefetch_watch.h"
 #include "librdkafka_glue.h"
 
 namespace iw::kafka {
@@ -113,6 +116,8 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
         !status) {
       return status;
     }
+    prefetch_.emplace(conf_number(**conf, "queued.min.messages"),
+                      conf_number(**conf, "queued.max.messages.kbytes") * 1024);
     std::string errstr;
     consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), errstr));
     if (!consumer_) return base::fail(base::ErrorCode::kInvalidInput, "kafka consumer: " + errstr);
@@ -165,8 +170,10 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
           static_cast<RdKafka::ErrorCode>(rd_kafka_last_error()), "consume_batch"));
     }
     std::optional<base::Error> first_error;
+    std::size_t taken_bytes = 0;
     for (std::size_t i = 0; i < static_cast<std::size_t>(count); ++i) {
       rd_kafka_message_t* message = messages_[i];
+      taken_bytes += message->len + message->key_len;
       if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         auto error = consume_error(message);
         // A fatal error outranks whatever came before it.
@@ -183,6 +190,12 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     }
     left_out_.clear();
     if (!deferred_seeks_.empty()) apply_deferred_seeks();
+    if (count > 0) {
+      const std::size_t queued = rd_kafka_queue_length(queue_);
+      if (prefetch_->after_poll(queued, static_cast<std::size_t>(count), taken_bytes)) {
+        wake_fetchers(queued);
+      }
+    }
     if (first_error) return std::unexpected(std::move(*first_error));
     return {};
   }
@@ -408,6 +421,28 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
     return error;
   }
 
+  static std::size_t conf_number(const RdKafka::Conf& conf, const std::string& name) {
+    std::string value;
+    if (conf.get(name, value) != RdKafka::Conf::CONF_OK) return 0;
+    return static_cast<std::size_t>(std::strtoull(value.c_str(), nullptr, 10));
+  }
+
+  // librdkafka 2.0 fetches again, after its queue reached a limit, only once its broker thread
+  // wakes up (PrefetchWatch): an operation queued for that thread wakes it. A ListOffsets request
+  // for the assigned partitions is one for each partition's leader, whose thread fetches it, with
+  // no side effect on the consumer (a resume of a partition that is not paused would bump its
+  // version and drop what was prefetched, librdkafka #4637). It waits for the answers, a round
+  // trip, about once per half a queue read; 200 ms at most (the request, once queued, has woken
+  // the thread: the answer itself is not needed).
+  void wake_fetchers(std::size_t queued) {
+    options_.client.logger->debug("kafka fetcher woken", {{"queued_records", queued}});
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (rd_kafka_assignment(consumer_->c_ptr(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+    if (parts->cnt > 0) (void)rd_kafka_offsets_for_times(consumer_->c_ptr(), parts, 200);
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+
   bool leaves_out(const rd_kafka_message_t* message) const {
     const std::string_view topic = rd_kafka_topic_name(message->rkt);
     return std::any_of(left_out_.begin(), left_out_.end(),
@@ -455,6 +490,8 @@ class KafkaConsumer final : public Consumer, public RdKafka::RebalanceCb {
   bool in_batch_ = false;
   std::vector<TopicPartition> left_out_;
   std::vector<DeferredSeek> deferred_seeks_;
+  // poll_batch(): when to wake librdkafka's fetcher after its queue filled.
+  std::optional<PrefetchWatch> prefetch_;
   bool closed_ = false;
 };
 

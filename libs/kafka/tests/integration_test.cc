@@ -312,6 +312,46 @@ TEST_F(KafkaIntegrationTest, BatchPollingMembersHandPartitionsOverWithoutLossOrR
   batch.clear();  // records go before their consumer
 }
 
+// librdkafka 2.0 stops fetching once its queue is full and, left alone, fetches again only at
+// its broker thread's next wake-up, up to a second later. The consumer wakes the fetcher each time
+// the queue, seen full, has drained to half (PrefetchWatch): 2 MB through a 64 KiB queue fill it
+// ~30 times. Here, on a lone consumer of one partition, the broker thread happens to wake soon
+// enough anyway (the 2 MB take ~1.2 s with or without the request); in the pusher it did not: 8 MiB
+// of prefetch moved ~15 000 lines/s without it, ~130 000 with it
+// (bench/results/2026-12-06-loki-pusher-wakeup.md). This checks the wake-ups are asked for, with
+// librdkafka's own queue length and limits.
+TEST_F(KafkaIntegrationTest, AFullPrefetchQueueIsRefilledByWakingTheFetcher) {
+  const std::string topic = create_topic(1);
+  std::vector<std::string> values;
+  for (int i = 0; i < 400; ++i) values.push_back(std::to_string(i) + std::string(5000, 'x'));
+  // A record batch a record: a fetch brings ~64 KiB, not one large batch (KIP-74).
+  client_.properties["batch.size"] = "6000";
+  produce_all(topic, values);
+  client_.properties.erase("batch.size");
+  logger_.set_level(log::Level::kDebug);
+  ConsumerOptions options{.client = client_, .group_id = random_name("group")};
+  options.client.properties["queued.max.messages.kbytes"] = "64";
+  options.client.properties["fetch.message.max.bytes"] = "65536";
+  auto made = make_consumer(options);
+  ASSERT_TRUE(made.has_value()) << made.error().to_string();
+  Consumer& c = **made;
+  ASSERT_TRUE(c.subscribe({topic}).has_value());
+  std::vector<Record> batch;
+  std::size_t read = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (read < values.size() && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(c.poll_batch(batch, 16, 100ms).has_value());
+    read += batch.size();
+  }
+  batch.clear();
+  ASSERT_EQ(read, values.size());
+  std::size_t woken = 0;
+  for (const std::string& line : sink_.lines()) {
+    if (line.find("kafka fetcher woken") != std::string::npos) ++woken;
+  }
+  EXPECT_GE(woken, 10u);
+}
+
 TEST_F(KafkaIntegrationTest, OnlyStoredOffsetsAreCommitted) {
   const std::string topic = create_topic(1);
   produce_all(topic, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});

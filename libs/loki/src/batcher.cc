@@ -74,6 +74,7 @@ std::optional<Rejection> Batcher::add(Entry entry) {
   if (open.batch.entry_count > 0 && (open.batch.byte_size + size > options_.max_batch_bytes ||
                                      open.batch.entry_count + 1 > options_.max_batch_entries)) {
     cut(lane);
+    cut_full_ = true;
     size = size_in_open();
   }
   if (open.batch.entry_count == 0) open.since = clock_.monotonic_now();
@@ -96,6 +97,7 @@ std::optional<Rejection> Batcher::add(Entry entry) {
   if (open.batch.byte_size >= options_.max_batch_bytes ||
       open.batch.entry_count >= options_.max_batch_entries) {
     cut(lane);
+    cut_full_ = true;
   }
   return std::nullopt;
 }
@@ -150,6 +152,13 @@ std::optional<Batch> Batcher::next() {
 
 void Batcher::flush() {
   while (const auto lane = oldest_open()) cut(*lane);
+  cut_full_ = false;
+}
+
+bool Batcher::end_burst() {
+  if (!in_burst()) return false;
+  flush();
+  return true;
 }
 
 std::optional<base::MonotonicTime> Batcher::due_at() const {

@@ -134,6 +134,38 @@ TEST(BatcherTest, CutsByAge) {
   EXPECT_FALSE(batcher.due_at());
 }
 
+TEST(BatcherTest, TheEndOfABurstGoesAtOnce) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_entries = 2}, clock);
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", i, "x", i)));
+  ASSERT_TRUE(batcher.next());
+  ASSERT_TRUE(batcher.next());
+  EXPECT_TRUE(batcher.in_burst());
+  EXPECT_TRUE(batcher.end_burst()) << "batches were cut full: the input paused after a burst";
+  auto last = batcher.next();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(offsets(last->streams[0]), (std::vector<std::int64_t>{4}));
+  EXPECT_EQ(batcher.pending_entries(), 0U);
+  // Once per burst: what comes after waits for a full batch or max_batch_wait again.
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 5, "x", 5)));
+  EXPECT_FALSE(batcher.in_burst());
+  EXPECT_FALSE(batcher.end_burst());
+  EXPECT_FALSE(batcher.next());
+}
+
+TEST(BatcherTest, ATrickleStillWaitsForMaxBatchWait) {
+  base::FakeClock clock(kNow);
+  Batcher batcher({.max_batch_entries = 10, .max_batch_wait = milliseconds{1000}}, clock);
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 1, "x", 0)));
+  EXPECT_FALSE(batcher.end_burst()) << "no batch was cut full";
+  EXPECT_FALSE(batcher.next());
+  clock.advance(milliseconds{1000});
+  ASSERT_TRUE(batcher.next());
+  // A batch cut by age is no burst either.
+  ASSERT_FALSE(batcher.add(entry("{a=\"1\"}", 2, "y", 1)));
+  EXPECT_FALSE(batcher.end_burst());
+}
+
 TEST(BatcherTest, DueNowWhenABatchIsCut) {
   base::FakeClock clock(kNow);
   Batcher batcher({.max_batch_entries = 1}, clock);

@@ -89,6 +89,28 @@ TEST(EnrichedRunTest, ZoneAndEntrepriseOnlyWhenPresent) {
   }
 }
 
+// The builder remembers each label set's stream: the same values give the same stream, other
+// values (however their bytes line up) another, and a refused set is refused every time.
+TEST(EnrichedRunTest, EachLabelSetHasItsOwnStreamEveryTime) {
+  EntryBuilder builder({.label_limits = {.max_value_length = 16}});
+  auto stream = [&](std::string_view labels) {
+    auto entry = builder.enriched_run(run(labels), kRef, kIngest);
+    return entry ? entry->stream : "refused: " + entry.error().message;
+  };
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(stream(R"({"etat":"SUCCESS","source":"Zoho"})"),
+              R"({etat="SUCCESS", job="ingestion-logs", source="Zoho"})");
+    EXPECT_EQ(stream(R"({"etat":"CESS","source":"ZohoSUC"})"),
+              R"({etat="CESS", job="ingestion-logs", source="ZohoSUC"})");
+    EXPECT_EQ(stream(R"({"etat":"SUCCESS","source":"Zoho","zone":"eu"})"),
+              R"({etat="SUCCESS", job="ingestion-logs", source="Zoho", zone="eu"})");
+    EXPECT_EQ(stream(R"({"etat":"SUCCESS","source":"Zoho","entreprise":"eu"})"),
+              R"({entreprise="eu", etat="SUCCESS", job="ingestion-logs", source="Zoho"})");
+    EXPECT_EQ(stream(R"({"etat":"SUCCESS","source":"Zoho-is-too-long!"})"),
+              "refused: label source has a value of 17 bytes, more than the limit of 16");
+  }
+}
+
 TEST(EnrichedRunTest, OnlyTheAllowListBecomesLabels) {
   EntryBuilder builder;
   auto entry = builder.enriched_run(

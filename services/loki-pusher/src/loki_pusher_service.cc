@@ -30,14 +30,29 @@ std::vector<std::string> reason_names() {
   return names;
 }
 
-// What librdkafka prefetches is memory too, outside the pending-bytes limit, and sets the pace:
-// librdkafka 2.0 fetches again only about a second after its queue filled, so the pusher moves
-// about one queue a second (bench/loki_pusher_throughput, four pushes in flight: 8 MiB ~14 000
-// lines/s, 16 MiB ~25 000, 32 MiB ~47 000, 64 MiB ~72 000). As much as max_pending_bytes, from
-// 8 MiB up to librdkafka's own default, 64 MiB: the one memory setting bounds both. The user's
-// kafka.properties win.
+// What librdkafka prefetches is memory too, outside the pending-bytes limit. librdkafka 2.0 stops
+// fetching once its queue is full and looked again only at its broker thread's next wake-up, up
+// to a second later: the pusher moved about one queue a second (8 MiB ~14 000 lines/s, 64 MiB
+// ~72 000, bench/results/2026-12-06-loki-pusher-in-flight.md). The consumer now wakes the fetcher
+// once the queue has drained to half (kafka::PrefetchWatch), so the queue only has to cover a
+// fetch's round trip: 8, 16 and 64 MiB move the same lines/s, 16 MiB with the least CPU
+// (bench/results/2026-12-06-loki-pusher-wakeup.md). As much as max_pending_bytes, from 8 to
+// 16 MiB: the one memory setting bounds both. The user's kafka.properties win.
 std::size_t prefetch_bytes(std::size_t max_pending_bytes) {
-  return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{64} << 20);
+  return std::clamp<std::size_t>(max_pending_bytes, std::size_t{8} << 20, std::size_t{16} << 20);
+}
+
+// How long a poll waits for more input after a batch was cut full: two such polls without a
+// record, and the end of the burst is pushed.
+constexpr milliseconds kBurstQuiet{10};
+
+// Records a poll takes at most. wants_input() is asked before each poll, so one poll is all that
+// can go past max_pending_bytes (256 records overshot a 4 MiB limit by ~190 KB): records of ~1 KiB
+// by a 512th of the limit at most, 8 (up to 4 MiB) to 64 records (from 32 MiB). Each poll costs
+// the same (the stage's tick and settle, the sender's outcomes), so fewer of them cost less per
+// record.
+std::size_t poll_batch(std::size_t max_pending_bytes) {
+  return std::clamp<std::size_t>(max_pending_bytes / (std::size_t{512} << 10), 8, 64);
 }
 
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
@@ -53,9 +68,7 @@ stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s
                                std::to_string(prefetch_bytes(s.max_pending_bytes) / 1024)}},
       // Stored offsets reach Kafka within a second: after a crash, less is read and sent again.
       .store_interval = 1000ms,
-      // wants_input() is asked before each poll: a poll of this many records is all that can
-      // go past max_pending_bytes (256 records overshot a 4 MiB limit by ~190 KB).
-      .poll_batch = 8,
+      .poll_batch = poll_batch(s.max_pending_bytes),
       .poison = s.poison,
       .output_label = "loki",
       .dead_letter_reasons = reason_names(),
@@ -97,6 +110,7 @@ class Pusher final : public stage::Processor {
   }
 
   base::Status process(const kafka::Record& record, stage::Output& out) override {
+    ++taken_since_tick_;
     const auto topic = static_cast<std::size_t>(
         std::ranges::find(settings_.topics, record.topic()) - settings_.topics.begin());
     const loki::EntryRef ref{.topic = static_cast<std::int32_t>(topic),
@@ -144,6 +158,12 @@ class Pusher final : public stage::Processor {
   }
 
   base::Status tick(stage::Input& input, stage::Output& out) override {
+    // The previous poll brought no record (a tick comes after each poll, before that poll's
+    // records are processed): the input paused, and the end of a burst is pushed now
+    // (Batcher::end_burst()).
+    if (taken_since_tick_ == 0 && !held_back_) batcher_.end_burst();
+    taken_since_tick_ = 0;
+    held_back_ = false;
     submit_due();
     if (auto status = apply_outcomes(out); !status) return status;
     flow_control(input);
@@ -153,7 +173,10 @@ class Pusher final : public stage::Processor {
   milliseconds poll_timeout() const override {
     const auto due = batcher_.due_at();
     if (!due) return milliseconds::max();
-    return std::max(0ms, std::chrono::ceil<milliseconds>(*due - ctx_.clock.monotonic_now()));
+    const milliseconds until_due =
+        std::max(0ms, std::chrono::ceil<milliseconds>(*due - ctx_.clock.monotonic_now()));
+    // After a burst, a short poll finds out soon whether the input paused.
+    return batcher_.in_burst() ? std::min(until_due, kBurstQuiet) : until_due;
   }
 
   // Loki takes pushes, just slower than Kafka delivers: take no record for a moment. What
@@ -163,6 +186,7 @@ class Pusher final : public stage::Processor {
   }
 
   void wait(milliseconds timeout) override {
+    held_back_ = true;  // the next tick follows no poll
     if (sender_->idle()) batcher_.flush();
     sender_->wait(timeout);
   }
@@ -310,6 +334,9 @@ class Pusher final : public stage::Processor {
   stage::Input* input_ = nullptr;  // the stage's, from started()
   std::unique_ptr<Sender> sender_;
   std::size_t submitted_bytes_ = 0;  // batches handed to the sender, not yet settled
+  // Since the last tick: records taken, and whether the stage waited instead of polling.
+  std::size_t taken_since_tick_ = 0;
+  bool held_back_ = false;
   std::uint64_t abandoned_entries_ = 0;
 };
 

@@ -228,7 +228,7 @@ void declare_settings(config::Schema& schema) {
       .describe(
           "The input partitions are paused while more than this is held for Loki (being "
           "batched, queued, or retried), and resumed below half of it. The consumer prefetches "
-          "as much (8 to 64 MiB) unless kafka.properties sets queued.max.messages.kbytes.")
+          "as much (8 to 16 MiB) unless kafka.properties sets queued.max.messages.kbytes.")
       .default_value(std::int64_t{64} << 20)
       .min(std::int64_t{1} << 16);
   keys.key("loki_pusher.backoff.min", &S::sender, &SenderOptions::backoff,

@@ -85,11 +85,12 @@ class PusherPipelineTest : public ::testing::Test {
     }
   }
 
-  // Batches leave `max_wait` after their first entry.
-  void start(std::string_view max_wait = "5ms") {
+  // Batches leave `max_wait` after their first entry, or once they hold `max_entries`.
+  void start(std::string_view max_wait = "5ms", std::size_t max_entries = 10'000) {
     const std::string config = std::string(kConfig) +
                                "  url: http://127.0.0.1:" + std::to_string(receiver_->port()) +
-                               "\n  batch:\n    max_wait: " + std::string(max_wait) + "\n";
+                               "\n  batch:\n    max_wait: " + std::string(max_wait) +
+                               "\n    max_entries: " + std::to_string(max_entries) + "\n";
     context_ = std::make_unique<iw::testing::ServiceContext>(pusher_info(), service_, config);
   }
 
@@ -219,6 +220,19 @@ TEST_F(PusherPipelineTest, PushesEveryRecordAndStoresOffsetsOnlyOnceLokiTookThem
   EXPECT_GE(metric(R"(ingestwatch_consumer_lag_records{partition="0",topic="ingestion-alerts"})"),
             0);
   EXPECT_THAT(kafka_.committed_records(kDeadLetters), IsEmpty());
+}
+
+// A burst fills batches; when the input pauses, its last entries (batches not full) are pushed
+// at once, not a minute (max_wait) later.
+TEST_F(PusherPipelineTest, TheEndOfABurstIsPushedWithoutWaitingForMaxWait) {
+  start("60s", 2);
+  const auto began = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run([&](FakeConsumer& consumer) {
+    if (stored_all(consumer)) context_->shutdown().request();
+  }));
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 10s);
+  // Every offset stored before SIGTERM: the drain did not push the last entries.
+  expect_every_record_stored_once();
 }
 
 // Partitions revoked while entries are on their way to Loki (down): only what Loki accepted

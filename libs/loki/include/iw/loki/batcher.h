@@ -120,6 +120,14 @@ class Batcher {
   /// Cuts the open batches now (draining on shutdown); next() then returns them.
   void flush();
 
+  /// The input paused: cuts the open batches if a batch was cut full (max_batch_bytes or
+  /// max_batch_entries) since the last flush, so the end of a burst goes now instead of
+  /// max_batch_wait later. A trickle, which fills no batch, still waits max_batch_wait, and a
+  /// steady flow gets at most one batch cut early per batch cut full. Returns whether it cut.
+  bool end_burst();
+  /// Whether end_burst() would cut something now.
+  [[nodiscard]] bool in_burst() const { return cut_full_ && open_entries_ > 0; }
+
   /// When next() will have a batch without more input: now when one is due, the oldest open
   /// batch's deadline, or nullopt when empty. For the caller's poll timeout.
   [[nodiscard]] std::optional<base::MonotonicTime> due_at() const;
@@ -166,6 +174,7 @@ class Batcher {
   std::deque<Batch> cut_;
   std::size_t cut_entries_ = 0;
   std::size_t cut_bytes_ = 0;
+  bool cut_full_ = false;  // a batch was cut full since the last flush
   std::array<std::uint64_t, kReasonCount> rejected_{};
 };
 

@@ -12,10 +12,12 @@ namespace {
 
 // Settings through which the project keeps its delivery guarantees; letting a user override
 // them would silently turn "committed after durable" into "committed when read".
-constexpr std::array<std::string_view, 9> kManagedProperties = {
-    "bootstrap.servers",  "group.id",         "enable.auto.offset.store", "enable.auto.commit",
-    "enable.idempotence", "transactional.id", "isolation.level",          "acks",
-    "auto.offset.reset",
+constexpr std::array<std::string_view, 10> kManagedProperties = {
+    "bootstrap.servers",        "group.id",
+    "enable.auto.offset.store", "enable.auto.commit",
+    "enable.idempotence",       "transactional.id",
+    "isolation.level",          "acks",
+    "auto.offset.reset",        "delivery.report.only.error",
 };
 
 class OwnedBacking final : public Record::Backing {

@@ -6,13 +6,26 @@
 
 namespace iw::kafka {
 
+OffsetTracker::Entry* OffsetTracker::find(const TopicPartition& partition) {
+  if (last_ != nullptr && last_->first.partition == partition.partition &&
+      last_->first.topic == partition.topic) {
+    return last_;
+  }
+  const auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return nullptr;
+  last_ = &*it;
+  return last_;
+}
+
 void OffsetTracker::started(const TopicPartition& partition, std::int64_t offset) {
-  partitions_[partition].pending.emplace_back(offset, false);
+  Entry* entry = find(partition);
+  if (entry == nullptr) entry = last_ = &*partitions_.try_emplace(partition).first;
+  entry->second.pending.emplace_back(offset, false);
 }
 
 void OffsetTracker::finished(const TopicPartition& partition, std::int64_t offset) {
-  auto it = partitions_.find(partition);
-  if (it == partitions_.end()) return;  // revoked meanwhile: its new owner redoes the work
+  Entry* const it = find(partition);
+  if (it == nullptr) return;  // revoked meanwhile: its new owner redoes the work
   auto& pending = it->second.pending;
   // Offsets are pending in read order, so increasing: a binary search keeps each report
   // O(log n) even with many thousands of records of a partition in flight.
@@ -35,7 +48,10 @@ std::vector<TopicPartitionOffset> OffsetTracker::take_committable() {
   return out;
 }
 
-void OffsetTracker::forget(const TopicPartition& partition) { partitions_.erase(partition); }
+void OffsetTracker::forget(const TopicPartition& partition) {
+  last_ = nullptr;
+  partitions_.erase(partition);
+}
 
 std::size_t OffsetTracker::in_flight() const {
   std::size_t count = 0;

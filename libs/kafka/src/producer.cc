@@ -26,15 +26,18 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
   }
 
   base::Status init(const ProducerOptions& options) {
-    auto conf =
-        options.transactional_id
-            ? detail::build_conf(options.client,
-                                 {{"enable.idempotence", "true"},
-                                  {"acks", "all"},
-                                  {"transactional.id", *options.transactional_id}},
-                                 events_)
-            : detail::build_conf(options.client, {{"enable.idempotence", "true"}, {"acks", "all"}},
-                                 events_);
+    auto conf = options.transactional_id
+                    ? detail::build_conf(options.client,
+                                         {{"enable.idempotence", "true"},
+                                          {"acks", "all"},
+                                          {"transactional.id", *options.transactional_id},
+                                          {"delivery.report.only.error", "true"}},
+                                         events_)
+                    : detail::build_conf(options.client,
+                                         {{"enable.idempotence", "true"},
+                                          {"acks", "all"},
+                                          {"delivery.report.only.error", "false"}},
+                                         events_);
     if (!conf) return std::unexpected(conf.error());
     if (auto status =
             detail::set_callback(**conf, "dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this));
@@ -150,13 +153,19 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
                                   list.get(), metadata->get(), static_cast<int>(timeout.count())),
                               "send_offsets_to_transaction");
   }
+  // A transaction's end settles its records: those delivered are not reported (only errors
+  // are), those purged by an abort are reported failed later, counted down only to zero.
   base::Status commit_transaction(milliseconds timeout) override {
-    return transaction_status(producer_->commit_transaction(static_cast<int>(timeout.count())),
-                              "commit_transaction");
+    auto status = transaction_status(
+        producer_->commit_transaction(static_cast<int>(timeout.count())), "commit_transaction");
+    if (status) in_flight_ = 0;
+    return status;
   }
   base::Status abort_transaction(milliseconds timeout) override {
-    return transaction_status(producer_->abort_transaction(static_cast<int>(timeout.count())),
-                              "abort_transaction");
+    auto status = transaction_status(
+        producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
+    if (status) in_flight_ = 0;
+    return status;
   }
 
   void dr_cb(RdKafka::Message& message) override {
@@ -171,7 +180,7 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
       report.error = detail::translate(message.err(), "delivery");
       report.possibly_persisted = rd_kafka_message_status(raw) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
     }
-    --in_flight_;
+    if (in_flight_ > 0) --in_flight_;
     handler_.on_delivery(report);
   }
 

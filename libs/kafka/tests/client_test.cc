@@ -25,8 +25,9 @@ TEST(ValidatePropertyTest, RejectsUnknownKeysAndBadValuesWithLibrdkafkasReason) 
 }
 
 TEST(ValidatePropertyTest, RejectsSettingsThatCarryTheDeliveryGuarantees) {
-  for (const char* key : {"enable.auto.offset.store", "enable.auto.commit", "transactional.id",
-                          "enable.idempotence", "group.id", "isolation.level", "acks"}) {
+  for (const char* key :
+       {"enable.auto.offset.store", "enable.auto.commit", "transactional.id", "enable.idempotence",
+        "group.id", "isolation.level", "acks", "delivery.report.only.error"}) {
     EXPECT_THAT(validate_property(key, "true"), Optional(HasSubstr("managed by ingestwatch")))
         << key;
   }

@@ -443,7 +443,11 @@ TEST_F(KafkaIntegrationTest, TransactionCommitsOutputAndInputOffsetsTogether) {
   ASSERT_TRUE(sent.has_value()) << sent.error().to_string();
   auto committed = txn->commit_transaction(30s);
   ASSERT_TRUE(committed.has_value()) << committed.error().to_string();
-  EXPECT_EQ(handler.delivered.size(), 5u);
+  // A transactional producer reports failures only: the commit says the rest was delivered.
+  EXPECT_EQ(txn->poll(100ms), 0);
+  EXPECT_TRUE(handler.delivered.empty());
+  EXPECT_TRUE(handler.failed.empty());
+  EXPECT_EQ(txn->in_flight(), 0u);
 
   const TopicPartition tp{input, 0};
   auto offsets = source->committed(std::span(&tp, 1), 10s);
@@ -571,6 +575,30 @@ TEST_F(KafkaIntegrationTest, AFencedProducerNamesTheFenceInEveryLaterError) {
   EXPECT_EQ(committed.error().code(), base::ErrorCode::kFailedPrecondition);
   EXPECT_THAT(committed.error().message(), names_the_fence);
   EXPECT_THAT(old_instance->fatal_reason(), names_the_fence);
+}
+
+// Its records' failures still come, one report each (an abort purges what it holds).
+TEST_F(KafkaIntegrationTest, ATransactionalProducerStillReportsWhatWasNotDelivered) {
+  const std::string topic = create_topic(1);
+  CollectingHandler handler;
+  auto txn = producer(handler, random_name("txn"));
+  ASSERT_TRUE(txn->init_transactions(30s).has_value());
+  ASSERT_TRUE(txn->begin_transaction().has_value());
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(txn->produce({.topic = topic, .value = "x"}, i).has_value());
+  }
+  EXPECT_EQ(txn->in_flight(), 3u);
+  ASSERT_TRUE(txn->abort_transaction(30s).has_value());
+  EXPECT_EQ(txn->in_flight(), 0u);
+  // Those still queued when the abort came (all of them, unless the broker already had some:
+  // those are not reported) are reported failed.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (handler.failed.empty() && std::chrono::steady_clock::now() < deadline) txn->poll(100ms);
+  txn->poll(200ms);
+  EXPECT_TRUE(handler.delivered.empty());
+  EXPECT_GE(handler.failed.size(), 1u);
+  EXPECT_LE(handler.failed.size(), 3u);
+  EXPECT_EQ(txn->in_flight(), 0u);
 }
 
 TEST_F(KafkaIntegrationTest, ProducingToAMissingPartitionFailsDelivery) {

@@ -37,6 +37,28 @@ TEST(OffsetTrackerTest, PartitionsAreIndependentAndForgettable) {
   EXPECT_EQ(tracker.in_flight(), 0u);
 }
 
+// The same partition number in two topics is two partitions, however the reports alternate
+// (the tracker remembers the partition it looked up last); a forgotten one starts afresh.
+TEST(OffsetTrackerTest, SamePartitionNumberOfAnotherTopicIsAnotherPartition) {
+  OffsetTracker tracker;
+  const TopicPartition other{"other", 0};
+  tracker.started(kP0, 5);
+  tracker.started(other, 7);
+  tracker.finished(other, 7);
+  tracker.finished(kP0, 6);  // not started on "in": ignored
+  EXPECT_THAT(tracker.take_committable(), ElementsAre(TopicPartitionOffset{"other", 0, 8}));
+  tracker.finished(kP0, 5);
+  EXPECT_THAT(tracker.take_committable(), ElementsAre(TopicPartitionOffset{"in", 0, 6}));
+  tracker.started(other, 8);
+  tracker.forget(other);
+  tracker.finished(other, 8);  // revoked meanwhile
+  EXPECT_FALSE(tracker.tracks(other));
+  tracker.started(other, 20);
+  tracker.finished(other, 20);
+  EXPECT_THAT(tracker.take_committable(), ElementsAre(TopicPartitionOffset{"other", 0, 21}));
+  EXPECT_EQ(tracker.in_flight(), 0u);
+}
+
 // The Loki pusher's pattern: records of one partition go into batches that Loki accepts out of
 // order, and records it refuses are dead-lettered, their delivery reported later still.
 TEST(OffsetTrackerTest, BatchesAcceptedOutOfOrderAndLateDeadLettersHoldThePositionBack) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 
 namespace iw::enricher {
 namespace {
@@ -17,6 +18,9 @@ constexpr double kMiB = 1024.0 * 1024.0;
 const prometheus::Histogram::BucketBoundaries kMemoryBuckets = {
     16 * kMiB,  32 * kMiB,  64 * kMiB,  100 * kMiB,  128 * kMiB, 150 * kMiB,
     200 * kMiB, 256 * kMiB, 512 * kMiB, 1024 * kMiB, 2048 * kMiB};
+
+// Keys of BusinessMetrics::resolved_ beyond which it is emptied between batches.
+constexpr std::size_t kMaxResolved = 65536;
 
 constexpr char kSeparator = '\x1f';  // cannot appear in a label value written by a person
 
@@ -76,21 +80,67 @@ prometheus::Counter* BusinessMetrics::runs_for(std::string_view source, std::str
   return counter;
 }
 
+void BusinessMetrics::StagedHistogram::observe(double value) {
+  // prometheus::Histogram::Observe's bucket: the first bound at or above the value (+Inf for
+  // none, NaN included).
+  std::size_t bucket = 0;
+  while (bucket < bounds->size() && !((*bounds)[bucket] >= value)) ++bucket;
+  buckets[bucket] += 1;
+  sum += value;
+  any = true;
+}
+
+void BusinessMetrics::StagedHistogram::apply(prometheus::Histogram& histogram) {
+  if (!any) return;
+  histogram.ObserveMultiple(buckets, sum);
+  std::ranges::fill(buckets, 0.0);
+  sum = 0;
+  any = false;
+}
+
+BusinessMetrics::SourceSeries::SourceSeries(prometheus::Histogram* duration_series,
+                                            prometheus::Histogram* cpu_series,
+                                            prometheus::Histogram* memory_series,
+                                            prometheus::Gauge* last_run_series)
+    : duration(duration_series),
+      cpu(cpu_series),
+      memory(memory_series),
+      last_run(last_run_series),
+      staged_duration(kDurationBuckets),
+      staged_cpu(kCpuBuckets),
+      staged_memory(kMemoryBuckets),
+      staged_end(-std::numeric_limits<double>::infinity()) {}
+
 BusinessMetrics::SourceSeries* BusinessMetrics::series_for(std::string_view source) {
   if (auto it = series_cache_.find(source); it != series_cache_.end()) return &it->second;
   const prometheus::Labels labels = {{"source", std::string(source)}};
-  SourceSeries series{&duration_.Add(labels, kDurationBuckets), &cpu_.Add(labels, kCpuBuckets),
-                      &memory_.Add(labels, kMemoryBuckets), &last_run_.Add(labels)};
-  return &series_cache_.emplace(std::string(source), series).first->second;
+  return &series_cache_
+              .try_emplace(std::string(source), &duration_.Add(labels, kDurationBuckets),
+                           &cpu_.Add(labels, kCpuBuckets), &memory_.Add(labels, kMemoryBuckets),
+                           &last_run_.Add(labels))
+              .first->second;
 }
 
-void BusinessMetrics::stage(const events::RunFacts& run) {
+void BusinessMetrics::open_batch() {
   // Idle values go before new ones are admitted, so a new source takes a freed place. Only at
-  // a transaction's first record: nothing staged points at a series then.
-  if (staged_.empty()) {
-    evict_idle();
-    now_ = clock_.monotonic_now();
-  }
+  // a batch's first run: nothing staged points at a series then.
+  evict_idle();
+  if (resolved_.size() > kMaxResolved) resolved_.clear();
+  now_ = clock_.monotonic_now();
+  ++batch_;
+  batch_open_ = true;
+}
+
+BusinessMetrics::Resolved& BusinessMetrics::resolve(const events::RunFacts& run) {
+  run_key_.assign(run.source).push_back(kSeparator);
+  run_key_.append(run.objet).push_back(kSeparator);
+  run_key_.append(run.etat);
+  auto it = resolved_.find(std::string_view(run_key_));
+  if (it == resolved_.end()) it = resolved_.try_emplace(run_key_).first;
+  Resolved& resolved = it->second;
+  if (resolved.batch == batch_) return resolved;
+  // Its first run of the batch: admitted to the budgets now (the batch's later runs of it would
+  // be admitted at the same time, with the same answer).
   const cardinality::Budget::Admission source = sources_.admit(run.source, now_);
   if (source.first_fold) log_fold("source", sources_.options().max_tracked, run.source);
   bool objet_folded = false;
@@ -103,36 +153,79 @@ void BusinessMetrics::stage(const events::RunFacts& run) {
     objet_folded = admitted.folded;
     if (!objet_folded) objet = run.objet;
   }
-  const auto end = std::chrono::duration<double>(run.end.time_since_epoch()).count();
-  staged_.push_back({runs_for(source.label, objet, run.etat), series_for(source.label),
-                     run.duration_seconds, run.cpu_seconds,
-                     run.memory_bytes
-                         ? std::optional<double>(static_cast<double>(*run.memory_bytes))
-                         : std::nullopt,
-                     end, source.folded, objet_folded});
+  resolved.runs = runs_for(source.label, objet, run.etat);
+  resolved.series = series_for(source.label);
+  resolved.source_folded = source.folded;
+  resolved.objet_folded = objet_folded;
+  resolved.batch = batch_;
+  return resolved;
+}
+
+void BusinessMetrics::stage(const events::RunFacts& run) {
+  if (!batch_open_) open_batch();
+  Resolved& resolved = resolve(run);
+  if (resolved.staged++ == 0) staged_runs_.push_back(&resolved);
+  SourceSeries& series = *resolved.series;
+  if (!series.staged) {
+    series.staged = true;
+    staged_series_.push_back(&series);
+  }
+  series.staged_duration.observe(run.duration_seconds);
+  if (run.cpu_seconds) series.staged_cpu.observe(*run.cpu_seconds);
+  if (run.memory_bytes) series.staged_memory.observe(static_cast<double>(*run.memory_bytes));
+  // Event time: a late record must not move the gauge back.
+  series.staged_end = std::max(series.staged_end,
+                               std::chrono::duration<double>(run.end.time_since_epoch()).count());
 }
 
 void BusinessMetrics::commit() {
-  for (const Staged& s : staged_) {
-    s.runs->Increment();
-    s.series->duration->Observe(s.duration_seconds);
-    if (s.cpu_seconds) s.series->cpu->Observe(*s.cpu_seconds);
-    if (s.memory_bytes) s.series->memory->Observe(*s.memory_bytes);
-    // Event time: a late record must not move the gauge back.
-    s.series->last_run->Set(std::max(s.series->last_run->Value(), s.end_seconds));
-    if (s.source_folded) cardinality_.kind(kSource).folded->Increment();
-    if (s.objet_folded) cardinality_.kind(kObjet).folded->Increment();
+  for (Resolved* resolved : staged_runs_) {
+    const auto runs = static_cast<double>(resolved->staged);
+    resolved->runs->Increment(runs);
+    if (resolved->source_folded) cardinality_.kind(kSource).folded->Increment(runs);
+    if (resolved->objet_folded) cardinality_.kind(kObjet).folded->Increment(runs);
+    resolved->staged = 0;
   }
-  staged_.clear();
+  for (SourceSeries* series : staged_series_) {
+    series->staged_duration.apply(*series->duration);
+    series->staged_cpu.apply(*series->cpu);
+    series->staged_memory.apply(*series->memory);
+    series->last_run->Set(std::max(series->last_run->Value(), series->staged_end));
+    series->staged_end = -std::numeric_limits<double>::infinity();
+    series->staged = false;
+  }
+  staged_runs_.clear();
+  staged_series_.clear();
+  batch_open_ = false;
   evict_idle();  // also when no record follows; nothing staged points at a series now
   cardinality_.kind(kSource).tracked->Set(static_cast<double>(sources_.tracked()));
   cardinality_.kind(kObjet).tracked->Set(static_cast<double>(objets_.tracked()));
+}
+
+void BusinessMetrics::discard() { clear_staged(); }
+
+void BusinessMetrics::clear_staged() {
+  for (Resolved* resolved : staged_runs_) resolved->staged = 0;
+  for (SourceSeries* series : staged_series_) {
+    for (StagedHistogram* h :
+         {&series->staged_duration, &series->staged_cpu, &series->staged_memory}) {
+      std::ranges::fill(h->buckets, 0.0);
+      h->sum = 0;
+      h->any = false;
+    }
+    series->staged_end = -std::numeric_limits<double>::infinity();
+    series->staged = false;
+  }
+  staged_runs_.clear();
+  staged_series_.clear();
+  batch_open_ = false;
 }
 
 void BusinessMetrics::evict_idle() {
   const std::vector<std::string> sources = sources_.evict_idle();
   const std::vector<std::string> objets = objets_.evict_idle();
   if (sources.empty() && objets.empty()) return;
+  resolved_.clear();  // it points at series about to go
   for (const std::string& source : sources) {
     const auto it = series_cache_.find(source);
     if (it == series_cache_.end()) continue;

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,9 +43,12 @@ struct BusinessMetricsOptions {
 /// its series. The first fold of each kind is logged.
 /// A run is staged when it is enriched and counted only when its transaction commits, so a
 /// batch that is aborted and processed again never counts twice (at least once, the enricher
-/// commits what it staged at every batch). Idleness is timed once per commit, not per run. Labelled
-/// children are cached by label values: Prometheus's own lookup takes a lock and hashes a label
-/// map, too much for every record.
+/// commits what it staged at every batch). Idleness is timed once per commit, not per run.
+/// Staging costs a record one hash lookup: the series of a (source, objet, etat) are resolved,
+/// and its values admitted to the budgets, at its first run of a batch (Prometheus's own lookup
+/// takes a lock and hashes a label map, too much for every record); the batch's runs are summed
+/// per series and applied at commit (one Increment, one ObserveMultiple per histogram), the
+/// same values as observing each run.
 class BusinessMetrics {
  public:
   /// `clock` (monotonic time: idleness) and `logger` must outlive this.
@@ -55,24 +59,45 @@ class BusinessMetrics {
   /// Applies everything staged since the last commit() or discard(), then removes the series of
   /// sources and objets gone idle.
   void commit();
-  void discard() { staged_.clear(); }
+  /// Forgets everything staged since the last commit() or discard().
+  void discard();
 
  private:
+  /// A histogram's observations staged since the last commit: counts by bucket (the last one
+  /// +Inf) and their sum, as prometheus::Histogram::ObserveMultiple takes them.
+  struct StagedHistogram {
+    explicit StagedHistogram(const std::vector<double>& boundaries)
+        : bounds(&boundaries), buckets(boundaries.size() + 1, 0.0) {}
+    void observe(double value);
+    void apply(prometheus::Histogram& histogram);
+    const std::vector<double>* bounds;
+    std::vector<double> buckets;
+    double sum = 0;
+    bool any = false;
+  };
   struct SourceSeries {
+    SourceSeries(prometheus::Histogram* duration_series, prometheus::Histogram* cpu_series,
+                 prometheus::Histogram* memory_series, prometheus::Gauge* last_run_series);
     prometheus::Histogram* duration;
     prometheus::Histogram* cpu;
     prometheus::Histogram* memory;
     prometheus::Gauge* last_run;
+    // Staged since the last commit.
+    StagedHistogram staged_duration;
+    StagedHistogram staged_cpu;
+    StagedHistogram staged_memory;
+    double staged_end;  // the latest event time staged (-inf: none)
+    bool staged = false;
   };
-  struct Staged {
-    prometheus::Counter* runs;
-    SourceSeries* series;
-    double duration_seconds;
-    std::optional<double> cpu_seconds;
-    std::optional<double> memory_bytes;
-    double end_seconds;
-    bool source_folded;
-    bool objet_folded;
+  /// What a (source, objet, etat) resolves to, kept across batches (the series it counts
+  /// under, whether the budgets folded it) and re-admitted at its first run of each batch.
+  struct Resolved {
+    prometheus::Counter* runs = nullptr;
+    SourceSeries* series = nullptr;
+    std::uint64_t batch = 0;  // the batch it was admitted in
+    bool source_folded = false;
+    bool objet_folded = false;
+    std::uint64_t staged = 0;  // runs staged since the last commit
   };
   struct Hash {
     using is_transparent = void;
@@ -82,6 +107,9 @@ class BusinessMetrics {
   prometheus::Counter* runs_for(std::string_view source, std::string_view objet,
                                 std::string_view etat);
   SourceSeries* series_for(std::string_view source);
+  Resolved& resolve(const events::RunFacts& run);
+  void open_batch();
+  void clear_staged();
   void log_fold(std::string_view kind, std::size_t limit, std::string_view value);
   void evict_idle();
 
@@ -98,9 +126,17 @@ class BusinessMetrics {
   base::MonotonicTime now_{};  // read when the first run since a commit is staged
   std::string key_;            // reused to build cache keys without allocating
   std::string pair_;           // the same, for the objet budget
+  std::string run_key_;        // the same, for resolved_
   std::unordered_map<std::string, prometheus::Counter*, Hash, std::equal_to<>> runs_cache_;
   std::unordered_map<std::string, SourceSeries, Hash, std::equal_to<>> series_cache_;
-  std::vector<Staged> staged_;
+  // By the record's own source, objet and etat (before folding). Node-based: the pointers in
+  // staged_runs_ stay valid as it grows. Emptied when a series goes (it points at them) and,
+  // between batches, when it holds more than kMaxResolved keys (a flood of distinct values).
+  std::unordered_map<std::string, Resolved, Hash, std::equal_to<>> resolved_;
+  std::vector<Resolved*> staged_runs_;
+  std::vector<SourceSeries*> staged_series_;
+  std::uint64_t batch_ = 0;
+  bool batch_open_ = false;
 };
 
 }  // namespace iw::enricher

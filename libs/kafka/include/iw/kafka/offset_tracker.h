@@ -18,6 +18,11 @@ namespace iw::kafka {
 /// before it on the same partition is durable too. Pure; one per consumer.
 class OffsetTracker {
  public:
+  OffsetTracker() = default;
+  // It points into itself (the partition last looked up).
+  OffsetTracker(const OffsetTracker&) = delete;
+  OffsetTracker& operator=(const OffsetTracker&) = delete;
+
   /// A record taken from `partition` at `offset` is now in flight.
   void started(const TopicPartition& partition, std::int64_t offset);
   /// Its outcome is durable.
@@ -40,7 +45,14 @@ class OffsetTracker {
     std::deque<std::pair<std::int64_t, bool>> pending;  // offset, finished; in read order
     std::optional<std::int64_t> committable;            // next offset, not yet handed out
   };
+  using Entry = std::map<TopicPartition, Partition>::value_type;
+  // The partition's entry, nullptr when it is not tracked.
+  Entry* find(const TopicPartition& partition);
+
   std::map<TopicPartition, Partition> partitions_;
+  // The entry last looked up: records are taken, and mostly reported, in runs of one
+  // partition, so most lookups compare one partition number and one topic name.
+  Entry* last_ = nullptr;
 };
 
 /// Exactly-once bookkeeping for the open transaction: for each partition, where the batch

@@ -18,7 +18,8 @@
 // utime + stime from /proc/<pid>/stat read when its first record is counted in its /metrics and
 // when its group's committed offsets reach the end of every partition (asked of the broker every
 // 20 ms; no scrape of the evaluator meanwhile). Start-up, the group join and the replay of the
-// (empty) alert history count for neither.
+// (empty) alert history count for neither. IW_BENCH_EVALUATOR_OTHER names another build of the
+// evaluator to run in every round as well (before/after comparisons), with rows of its own.
 #include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
@@ -388,11 +389,20 @@ int main(int argc, char** argv) {
   const Ends ends = fill(args.bootstrap, input, args.records);
   const Alertmanager alertmanager;
 
-  std::vector<Throughput> raw, ours;
+  // Another build of the evaluator (a before/after comparison), run in every round too.
+  const char* other_binary = std::getenv("IW_BENCH_EVALUATOR_OTHER");
+  std::vector<Throughput> raw, ours, other;
   for (int round = 0; round < args.rounds; ++round) {
     raw.push_back(raw_consume(args.bootstrap, input, args.records));
     ours.push_back(
         evaluator(args.bootstrap, args.binary, input, ends, args.records, alertmanager.url()));
+    if (other_binary != nullptr) {
+      other.push_back(
+          evaluator(args.bootstrap, other_binary, input, ends, args.records, alertmanager.url()));
+      std::fprintf(stderr, "round %d: %s %.2f CPU-s/M (%.1fx the raw consumer)\n", round + 1,
+                   other_binary, other.back().cpu_per_million,
+                   other.back().cpu_per_million / raw.back().cpu_per_million);
+    }
     std::fprintf(stderr,
                  "round %d: raw consume %.0f rec/s, %.2f CPU-s/M; ingest-alert-evaluator %.0f "
                  "rec/s, %.2f CPU-s/M (%.1fx); %zu Alertmanager requests so far\n",
@@ -411,5 +421,15 @@ int main(int argc, char** argv) {
       "| ingest-alert-evaluator CPU-seconds per million records vs raw read_committed consume | "
       "%.2f | %.2f | %.2f | - | reported |\n",
       cpu(ours), cpu(raw), cpu(ours) / cpu(raw));
+  if (!other.empty()) {
+    std::printf(
+        "| ingest-alert-evaluator CPU-seconds per million records vs %s (IW_BENCH_EVALUATOR_OTHER) "
+        "| %.2f | %.2f | %.2f | - | reported |\n",
+        other_binary, cpu(ours), cpu(other), cpu(ours) / cpu(other));
+    std::printf(
+        "| %s CPU-seconds per million records vs raw read_committed consume | %.2f | %.2f "
+        "| %.2f | - | reported |\n",
+        other_binary, cpu(other), cpu(raw), cpu(other) / cpu(raw));
+  }
   return 0;
 }

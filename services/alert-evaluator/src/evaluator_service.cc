@@ -29,6 +29,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::string_view kInvalidRecord = "invalid_enriched_record";
+// How often the evaluation asks which partitions have nothing left to read.
+constexpr auto kLagEvery = 100ms;
 
 stage::StageOptions stage_options(const runtime::Context& ctx, const Settings& s) {
   stage::StageOptions options{.name = "alert-evaluator",
@@ -265,9 +267,15 @@ class Evaluation final : public stage::Processor {
 
   base::Status housekeeping(stage::Input& input, stage::Output& out) {
     const auto mono = ctx_.clock.monotonic_now();
-    // A partition with nothing left to read stops holding the clock back.
-    for (const auto& lag : input.lag()) {
-      if (lag.records && *lag.records == 0) clock_.caught_up(lag.partition.partition, mono);
+    // A partition with nothing left to read stops holding the clock back. Asked at most every
+    // kLagEvery rather than at every tick: the answer (the assignment, then each partition's
+    // position and watermarks, under librdkafka's locks) cost about as much as evaluating the
+    // poll's records during a catch-up, and the idle grace (2 s) counts from it anyway.
+    if (mono >= next_lag_) {
+      next_lag_ = mono + kLagEvery;
+      for (const auto& lag : input.lag()) {
+        if (lag.records && *lag.records == 0) clock_.caught_up(lag.partition.partition, mono);
+      }
     }
     if (const auto t = clock_.at(ctx_.clock.now(), mono); t && *t > evaluator_.now()) {
       const auto started = std::chrono::steady_clock::now();
@@ -355,6 +363,7 @@ class Evaluation final : public stage::Processor {
   bool rebuild_pending_ = false;
   bool warming_ = false;  // a partial replay's warm-up, until its end is logged
   base::MonotonicTime next_gauges_{};
+  base::MonotonicTime next_lag_{};
   std::unique_ptr<AlertmanagerNotifier> notifier_;  // null without an Alertmanager URL
 };
 

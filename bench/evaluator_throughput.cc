@@ -3,9 +3,11 @@
 // (EnrichedRunReader), the future-timestamp check, the evaluation clock, the evaluator's add —
 // and per poll of 256 records — the clock, advance_to, and the alert events of the transitions
 // (event_for, the JSON line, the history, what Alertmanager's notifier is handed) — on 100 000
-// realistic records (iw::loggen, ~500 bytes raw, as bench/pipeline_bench.py sends them) with the
-// default rules. Next to it, the baseline: simdjson On-Demand walking every field of the same
-// bytes, copied into a padded buffer as the reader does; the ratio of the two is the price of the
+// realistic records (iw::loggen, ~500 bytes raw, hourly cycles) with the default rules; and
+// again on records in one-minute cycles, as bench/pipeline_bench.py and bench/evaluator_process
+// send them (BM_EvaluatorPerRecordMinuteCycles: fuller windows, more alert events). Next to it,
+// the baseline: simdjson On-Demand walking every field of the first set's bytes, copied into a
+// padded buffer as the reader does; the ratio of the two is the price of the
 // rules over the parse. A CPU benchmark of pure code: no broker.
 //
 //   build/bench/evaluator_throughput [--benchmark_filter=...] [--benchmark_repetitions=3]
@@ -36,23 +38,34 @@ constexpr std::size_t kRecords = 100'000;
 constexpr std::size_t kPollBatch = 256;  // stage::StageOptions::poll_batch
 std::size_t g_firing_notified = 0;       // firing alerts handed to the notifier, last pass
 
-// The enricher's output for kRecords generated records, as the evaluator reads them from Kafka.
+// The enricher's output for kRecords records of `options`, as the evaluator reads them.
+std::vector<std::string> enrich_all(const iw::loggen::GeneratorOptions& options) {
+  iw::loggen::Generator generator(options);
+  iw::events::Enricher enricher({});
+  const iw::events::RecordOrigin& origin = iw::bench::kOrigin;
+  std::vector<std::string> out;
+  out.reserve(kRecords);
+  std::string raw;
+  std::string line;
+  while (generator.next(raw)) {
+    if (enricher.enrich(raw, 0, origin, line)) out.push_back(line);
+    raw.clear();
+  }
+  return out;
+}
+
+// Hourly cycles (loggen's default step): a percentile window holds ~10 runs per source.
 const std::vector<std::string>& enriched_records() {
-  static const std::vector<std::string> kEnriched = [] {
-    iw::loggen::Generator generator(
-        {.seed = 20250915, .runs = kRecords, .failure_rate = 0.03, .target_record_bytes = 500});
-    iw::events::Enricher enricher({});
-    const iw::events::RecordOrigin& origin = iw::bench::kOrigin;
-    std::vector<std::string> out;
-    out.reserve(kRecords);
-    std::string raw;
-    std::string line;
-    while (generator.next(raw)) {
-      if (enricher.enrich(raw, 0, origin, line)) out.push_back(line);
-      raw.clear();
-    }
-    return out;
-  }();
+  static const std::vector<std::string> kEnriched = enrich_all(
+      {.seed = 20250915, .runs = kRecords, .failure_rate = 0.03, .target_record_bytes = 500});
+  return kEnriched;
+}
+
+// One-minute cycles, as bench/pipeline_bench.py and bench/evaluator_process send them: ~600
+// runs per source in a 60-minute window, and an alert event per ~7 records.
+const std::vector<std::string>& minute_cycle_records() {
+  static const std::vector<std::string> kEnriched = enrich_all(
+      {.seed = 23, .step = std::chrono::minutes{1}, .runs = kRecords, .target_record_bytes = 500});
   return kEnriched;
 }
 
@@ -113,8 +126,7 @@ std::size_t evaluate_all(const std::vector<std::string>& records,
   return written;
 }
 
-void BM_EvaluatorPerRecord(benchmark::State& state) {
-  const auto& records = enriched_records();
+void evaluator_per_record(benchmark::State& state, const std::vector<std::string>& records) {
   const auto rules = default_rules();
   std::size_t events = 0;
   for (auto _ : state) events = evaluate_all(records, rules);
@@ -130,7 +142,15 @@ void BM_EvaluatorPerRecord(benchmark::State& state) {
   state.counters["alert_events"] = static_cast<double>(events);
   state.counters["notified_firing"] = static_cast<double>(g_firing_notified);
 }
+void BM_EvaluatorPerRecord(benchmark::State& state) {
+  evaluator_per_record(state, enriched_records());
+}
 BENCHMARK(BM_EvaluatorPerRecord)->Unit(benchmark::kMillisecond);
+
+void BM_EvaluatorPerRecordMinuteCycles(benchmark::State& state) {
+  evaluator_per_record(state, minute_cycle_records());
+}
+BENCHMARK(BM_EvaluatorPerRecordMinuteCycles)->Unit(benchmark::kMillisecond);
 
 // The baseline: every key unescaped and every value read by type, the records copied into a
 // padded buffer first (a Kafka payload has no readable padding).

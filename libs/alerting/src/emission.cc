@@ -66,12 +66,17 @@ void AlertEmission::advanced(Evaluator& evaluator) {
 
 std::optional<Notification> AlertEmission::notification(const Evaluator& evaluator,
                                                         base::MonotonicTime now) {
-  if (!options_.notify || (!changed_ && now < next_notification_)) return std::nullopt;
+  if (!options_.notify) return std::nullopt;
+  if (now < next_notification_ &&
+      (!changed_ || now < last_notification_ + options_.notify_spacing)) {
+    return std::nullopt;
+  }
   if (warming(evaluator)) return std::nullopt;
   if (const auto latest = history_.latest(); latest && evaluator.now() < *latest) {
     return std::nullopt;
   }
   changed_ = false;
+  last_notification_ = now;
   next_notification_ = now + std::chrono::seconds(1);
   Notification notification{.resolved = std::exchange(resolved_, {})};
   evaluator.for_each_active([&](const ActiveAlert& active) {

@@ -5,15 +5,15 @@
 #include <bit>
 #include <cmath>
 #include <deque>
-#include <memory_resource>
 #include <queue>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "fifo.h"
+#include "id_set.h"
 #include "iw/alerting/alert_event.h"
 #include "iw/base/check.h"
+#include "sorted_window.h"
 
 namespace iw::alerting {
 namespace {
@@ -79,7 +79,7 @@ struct Evaluator::Impl {
     // Window contents: all runs, FAILED runs, and (percentile rules) the values, sorted.
     std::int64_t runs = 0;
     std::int64_t failed = 0;
-    std::vector<double> sorted;
+    SortedWindow sorted;
     // The latest τ admitted (or the configured start-up instant); min() when never seen.
     Instant last_run = Instant::min();
     bool condition = false;
@@ -169,11 +169,8 @@ struct Evaluator::Impl {
   std::uint64_t sequence = 0;
 
   // Ids of the runs accepted (hashed: 64 bits make a false match among a window's runs
-  // vanishingly unlikely), each forgotten once the longest window has passed its τ. Their
-  // nodes come from a pool of their own, which recycles a forgotten id's node for the next
-  // one instead of a malloc and a free per run.
-  std::pmr::unsynchronized_pool_resource id_pool;
-  std::pmr::unordered_set<std::uint64_t> ids{&id_pool};
+  // vanishingly unlikely), each forgotten once the longest window has passed its τ.
+  IdSet ids;
   // When each is forgotten, in that order: queued as its run is evaluated, in τ order (an id
   // expires after its run's τ, so while its run waits its id cannot expire).
   using IdExpiry = std::pair<Instant, std::uint64_t>;
@@ -264,8 +261,7 @@ struct Evaluator::Impl {
         const std::optional<double> field = field_of(view, rule.field);
         if (!field) return;
         value = *field;
-        state.sorted.insert(std::upper_bound(state.sorted.begin(), state.sorted.end(), value),
-                            value);
+        state.sorted.insert(value);
         break;
       }
     }
@@ -283,10 +279,7 @@ struct Evaluator::Impl {
       --state.runs;
       if (expiry.failed) --state.failed;
       if (rules[state.rule].kind == RuleKind::kPercentile) {
-        const auto it = std::lower_bound(state.sorted.begin(), state.sorted.end(), expiry.value);
-        IW_CHECK(it != state.sorted.end() && *it == expiry.value,
-                 "a value leaving a window was never in it");
-        state.sorted.erase(it);
+        IW_CHECK(state.sorted.erase(expiry.value), "a value leaving a window was never in it");
       }
     }
     touch(expiry.state);
@@ -317,7 +310,7 @@ struct Evaluator::Impl {
         const double exact = rule.quantile * static_cast<double>(n);
         auto rank = static_cast<std::size_t>(std::ceil(exact - 1e-9));
         rank = std::clamp<std::size_t>(rank, 1, n);
-        const double value = state.sorted[rank - 1];
+        const double value = state.sorted.nth(rank - 1);
         return {compare(value, rule.comparison, rule.threshold), value};
       }
     }
@@ -605,15 +598,15 @@ std::size_t Evaluator::remembered_ids() const { return impl_->ids.size(); }
 
 std::size_t Evaluator::memory_bytes() const {
   const Impl& impl = *impl_;
-  // An id: its hash node (value, next pointer, cached hash) and bucket, and its expiry entry.
+  // The ids: their set's slots and their expiry entries.
   std::size_t bytes =
-      impl.ids.size() * 4 * sizeof(void*) + impl.id_expiries.capacity() * sizeof(Impl::IdExpiry) +
+      impl.ids.capacity_bytes() + impl.id_expiries.capacity() * sizeof(Impl::IdExpiry) +
       impl.states.capacity() * sizeof(Impl::State) + impl.keys.capacity() * sizeof(Impl::Key) +
       impl.out_of_order.size() * sizeof(Impl::PendingRun);
   for (const Fifo<Impl::PendingRun>& lane : impl.lanes) {
     bytes += lane.capacity() * sizeof(Impl::PendingRun);
   }
-  for (const Impl::State& state : impl.states) bytes += state.sorted.capacity() * sizeof(double);
+  for (const Impl::State& state : impl.states) bytes += state.sorted.capacity_bytes();
   for (const Labels& state_labels : impl.labels) {
     for (const auto& [name, value] : state_labels) bytes += name.capacity() + value.capacity();
     bytes += state_labels.capacity() * sizeof(Labels::value_type);

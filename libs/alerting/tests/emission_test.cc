@@ -284,6 +284,27 @@ TEST(AlertEmissionTest, AlertmanagerHearsAtOnceAfterAChangeElseOnceASecond) {
   EXPECT_TRUE(later->resolved.empty());  // a resolve is handed over once
 }
 
+TEST(AlertEmissionTest, ChangesCloserThanTheSpacingReachAlertmanagerTogether) {
+  Stage stage({.notify = true, .notify_spacing = milliseconds(100)});
+  stage.emission.start_replay({}, true);
+  stage.add(failed(kT0));
+  ASSERT_TRUE(stage.emission.notification(stage.evaluator, kM0).has_value());
+
+  ASSERT_EQ(stage.advance_to(kT0 + minutes(1)).size(), 1U);  // a firing, 40 ms later
+  EXPECT_FALSE(stage.emission.notification(stage.evaluator, kM0 + milliseconds(40)));
+  ASSERT_EQ(stage.advance_to(kT0 + minutes(30)).size(), 1U);  // and its resolve
+  EXPECT_FALSE(stage.emission.notification(stage.evaluator, kM0 + milliseconds(99)));
+  // Both in one notification, once the last one is 100 ms old.
+  const auto together = stage.emission.notification(stage.evaluator, kM0 + milliseconds(100));
+  ASSERT_TRUE(together.has_value());
+  EXPECT_TRUE(together->firing.empty());
+  ASSERT_EQ(together->resolved.size(), 1U);
+  EXPECT_EQ(together->resolved[0].starts_at, kT0);
+  // Nothing new: the next once a second after it.
+  EXPECT_FALSE(stage.emission.notification(stage.evaluator, kM0 + milliseconds(1099)));
+  EXPECT_TRUE(stage.emission.notification(stage.evaluator, kM0 + milliseconds(1100)));
+}
+
 TEST(AlertEmissionTest, AlertmanagerHearsNothingWhileWarmingUpOrBehindTheHistory) {
   const std::uint64_t fingerprint = zoho_fingerprint();
   Stage warming({.warm_up = minutes(10), .notify = true});

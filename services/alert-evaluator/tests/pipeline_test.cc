@@ -71,12 +71,17 @@ class PipelineTest : public ::testing::Test {
         context_(
             std::make_unique<iw::testing::ServiceContext>(evaluator_info(), service_, config_)) {}
 
-  void SetUp() override {
-    kafka_.create_topic(kInput, 2);
+  // The input, in two partitions.
+  virtual void append_input() {
     for (int minute = 0; minute < 10; ++minute) {
       append_run("Zoho", 0, minute, minute == 2);
       append_run("Sage", 1, minute, minute == 3);
     }
+  }
+
+  void SetUp() override {
+    kafka_.create_topic(kInput, 2);
+    append_input();
     // The stage's consumer only: the alert history has readers of its own.
     kafka_.on_poll = [this](FakeConsumer& consumer) {
       if (consumer.options().group_id != kGroup) return;
@@ -191,6 +196,33 @@ TEST_F(PipelineTest, CommitsTheAlertEventsWithTheInputPositions) {
 // Each alert transition is an event of the span of the run that brought it about (held until the
 // tick that evaluates it), and the alert event written carries that span's id, so the pusher's
 // span of the event is its child.
+// 30 sources whose 10:02 run failed: 60 alert events within a second.
+class ManyAlertsTest : public PipelineTest {
+ protected:
+  static constexpr int kSources = 30;
+  void append_input() override {
+    for (int minute = 0; minute < 10; ++minute) {
+      for (int s = 0; s < kSources; ++s) {
+        append_run("S" + std::to_string(s), s % 2, minute, minute == 2);
+      }
+    }
+  }
+};
+
+TEST_F(ManyAlertsTest, EveryEventIsWrittenButAtMostTwentyAlertLinesASecondAreLogged) {
+  Events expected;
+  for (int s = 0; s < kSources; ++s) {
+    expected.insert("firing S" + std::to_string(s) + " 2025-09-15T10:02:00.000Z");
+    expected.insert("resolved S" + std::to_string(s) + " 2025-09-15T10:02:00.000Z");
+  }
+  ASSERT_TRUE(run_until([&](FakeConsumer& c) { return all_committed(c, expected); }));
+  EXPECT_EQ(events(), expected);
+  const std::vector<std::string> lines = context_->logged("alert");
+  // 20 in the first second; a slow run may reach into a second or third.
+  EXPECT_GE(lines.size(), 20U);
+  EXPECT_LE(lines.size(), 40U);
+}
+
 TEST_F(PipelineTest, AlertTransitionsAreEventsOfTheRunsSpanAndTheirEventsItsChildren) {
   iw::testing::SpanRecorder sink;
   const runtime::Tracing tracing(0.0, &sink);  // the runs' own flags decide

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ struct EmissionOptions {
   /// Whether notifications are wanted (an Alertmanager is configured). Without, notification()
   /// says nothing and no resolve is kept for it.
   bool notify = false;
+  /// The least time between two notifications: the changes of a catch-up, which come with
+  /// nearly every poll, reach Alertmanager together at most this often rather than one post of
+  /// every firing alert per poll.
+  std::chrono::milliseconds notify_spacing{100};
 };
 
 /// Which of the evaluator's transitions become alert events, and when Alertmanager hears of
@@ -83,8 +88,9 @@ class AlertEmission {
   /// What to hand Alertmanager's notifier now, if anything: nothing while warming up, nor while
   /// the evaluator is behind the latest instant the alerts topic holds (those alerts were sent
   /// before the restart, and the ones resolved since would show as firing again: the notifier
-  /// keeps sending what it had); else at once after an event was written, otherwise once a
-  /// second (for the values in the annotations).
+  /// keeps sending what it had); else after an event was written, at once unless the last
+  /// notification is less than `notify_spacing` old (then once it is), otherwise once a second
+  /// (for the values in the annotations).
   [[nodiscard]] std::optional<Notification> notification(const Evaluator& evaluator,
                                                          base::MonotonicTime now);
 
@@ -106,6 +112,7 @@ class AlertEmission {
   bool warmed_ = false;
   bool changed_ = false;
   base::MonotonicTime next_notification_{};
+  base::MonotonicTime last_notification_ = base::MonotonicTime::min();
   std::vector<AlertEvent> resolved_;
 };
 

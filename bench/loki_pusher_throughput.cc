@@ -272,70 +272,123 @@ double thread_cpu_seconds() {
 
 std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
 
-// The pusher's baseline: plain libcurl posting the pre-encoded bodies to a fresh test receiver,
-// `in_flight` requests at a time on kept-alive connections (one curl_multi, one easy handle per
-// lane), as fast as the receiver answers. As in the pusher, a lane's bodies go one at a time
-// and in order (a stream's entries must not overtake each other: the receiver, as Loki, refuses
-// entries an hour behind their stream's newest). Its CPU is this thread's (the receiver runs in
-// this process too): HTTP alone, the encoding was done before.
-Measure raw_push(const PushBodies& bodies, std::size_t in_flight) {
-  const std::unique_ptr<iw::testing::LokiReceiver> receiver = start_receiver();
-  const std::string url = receiver->push_url();
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
-  headers = curl_slist_append(headers, "Expect:");
-  CURLM* multi = curl_multi_init();
-  std::vector<CURL*> handles;
-  std::vector<std::vector<std::size_t>> lane_bodies(in_flight);
-  for (std::size_t i = 0; i < bodies.bodies.size(); ++i) lane_bodies[bodies.lanes[i]].push_back(i);
-  std::vector<std::size_t> lane_next(in_flight, 0);
-  for (std::size_t lane = 0; lane < in_flight; ++lane) {
-    CURL* easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &discard);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, reinterpret_cast<void*>(lane));
-    handles.push_back(easy);
+// Plain libcurl posting push bodies to a receiver, `lanes` requests at a time on kept-alive
+// connections (one curl_multi, one easy handle per lane). As in the pusher, a lane's bodies go
+// one at a time and in order (a stream's entries must not overtake each other: the receiver, as
+// Loki, refuses entries an hour behind their stream's newest). The raw pusher loop and the floor
+// loop post through it.
+class LanePoster {
+ public:
+  LanePoster(const std::string& url, std::size_t lanes, const char* name)
+      : name_(name), waiting_(lanes), sending_(lanes), busy_(lanes, false) {
+    headers_ = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
+    headers_ = curl_slist_append(headers_, "Expect:");
+    multi_ = curl_multi_init();
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+      CURL* easy = curl_easy_init();
+      curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_);
+      curl_easy_setopt(easy, CURLOPT_POST, 1L);
+      curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &discard);
+      curl_easy_setopt(easy, CURLOPT_PRIVATE, reinterpret_cast<void*>(lane));
+      handles_.push_back(easy);
+    }
   }
-  const double cpu_before = thread_cpu_seconds();
-  std::size_t failed = 0;
-  auto start = [&](CURL* easy) {
-    void* lane_pointer = nullptr;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &lane_pointer);
-    const auto lane = reinterpret_cast<std::size_t>(lane_pointer);
-    if (lane_next[lane] == lane_bodies[lane].size()) return;
-    const std::string& body = bodies.bodies[lane_bodies[lane][lane_next[lane]++]];
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_multi_add_handle(multi, easy);
-  };
-  for (CURL* easy : handles) start(easy);
-  int running = 1;
-  while (running > 0) {
-    curl_multi_perform(multi, &running);
+  LanePoster(const LanePoster&) = delete;
+  LanePoster& operator=(const LanePoster&) = delete;
+  ~LanePoster() {
+    for (CURL* easy : handles_) {
+      curl_multi_remove_handle(multi_, easy);
+      curl_easy_cleanup(easy);
+    }
+    curl_multi_cleanup(multi_);
+    curl_slist_free_all(headers_);
+  }
+
+  // Queued behind the lane's other bodies; posted at once when the lane is free.
+  void post(std::size_t lane, std::string body) {
+    waiting_[lane].push_back(std::move(body));
+    start(lane);
+  }
+
+  // Moves the transfers on, starts each lane's next body when its last one was answered, then
+  // waits up to `wait_ms` for the sockets.
+  void serve(int wait_ms) {
+    int running = 0;
+    curl_multi_perform(multi_, &running);
     int queued = 0;
-    while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+    while (const CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
       if (message->msg != CURLMSG_DONE) continue;
       CURL* easy = message->easy_handle;
       long status = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-      if (message->data.result != CURLE_OK || status / 100 != 2) {
-        if (failed++ == 0) {
-          std::fprintf(stderr, "raw pusher loop: a push failed: %s, status %ld\n",
-                       curl_easy_strerror(message->data.result), status);
-        }
+      if ((message->data.result != CURLE_OK || status / 100 != 2) && failed_++ == 0) {
+        std::fprintf(stderr, "%s: a push failed: %s, status %ld\n", name_,
+                     curl_easy_strerror(message->data.result), status);
       }
-      curl_multi_remove_handle(multi, easy);
-      start(easy);
-      ++running;  // so the loop goes on while a request was just started
+      void* lane_pointer = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &lane_pointer);
+      const auto lane = reinterpret_cast<std::size_t>(lane_pointer);
+      curl_multi_remove_handle(multi_, easy);
+      busy_[lane] = false;
+      start(lane);
     }
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+    if (wait_ms > 0 && busy()) curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
   }
-  const double cpu = thread_cpu_seconds() - cpu_before;
-  for (CURL* easy : handles) curl_easy_cleanup(easy);
-  curl_multi_cleanup(multi);
-  curl_slist_free_all(headers);
+
+  // A body posting or waiting.
+  [[nodiscard]] bool busy() const {
+    return std::ranges::any_of(busy_, [](bool b) { return b; }) ||
+           std::ranges::any_of(waiting_, [](const auto& q) { return !q.empty(); });
+  }
+  [[nodiscard]] std::size_t failed() const { return failed_; }
+
+ private:
+  void start(std::size_t lane) {
+    if (busy_[lane] || waiting_[lane].empty()) return;
+    sending_[lane] = std::move(waiting_[lane].front());
+    waiting_[lane].pop_front();
+    CURL* easy = handles_[lane];
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, sending_[lane].data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(sending_[lane].size()));
+    curl_multi_add_handle(multi_, easy);
+    busy_[lane] = true;
+  }
+
+  const char* name_;
+  curl_slist* headers_ = nullptr;
+  CURLM* multi_ = nullptr;
+  std::vector<CURL*> handles_;
+  std::vector<std::deque<std::string>> waiting_;
+  std::vector<std::string> sending_;
+  std::vector<bool> busy_;
+  std::size_t failed_ = 0;
+};
+
+// The pusher's baseline: the pre-encoded bodies posted to a fresh test receiver as the pusher
+// sends them (LanePoster, `in_flight` lanes), as fast as the receiver answers. Its CPU is this
+// thread's (the receiver runs in this process too): HTTP alone, the encoding was done before.
+Measure raw_push(const PushBodies& bodies, std::size_t in_flight) {
+  const std::unique_ptr<iw::testing::LokiReceiver> receiver = start_receiver();
+  std::size_t failed = 0;
+  double cpu = 0;
+  {
+    LanePoster poster(receiver->push_url(), in_flight, "raw pusher loop");
+    // Copied in before the clock starts: what is timed is posting.
+    std::vector<std::vector<std::string>> lane_bodies(in_flight);
+    for (std::size_t i = 0; i < bodies.bodies.size(); ++i) {
+      lane_bodies[bodies.lanes[i]].push_back(bodies.bodies[i]);
+    }
+    const double cpu_before = thread_cpu_seconds();
+    for (std::size_t lane = 0; lane < in_flight; ++lane) {
+      for (std::string& body : lane_bodies[lane]) poster.post(lane, std::move(body));
+    }
+    while (poster.busy()) poster.serve(100);
+    cpu = thread_cpu_seconds() - cpu_before;
+    failed = poster.failed();
+  }
   if (failed > 0 || receiver->entry_count() != bodies.entries) {
     std::fprintf(stderr, "raw pusher loop: %zu pushes failed, %zu of %zu lines stored\n", failed,
                  receiver->entry_count(), bodies.entries);
@@ -355,14 +408,13 @@ Measure raw_push(const PushBodies& bodies, std::size_t in_flight) {
 // large as librdkafka allows, so its 1 s refetch pause after a full queue never starves it),
 // each record made an entry (loki::EntryBuilder) and batched (loki::Batcher, the pusher's
 // defaults and lanes), each batch encoded (protobuf + snappy) when cut and posted at once as
-// the raw pusher loop posts (one curl_multi, a lane's bodies in order, `in_flight` lanes). What
-// is left between it and the raw pusher loop is the price of consuming and encoding on this
-// machine; between the pusher and it, the pusher's own. CPU: this thread's (the receiver runs in
-// this process, librdkafka's fetch threads are not counted).
+// the raw pusher loop posts (LanePoster). What is left between it and the raw pusher loop is
+// the price of consuming and encoding on this machine; between the pusher and it, the pusher's
+// own. CPU: this thread's (the receiver runs in this process, librdkafka's fetch threads are
+// not counted).
 Measure floor_loop(const std::string& bootstrap, const std::string& topic, std::size_t count,
                    std::size_t in_flight) {
   const std::unique_ptr<iw::testing::LokiReceiver> receiver = start_receiver();
-  const std::string url = receiver->push_url();
   const double cpu_before = thread_cpu_seconds();
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -378,104 +430,50 @@ Measure floor_loop(const std::string& bootstrap, const std::string& topic, std::
   rd_kafka_subscribe(rk, topics);
   rd_kafka_topic_partition_list_destroy(topics);
 
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
-  headers = curl_slist_append(headers, "Expect:");
-  CURLM* multi = curl_multi_init();
-  std::vector<CURL*> handles;
-  std::vector<bool> busy(in_flight, false);
-  std::vector<std::string> sending(in_flight);
-  std::vector<std::deque<std::string>> waiting(in_flight);
-  for (std::size_t lane = 0; lane < in_flight; ++lane) {
-    CURL* easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &discard);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, reinterpret_cast<void*>(lane));
-    handles.push_back(easy);
-  }
-  auto start = [&](std::size_t lane) {
-    if (busy[lane] || waiting[lane].empty()) return;
-    sending[lane] = std::move(waiting[lane].front());
-    waiting[lane].pop_front();
-    CURL* easy = handles[lane];
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, sending[lane].data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(sending[lane].size()));
-    curl_multi_add_handle(multi, easy);
-    busy[lane] = true;
-  };
   std::size_t failed = 0;
-  auto serve = [&](int wait_ms) {
-    int running = 0;
-    curl_multi_perform(multi, &running);
-    int queued = 0;
-    while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-      if (message->msg != CURLMSG_DONE) continue;
-      CURL* easy = message->easy_handle;
-      long status = 0;
-      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-      if ((message->data.result != CURLE_OK || status / 100 != 2) && failed++ == 0) {
-        std::fprintf(stderr, "floor loop: a push failed: %s, status %ld\n",
-                     curl_easy_strerror(message->data.result), status);
+  double cpu = 0;
+  {
+    LanePoster poster(receiver->push_url(), in_flight, "floor loop");
+    iw::loki::EntryBuilder builder;
+    iw::loki::BatcherOptions options;
+    options.lanes = in_flight;
+    iw::loki::Batcher batcher(options, iw::base::SystemClock::instance());
+    auto take = [&] {
+      while (auto batch = batcher.next()) {
+        poster.post(batch->lane,
+                    iw::loki::encode_push(*batch, iw::loki::Encoding::kProtobuf).bytes);
       }
-      void* lane_pointer = nullptr;
-      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &lane_pointer);
-      const auto lane = reinterpret_cast<std::size_t>(lane_pointer);
-      curl_multi_remove_handle(multi, easy);
-      busy[lane] = false;
-      start(lane);
-    }
-    if (wait_ms > 0) curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
-  };
-
-  iw::loki::EntryBuilder builder;
-  iw::loki::BatcherOptions options;
-  options.lanes = in_flight;
-  iw::loki::Batcher batcher(options, iw::base::SystemClock::instance());
-  auto take = [&] {
-    while (auto batch = batcher.next()) {
-      waiting[batch->lane].push_back(
-          iw::loki::encode_push(*batch, iw::loki::Encoding::kProtobuf).bytes);
-      start(batch->lane);
-    }
-  };
-  std::size_t seen = 0;
-  const auto deadline = Clock::now() + 600s;
-  while (seen < count) {
-    if (Clock::now() > deadline) {
-      std::fprintf(stderr, "floor loop: %zu of %zu records after 600 s\n", seen, count);
-      std::exit(1);
-    }
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 10);
-    if (m != nullptr && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const std::string_view value(static_cast<const char*>(m->payload), m->len);
-      auto entry = builder.enriched_run(
-          value,
-          {.topic = 0, .partition = static_cast<std::int32_t>(m->partition), .offset = m->offset},
-          std::chrono::system_clock::now());
-      if (!entry || batcher.add(std::move(*entry))) {
-        std::fprintf(stderr, "floor loop: record %zu makes no entry\n", seen);
+    };
+    std::size_t seen = 0;
+    const auto deadline = Clock::now() + 600s;
+    while (seen < count) {
+      if (Clock::now() > deadline) {
+        std::fprintf(stderr, "floor loop: %zu of %zu records after 600 s\n", seen, count);
         std::exit(1);
       }
-      ++seen;
-      take();
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 10);
+      if (m != nullptr && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const std::string_view value(static_cast<const char*>(m->payload), m->len);
+        auto entry = builder.enriched_run(
+            value,
+            {.topic = 0, .partition = static_cast<std::int32_t>(m->partition), .offset = m->offset},
+            std::chrono::system_clock::now());
+        if (!entry || batcher.add(std::move(*entry))) {
+          std::fprintf(stderr, "floor loop: record %zu makes no entry\n", seen);
+          std::exit(1);
+        }
+        ++seen;
+        take();
+      }
+      if (m != nullptr) rd_kafka_message_destroy(m);
+      poster.serve(0);
     }
-    if (m != nullptr) rd_kafka_message_destroy(m);
-    serve(0);
+    batcher.flush();
+    take();
+    while (poster.busy()) poster.serve(100);
+    cpu = thread_cpu_seconds() - cpu_before;
+    failed = poster.failed();
   }
-  batcher.flush();
-  take();
-  auto sending_any = [&] {
-    return std::ranges::any_of(busy, [](bool b) { return b; }) ||
-           std::ranges::any_of(waiting, [](const auto& q) { return !q.empty(); });
-  };
-  while (sending_any()) serve(100);
-  const double cpu = thread_cpu_seconds() - cpu_before;
-  for (CURL* easy : handles) curl_easy_cleanup(easy);
-  curl_multi_cleanup(multi);
-  curl_slist_free_all(headers);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   if (failed > 0 || receiver->entry_count() != count) {
@@ -716,7 +714,8 @@ int main(int argc, char** argv) {
   const double floor_cpu = median(floor.cpu_seconds_per_million);
   std::printf(
       "| the floor loop (one thread, no bookkeeping: librdkafka consume -> entry -> protobuf + "
-      "snappy -> post, %zu in flight; the most a pusher on these encoders makes here) lines/s vs "
+      "snappy -> post, %zu in flight; the least CPU per line a pusher on these encoders needs) "
+      "lines/s vs "
       "the raw pusher loop (posting pre-encoded bodies) | %.0f | %.0f | %.3f | — | reported |\n",
       raw_in_flight, floor_rate, post_rate, floor_rate / post_rate);
   std::printf(

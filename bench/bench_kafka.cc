@@ -1,6 +1,9 @@
 #include "bench_kafka.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <regex>
 #include <sstream>
 
 namespace iw::bench {
@@ -156,6 +160,60 @@ BenchArgs parse_bench_args(int argc, char** argv, const char* binary_name,
     std::exit(2);
   }
   return args;
+}
+
+std::uint16_t http_port_from_log(const std::string& log) {
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::smatch match;
+  const std::string s = text.str();
+  if (std::regex_search(s, match, std::regex("\"http_port\":([0-9]+)"))) {
+    return static_cast<std::uint16_t>(std::stoi(match[1]));
+  }
+  return 0;
+}
+
+std::string http_get_metrics(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+    const std::string_view request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[16384];
+      ssize_t n = 0;
+      while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
+        answer.append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  close(fd);
+  return answer;
+}
+
+double scrape_sum(std::uint16_t port, std::initializer_list<std::string_view> names) {
+  const std::string text = http_get_metrics(port);
+  double sum = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + at, end - at);
+    at = end + 1;
+    for (std::string_view name : names) {
+      if (line.size() > name.size() && line.starts_with(name) &&
+          (line[name.size()] == '{' || line[name.size()] == ' ')) {
+        sum += std::strtod(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr);
+      }
+    }
+  }
+  return sum;
 }
 
 }  // namespace iw::bench

@@ -28,10 +28,7 @@
 // the way of producing: through a topic handle, as kafka::Producer does. Producing by topic
 // name makes librdkafka (2.0) look the topic up under its client-wide write lock for every
 // record, which its broker threads then wait on: a passthrough so written runs 1.3-4x slower.
-#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,12 +37,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <initializer_list>
 #include <optional>
 #include <random>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,7 +51,9 @@ namespace {
 
 using iw::bench::commit_transaction;
 using iw::bench::create_topic;
+using iw::bench::http_port_from_log;
 using iw::bench::random_suffix;
+using iw::bench::scrape_sum;
 using iw::bench::set;
 using iw::bench::subscribed_consumer;
 using iw::bench::Throughput;
@@ -228,57 +223,10 @@ Throughput raw_passthrough(const std::string& bootstrap, const std::string& inpu
           .cpu_per_million = cpu * 1e6 / static_cast<double>(count)};
 }
 
-// GET /metrics from 127.0.0.1:`port`, the whole answer ("" when it fails). A plain socket in
-// this process: until 2026-12 each scrape ran curl through popen(), a fork and an exec every
-// 10 ms that took about a third of a core from the 2-core machine while only the processes
-// measured this way (the enricher, the seed's design) ran, none of the in-process raw loops.
-std::string http_get_metrics(std::uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
-    const std::string_view request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(request.size())) {
-      char buffer[16384];
-      ssize_t n = 0;
-      while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
-        answer.append(buffer, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  close(fd);
-  return answer;
-}
-
-// Sums the samples of the named counters in the service's /metrics.
-double scrape_sum(std::uint16_t port, std::initializer_list<std::string_view> names) {
-  const std::string text = http_get_metrics(port);
-  double sum = 0;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line(text.data() + at, end - at);
-    at = end + 1;
-    for (std::string_view name : names) {
-      if (line.size() > name.size() && line.starts_with(name) &&
-          (line[name.size()] == '{' || line[name.size()] == ' ')) {
-        sum += std::strtod(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr);
-      }
-    }
-  }
-  return sum;
-}
-
 // Runs `command` (an enricher: ingest-enricher or the seed's design) as a process reading
 // `input` into fresh topics and group; `stdout_log` takes its stdout, where it names its HTTP
 // port ("http_port":N). Timed from the first record taken to the last one settled (written or
-// dead-lettered), as seen in its own metrics, polled every `poll` (curl on /metrics).
+// dead-lettered), as seen in its own metrics, polled every `poll` (a GET of /metrics).
 Throughput enricher_process(const std::string& name, std::vector<std::string> command,
                             std::size_t count, std::chrono::milliseconds poll) {
   const std::string log =
@@ -312,14 +260,7 @@ Throughput enricher_process(const std::string& name, std::vector<std::string> co
                      log.c_str());
         std::exit(1);
       }
-      std::ifstream in(log);
-      std::stringstream text;
-      text << in.rdbuf();
-      std::smatch match;
-      const std::string s = text.str();
-      if (std::regex_search(s, match, std::regex("\"http_port\":([0-9]+)"))) {
-        port = static_cast<std::uint16_t>(std::stoi(match[1]));
-      }
+      port = http_port_from_log(log);
       continue;
     }
     if (!first) {

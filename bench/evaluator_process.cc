@@ -32,24 +32,25 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench_kafka.h"
+#include "bench_records.h"
 #include "iw/events/enricher.h"
 #include "iw/loggen/generator.h"
 
 namespace {
 
 using iw::bench::create_topic;
+using iw::bench::http_port_from_log;
 using iw::bench::random_suffix;
+using iw::bench::scrape_sum;
 using iw::bench::set;
 using iw::bench::Throughput;
 
@@ -94,17 +95,8 @@ Ends fill(const std::string& bootstrap, const std::string& topic, std::size_t co
   check(rd_kafka_init_transactions(rk, 60'000), "init_transactions");
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
 
-  // As pipeline_baseline gen: one-minute cycles, moved for the last run to end 2 minutes ago.
-  iw::loggen::GeneratorOptions options{
-      .seed = 23, .step = std::chrono::minutes{1}, .runs = count, .target_record_bytes = 500};
-  iw::base::TimePoint last_end{};
-  {
-    iw::loggen::Generator probe(options);
-    while (const auto record = probe.next_record()) last_end = record->fin;
-  }
-  options.start += std::chrono::duration_cast<iw::base::TimePoint::duration>(
-      std::chrono::system_clock::now() - 2min - last_end);
-  iw::loggen::Generator generator(options);
+  // The runs pipeline_baseline gen writes for bench/pipeline_bench.py.
+  iw::loggen::Generator generator(iw::bench::recent_minute_cycles(count));
   iw::events::Enricher enricher({});
   std::mt19937_64 ids{7};
   std::string line;
@@ -252,23 +244,6 @@ class Alertmanager {
   static inline std::atomic<std::size_t> requests_{0};
 };
 
-// One GET of the service's /metrics on 127.0.0.1:port, summing the samples of `name`.
-double scrape_sum(std::uint16_t port, std::string_view name) {
-  const std::string command = "curl -s http://127.0.0.1:" + std::to_string(port) + "/metrics";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return 0;
-  double sum = 0;
-  char line[1024];
-  while (std::fgets(line, sizeof line, pipe) != nullptr) {
-    const std::string_view text(line);
-    if (text.starts_with(name) && (text[name.size()] == '{' || text[name.size()] == ' ')) {
-      sum += std::strtod(std::string(text.substr(text.rfind(' ') + 1)).c_str(), nullptr);
-    }
-  }
-  pclose(pipe);
-  return sum;
-}
-
 // Whether `group` has committed the end of every partition of `topic`.
 bool committed_to_end(rd_kafka_t* admin, const std::string& topic, const Ends& ends) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(3);
@@ -340,18 +315,11 @@ Throughput evaluator(const std::string& bootstrap, const std::string& binary,
       std::exit(1);
     }
     if (port == 0) {
-      std::ifstream in(log);
-      std::stringstream text;
-      text << in.rdbuf();
-      std::smatch match;
-      const std::string s = text.str();
-      if (std::regex_search(s, match, std::regex("\"http_port\":([0-9]+)"))) {
-        port = static_cast<std::uint16_t>(std::stoi(match[1]));
-      }
+      port = http_port_from_log(log);
       continue;
     }
     if (!first) {
-      if (scrape_sum(port, "ingestwatch_records_in_total") > 0) {
+      if (scrape_sum(port, {"ingestwatch_records_in_total"}) > 0) {
         first = Clock::now();
         cpu_first = iw::bench::process_cpu_seconds(pid);
       }
@@ -363,8 +331,8 @@ Throughput evaluator(const std::string& bootstrap, const std::string& binary,
       break;
     }
   }
-  const double in = scrape_sum(port, "ingestwatch_records_in_total");
-  const double events = scrape_sum(port, "ingestwatch_records_out_total");
+  const double in = scrape_sum(port, {"ingestwatch_records_in_total"});
+  const double events = scrape_sum(port, {"ingestwatch_records_out_total"});
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   rd_kafka_destroy(admin);

@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "bench_kafka.h"
+#include "bench_records.h"
 #include "iw/loggen/generator.h"
 
 namespace {
@@ -118,18 +119,7 @@ int gen(int argc, char** argv) {
   std::vector<std::size_t> counts;
   std::size_t total = 0;
   for (int i = 3; i < argc; ++i) total += counts.emplace_back(std::stoul(argv[i]));
-  iw::loggen::GeneratorOptions options{
-      .seed = 23, .step = std::chrono::minutes{1}, .runs = total, .target_record_bytes = 500};
-  // Records come out in end-time order: the last one's end, from a first pass, says how far to
-  // move the start for it to end 2 minutes ago. Moving the start moves every time alike.
-  iw::base::TimePoint last_end{};
-  {
-    iw::loggen::Generator probe(options);
-    while (const auto record = probe.next_record()) last_end = record->fin;
-  }
-  options.start += std::chrono::duration_cast<iw::base::TimePoint::duration>(
-      std::chrono::system_clock::now() - 2min - last_end);
-  iw::loggen::Generator generator(options);
+  iw::loggen::Generator generator(iw::bench::recent_minute_cycles(total));
   std::string line;
   for (std::size_t file = 0; file < counts.size(); ++file) {
     std::ofstream out(prefix + "-" + std::to_string(file) + ".ndjson", std::ios::binary);

@@ -126,7 +126,15 @@ TEST_F(OversizeTest, TheProducerDeadLettersBigLinesAndTheEnricherEnrichesEveryVa
   EXPECT_THAT(producer.out(), HasSubstr("\"sent\":10000"));
   EXPECT_THAT(producer.out(), HasSubstr("\"dead_lettered\":3"));
   const auto from_producer = read_topic(bootstrap_, dlq_, 3, 60s, 1s);
-  ASSERT_EQ(from_producer.size(), 3U);
+  // Seen twice in ~22 fresh-clone runs under load: 2 of the 3 in the topic (its end offset 2)
+  // while the producer counted 3 delivered. What the producer said, and which sizes arrived,
+  // tell a lost dead letter from a miscount.
+  ASSERT_EQ(from_producer.size(), 3U) << [&] {
+    std::string sizes;
+    for (const auto& d : from_producer) sizes += d.headers.at("dlq.original_size") + " ";
+    return "original sizes read: " + sizes + "\nproducer stdout:\n" + producer.out() +
+           "\nproducer stderr:\n" + producer.err();
+  }();
   expect_oversized(from_producer, "producer");
 
   ChildProcess p(temp_.path(), enricher(input, "exactly_once"), env());

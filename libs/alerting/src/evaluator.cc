@@ -13,17 +13,14 @@
 #include "id_set.h"
 #include "iw/alerting/alert_event.h"
 #include "iw/base/check.h"
+#include "iw/base/string_hash.h"
 #include "sorted_window.h"
 
 namespace iw::alerting {
 namespace {
 
 // Heterogeneous lookup, so finding a key by string_view allocates nothing.
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using KeyMap = std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>>;
+using KeyMap = base::StringMap<std::uint32_t>;
 
 // Cannot appear in a label value a person writes; joins source and objet into one map key.
 constexpr char kKeySeparator = '\x1f';

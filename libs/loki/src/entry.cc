@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "iw/base/string_hash.h"
 #include "iw/events/enriched_record.h"
 #include "iw/events/timestamp.h"
 #include "iw/loki/recent_events.h"
@@ -95,14 +96,6 @@ EntryResult<void> read_labels(value& field, std::span<const LabelSlot> slots) {
 // Label sets EntryBuilder remembers the stream of, at most.
 constexpr std::size_t kStreamsRemembered = 4096;
 
-// Lookups by string_view.
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view text) const {
-    return std::hash<std::string_view>{}(text);
-  }
-};
-
 }  // namespace
 
 std::string_view reason_name(Reason reason) {
@@ -182,7 +175,7 @@ struct EntryBuilder::Impl {
   // Enriched runs' streams (labels sorted, valid, formatted) by their label values, in run_key's
   // form: a run's labels take few values, and the labels of each were built, checked and
   // formatted again (~5 % of the pusher's polling thread, with four of its ~12 allocations).
-  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> run_streams;
+  base::StringMap<std::string> run_streams;
   std::string run_key;
   // Enriched runs: the schema is read by its one reader (libs/events, next to its writer).
   events::EnrichedRecordReader run_reader{

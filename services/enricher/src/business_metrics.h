@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "iw/base/clock.h"
+#include "iw/base/string_hash.h"
 #include "iw/cardinality/budget.h"
 #include "iw/events/enricher.h"
 #include "iw/log/logger.h"
@@ -99,10 +100,6 @@ class BusinessMetrics {
     bool objet_folded = false;
     std::uint64_t staged = 0;  // runs staged since the last commit
   };
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
 
   prometheus::Counter* runs_for(std::string_view source, std::string_view objet,
                                 std::string_view etat);
@@ -127,12 +124,12 @@ class BusinessMetrics {
   std::string key_;            // reused to build cache keys without allocating
   std::string pair_;           // the same, for the objet budget
   std::string run_key_;        // the same, for resolved_
-  std::unordered_map<std::string, prometheus::Counter*, Hash, std::equal_to<>> runs_cache_;
-  std::unordered_map<std::string, SourceSeries, Hash, std::equal_to<>> series_cache_;
+  base::StringMap<prometheus::Counter*> runs_cache_;
+  base::StringMap<SourceSeries> series_cache_;
   // By the record's own source, objet and etat (before folding). Node-based: the pointers in
   // staged_runs_ stay valid as it grows. Emptied when a series goes (it points at them) and,
   // between batches, when it holds more than kMaxResolved keys (a flood of distinct values).
-  std::unordered_map<std::string, Resolved, Hash, std::equal_to<>> resolved_;
+  base::StringMap<Resolved> resolved_;
   std::vector<Resolved*> staged_runs_;
   std::vector<SourceSeries*> staged_series_;
   std::uint64_t batch_ = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "iw/base/clock.h"
+#include "iw/base/string_hash.h"
 
 namespace iw::cardinality {
 
@@ -66,14 +67,9 @@ class Budget {
   [[nodiscard]] const BudgetOptions& options() const { return options_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   BudgetOptions options_;
   const base::Clock& clock_;
-  std::unordered_map<std::string, base::MonotonicTime, Hash, std::equal_to<>> last_seen_;
+  base::StringMap<base::MonotonicTime> last_seen_;
   base::MonotonicTime next_scan_;
   std::uint64_t folded_ = 0;
   std::uint64_t evicted_ = 0;

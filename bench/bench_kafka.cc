@@ -62,8 +62,9 @@ rd_kafka_conf_t* service_producer_conf(const std::string& bootstrap, std::size_t
   return conf;
 }
 
-rd_kafka_t* subscribed_consumer(const std::string& bootstrap, const std::string& topic,
-                                const std::string& group_prefix, bool commit_manually) {
+rd_kafka_t* subscribed_consumer(
+    const std::string& bootstrap, const std::string& topic, const std::string& group_prefix,
+    bool commit_manually, std::initializer_list<std::pair<const char*, const char*>> properties) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", bootstrap);
@@ -71,6 +72,7 @@ rd_kafka_t* subscribed_consumer(const std::string& bootstrap, const std::string&
   set(conf, "auto.offset.reset", "earliest");
   set(conf, "enable.auto.commit", commit_manually ? "false" : "true");
   set(conf, "isolation.level", "read_committed");
+  for (const auto& [name, value] : properties) set(conf, name, value);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (rk == nullptr) {
     std::fprintf(stderr, "consumer: %s\n", errstr);

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace iw::bench {
@@ -51,11 +52,12 @@ void count_failures(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque
 /// A read_committed consumer of `topic` in a new group (`group_prefix` + a random suffix),
 /// from the earliest offset, subscribed and polling through its consumer queue. Offsets are
 /// committed automatically unless `commit_manually` (a transactional relay sends them with its
-/// transaction instead). Exits with librdkafka's reason when it cannot be created.
-[[nodiscard]] rd_kafka_t* subscribed_consumer(const std::string& bootstrap,
-                                              const std::string& topic,
-                                              const std::string& group_prefix,
-                                              bool commit_manually);
+/// transaction instead). `properties` go on top. Exits with librdkafka's reason when it cannot
+/// be created.
+[[nodiscard]] rd_kafka_t* subscribed_consumer(
+    const std::string& bootstrap, const std::string& topic, const std::string& group_prefix,
+    bool commit_manually,
+    std::initializer_list<std::pair<const char*, const char*>> properties = {});
 
 /// Sends the consumer's current positions to the producer's open transaction and commits it, as
 /// a transactional relay (the enricher's raw counterpart) does; exits on an error.

@@ -143,34 +143,10 @@ struct Measure {
   double receiver_cpu_seconds_per_million = 0;
 };
 
-// A plain librdkafka consumer of `topic` in a fresh group (`group_prefix` and a random suffix),
-// from the earliest offset, with `properties` on top.
-rd_kafka_t* subscribed_from_start(
-    const std::string& bootstrap, const std::string& topic, const std::string& group_prefix,
-    const std::vector<std::pair<std::string, std::string>>& properties) {
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  set(conf, "bootstrap.servers", bootstrap);
-  set(conf, "group.id", group_prefix + random_suffix());
-  set(conf, "auto.offset.reset", "earliest");
-  for (const auto& [name, value] : properties) set(conf, name.c_str(), value);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-  if (rk == nullptr) {
-    std::fprintf(stderr, "consumer: %s\n", errstr);
-    std::exit(1);
-  }
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_subscribe(rk, topics);
-  rd_kafka_topic_partition_list_destroy(topics);
-  return rk;
-}
-
 // The baseline: plain librdkafka reading the topic to the end, as fast as it can.
 Measure raw_consume(const std::string& bootstrap, const std::string& topic, std::size_t count) {
   const double cpu_before = self_cpu_seconds();
-  rd_kafka_t* rk = subscribed_from_start(bootstrap, topic, "bench-raw-", {});
+  rd_kafka_t* rk = iw::bench::subscribed_consumer(bootstrap, topic, "bench-raw-", false);
   // Timed from the first record on: joining the group is not throughput.
   std::optional<Clock::time_point> first;
   std::size_t seen = 0;
@@ -430,8 +406,8 @@ Measure floor_loop(const std::string& bootstrap, const std::string& topic, std::
                    std::size_t in_flight) {
   const std::unique_ptr<iw::testing::LokiReceiver> receiver = start_receiver();
   const double cpu_before = thread_cpu_seconds();
-  rd_kafka_t* rk = subscribed_from_start(
-      bootstrap, topic, "bench-floor-",
+  rd_kafka_t* rk = iw::bench::subscribed_consumer(
+      bootstrap, topic, "bench-floor-", false,
       {{"queued.max.messages.kbytes", "2097151"}, {"queued.min.messages", "10000000"}});
 
   std::size_t failed = 0;

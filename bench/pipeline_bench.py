@@ -310,7 +310,6 @@ class Bench:
         self.logs = work / "logs"
         self.logs.mkdir(exist_ok=True)
         self.n = 0
-        self.idle = {}  # idle_cpu()'s measure: CPU-seconds per second per stack process
 
     def child(self, name, cmd, **kw) -> Child:
         self.n += 1
@@ -333,7 +332,8 @@ class Bench:
 
     # ---- throughput
 
-    def ours_throughput(self, file: pathlib.Path, count: int) -> dict:
+    def ours_throughput(self, file: pathlib.Path, count: int, evaluator_idle: float) -> dict:
+        """`evaluator_idle`: the evaluator's idle CPU-seconds per second (idle_cpu())."""
         st, run_dir = self.stack, self.stack.dir
         st.wait_settled()
         services = list(SERVICES)
@@ -369,14 +369,18 @@ class Bench:
         settled_at = time.monotonic()
         window = settled_at - window0
         enr1 = st.enricher_counts()
-        cpu = {name: cpu1[name] - cpu0[name] for name in pids}
-        for name in DONE_AT_LAST_STORED:
-            cpu[name] = cpu_stored[name] - cpu0[name]
         # What the evaluator burns idling while the stack settles is not per-record work; what
         # it evaluates meanwhile is.
-        waited = (settled_at - stored_at) * self.idle.get("alert-evaluator", 0.0)
-        cpu["alert-evaluator"] = max(cpu_stored["alert-evaluator"] - cpu0["alert-evaluator"],
-                                     cpu["alert-evaluator"] - waited)
+        waited = (settled_at - stored_at) * evaluator_idle
+
+        def window_cpu(name: str) -> float:
+            if name in DONE_AT_LAST_STORED:
+                return cpu_stored[name] - cpu0[name]
+            if name == "alert-evaluator":
+                return max(cpu_stored[name] - cpu0[name], cpu1[name] - cpu0[name] - waited)
+            return cpu1[name] - cpu0[name]
+
+        cpu = {name: window_cpu(name) for name in pids}
         out = {
             "rate": count / seconds,
             "seconds": seconds,
@@ -442,7 +446,6 @@ class Bench:
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
         idle = {name: (proc_cpu(pid) - cpu0[name]) / elapsed for name, pid in pids.items()}
-        self.idle = idle
         log("idle CPU, % of a core: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in idle.items()))
         return idle
 
@@ -613,11 +616,11 @@ def main() -> int:
             # Interleaved, the first side alternating: neither the broker's state after the
             # previous side nor a burst of load elsewhere favours one.
             if r % 2 == 0:
-                ours_t.append(bench.ours_throughput(files[r], records))
+                ours_t.append(bench.ours_throughput(files[r], records, idle["alert-evaluator"]))
                 raw_t.append(bench.raw_pipe(files[r], records, "eos"))
             else:
                 raw_t.append(bench.raw_pipe(files[r], records, "eos"))
-                ours_t.append(bench.ours_throughput(files[r], records))
+                ours_t.append(bench.ours_throughput(files[r], records, idle["alert-evaluator"]))
             raw_alo.append(bench.raw_pipe(files[r], records, "alo"))
         for r in range(latency_rounds):
             lat = files[rounds + r]
@@ -648,7 +651,9 @@ def main() -> int:
         try:
             first = rounds + latency_rounds
             for r in range(tracing_rounds):
-                traced.append(bench.ours_throughput(files[first + r], records))
+                # The first stack's idle rate: the traced one is not measured idle.
+                traced.append(bench.ours_throughput(files[first + r], records,
+                                                    idle["alert-evaluator"]))
         except (TimeoutError, RuntimeError, OSError, subprocess.SubprocessError,
                 ValueError) as e:
             log(f"error: {e}; logs in {work}/logs and {traced_dir}/logs")

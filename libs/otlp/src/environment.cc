@@ -105,11 +105,11 @@ std::optional<double> parse_ratio(std::string_view text) {
   return value;
 }
 
+}  // namespace
+
 bool is_http_url(std::string_view url) {
   return url.starts_with("http://") || url.starts_with("https://");
 }
-
-}  // namespace
 
 std::expected<Pairs, std::string> parse_headers(std::string_view text) {
   Pairs headers;

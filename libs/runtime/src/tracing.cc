@@ -3,15 +3,9 @@
 #include <algorithm>
 
 #include "iw/config/binder.h"
+#include "iw/otlp/environment.h"
 
 namespace iw::runtime {
-namespace {
-
-bool is_http_url(std::string_view url) {
-  return url.starts_with("http://") || url.starts_with("https://");
-}
-
-}  // namespace
 
 void declare_tracing_keys(config::Schema& schema) {
   using S = TracingSettings;
@@ -23,7 +17,7 @@ void declare_tracing_keys(config::Schema& schema) {
       .default_value("")
       .validate([](const config::Value& value) -> std::optional<std::string> {
         const auto& url = std::get<std::string>(value);
-        if (url.empty() || is_http_url(url)) return std::nullopt;
+        if (url.empty() || otlp::is_http_url(url)) return std::nullopt;
         return "must be an http:// or https:// URL, or empty";
       });
   keys.key("tracing.sampling_ratio", &S::sampling_ratio)

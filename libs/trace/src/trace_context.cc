@@ -99,7 +99,7 @@ TraceParent TraceParent::child(IdGenerator& ids) const {
 }
 
 TraceParent TraceParent::child_of_or_start(std::string_view traceparent, IdGenerator& ids) {
-  const auto parent = traceparent.empty() ? std::nullopt : parse(traceparent);
+  const auto parent = parse(traceparent);  // "" is no traceparent
   return parent ? parent->child(ids) : start(ids);
 }
 

@@ -90,9 +90,11 @@ void BusinessMetrics::StagedHistogram::observe(double value) {
   any = true;
 }
 
-void BusinessMetrics::StagedHistogram::apply(prometheus::Histogram& histogram) {
-  if (!any) return;
-  histogram.ObserveMultiple(buckets, sum);
+void BusinessMetrics::StagedHistogram::apply(prometheus::Histogram& histogram) const {
+  if (any) histogram.ObserveMultiple(buckets, sum);
+}
+
+void BusinessMetrics::StagedHistogram::reset() {
   std::ranges::fill(buckets, 0.0);
   sum = 0;
   any = false;
@@ -127,8 +129,6 @@ void BusinessMetrics::open_batch() {
   evict_idle();
   if (resolved_.size() > kMaxResolved) resolved_.clear();
   now_ = clock_.monotonic_now();
-  ++batch_;
-  batch_open_ = true;
 }
 
 BusinessMetrics::Resolved& BusinessMetrics::resolve(const events::RunFacts& run) {
@@ -138,7 +138,7 @@ BusinessMetrics::Resolved& BusinessMetrics::resolve(const events::RunFacts& run)
   auto it = resolved_.find(std::string_view(run_key_));
   if (it == resolved_.end()) it = resolved_.try_emplace(run_key_).first;
   Resolved& resolved = it->second;
-  if (resolved.batch == batch_) return resolved;
+  if (resolved.staged != 0) return resolved;  // admitted at its first run of this batch
   // Its first run of the batch: admitted to the budgets now (the batch's later runs of it would
   // be admitted at the same time, with the same answer).
   const cardinality::Budget::Admission source = sources_.admit(run.source, now_);
@@ -157,12 +157,11 @@ BusinessMetrics::Resolved& BusinessMetrics::resolve(const events::RunFacts& run)
   resolved.series = series_for(source.label);
   resolved.source_folded = source.folded;
   resolved.objet_folded = objet_folded;
-  resolved.batch = batch_;
   return resolved;
 }
 
 void BusinessMetrics::stage(const events::RunFacts& run) {
-  if (!batch_open_) open_batch();
+  if (staged_runs_.empty()) open_batch();  // the batch's first run
   Resolved& resolved = resolve(run);
   if (resolved.staged++ == 0) staged_runs_.push_back(&resolved);
   SourceSeries& series = *resolved.series;
@@ -184,19 +183,14 @@ void BusinessMetrics::commit() {
     resolved->runs->Increment(runs);
     if (resolved->source_folded) cardinality_.kind(kSource).folded->Increment(runs);
     if (resolved->objet_folded) cardinality_.kind(kObjet).folded->Increment(runs);
-    resolved->staged = 0;
   }
-  for (SourceSeries* series : staged_series_) {
+  for (const SourceSeries* series : staged_series_) {
     series->staged_duration.apply(*series->duration);
     series->staged_cpu.apply(*series->cpu);
     series->staged_memory.apply(*series->memory);
     series->last_run->Set(std::max(series->last_run->Value(), series->staged_end));
-    series->staged_end = -std::numeric_limits<double>::infinity();
-    series->staged = false;
   }
-  staged_runs_.clear();
-  staged_series_.clear();
-  batch_open_ = false;
+  clear_staged();
   evict_idle();  // also when no record follows; nothing staged points at a series now
   cardinality_.kind(kSource).tracked->Set(static_cast<double>(sources_.tracked()));
   cardinality_.kind(kObjet).tracked->Set(static_cast<double>(objets_.tracked()));
@@ -207,18 +201,14 @@ void BusinessMetrics::discard() { clear_staged(); }
 void BusinessMetrics::clear_staged() {
   for (Resolved* resolved : staged_runs_) resolved->staged = 0;
   for (SourceSeries* series : staged_series_) {
-    for (StagedHistogram* h :
-         {&series->staged_duration, &series->staged_cpu, &series->staged_memory}) {
-      std::ranges::fill(h->buckets, 0.0);
-      h->sum = 0;
-      h->any = false;
-    }
+    series->staged_duration.reset();
+    series->staged_cpu.reset();
+    series->staged_memory.reset();
     series->staged_end = -std::numeric_limits<double>::infinity();
     series->staged = false;
   }
   staged_runs_.clear();
   staged_series_.clear();
-  batch_open_ = false;
 }
 
 void BusinessMetrics::evict_idle() {

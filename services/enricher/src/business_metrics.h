@@ -70,7 +70,8 @@ class BusinessMetrics {
     explicit StagedHistogram(const std::vector<double>& boundaries)
         : bounds(&boundaries), buckets(boundaries.size() + 1, 0.0) {}
     void observe(double value);
-    void apply(prometheus::Histogram& histogram);
+    void apply(prometheus::Histogram& histogram) const;
+    void reset();
     const std::vector<double>* bounds;
     std::vector<double> buckets;
     double sum = 0;
@@ -95,7 +96,6 @@ class BusinessMetrics {
   struct Resolved {
     prometheus::Counter* runs = nullptr;
     SourceSeries* series = nullptr;
-    std::uint64_t batch = 0;  // the batch it was admitted in
     bool source_folded = false;
     bool objet_folded = false;
     std::uint64_t staged = 0;  // runs staged since the last commit
@@ -132,8 +132,6 @@ class BusinessMetrics {
   base::StringMap<Resolved> resolved_;
   std::vector<Resolved*> staged_runs_;
   std::vector<SourceSeries*> staged_series_;
-  std::uint64_t batch_ = 0;
-  bool batch_open_ = false;
 };
 
 }  // namespace iw::enricher

@@ -54,6 +54,9 @@ parse_headers(std::string_view text);
 /// fragment, either of which may carry a credential.
 [[nodiscard]] std::string loggable_url(std::string_view url);
 
+/// Whether `url` is an http:// or https:// URL: the only kind an OTLP/HTTP endpoint may be.
+[[nodiscard]] bool is_http_url(std::string_view url);
+
 /// Reads the variables above through `lookup`. An empty value counts as unset (OTel's rule).
 /// Decisions where OTel leaves room:
 ///  - enabled is set only to false (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none); "false"

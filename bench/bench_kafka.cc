@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <random>
-#include <regex>
 #include <sstream>
 
 namespace iw::bench {
@@ -168,12 +168,15 @@ std::uint16_t http_port_from_log(const std::string& log) {
   std::ifstream in(log);
   std::stringstream text;
   text << in.rdbuf();
-  std::smatch match;
   const std::string s = text.str();
-  if (std::regex_search(s, match, std::regex("\"http_port\":([0-9]+)"))) {
-    return static_cast<std::uint16_t>(std::stoi(match[1]));
+  constexpr std::string_view kField = "\"http_port\":";
+  const std::size_t at = s.find(kField);
+  std::uint16_t port = 0;
+  if (at != std::string::npos) {
+    const char* begin = s.data() + at + kField.size();
+    std::from_chars(begin, s.data() + s.size(), port);
   }
-  return 0;
+  return port;
 }
 
 std::string http_get_metrics(std::uint16_t port) {

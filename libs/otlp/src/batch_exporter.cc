@@ -35,9 +35,9 @@ class BatchExporter::Impl {
     // A zero delay would spin the sender; a huge one or a huge timeout would overflow a
     // deadline (a day is beyond any sensible setting).
     options_.schedule_delay =
-        std::clamp<milliseconds>(options_.schedule_delay, milliseconds(1), std::chrono::hours(24));
+        std::clamp<milliseconds>(options_.schedule_delay, milliseconds(1), kMaxDelay);
     options_.export_timeout =
-        std::clamp<milliseconds>(options_.export_timeout, milliseconds(1), std::chrono::hours(24));
+        std::clamp<milliseconds>(options_.export_timeout, milliseconds(1), kMaxDelay);
     // The whole queue is allocated once: submit() then only moves a span into a slot.
     ring_.resize(options_.max_queue_spans);
     batch_.reserve(options_.max_batch_spans);

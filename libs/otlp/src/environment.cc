@@ -238,11 +238,12 @@ base::Result<EnvironmentSettings> read_environment(const EnvironmentLookup& look
     }
   };
   constexpr auto kMaxCount = static_cast<std::int64_t>(kMaxSpanCount);
-  constexpr std::int64_t kDayMs = 86'400'000;  // the exporter's own upper bound on both delays
   read_positive("OTEL_BSP_MAX_QUEUE_SIZE", settings.max_queue_spans, kMaxCount, "");
   read_positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", settings.max_batch_spans, kMaxCount, "");
-  read_positive("OTEL_BSP_SCHEDULE_DELAY", settings.schedule_delay, kDayMs, " of milliseconds");
-  read_positive("OTEL_BSP_EXPORT_TIMEOUT", settings.export_timeout, kDayMs, " of milliseconds");
+  read_positive("OTEL_BSP_SCHEDULE_DELAY", settings.schedule_delay, kMaxDelay.count(),
+                " of milliseconds");
+  read_positive("OTEL_BSP_EXPORT_TIMEOUT", settings.export_timeout, kMaxDelay.count(),
+                " of milliseconds");
 
   if (!errors.empty()) {
     std::string message;

@@ -42,6 +42,8 @@ using EnvironmentLookup = std::function<std::optional<std::string>(std::string_v
 /// The most spans a queue or a batch may hold: a typo such as 1e12 is refused as a setting
 /// instead of failing the service's start when the queue is allocated.
 inline constexpr std::size_t kMaxSpanCount = 1'048'576;
+/// The longest schedule delay or export timeout, for the same reason.
+inline constexpr std::chrono::milliseconds kMaxDelay = std::chrono::hours(24);
 
 /// OTEL_EXPORTER_OTLP_HEADERS' form, "name=value,name=value" (values percent-decoded, empty
 /// entries skipped), as header pairs. A name must be an HTTP token and a decoded value must not

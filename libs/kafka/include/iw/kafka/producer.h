@@ -51,11 +51,8 @@ class DeliveryHandler {
 struct ProducerOptions {
   ClientOptions client;
   /// Enables transactions when set (implies idempotence). Must be stable across restarts of the
-  /// same logical producer so a restarted instance fences the old one. A transactional producer
-  /// reports failed deliveries only (librdkafka's delivery.report.only.error): its records are
-  /// durable when their transaction commits, which fails if one of them was not delivered, so a
-  /// report per delivered record would be work for nothing on the producing thread. Without
-  /// transactions every record is reported (the setting is forced off).
+  /// same logical producer so a restarted instance fences the old one. Every record is reported,
+  /// with or without transactions (delivery.report.only.error is forced off).
   std::optional<std::string> transactional_id;
   /// How long produce() keeps polling for room when the local queue is full before it gives up.
   std::chrono::milliseconds queue_full_timeout{30'000};
@@ -75,7 +72,7 @@ class Producer {
   /// Waits until everything queued is delivered or failed. kTimeout names how many records were
   /// still undelivered.
   virtual base::Status flush(std::chrono::milliseconds timeout) = 0;
-  /// Records queued or in flight, not yet reported (transactional: of the open transaction).
+  /// Records queued or in flight, not yet reported.
   [[nodiscard]] virtual std::size_t in_flight() const = 0;
   /// Gives up on everything queued or in flight: each such record is reported as failed on
   /// the next poll(), so after a flush timeout every record still gets exactly one report.

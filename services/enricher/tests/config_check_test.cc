@@ -71,7 +71,7 @@ TEST(EnricherConfigTest, TheTransactionKeysTakeTheirDefaultsAndBounds) {
   const auto defaults = check_config(IW_ENRICHER_PATH, "");
   ASSERT_EQ(defaults.status, 0) << defaults.err;
   EXPECT_THAT(defaults.out, HasSubstr("commit_interval: 100ms  # default"));
-  EXPECT_THAT(defaults.out, HasSubstr("transaction_max_bytes: 16777216  # default"));
+  EXPECT_THAT(defaults.out, HasSubstr("transaction_max_bytes: 33554432  # default"));
   const auto bad = check_config(IW_ENRICHER_PATH,
                                 "enricher:\n  commit_interval: 2m\n  transaction_max_bytes: 0\n");
   EXPECT_EQ(bad.status, 2);

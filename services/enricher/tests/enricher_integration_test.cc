@@ -117,7 +117,7 @@ class EnricherTest : public ::testing::Test {
   }
 
   // Transactions every 20 ms, or at `transaction_max_bytes` (20000: about 40 records).
-  std::vector<std::string> env(std::string transaction_max_bytes = "16777216") const {
+  std::vector<std::string> env(std::string transaction_max_bytes = "33554432") const {
     return {"IW_HTTP_LISTEN=127.0.0.1:0",
             "IW_ENRICHER_TRANSACTION_MAX_BYTES=" + transaction_max_bytes,
             "IW_ENRICHER_COMMIT_INTERVAL=20ms"};

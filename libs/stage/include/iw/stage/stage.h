@@ -61,7 +61,7 @@ struct TransactionPolicy {
   /// reaches this many bytes: an abort re-does at most about this much output, and a burst of
   /// large records does not make one transaction (and what its readers wait for) grow with the
   /// speed of the stream.
-  std::size_t max_bytes = 16 * 1024 * 1024;
+  std::size_t max_bytes = 32 * 1024 * 1024;
 };
 
 struct StageOptions {

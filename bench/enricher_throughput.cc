@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "bench_kafka.h"
+#include "bench_records.h"
 #include "iw/events/enricher.h"
 #include "iw/loggen/generator.h"
 
@@ -69,10 +70,18 @@ rd_kafka_t* make_producer(const std::string& bootstrap, std::size_t* failures,
   return rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
 }
 
-void fill(const std::string& bootstrap, const std::string& topic, std::size_t count) {
+// The input: `count` runs of ~500 B, hourly cycles, the last ending 2 minutes ago. (From the
+// generator's fixed start, runs beyond about 530 000 ended in the future in December 2026 and
+// were dead-lettered instead of enriched, fewer of them each day.)
+iw::loggen::GeneratorOptions raw_runs(std::size_t count) {
+  return iw::bench::ending_recently({.seed = 11, .runs = count, .target_record_bytes = 500});
+}
+
+void fill(const std::string& bootstrap, const std::string& topic,
+          const iw::loggen::GeneratorOptions& runs) {
   std::size_t failures = 0;
   rd_kafka_t* rk = make_producer(bootstrap, &failures, "");
-  iw::loggen::Generator generator({.seed = 11, .runs = count, .target_record_bytes = 500});
+  iw::loggen::Generator generator(runs);
   std::string line;
   while (generator.next(line)) {
     const std::size_t at = line.find("\"Source\": \"") + 11;
@@ -98,15 +107,15 @@ struct Output {
   std::string traceparent;
 };
 
-std::vector<Output> enricher_output(std::size_t count) {
+std::vector<Output> enricher_output(const iw::loggen::GeneratorOptions& runs, std::size_t count) {
   iw::events::Enricher enricher({});
-  iw::loggen::Generator generator({.seed = 11, .runs = count, .target_record_bytes = 500});
+  iw::loggen::Generator generator(runs);
   std::mt19937_64 ids{7};
   std::vector<Output> out;
   std::string line;
   std::string enriched;
   char traceparent[64];
-  while (generator.next(line)) {
+  while (out.size() < count && generator.next(line)) {
     const auto facts = enricher.enrich(line, 0,
                                        {.topic = "bench-raw-in",
                                         .partition = static_cast<std::int32_t>(out.size() % 3),
@@ -338,10 +347,12 @@ int main(int argc, char** argv) {
   const int rounds = args.rounds;
   const std::string input = "bench-raw-in-" + random_suffix();
   create_topic(bootstrap, input, 3);
-  fill(bootstrap, input, count);
+  const iw::loggen::GeneratorOptions runs = raw_runs(count);
+  fill(bootstrap, input, runs);
 
   // 4096 distinct records, cycled: as varied within a producer batch as the real output.
-  const std::vector<Output> output_records = enricher_output(std::min<std::size_t>(count, 4096));
+  const std::vector<Output> output_records =
+      enricher_output(runs, std::min<std::size_t>(count, 4096));
 
   const std::optional<Seed> seed = seed_design();
   if (!seed) {

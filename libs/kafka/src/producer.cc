@@ -158,7 +158,8 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
                                   list.get(), metadata->get(), static_cast<int>(timeout.count())),
                               "send_offsets_to_transaction");
   }
-  // Those purged by an abort are reported failed later, counted down only to zero.
+  // A transaction's end leaves nothing in flight: a commit's flush served every report; those
+  // purged by an abort are reported failed later, counted down only to zero.
   base::Status commit_transaction(milliseconds timeout) override {
     auto status = transaction_status(
         producer_->commit_transaction(static_cast<int>(timeout.count())), "commit_transaction");

@@ -789,10 +789,6 @@ class Stage::Impl final : public kafka::DeliveryHandler,
     if (status) {
       in_transaction_ = false;
       batch_.clear();
-      // Its dead letters were delivered (their reports came in the commit's flush). After an
-      // abort the entries stay: a refused dead letter's report may still be on its way, and
-      // says by its reason what to send instead.
-      dead_letters_in_flight_.clear();
       committed_.Increment();
       apply_staged();
       processor_.committed();

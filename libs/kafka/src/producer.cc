@@ -31,25 +31,21 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
     // inside commit_transaction waits for them. Without success reports its flush polls in 10 ms
     // steps for reports that never come, and a transaction's commit waited about twice as long
     // (bench/results/2026-12-06-exactly-once-commit.md).
-    auto conf = options.transactional_id
-                    ? detail::build_conf(options.client,
-                                         {{"enable.idempotence", "true"},
-                                          {"acks", "all"},
-                                          {"delivery.report.only.error", "false"},
-                                          {"transactional.id", *options.transactional_id}},
-                                         events_)
-                    : detail::build_conf(options.client,
-                                         {{"enable.idempotence", "true"},
-                                          {"acks", "all"},
-                                          {"delivery.report.only.error", "false"}},
-                                         events_);
+    auto conf = detail::build_conf(
+        options.client,
+        {{"enable.idempotence", "true"}, {"acks", "all"}, {"delivery.report.only.error", "false"}},
+        events_);
     if (!conf) return std::unexpected(conf.error());
+    std::string errstr;
+    if (options.transactional_id && (*conf)->set("transactional.id", *options.transactional_id,
+                                                 errstr) != RdKafka::Conf::CONF_OK) {
+      return base::fail(base::ErrorCode::kInvalidInput, "transactional.id: " + errstr);
+    }
     if (auto status =
             detail::set_callback(**conf, "dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this));
         !status) {
       return status;
     }
-    std::string errstr;
     producer_.reset(RdKafka::Producer::create(conf->get(), errstr));
     if (!producer_) return base::fail(base::ErrorCode::kInvalidInput, "kafka producer: " + errstr);
     return {};
@@ -158,14 +154,12 @@ class KafkaProducer final : public Producer, public RdKafka::DeliveryReportCb {
                                   list.get(), metadata->get(), static_cast<int>(timeout.count())),
                               "send_offsets_to_transaction");
   }
-  // A transaction's end leaves nothing in flight: a commit's flush served every report; those
-  // purged by an abort are reported failed later, counted down only to zero.
+  // A commit's flush serves every record's report, so nothing is left in flight after it.
   base::Status commit_transaction(milliseconds timeout) override {
-    auto status = transaction_status(
-        producer_->commit_transaction(static_cast<int>(timeout.count())), "commit_transaction");
-    if (status) in_flight_ = 0;
-    return status;
+    return transaction_status(producer_->commit_transaction(static_cast<int>(timeout.count())),
+                              "commit_transaction");
   }
+  // Those purged by an abort are reported failed later, counted down only to zero.
   base::Status abort_transaction(milliseconds timeout) override {
     auto status = transaction_status(
         producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
